@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from example_project.accounts import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("a/<slug:account_slug>/", views.dashboard, name="dashboard"),
+    path("admin/", admin.site.urls),
+    path("", include("scim_portal.urls")),
+]

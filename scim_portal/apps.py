@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ScimPortalConfig(AppConfig):
+    name = "scim_portal"
+    verbose_name = "SCIM provisioning"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .permissions import ensure_permissions
+
+        post_migrate.connect(
+            ensure_permissions, sender=self, dispatch_uid="scim_portal.ensure_permissions"
+        )

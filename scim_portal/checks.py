@@ -1,0 +1,85 @@
+"""System checks: configuration mistakes reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+from .conf import DEFAULTS, SETTING_NAME, app_settings, get_account_model
+
+GUARDIAN_BACKEND = "guardian.backends.ObjectPermissionBackend"
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    errors: list[Any] = []
+    try:
+        unknown = app_settings.unknown_keys()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint="SCIM_PORTAL = {...}", id="scim_portal.E001")]
+    for key in unknown:
+        errors.append(
+            Error(
+                f"Unknown key {key!r} in settings.{SETTING_NAME}.",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+                id="scim_portal.E002",
+            )
+        )
+    try:
+        account_model = get_account_model()
+    except ImproperlyConfigured as exc:
+        errors.append(Error(str(exc), id="scim_portal.E003"))
+    else:
+        field = app_settings.ACCOUNT_LOOKUP_FIELD
+        try:
+            account_model._meta.get_field(field)
+        except FieldDoesNotExist:
+            errors.append(
+                Error(
+                    f"{SETTING_NAME}['ACCOUNT_LOOKUP_FIELD'] is {field!r}, which is not a field "
+                    f"of {account_model._meta.label}.",
+                    hint="Name the field (usually a slug) that identifies an account.",
+                    id="scim_portal.E004",
+                )
+            )
+    public_url = app_settings.PUBLIC_URL
+    if public_url is not None and not str(public_url).startswith(("http://", "https://")):
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['PUBLIC_URL'] must start with http:// or https://.",
+                hint='For example "https://app.example.com".',
+                id="scim_portal.E005",
+            )
+        )
+    return errors
+
+
+@register(Tags.security)
+def check_guardian_backend(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if GUARDIAN_BACKEND in settings.AUTHENTICATION_BACKENDS:
+        return []
+    return [
+        Warning(
+            "django-guardian's object permission backend is not enabled, so per-account "
+            "provisioning permissions are never granted (only superusers get through).",
+            hint=f"Add {GUARDIAN_BACKEND!r} to AUTHENTICATION_BACKENDS.",
+            id="scim_portal.W001",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_public_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if app_settings.PUBLIC_URL:
+        return []
+    return [
+        Warning(
+            f"{SETTING_NAME}['PUBLIC_URL'] is not set: SCIM URLs printed outside a request "
+            "(the scim_portal management command) are relative.",
+            hint='Set it to where identity providers reach this site, e.g. "https://app.example.com".',
+            id="scim_portal.W002",
+        )
+    ]

@@ -1,0 +1,111 @@
+"""The app's settings: one ``SCIM_PORTAL`` dict, read lazily, with defaults.
+
+Use ``from scim_portal.conf import app_settings`` and read attributes::
+
+    app_settings.PUBLIC_URL
+
+Values are looked up on first access and cached; the cache is dropped whenever
+``SCIM_PORTAL`` changes (``override_settings`` in tests), so nothing is read at
+import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "SCIM_PORTAL"
+ACCOUNT_MODEL_SETTING = "SCIM_PORTAL_ACCOUNT_MODEL"
+
+DEFAULTS: dict[str, Any] = {
+    # Field of the account model that identifies an account in URLs and commands.
+    "ACCOUNT_LOOKUP_FIELD": "slug",
+    # Scheme and host where IdPs reach this site, e.g. "https://app.example.com".
+    # Used to build absolute SCIM URLs outside a request (management command).
+    "PUBLIC_URL": None,
+    # last_used_at of a token is written at most once per this many seconds.
+    "TOKEN_LAST_USED_RESOLUTION": 300,
+    # Template that scim_portal/base.html extends.
+    "BASE_TEMPLATE": "base.html",
+}
+
+# Settings whose value is a dotted path to import.
+IMPORT_STRINGS: frozenset[str] = frozenset()
+
+
+class AppSettings:
+    """Attribute access to ``settings.SCIM_PORTAL`` merged over ``DEFAULTS``."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, SETTING_NAME, {})
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(
+                f"settings.{SETTING_NAME} must be a dict, not {type(value).__name__}."
+            )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Unknown {SETTING_NAME} setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            from django.utils.module_loading import import_string
+
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}[{name!r}] = {value!r} cannot be imported: {exc}"
+                ) from exc
+        self._cache[name] = value
+        return value
+
+    def unknown_keys(self) -> list[str]:
+        """Keys of ``SCIM_PORTAL`` that this version does not know (likely typos)."""
+        return sorted(set(self.user_settings) - set(DEFAULTS))
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = AppSettings()
+
+
+def get_account_model_label() -> str:
+    """The ``"app_label.ModelName"`` of the host's account (tenant) model."""
+    label = getattr(settings, ACCOUNT_MODEL_SETTING, None)
+    if not label or not isinstance(label, str) or label.count(".") != 1:
+        raise ImproperlyConfigured(
+            f"Set {ACCOUNT_MODEL_SETTING} = 'app_label.ModelName' in your settings to name "
+            "your tenant (account) model, the way AUTH_USER_MODEL names the user model."
+        )
+    return label
+
+
+def get_account_model() -> Any:
+    """The host's account model class."""
+    from django.apps import apps
+
+    label = get_account_model_label()
+    try:
+        return apps.get_model(label, require_ready=False)
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"{ACCOUNT_MODEL_SETTING} refers to model {label!r} that is not installed."
+        ) from exc
+
+
+@receiver(setting_changed)
+def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        app_settings.reload()

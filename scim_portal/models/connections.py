@@ -1,0 +1,188 @@
+"""SCIM connections of an account, and the bearer tokens that authenticate them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from .._uuid import uuid7
+from ..conf import app_settings, get_account_model_label
+from ..providers import Provider, get_provider, provider_choices
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+#: Every token starts with this, so secret scanners and humans recognise it.
+TOKEN_PREFIX = "scimp_"  # noqa: S105  (a public prefix, not a secret)
+#: Characters of the token kept (in clear) to tell tokens apart in lists and logs.
+DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
+
+
+class ConnectionQuerySet(models.QuerySet["Connection"]):
+    def with_counts(self) -> ConnectionQuerySet:
+        """Annotate ``user_count`` and ``group_count`` (one query, no row multiplication)."""
+        from .directory import DirectoryGroup, DirectoryUser
+
+        def count_of(model: type[models.Model]) -> Coalesce:
+            rows = (
+                model._default_manager.filter(connection=OuterRef("pk"))
+                .order_by()
+                .values("connection")
+                .annotate(n=Count("*"))
+                .values("n")
+            )
+            return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
+
+        return self.annotate(
+            user_count=count_of(DirectoryUser), group_count=count_of(DirectoryGroup)
+        )
+
+
+class Connection(models.Model):
+    """One SCIM 2.0 connection: an identity provider provisioning into one account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    account = models.ForeignKey(
+        get_account_model_label(), on_delete=models.CASCADE, related_name="scim_connections"
+    )
+    name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=32, choices=provider_choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_request_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("account", "created_at")
+        indexes = [models.Index(fields=["account", "created_at"], name="scim_conn_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider_info.name})"
+
+    @property
+    def provider_info(self) -> Provider:
+        return get_provider(self.provider)
+
+    def scim_path(self) -> str:
+        """Absolute path of the SCIM base URL, without a trailing slash."""
+        return reverse("scim_portal:scim-root", kwargs={"connection_id": self.id}).rstrip("/")
+
+    def scim_url(self, base_url: str | None = None) -> str:
+        """The SCIM base URL to give the identity provider.
+
+        ``base_url`` is the scheme and host (``request.build_absolute_uri("/")``
+        in a view); without it ``SCIM_PORTAL["PUBLIC_URL"]`` is used, and
+        without that the URL is relative.
+        """
+        base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
+        return base.rstrip("/") + self.scim_path()
+
+
+class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
+    def usable(self, at: datetime | None = None) -> ConnectionTokenQuerySet:
+        """Tokens that are neither revoked nor expired."""
+        at = at or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
+        )
+
+    def by_value(self, raw: str) -> ConnectionToken | None:
+        """The usable token whose value is ``raw``, with its connection, or None."""
+        if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+            return None
+        digest = ConnectionToken.digest_of(raw)
+        token = self.usable().select_related("connection").filter(digest=digest).first()
+        # The lookup is by digest; compare again in constant time all the same.
+        if token is None or not hmac.compare_digest(token.digest, digest):
+            return None
+        return token
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A newly issued token: the stored row and the raw value, shown only once."""
+
+    token: ConnectionToken
+    raw: str
+
+
+class ConnectionToken(models.Model):
+    """A bearer token of a connection. Only its SHA-256 digest is stored.
+
+    A connection may hold several usable tokens at once, so a token can be
+    rotated without downtime: issue a new one, reconfigure the IdP, revoke the old.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=DISPLAY_PREFIX_LENGTH, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ConnectionTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("connection", "-created_at")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+    @staticmethod
+    def generate() -> str:
+        """A new raw token: the recognisable prefix and 256 random bits."""
+        return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def digest_of(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def build(cls, connection: Connection, **fields: Any) -> IssuedToken:
+        """An unsaved token for ``connection`` and its raw value."""
+        raw = cls.generate()
+        token = cls(
+            connection=connection,
+            digest=cls.digest_of(raw),
+            prefix=raw[:DISPLAY_PREFIX_LENGTH],
+            **fields,
+        )
+        return IssuedToken(token=token, raw=raw)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.is_revoked and not self.is_expired

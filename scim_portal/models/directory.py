@@ -1,0 +1,119 @@
+"""The directory a connection's identity provider writes: users, groups, memberships.
+
+What the IdP sent is kept so it gets back exactly what it wrote: the attributes
+that are filtered on all day live in indexed columns, the rest of the resource in
+``attributes`` (JSON). Case-insensitive uniqueness of ``userName`` and group
+``displayName`` per connection is a database constraint, so concurrent creates
+cannot both win.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .._uuid import uuid7
+from .connections import Connection
+
+
+class DirectoryResource(models.Model):
+    """Columns shared by users and groups."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Every index and constraint below starts with the connection; no index of its own.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, db_index=False)
+    # NULL is "the IdP sent no externalId", which SCIM tells apart from "".
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    attributes = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_modified = models.DateTimeField(default=timezone.now)
+    #: Incremented on every write; the SCIM ``meta.version`` (weak ETag).
+    version = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+
+class DirectoryUser(DirectoryResource):
+    """A user provisioned by an identity provider; ``id`` is its SCIM id."""
+
+    user_name = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    #: The primary email (or the first one); all emails are in ``attributes``.
+    email = models.CharField(max_length=254, blank=True)
+    active = models.BooleanField(default=True)
+    host_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scim_directory_users",
+    )
+
+    class Meta:
+        ordering = ("connection", "id")
+        constraints = [
+            models.UniqueConstraint(
+                "connection", Lower("user_name"), name="scim_user_username_ci_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "id"], name="scim_user_conn_id_idx"),
+            models.Index(fields=["connection", "external_id"], name="scim_user_extid_idx"),
+            models.Index("connection", Lower("display_name"), name="scim_user_dispname_idx"),
+            models.Index("connection", Lower("email"), name="scim_user_email_idx"),
+            models.Index(fields=["connection", "active"], name="scim_user_active_idx"),
+            models.Index(fields=["connection", "created"], name="scim_user_created_idx"),
+            models.Index(fields=["connection", "last_modified"], name="scim_user_modified_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+
+class DirectoryGroup(DirectoryResource):
+    """A group provisioned by an identity provider; ``id`` is its SCIM id."""
+
+    display_name = models.CharField(max_length=255)
+    members = models.ManyToManyField(
+        DirectoryUser, through="GroupMembership", related_name="directory_groups"
+    )
+
+    class Meta:
+        ordering = ("connection", "id")
+        constraints = [
+            models.UniqueConstraint(
+                "connection", Lower("display_name"), name="scim_group_dispname_ci_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "id"], name="scim_group_conn_id_idx"),
+            models.Index(fields=["connection", "external_id"], name="scim_group_extid_idx"),
+            models.Index(fields=["connection", "last_modified"], name="scim_group_modified_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class GroupMembership(models.Model):
+    """A user's membership of a group; unique per pair, indexed both ways."""
+
+    group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, db_index=False)
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, db_index=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="scim_membership_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "group"], name="scim_membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"

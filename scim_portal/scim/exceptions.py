@@ -1,0 +1,146 @@
+"""SCIM errors: raise one of these, the exception handler renders it.
+
+Every failure under the SCIM prefix leaves as a SCIM Error message
+(RFC 7644 §3.12), never as Django's HTML or DRF's default JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+logger = logging.getLogger("scim_portal.scim")
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class ScimError(drf_exceptions.APIException):
+    """A SCIM protocol error with an HTTP status and an optional ``scimType``."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    scim_type: str | None = None
+    default_detail = "The request is invalid."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status_code: int | None = None,
+        scim_type: str | None = None,
+    ) -> None:
+        super().__init__(detail or self.default_detail)
+        if status_code is not None:
+            self.status_code = status_code
+        if scim_type is not None:
+            self.scim_type = scim_type
+
+
+class InvalidFilter(ScimError):
+    scim_type = "invalidFilter"
+    default_detail = "The filter is invalid or not supported."
+
+
+class InvalidSyntax(ScimError):
+    scim_type = "invalidSyntax"
+    default_detail = "The request body could not be parsed."
+
+
+class InvalidValue(ScimError):
+    scim_type = "invalidValue"
+    default_detail = "A required value is missing or a value is not compatible."
+
+
+class InvalidPath(ScimError):
+    scim_type = "invalidPath"
+    default_detail = "The path attribute is invalid or malformed."
+
+
+class NoTarget(ScimError):
+    scim_type = "noTarget"
+    default_detail = "The path did not yield an attribute or value to operate on."
+
+
+class Mutability(ScimError):
+    scim_type = "mutability"
+    default_detail = "The attempted modification is not compatible with the attribute's mutability."
+
+
+class TooMany(ScimError):
+    scim_type = "tooMany"
+    default_detail = "The request would return too many results."
+
+
+class Uniqueness(ScimError):
+    status_code = status.HTTP_409_CONFLICT
+    scim_type = "uniqueness"
+    default_detail = "A resource with that unique value already exists."
+
+
+class NotFound(ScimError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "Resource not found."
+
+
+class PreconditionFailed(ScimError):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource has changed since the version given in If-Match."
+
+
+class PayloadTooLarge(ScimError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+
+
+class NotImplementedFeature(ScimError):
+    status_code = status.HTTP_501_NOT_IMPLEMENTED
+    default_detail = "This operation is not supported."
+
+
+def error_body(status_code: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(status_code), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return " ".join(_detail_text(item) for item in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_detail_text(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Render any exception raised by a SCIM view as a SCIM Error."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    if isinstance(exc, ScimError):
+        status_code, scim_type, detail = exc.status_code, exc.scim_type, _detail_text(exc.detail)
+    elif isinstance(exc, drf_exceptions.APIException):
+        status_code, scim_type = exc.status_code, None
+        detail = _detail_text(exc.detail)
+        if isinstance(exc, drf_exceptions.ParseError):
+            scim_type = "invalidSyntax"
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            status_code = status.HTTP_401_UNAUTHORIZED
+        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait))
+    else:
+        logger.exception("Unhandled error in a SCIM request", exc_info=exc)
+        status_code, scim_type = status.HTTP_500_INTERNAL_SERVER_ERROR, None
+        detail = "The server could not process the request. It has been logged; please retry."
+
+    if status_code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = 'Bearer realm="SCIM"'
+    return Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)

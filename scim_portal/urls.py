@@ -1,0 +1,20 @@
+"""URLs of the app. Include once in the host's root URLconf::
+
+    path("", include("scim_portal.urls")),
+
+SCIM base URL of a connection: ``scim/v2/<connection-id>/``.
+"""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+
+from .scim.views import NoSuchConnectionView
+
+app_name = "scim_portal"
+
+urlpatterns = [
+    path("scim/v2/<uuid:connection_id>/", include("scim_portal.scim.urls")),
+    # Anything else under the SCIM prefix still answers as SCIM, never as an HTML 404.
+    re_path(r"^scim/v2(?:/.*)?$", NoSuchConnectionView.as_view(), name="scim-no-connection"),
+]

@@ -1,0 +1,79 @@
+import pytest
+from django.utils import timezone
+
+from scim_portal.models import Connection, ConnectionToken
+from scim_portal.provisioning import create_connection, revoke_token
+
+pytestmark = pytest.mark.django_db
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def assert_scim_error(response, status):
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/scim+json"
+    body = response.json()
+    assert body["schemas"] == [ERROR_SCHEMA]
+    assert body["status"] == str(status)
+    assert body["detail"]
+    return body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer scimp_wrong", "Bearer a b", "Token x"],
+)
+def test_missing_or_bad_token_is_401_with_challenge(client, issued_connection, header):
+    connection, _issued = issued_connection
+    extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    response = client.get(f"/scim/v2/{connection.id}/Users", **extra)
+    assert_scim_error(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_token_of_another_connection_is_rejected(client, organization):
+    first, _ = create_connection(account=organization, name="A", provider="okta")
+    _second, other_token = create_connection(account=organization, name="B", provider="okta")
+    response = client.get(
+        f"/scim/v2/{first.id}/Users", HTTP_AUTHORIZATION=f"Bearer {other_token.raw}"
+    )
+    assert_scim_error(response, 401)
+
+
+def test_revoked_token_is_rejected(client, issued_connection):
+    connection, issued = issued_connection
+    revoke_token(issued.token)
+    response = client.get(
+        f"/scim/v2/{connection.id}/Users", HTTP_AUTHORIZATION=f"Bearer {issued.raw}"
+    )
+    assert_scim_error(response, 401)
+
+
+def test_valid_token_on_an_unknown_endpoint_is_a_scim_404(client, issued_connection):
+    connection, issued = issued_connection
+    response = client.get(
+        f"/scim/v2/{connection.id}/NoSuchThing", HTTP_AUTHORIZATION=f"Bearer {issued.raw}"
+    )
+    assert_scim_error(response, 404)
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/not-a-uuid/Users", "/scim/v2/", "/scim/v2"])
+def test_malformed_connection_path_is_a_scim_404(client, db, path):
+    assert_scim_error(client.get(path), 404)
+
+
+def test_last_used_is_recorded_at_most_once_per_resolution(
+    client, issued_connection, django_assert_num_queries
+):
+    connection, issued = issued_connection
+    url = f"/scim/v2/{connection.id}/Users"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.raw}"}
+    with django_assert_num_queries(3):  # lookup + two timestamps
+        client.get(url, **auth)
+    token = ConnectionToken.objects.get(pk=issued.token.pk)
+    assert token.last_used_at is not None
+    assert Connection.objects.get(pk=connection.pk).last_request_at is not None
+    with django_assert_num_queries(1):  # lookup only: no write
+        client.get(url, **auth)
+    assert ConnectionToken.objects.get(pk=issued.token.pk).last_used_at == token.last_used_at
+    assert token.last_used_at <= timezone.now()

@@ -1,0 +1,88 @@
+"""Smoke test of the example project as `make run` starts it: migrate the SQLite
+default, seed the demo, serve, and log in with a printed demo login."""
+
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def example_env(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="example_project.settings",
+        SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def manage(env, *args):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_example_project_migrates_seeds_and_serves_the_demo_login(example_env):
+    manage(example_env, "migrate", "--no-input", "--verbosity", "0")
+    seeded = manage(example_env, "seed_demo").stdout
+    assert re.search(r"acme-admin\s+/\s+acme-admin-demo", seeded)
+    assert manage(example_env, "seed_demo").stdout == seeded  # idempotent
+    manage(example_env, "check", "--fail-level", "WARNING")
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env={**example_env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = opener.open(f"{base}/login/", timeout=5).read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert "Log in" in page
+        csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+        form = urllib.parse.urlencode(
+            {"username": "acme-admin", "password": "acme-admin-demo", "csrfmiddlewaretoken": csrf}
+        ).encode()
+        request = urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": base})
+        response = opener.open(request, timeout=10)
+        assert response.url == f"{base}/a/acme/"
+        dashboard = response.read().decode()
+        assert "Acme Corporation" in dashboard
+        assert "acme-auditor" in dashboard  # the members table
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

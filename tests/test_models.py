@@ -1,0 +1,67 @@
+import pytest
+from django.db import IntegrityError, transaction
+
+from scim_portal.models import Connection, GroupMembership
+from tests.factories import (
+    ConnectionFactory,
+    DirectoryGroupFactory,
+    DirectoryUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_name_unique_per_connection_ignoring_case(connection):
+    DirectoryUserFactory(connection=connection, user_name="Ada.Lovelace@Example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DirectoryUserFactory(connection=connection, user_name="ada.lovelace@example.COM")
+
+
+def test_same_user_name_allowed_in_two_connections():
+    first, second = ConnectionFactory(), ConnectionFactory()
+    DirectoryUserFactory(connection=first, user_name="ada@example.com")
+    DirectoryUserFactory(connection=second, user_name="ada@example.com")
+
+
+def test_group_display_name_unique_per_connection_ignoring_case(connection):
+    DirectoryGroupFactory(connection=connection, display_name="Engineering")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DirectoryGroupFactory(connection=connection, display_name="ENGINEERING")
+    DirectoryGroupFactory(display_name="Engineering")  # another connection
+
+
+def test_membership_pair_is_unique(connection):
+    user = DirectoryUserFactory(connection=connection)
+    group = DirectoryGroupFactory(connection=connection)
+    GroupMembership.objects.create(group=group, user=user)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GroupMembership.objects.create(group=group, user=user)
+    assert list(user.directory_groups.all()) == [group]
+    assert list(group.members.all()) == [user]
+
+
+def test_ids_are_time_ordered_uuids(connection):
+    users = [DirectoryUserFactory(connection=connection) for _ in range(5)]
+    assert all(user.id.version == 7 for user in users)
+    assert [u.id for u in users] == sorted(u.id for u in users)
+
+
+def test_connection_counts_in_one_query(django_assert_num_queries):
+    connection = ConnectionFactory()
+    DirectoryUserFactory.create_batch(3, connection=connection)
+    DirectoryGroupFactory.create_batch(2, connection=connection)
+    ConnectionFactory(account=connection.account)  # empty one
+    with django_assert_num_queries(1):
+        rows = list(Connection.objects.with_counts().order_by("created_at"))
+    assert [(c.user_count, c.group_count) for c in rows] == [(3, 2), (0, 0)]
+
+
+def test_scim_url_ends_with_connection_id(connection):
+    assert connection.scim_url() == f"https://saas.example.test/scim/v2/{connection.id}"
+    assert connection.scim_url("http://testserver/") == f"http://testserver/scim/v2/{connection.id}"
+
+
+def test_deleting_the_account_deletes_its_connections(connection):
+    DirectoryUserFactory(connection=connection)
+    connection.account.delete()
+    assert not Connection.objects.filter(pk=connection.pk).exists()
