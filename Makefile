@@ -40,6 +40,7 @@ test: $(VENV)/.dev-installed postgres lint test-sqlite test-postgres
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-sqlite: $(VENV)/.dev-installed
 	@echo "=== test suite on SQLite ==="

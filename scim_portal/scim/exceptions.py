@@ -23,7 +23,7 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 class ScimError(drf_exceptions.APIException):
     """A SCIM protocol error with an HTTP status and an optional ``scimType``."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     scim_type: str | None = None
     default_detail = "The request is invalid."
 
@@ -120,6 +120,7 @@ def _detail_text(detail: Any) -> str:
 def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised by a SCIM view as a SCIM Error."""
     headers: dict[str, str] = {}
+    status_code: int
     if isinstance(exc, Http404):
         exc = NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -134,8 +135,9 @@ def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             scim_type = "invalidSyntax"
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
             status_code = status.HTTP_401_UNAUTHORIZED
-        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, drf_exceptions.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait))
     else:
         logger.exception("Unhandled error in a SCIM request", exc_info=exc)
         status_code, scim_type = status.HTTP_500_INTERNAL_SERVER_ERROR, None

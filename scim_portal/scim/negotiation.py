@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import BaseContentNegotiation
@@ -23,7 +24,7 @@ class ScimJSONParser(JSONParser):
 class ScimContentNegotiation(BaseContentNegotiation):
     """IdPs send every Accept header imaginable; the answer is always SCIM JSON."""
 
-    def select_parser(self, request: Any, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Any, parsers: Iterable[Any]) -> Any:
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         for parser in parsers:
             if parser.media_type == content_type:
@@ -31,7 +32,7 @@ class ScimContentNegotiation(BaseContentNegotiation):
         return None
 
     def select_renderer(
-        self, request: Any, renderers: list[Any], format_suffix: str | None = None
+        self, request: Any, renderers: Iterable[Any], format_suffix: str | None = None
     ) -> tuple[Any, str]:
-        renderer = renderers[0]
+        renderer = next(iter(renderers))
         return renderer, renderer.media_type

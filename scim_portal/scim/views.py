@@ -36,7 +36,7 @@ class ScimView(APIView):
 class UnknownEndpointView(ScimView):
     """Any path under a connection's SCIM prefix that names no endpoint."""
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         raise NotFound(f"There is no SCIM endpoint at {request.path}.")
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
