@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from .conf import DEFAULTS, SETTING_NAME, app_settings, get_account_model
+from .conf import DEFAULTS, IMPORT_STRINGS, SETTING_NAME, app_settings, get_account_model
 
 GUARDIAN_BACKEND = "guardian.backends.ObjectPermissionBackend"
 
@@ -44,6 +44,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     hint="Name the field (usually a slug) that identifies an account.",
                     id="scim_portal.E004",
                 )
+            )
+    for key in sorted(IMPORT_STRINGS):
+        try:
+            getattr(app_settings, key)
+        except ImproperlyConfigured as exc:
+            errors.append(
+                Error(str(exc), hint="Give a dotted path to a class.", id="scim_portal.E006")
             )
     public_url = app_settings.PUBLIC_URL
     if public_url is not None and not str(public_url).startswith(("http://", "https://")):

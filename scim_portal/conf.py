@@ -31,10 +31,21 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_LAST_USED_RESOLUTION": 300,
     # Template that scim_portal/base.html extends.
     "BASE_TEMPLATE": "base.html",
+    # SCIM lists: page size when the IdP gives no count, and the most one page holds.
+    "DEFAULT_PAGE_SIZE": 100,
+    "MAX_PAGE_SIZE": 1000,
+    # Schema extensions (scim2-models Extension classes, dotted paths) of users and groups.
+    "USER_EXTENSIONS": ["scim2_models.EnterpriseUser"],
+    "GROUP_EXTENSIONS": [],
+    # Bulk requests (RFC 7644 section 3.7): most operations and bytes per request.
+    "BULK_MAX_OPERATIONS": 1000,
+    "BULK_MAX_PAYLOAD_SIZE": 1_048_576,
+    # Request log: bodies are stored truncated to this many characters.
+    "REQUEST_LOG_BODY_LIMIT": 8192,
 }
 
-# Settings whose value is a dotted path to import.
-IMPORT_STRINGS: frozenset[str] = frozenset()
+# Settings whose value is a dotted path (or a list of them) to import.
+IMPORT_STRINGS: frozenset[str] = frozenset({"USER_EXTENSIONS", "GROUP_EXTENSIONS"})
 
 
 class AppSettings:
@@ -58,17 +69,25 @@ class AppSettings:
         if name in self._cache:
             return self._cache[name]
         value = self.user_settings.get(name, DEFAULTS[name])
-        if name in IMPORT_STRINGS and isinstance(value, str):
-            from django.utils.module_loading import import_string
-
-            try:
-                value = import_string(value)
-            except ImportError as exc:
-                raise ImproperlyConfigured(
-                    f"{SETTING_NAME}[{name!r}] = {value!r} cannot be imported: {exc}"
-                ) from exc
+        if name in IMPORT_STRINGS:
+            value = self._import(name, value)
         self._cache[name] = value
         return value
+
+    @staticmethod
+    def _import(name: str, value: Any) -> Any:
+        from django.utils.module_loading import import_string
+
+        if isinstance(value, list | tuple):
+            return [AppSettings._import(name, item) for item in value]
+        if not isinstance(value, str):
+            return value
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{name!r}] names {value!r}, which cannot be imported: {exc}"
+            ) from exc
 
     def unknown_keys(self) -> list[str]:
         """Keys of ``SCIM_PORTAL`` that this version does not know (likely typos)."""
@@ -105,7 +124,13 @@ def get_account_model() -> Any:
         ) from exc
 
 
+#: Functions called whenever SCIM_PORTAL changes, to drop what was derived from it.
+reload_hooks: list[Any] = []
+
+
 @receiver(setting_changed)
 def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
         app_settings.reload()
+        for hook in reload_hooks:
+            hook()

@@ -17,18 +17,25 @@ class Provider:
     name: str
     #: Appended to the SCIM base URL shown to the tenant admin for this provider.
     url_suffix: str = ""
+    #: Lower-case fragments of the User-Agent header this provider's SCIM client sends.
+    user_agent_markers: tuple[str, ...] = ()
 
 
 PROVIDERS: dict[str, Provider] = {
     provider.key: provider
     for provider in (
-        Provider("okta", "Okta"),
+        Provider("okta", "Okta", user_agent_markers=("okta",)),
         # The flag makes Entra ID send RFC-conformant PATCH requests.
-        Provider("entra", "Microsoft Entra ID", url_suffix="?aadOptscim062020"),
-        Provider("onelogin", "OneLogin"),
-        Provider("jumpcloud", "JumpCloud"),
-        Provider("google", "Google Workspace"),
-        Provider("pingone", "PingOne"),
+        Provider(
+            "entra",
+            "Microsoft Entra ID",
+            url_suffix="?aadOptscim062020",
+            user_agent_markers=("azure", "microsoft", "aad"),
+        ),
+        Provider("onelogin", "OneLogin", user_agent_markers=("onelogin",)),
+        Provider("jumpcloud", "JumpCloud", user_agent_markers=("jumpcloud",)),
+        Provider("google", "Google Workspace", user_agent_markers=("google",)),
+        Provider("pingone", "PingOne", user_agent_markers=("ping",)),
         Provider("generic", "Generic SCIM 2.0"),
     )
 }
@@ -52,3 +59,12 @@ def get_provider(key: str) -> Provider:
 def provider_choices() -> list[tuple[str, str]]:
     """``(key, name)`` pairs for form and model choices."""
     return [(provider.key, provider.name) for provider in PROVIDERS.values()]
+
+
+def provider_for_user_agent(user_agent: str) -> str:
+    """The key of the provider whose SCIM client sends ``user_agent``, or ""."""
+    lowered = user_agent.lower()
+    for provider in PROVIDERS.values():
+        if any(marker in lowered for marker in provider.user_agent_markers):
+            return provider.key
+    return ""

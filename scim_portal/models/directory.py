@@ -117,3 +117,38 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.group_id}"
+
+
+class DirectoryUserValue(models.Model):
+    """One item of a user's multi-valued attribute (an email, a phone number, …).
+
+    A copy of what is in ``DirectoryUser.attributes``, one row per item, kept so
+    filters such as ``emails[type eq "work"].value eq "…"`` run as an indexed
+    ``EXISTS`` on every database instead of scanning JSON arrays.
+    """
+
+    user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, db_index=False)
+    #: Lower-cased attribute path: "emails", or "<extension urn>:<name>".
+    attribute = models.CharField(max_length=255)
+    position = models.PositiveSmallIntegerField()
+    #: Lower-cased ``type`` sub-attribute, if any.
+    type = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    primary = models.BooleanField(null=True)
+    #: Lower-cased ``value`` sub-attribute when it fits the index; None otherwise.
+    value_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    #: The whole item, for comparisons on its other sub-attributes.
+    item = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "attribute"], name="scim_uservalue_user_idx"),
+            models.Index(
+                fields=["connection", "attribute", "value_key"], name="scim_uservalue_value_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}[{self.position}] of {self.user_id}"

@@ -1,0 +1,38 @@
+"""Errors of the provisioning services; each face (SCIM, portal, API) renders them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ProvisioningError(Exception):
+    """Base of the errors a provisioning service raises for bad input or state."""
+
+
+class ResourceNotFound(ProvisioningError):
+    """The user or group does not exist in this connection."""
+
+
+class UniquenessConflict(ProvisioningError):
+    """Another resource of the connection already has this unique value."""
+
+    def __init__(self, attribute: str, value: str) -> None:
+        self.attribute, self.value = attribute, value
+        super().__init__(f"{attribute} {value!r} is already taken in this connection.")
+
+
+class VersionMismatch(ProvisioningError):
+    """The resource's version is not the one the caller expected (If-Match)."""
+
+
+class InvalidMembers(ProvisioningError):
+    """Group members that are not users of the same connection."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = sorted(values)
+        shown = ", ".join(self.values[:5]) + (" …" if len(self.values) > 5 else "")
+        super().__init__(f"No user of this connection has id {shown}; nothing was changed.")
+
+
+class InvalidDocument(ProvisioningError):
+    """A value does not fit the directory (for example, longer than its column)."""

@@ -1,0 +1,421 @@
+"""SCIM filters (RFC 7644 section 3.4.2.2) translated to Django ``Q`` objects.
+
+scim2-models parses the filter and resolves every attribute path (names are
+case-insensitive, ``caseExact`` comes from the schema); this module turns the
+tree into a query that runs in the database, always within one connection:
+
+- attributes with a column (``userName``, ``externalId``, ``displayName``,
+  ``active``, ``meta.created``, ``meta.lastModified``, ``id``) use the column
+  and its index; case-insensitive ones compare ``LOWER(column)``;
+- items of multi-valued attributes (``emails[type eq "work"].value``, …) are an
+  ``EXISTS`` over :class:`~scim_portal.models.DirectoryUserValue`;
+- group members and a user's groups are an ``EXISTS`` over memberships;
+- everything else is read from the stored JSON document.
+
+Anything that cannot be translated raises :class:`InvalidFilter`: the list is
+never returned unfiltered and nothing is filtered in Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
+from django.db.models.lookups import (
+    Contains,
+    EndsWith,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
+from django.utils.dateparse import parse_datetime
+from scim2_models import Extension, ScimFilter
+from scim2_models import SCIMException as ModelsScimException
+from scim2_models.path import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    FilterVisitor,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
+
+from ..models import DirectoryUserValue, GroupMembership
+from .exceptions import InvalidFilter
+from .quirks import normalize_filter
+
+LOOKUPS = {
+    CompareOperator.eq: Exact,
+    CompareOperator.co: Contains,
+    CompareOperator.sw: StartsWith,
+    CompareOperator.ew: EndsWith,
+    CompareOperator.gt: GreaterThan,
+    CompareOperator.ge: GreaterThanOrEqual,
+    CompareOperator.lt: LessThan,
+    CompareOperator.le: LessThanOrEqual,
+}
+ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
+SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
+
+# Attribute (path below the core schema, lower-case) -> column, per resource type.
+USER_COLUMNS = {
+    "id": "id",
+    "username": "user_name",
+    "externalid": "external_id",
+    "displayname": "display_name",
+    "active": "active",
+    "meta.created": "created",
+    "meta.lastmodified": "last_modified",
+}
+GROUP_COLUMNS = {
+    "id": "id",
+    "displayname": "display_name",
+    "externalid": "external_id",
+    "meta.created": "created",
+    "meta.lastmodified": "last_modified",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a resolved attribute lives, and how its values compare."""
+
+    kind: str  # "column", "json", "values", "members", "groups"
+    path: str  # column name, JSON lookup path, or value-row attribute key
+    value_type: Any
+    case_exact: bool
+    multivalued: bool = False
+    sub_attribute: str | None = None
+    resource_type: str = ""
+
+
+def parse(text: str, model: Any) -> FilterNode:
+    """The syntax tree of ``text``; :class:`InvalidFilter` if it does not parse."""
+    try:
+        return ScimFilter(normalize_filter(text)).ast
+    except (ModelsScimException, ValueError, TypeError) as exc:
+        raise InvalidFilter(f"The filter is not valid: {exc}") from exc
+
+
+class _LogicalVisitor(FilterVisitor[Q]):
+    """``and``, ``or`` and ``not``, shared by both builders below."""
+
+    def visit_logical_expr(self, node: LogicalExpr) -> Q:
+        queries = [self.visit(term) for term in node.terms]
+        combined = queries[0]
+        for query in queries[1:]:
+            combined = combined & query if node.op == LogicalOperator.and_ else combined | query
+        return combined
+
+    def visit_not(self, node: Not) -> Q:
+        return ~self.visit(node.expr)
+
+
+class QueryBuilder(_LogicalVisitor):
+    """Build the ``Q`` of a filter for one resource type (``"User"`` or ``"Group"``)."""
+
+    def __init__(self, resource_type: str, model: Any) -> None:
+        self.resource_type = resource_type
+        self.columns = USER_COLUMNS if resource_type == "User" else GROUP_COLUMNS
+        self.core_schema = str(model.__schema__)
+        # A bound filter resolves any attribute path against the model's schema.
+        self.resolver = ScimFilter[model]("id pr")  # type: ignore[index]
+
+    # Entry points
+
+    def build(self, text: str) -> Q:
+        return self.visit(parse(text, None))
+
+    def order_by(self, attribute: str, descending: bool) -> list[Any]:
+        """Order-by expressions for ``sortBy`` (stable: ties broken by id)."""
+        try:
+            node = ScimFilter(f"{attribute} pr").ast
+        except (ModelsScimException, ValueError) as exc:
+            raise InvalidFilter(f"sortBy {attribute!r} is not an attribute path.") from exc
+        assert isinstance(node, Present)
+        target = self.target(node.attr_path)
+        if target.kind == "column":
+            expression: Any = F(target.path)
+        elif target.kind == "json" and not target.multivalued:
+            expression = KT(target.path)
+        else:
+            raise InvalidFilter(f"Cannot sort by the multi-valued attribute {attribute!r}.")
+        if _is_text(target.value_type) and not target.case_exact:
+            expression = Lower(expression)
+        ordered = (
+            expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+        )
+        return [ordered, "-id" if descending else "id"]
+
+    # Resolution
+
+    def target(self, attr_path: AttrPath, *, in_value_path: AttrPath | None = None) -> Target:
+        try:
+            binding = self.resolver.resolve_comparison(
+                AttrPath(in_value_path.attr, attr_path.attr, in_value_path.uri)
+                if in_value_path
+                else attr_path
+            )
+        except (ModelsScimException, ValueError) as exc:
+            raise InvalidFilter(f"Unknown attribute {attr_path}: {exc}") from exc
+        assert binding is not None
+        value_type = binding.target_type
+        is_extension = isinstance(binding.model, type) and issubclass(binding.model, Extension)
+        schema = str(getattr(binding.model, "__schema__", "")) if is_extension else self.core_schema
+        names = binding.urn[len(schema) + 1 :].split(".")
+        key = ".".join(names).lower()
+        head = names[0].lower()
+        if not is_extension and key in self.columns:
+            return Target("column", self.columns[key], value_type, binding.case_exact)
+        if not is_extension and head == "meta":
+            raise InvalidFilter(f"Filtering on {binding.urn} is not supported.")
+        if not is_extension and self.resource_type == "Group" and head == "members":
+            return Target("members", "", value_type, True, True, names[-1].lower())
+        if not is_extension and self.resource_type == "User" and head == "groups":
+            return Target("groups", "", value_type, True, True, names[-1].lower())
+        if binding.is_multivalued:
+            if self.resource_type != "User":
+                raise InvalidFilter(f"Filtering on {binding.urn} is not supported.")
+            attribute = (f"{schema}:{names[0]}" if is_extension else names[0]).lower()
+            sub = names[1] if len(names) > 1 else None
+            return Target("values", attribute, value_type, binding.case_exact, True, sub)
+        json_path = "__".join(["attributes", *([schema] if is_extension else []), *names])
+        return Target("json", json_path, value_type, binding.case_exact)
+
+    # Visitor
+
+    def visit_present(self, node: Present) -> Q:
+        return self._present(self.target(node.attr_path))
+
+    def visit_comparison(self, node: Comparison) -> Q:
+        return self._compare(self.target(node.attr_path), node.op, node.value)
+
+    def visit_value_path(self, node: ValuePath) -> Q:
+        outer = self.target(node.attr_path)
+        if outer.kind in {"members", "groups"}:
+            return self._membership(node.val_filter)
+        if outer.kind != "values":
+            raise InvalidFilter(f"{node.attr_path} is not a multi-valued attribute.")
+        inner = _ItemQueryBuilder(self, node.attr_path).visit(node.val_filter)
+        rows = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=outer.path).filter(
+            inner
+        )
+        return Q(Exists(rows))
+
+    # Helpers
+
+    def _membership(self, node: FilterNode) -> Q:
+        """``members[value eq "…"]`` / ``groups[value eq "…"]``: ids joined by ``or``."""
+        kind = "members" if self.resource_type == "Group" else "groups"
+        target = Target(kind, "", str, True, True, "value")
+        return self._compare(target, CompareOperator.eq, _equal_values(node))
+
+    def _present(self, target: Target) -> Q:
+        if target.kind == "column":
+            query = Q(**{f"{target.path}__isnull": False})
+            if _is_text(target.value_type):
+                query &= ~Q(**{target.path: ""})
+            return query
+        if target.kind == "json":
+            query = Q(**{f"{target.path}__isnull": False})
+            if _is_text(target.value_type):
+                query &= ~Q(**{target.path: ""})
+            return query
+        if target.kind == "values":
+            rows = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=target.path)
+            if target.sub_attribute:
+                rows = rows.filter(_ItemQueryBuilder.present_q(target.sub_attribute))
+            return Q(Exists(rows))
+        link = "group" if target.kind == "members" else "user"
+        return Q(Exists(GroupMembership.objects.filter(**{link: OuterRef("pk")})))
+
+    def _compare(self, target: Target, op: CompareOperator, raw: Any) -> Q:
+        if target.kind in {"members", "groups"}:
+            return self._compare_membership(target, op, raw)
+        if target.kind == "values":
+            inner = _ItemQueryBuilder.compare_q(target.sub_attribute or "value", target, op, raw)
+            rows = DirectoryUserValue.objects.filter(
+                user=OuterRef("pk"), attribute=target.path
+            ).filter(inner)
+            return Q(Exists(rows))
+        value = coerce(target, op, raw)
+        if target.kind == "column" and target.path == "id":
+            return _compare_id(op, value)
+        lhs: Any = F(target.path) if target.kind == "column" else KT(target.path)
+        if target.kind == "json" and not _is_text(target.value_type):
+            return _json_compare(target.path, op, value)
+        return _comparison(lhs, target, op, value, nullable=target.path != "user_name")
+
+    def _compare_membership(self, target: Target, op: CompareOperator, raw: Any) -> Q:
+        if target.sub_attribute not in {"value", None} or op not in {
+            CompareOperator.eq,
+            CompareOperator.ne,
+        }:
+            raise InvalidFilter("Members can only be filtered by 'value eq' or 'value ne'.")
+        values = raw if isinstance(raw, list) else [raw]
+        ids = []
+        for value in values:
+            try:
+                ids.append(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+        link, other = ("group", "user_id") if target.kind == "members" else ("user", "group_id")
+        rows = GroupMembership.objects.filter(**{link: OuterRef("pk"), f"{other}__in": ids})
+        query = Q(Exists(rows))
+        return ~query if op == CompareOperator.ne else query
+
+
+class _ItemQueryBuilder(_LogicalVisitor):
+    """The filter inside a valuePath, over the items' rows."""
+
+    def __init__(self, parent: QueryBuilder, attr_path: AttrPath) -> None:
+        self.parent = parent
+        self.attr_path = attr_path
+
+    def visit_value_path(self, node: ValuePath) -> Q:
+        raise InvalidFilter("A valuePath cannot be nested in another.")
+
+    def _target(self, attr_path: AttrPath) -> Target:
+        return self.parent.target(attr_path, in_value_path=self.attr_path)
+
+    def visit_present(self, node: Present) -> Q:
+        target = self._target(node.attr_path)
+        return self.present_q(target.sub_attribute or node.attr_path.attr)
+
+    def visit_comparison(self, node: Comparison) -> Q:
+        target = self._target(node.attr_path)
+        return self.compare_q(target.sub_attribute or "value", target, node.op, node.value)
+
+    @staticmethod
+    def present_q(sub: str) -> Q:
+        sub_lower = sub.lower()
+        if sub_lower == "type":
+            return Q(type__isnull=False) & ~Q(type="")
+        if sub_lower == "primary":
+            return Q(primary__isnull=False)
+        return Q(**{f"item__{sub}__isnull": False}) & ~Q(**{f"item__{sub}": ""})
+
+    @staticmethod
+    def compare_q(sub: str, target: Target, op: CompareOperator, raw: Any) -> Q:
+        value = coerce(target, op, raw)
+        sub_lower = sub.lower()
+        if sub_lower == "primary":
+            if op not in {CompareOperator.eq, CompareOperator.ne}:
+                raise InvalidFilter(f"{op} cannot compare a boolean.")
+            query = Q(primary=value)
+            return ~query if op == CompareOperator.ne else query
+        if sub_lower == "type" and isinstance(value, str):
+            lowered = Target("column", "type", str, True)
+            return _comparison(F("type"), lowered, op, value.lower(), nullable=True)
+        indexable = isinstance(value, str) and (len(value) <= 255 or op in SUBSTRING)
+        if sub_lower == "value" and indexable and not target.case_exact:
+            lowered = Target("column", "value_key", str, True)
+            return _comparison(F("value_key"), lowered, op, value.lower(), nullable=True)
+        if not _is_text(target.value_type):
+            return _json_compare(f"item__{sub}", op, value)
+        return _comparison(KT(f"item__{sub}"), target, op, value, nullable=True)
+
+
+def _equal_values(node: FilterNode) -> list[Any]:
+    """Values of ``value eq "…"`` comparisons joined by ``or``; anything else is invalid."""
+    if (
+        isinstance(node, Comparison)
+        and node.op == CompareOperator.eq
+        and node.attr_path.attr.lower() == "value"
+        and node.attr_path.sub_attr is None
+    ):
+        return [node.value]
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:
+        return [value for term in node.terms for value in _equal_values(term)]
+    raise InvalidFilter("Select members with 'value eq \"<id>\"', joined by 'or'.")
+
+
+def _is_text(value_type: Any) -> bool:
+    """Whether values of this type compare as strings (str, EmailStr, references…)."""
+    return value_type not in (bool, datetime, int, float, Decimal, bytes)
+
+
+def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
+    """The filter literal as a value of the attribute's type."""
+    value_type = target.value_type
+    if raw is None:
+        if op not in {CompareOperator.eq, CompareOperator.ne}:
+            raise InvalidFilter(f"'{op}' cannot compare with null.")
+        return None
+    if value_type is bool:
+        if op not in {CompareOperator.eq, CompareOperator.ne}:
+            raise InvalidFilter(f"'{op}' cannot compare a boolean attribute.")
+        if isinstance(raw, str) and raw.lower() in {"true", "false"}:
+            return raw.lower() == "true"  # Entra sends "True"
+        if not isinstance(raw, bool):
+            raise InvalidFilter(f"{raw!r} is not a boolean.")
+        return raw
+    if value_type is datetime:
+        if op in SUBSTRING:
+            raise InvalidFilter(f"'{op}' cannot compare a dateTime attribute.")
+        parsed = parse_datetime(str(raw)) if isinstance(raw, str) else None
+        if parsed is None:
+            raise InvalidFilter(f"{raw!r} is not a dateTime (ISO 8601).")
+        return parsed
+    if value_type in (int, float, Decimal):
+        if op in SUBSTRING:
+            raise InvalidFilter(f"'{op}' cannot compare a number.")
+        if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+            raise InvalidFilter(f"{raw!r} is not a number.")
+        return raw
+    if isinstance(raw, bool | dict | list):
+        raise InvalidFilter(f"{raw!r} is not a string.")
+    return str(raw)
+
+
+def _comparison(lhs: Any, target: Target, op: CompareOperator, value: Any, *, nullable: bool) -> Q:
+    if value is None:
+        query = _is_null(lhs)
+        return ~query if op == CompareOperator.ne else query
+    if isinstance(value, str) and not target.case_exact:
+        lhs, value = Lower(lhs), value.lower()
+    if op == CompareOperator.ne:
+        query = ~Q(Exact(lhs, Value(value)))
+        return query | _is_null(lhs) if nullable else query
+    return Q(LOOKUPS[op](lhs, Value(value)))
+
+
+def _is_null(lhs: Any) -> Q:
+    from django.db.models.lookups import IsNull
+
+    return Q(IsNull(lhs, True))
+
+
+def _json_compare(path: str, op: CompareOperator, value: Any) -> Q:
+    if value is None:
+        query = Q(**{f"{path}__isnull": True})
+        return ~query if op == CompareOperator.ne else query
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if op == CompareOperator.ne:
+        return ~Q(**{path: value}) | Q(**{f"{path}__isnull": True})
+    lookup = {"eq": "", "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op.value]
+    return Q(**{f"{path}{lookup}": value})
+
+
+def _compare_id(op: CompareOperator, value: Any) -> Q:
+    if op not in {CompareOperator.eq, CompareOperator.ne}:
+        raise InvalidFilter("'id' can only be compared with 'eq' or 'ne'.")
+    try:
+        query = Q(pk=uuid.UUID(str(value)))
+    except ValueError:
+        query = Q(pk__in=[])
+    return ~query if op == CompareOperator.ne else query

@@ -1,0 +1,261 @@
+"""Users and Groups as SCIM resources: parsing what IdPs send, rendering what we return.
+
+Input is normalised (:mod:`.quirks`), validated by scim2-models under the
+service's tolerant policy, and stored as the document the IdP wrote. Output is
+the stored document plus ``id``, ``meta`` and the memberships, serialised by
+scim2-models for a query response, honouring ``attributes`` and
+``excludedAttributes``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import Context, ResponseParameters
+from scim2_models import SCIMException as ModelsScimException
+
+from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership
+from . import exceptions, quirks, schema
+from .filters import QueryBuilder
+
+SCHEMA_KEYS_DROPPED_ON_STORE = {"id", "meta", "groups", "members", "password"}
+
+
+def _error_summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
+    return "; ".join(parts)
+
+
+def models_error(exc: ModelsScimException) -> exceptions.ScimError:
+    """A scim2-models exception as one of ours (same status and scimType)."""
+    return exceptions.ScimError(str(exc), status_code=exc.status, scim_type=exc.scim_type or None)
+
+
+def iso(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class ResponseShape:
+    """``attributes`` / ``excludedAttributes`` of a request."""
+
+    def __init__(self, attributes: Sequence[str] = (), excluded: Sequence[str] = ()) -> None:
+        self.attributes = [a.strip() for a in attributes if a.strip()]
+        self.excluded = [a.strip() for a in excluded if a.strip()]
+        try:
+            self.parameters: ResponseParameters[Any] = ResponseParameters.model_validate(
+                {"attributes": self.attributes or None,
+                 "excludedAttributes": self.excluded or None}
+            )  # fmt: skip
+        except (ValidationError, ModelsScimException, ValueError) as exc:
+            raise exceptions.InvalidValue(f"Invalid attributes parameter: {exc}") from exc
+
+    @classmethod
+    def from_query(cls, query: Any) -> ResponseShape:
+        def split(name: str) -> list[str]:
+            return [p for value in query.getlist(name) for p in value.split(",")]
+
+        return cls(split("attributes"), split("excludedAttributes"))
+
+    def returns(self, attribute: str) -> bool:
+        """Whether the response carries ``attribute`` (a top-level name)."""
+        name = attribute.lower()
+
+        def names(paths: list[str]) -> set[str]:
+            heads = set()
+            for path in paths:
+                lowered = path.lower()
+                for prefix in ("urn:ietf:params:scim:schemas:core:2.0:user:",
+                               "urn:ietf:params:scim:schemas:core:2.0:group:"):  # fmt: skip
+                    lowered = lowered.removeprefix(prefix)
+                heads.add(lowered.split(".")[0].split("[")[0])
+            return heads
+
+        if self.attributes:
+            return name in names(self.attributes)
+        return name not in names(self.excluded)
+
+
+class ResourceKind:
+    """What differs between the two resource types."""
+
+    name: str
+    endpoint: str
+    model_class: type[DirectoryUser] | type[DirectoryGroup]
+    required: str
+    related: str  # "groups" or "members"
+
+    def scim_model(self) -> Any:
+        raise NotImplementedError
+
+    def query_builder(self) -> QueryBuilder:
+        return QueryBuilder(self.name, self.scim_model())
+
+    def queryset(self, connection: Connection) -> Any:
+        return self.model_class.objects.filter(connection=connection)
+
+    # Input
+
+    def parse(self, body: Any) -> dict[str, Any]:
+        """The document to store for a POST/PUT body; SCIM errors for bad input."""
+        model = self.scim_model()
+        multi_valued = {
+            (field.serialization_alias or name).lower()
+            for name, field in model.model_fields.items()
+            if _is_list(field.annotation)
+        }
+        drop = {"groups"} if self.name == "User" else set()
+        document = quirks.normalize_resource(body, multi_valued=multi_valued, drop=drop)
+        try:
+            with schema.POLICY:
+                resource = model.model_validate(document)
+        except ValidationError as exc:
+            raise exceptions.InvalidValue(_error_summary(exc)) from exc
+        except ModelsScimException as exc:
+            raise models_error(exc) from exc
+        return self.stored(resource)
+
+    def stored(self, resource: Any) -> dict[str, Any]:
+        """The storage form of a validated resource."""
+        with schema.POLICY:
+            document = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        for key in SCHEMA_KEYS_DROPPED_ON_STORE:
+            document.pop(key, None)
+        known = {str(self.scim_model().__schema__)} | {
+            key for key in document if key.lower().startswith("urn:")
+        }
+        document["schemas"] = [s for s in document.get("schemas", []) if s in known]
+        value = document.get(self.required)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise exceptions.InvalidValue(f"'{self.required}' is required.")
+        return document
+
+    # Output
+
+    def document(self, obj: Any, base_url: str, related: list[dict[str, Any]] | None) -> dict:
+        document = dict(obj.attributes)
+        document["id"] = str(obj.id)
+        document["meta"] = {
+            "resourceType": self.name,
+            "created": iso(obj.created),
+            "lastModified": iso(obj.last_modified),
+            "location": f"{base_url}/{self.endpoint}/{obj.id}",
+            "version": obj.etag,
+        }
+        if related is not None:
+            document[self.related] = related
+        return document
+
+    def render(self, document: dict[str, Any], shape: ResponseShape) -> dict[str, Any]:
+        with schema.POLICY:
+            resource = self.scim_model().model_validate(document)
+            return resource.model_dump(  # type: ignore[no-any-return]
+                scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=shape.parameters
+            )
+
+    def related_for(
+        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
+    ) -> dict[Any, list[dict[str, Any]]] | None:
+        """Memberships of ``objs`` in one query, or None when the response omits them."""
+        raise NotImplementedError
+
+    def render_many(
+        self, objs: Sequence[Any], base_url: str, shape: ResponseShape
+    ) -> list[dict[str, Any]]:
+        related = self.related_for(objs, base_url, shape)
+        return [
+            self.render(
+                self.document(
+                    obj, base_url, related.get(obj.id, []) if related is not None else None
+                ),
+                shape,
+            )
+            for obj in objs
+        ]
+
+
+def _is_list(annotation: Any) -> bool:
+    return "list[" in str(annotation)
+
+
+class UserKind(ResourceKind):
+    name = "User"
+    endpoint = "Users"
+    model_class = DirectoryUser
+    required = "userName"
+    related = "groups"
+
+    def scim_model(self) -> Any:
+        return schema.user_model()
+
+    def document(self, obj: Any, base_url: str, related: list[dict[str, Any]] | None) -> dict:
+        document = super().document(obj, base_url, related)
+        document["active"] = obj.active  # always present, also when never sent
+        return document
+
+    def related_for(
+        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
+    ) -> dict[Any, list[dict[str, Any]]] | None:
+        if not shape.returns("groups"):
+            return None
+        ids = [obj.id for obj in objs]
+        groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        rows = (
+            GroupMembership.objects.filter(user_id__in=ids)
+            .order_by("group_id")
+            .values_list("user_id", "group_id", "group__display_name")
+        )
+        for user_id, group_id, display in rows:
+            groups[user_id].append(
+                {
+                    "value": str(group_id),
+                    "display": display,
+                    "$ref": f"{base_url}/Groups/{group_id}",
+                    "type": "direct",
+                }
+            )
+        return groups
+
+
+class GroupKind(ResourceKind):
+    name = "Group"
+    endpoint = "Groups"
+    model_class = DirectoryGroup
+    required = "displayName"
+    related = "members"
+
+    def scim_model(self) -> Any:
+        return schema.group_model()
+
+    def related_for(
+        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
+    ) -> dict[Any, list[dict[str, Any]]] | None:
+        if not shape.returns("members"):
+            return None
+        ids = [obj.id for obj in objs]
+        members: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        rows = (
+            GroupMembership.objects.filter(group_id__in=ids)
+            .order_by("user_id")
+            .values_list("group_id", "user_id", "user__display_name", "user__user_name")
+        )
+        for group_id, user_id, display_name, user_name in rows:
+            members[group_id].append(
+                {
+                    "value": str(user_id),
+                    "display": display_name or user_name,
+                    "$ref": f"{base_url}/Users/{user_id}",
+                    "type": "User",
+                }
+            )
+        return members
+
+
+USERS = UserKind()
+GROUPS = GroupKind()
+KINDS = {"User": USERS, "Group": GROUPS}

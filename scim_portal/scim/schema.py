@@ -1,0 +1,109 @@
+"""What this SCIM service is: its resource models, extensions and capabilities.
+
+Built from settings on first use and rebuilt when ``SCIM_PORTAL`` changes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    ETag,
+    Extension,
+    Filter,
+    Group,
+    Patch,
+    ResourceType,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+
+from ..conf import app_settings, reload_hooks
+
+#: How much this service tolerates from IdPs (INTEROP.md): unknown attributes and
+#: schema URNs are ignored, Entra's ``remove`` with a ``value`` selects what to
+#: remove, and a valuePath that matches nothing creates the entry Entra describes.
+POLICY = ScimPolicy(
+    unknown=ScimPolicy.Unknown.ignore,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+
+def _parameterized(base: Any, extensions: list[type[Extension]]) -> Any:
+    if not extensions:
+        return base
+    union = extensions[0]
+    for extension in extensions[1:]:
+        union = union | extension  # type: ignore[assignment]
+    return base[union]
+
+
+@cache
+def user_model() -> Any:
+    """``User`` with the configured extensions (``User[EnterpriseUser]`` by default)."""
+    return _parameterized(User, list(app_settings.USER_EXTENSIONS))
+
+
+@cache
+def group_model() -> Any:
+    """``Group`` with the configured extensions."""
+    return _parameterized(Group, list(app_settings.GROUP_EXTENSIONS))
+
+
+def service_provider_config() -> ServiceProviderConfig:
+    """What the service supports, truthfully (RFC 7643 section 5)."""
+    return ServiceProviderConfig(
+        documentation_uri=None,
+        patch=Patch(supported=True),
+        bulk=Bulk(
+            supported=True,
+            max_operations=app_settings.BULK_MAX_OPERATIONS,
+            max_payload_size=app_settings.BULK_MAX_PAYLOAD_SIZE,
+        ),
+        filter=Filter(supported=True, max_results=app_settings.MAX_PAGE_SIZE),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.oauthbearertoken,
+                name="Bearer token",
+                description="A connection token sent as 'Authorization: Bearer <token>'.",
+                primary=True,
+            )
+        ],
+    )
+
+
+@cache
+def provider() -> ScimProvider:
+    """The scim2-models description of the service, used by the discovery endpoints."""
+    models: list[Any] = [User, Group]
+    models += [ext for ext in app_settings.USER_EXTENSIONS if ext not in models]
+    models += [ext for ext in app_settings.GROUP_EXTENSIONS if ext not in models]
+    return ScimProvider(
+        models=models,
+        resource_types=[
+            ResourceType.from_resource(user_model()),
+            ResourceType.from_resource(group_model()),
+        ],
+        config=service_provider_config(),
+        policy=POLICY,
+    )
+
+
+def _reset() -> None:
+    user_model.cache_clear()
+    group_model.cache_clear()
+    provider.cache_clear()
+
+
+reload_hooks.append(_reset)
