@@ -57,7 +57,8 @@ class DirectoryUser(DirectoryResource):
     )
 
     class Meta:
-        ordering = ("connection", "id")
+        # Never order by the connection: that would join its table into every query.
+        ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
                 "connection", Lower("user_name"), name="scim_user_username_ci_unique"
@@ -86,7 +87,8 @@ class DirectoryGroup(DirectoryResource):
     )
 
     class Meta:
-        ordering = ("connection", "id")
+        # Never order by the connection: that would join its table into every query.
+        ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
                 "connection", Lower("display_name"), name="scim_group_dispname_ci_unique"

@@ -178,12 +178,16 @@ def update_user(
     if document == user.attributes:
         return user, False
     values_changed = _multi_valued_part(document) != _multi_valued_part(user.attributes)
+    old_user_name = user.user_name
     for field, value in user_columns(document).items():
         setattr(user, field, value)
     user.attributes = document
     user.version += 1
     user.last_modified = timezone.now()
-    _save_unique(user, "userName", user.user_name)
+    if user.user_name.lower() != old_user_name.lower():
+        _save_unique(user, "userName", user.user_name)
+    else:
+        user.save()
     if values_changed:
         DirectoryUserValue.objects.filter(user=user).delete()
         DirectoryUserValue.objects.bulk_create(_value_rows(user))
@@ -286,20 +290,26 @@ def update_group(
     """
     group = _locked(DirectoryGroup, connection, group_id)
     _check_version(group, if_match)
-    changed = False
+    old_name = group.display_name
+    document_changed = False
     if build is not None:
         document = build(group)
         if document != group.attributes:
             for field, value in group_columns(document).items():
                 setattr(group, field, value)
             group.attributes = document
-            changed = True
-    changed |= _apply_member_changes(connection, group, member_changes)
-    if changed:
+            document_changed = True
+    members_changed = _apply_member_changes(connection, group, member_changes)
+    if document_changed or members_changed:
         group.version += 1
         group.last_modified = timezone.now()
-        _save_unique(group, "displayName", group.display_name)
-    return group, changed
+        if group.display_name.lower() != old_name.lower():
+            _save_unique(group, "displayName", group.display_name)
+        elif document_changed:
+            group.save()
+        else:
+            group.save(update_fields=["version", "last_modified"])
+    return group, document_changed or members_changed
 
 
 @transaction.atomic

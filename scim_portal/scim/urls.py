@@ -18,6 +18,7 @@ urlpatterns = [
     path("Schemas", views.SchemasView.as_view()),
     path("Schemas/<str:schema_id>", views.SchemasView.as_view()),
     path(".search", views.RootSearchView.as_view()),
+    path("Bulk", views.BulkView.as_view()),
     path("Users", views.ResourceListView.as_view(**users)),
     path("Users/.search", views.ResourceSearchView.as_view(**users)),
     path("Users/<str:resource_id>", views.ResourceDetailView.as_view(**users)),

@@ -7,44 +7,31 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from scim2_models import Context, PatchOp
-from scim2_models import SCIMException as ModelsScimException
+from scim2_models import Context
 
 from ..conf import app_settings
 from ..models import Connection
-from ..provisioning import directory
-from ..provisioning.exceptions import (
-    InvalidDocument,
-    InvalidMembers,
-    ResourceNotFound,
-    UniquenessConflict,
-    VersionMismatch,
-)
 from . import exceptions, schema
 from .authentication import BearerTokenAuthentication, ScimClient
 from .exceptions import (
-    InvalidPath,
     InvalidValue,
     NotFound,
     PayloadTooLarge,
-    PreconditionFailed,
     scim_exception_handler,
 )
-from .filters import _equal_values, parse
 from .logging import record
 from .negotiation import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
-from .quirks import normalize_patch_operations
-from .resources import GROUPS, USERS, ResourceKind, ResponseShape, models_error
+from .operations import ResourceOperations
+from .resources import GROUPS, USERS, ResourceKind, ResponseShape
 
 logger = logging.getLogger("scim_portal.scim")
 
@@ -52,26 +39,6 @@ LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
-
-
-def translate_provisioning_errors(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the service layer's errors into SCIM errors."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ResourceNotFound as exc:
-            raise NotFound(str(exc)) from exc
-        except UniquenessConflict as exc:
-            raise exceptions.Uniqueness(str(exc)) from exc
-        except VersionMismatch as exc:
-            raise PreconditionFailed(str(exc)) from exc
-        except (InvalidMembers, InvalidDocument) as exc:
-            raise InvalidValue(str(exc)) from exc
-        except ModelsScimException as exc:
-            raise models_error(exc) from exc
-
-    return wrapper
 
 
 class ScimView(APIView):
@@ -312,41 +279,21 @@ def run_query(
 class ResourceView(ScimView):
     kind: ResourceKind = USERS
 
+    def operations(self) -> ResourceOperations:
+        return ResourceOperations(self.kind, self.connection, self.base_url(), self.shape())
+
     def search(self, params: SearchParameters) -> Response:
         total, page = run_query(self.kind, self.connection, params)
         resources = self.kind.render_many(page, self.base_url(), params.shape)
         return Response(_list_response(resources, total, params.start))
-
-    def single(self, obj: Any, shape: ResponseShape, status: int = 200) -> Response:
-        related = self.kind.related_for([obj], self.base_url(), shape)
-        document = self.kind.document(
-            obj, self.base_url(), related.get(obj.id, []) if related is not None else None
-        )
-        headers = {"ETag": obj.etag}
-        if status == 201:
-            headers["Location"] = document["meta"]["location"]
-        return Response(self.kind.render(document, shape), status=status, headers=headers)
-
-    def get_object(self, resource_id: str) -> Any:
-        try:
-            return self.kind.queryset(self.connection).get(pk=resource_id)
-        except (self.kind.model_class.DoesNotExist, ValidationError, ValueError, TypeError):
-            raise NotFound(f"No {self.kind.name} with id {resource_id}.") from None
 
 
 class ResourceListView(ResourceView):
     def get(self, request: Request, connection_id: Any) -> Response:
         return self.search(SearchParameters.from_query(request.query_params))
 
-    @translate_provisioning_errors
     def post(self, request: Request, connection_id: Any) -> Response:
-        document = self.kind.parse(request.data)
-        obj: Any
-        if self.kind is USERS:
-            obj = directory.create_user(self.connection, document)
-        else:
-            obj = directory.create_group(self.connection, document, _member_values(request.data))
-        return self.single(obj, self.shape(), status=201)
+        return self.operations().create(request.data).response()
 
 
 class ResourceSearchView(ResourceView):
@@ -390,162 +337,148 @@ class RootSearchView(ScimView):
 
 class ResourceDetailView(ResourceView):
     def get(self, request: Request, connection_id: Any, resource_id: str) -> Response:
-        obj = self.get_object(resource_id)
+        operations = self.operations()
+        obj = operations.get_object(resource_id)
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and obj.etag in {tag.strip() for tag in if_none_match.split(",")}:
             return Response(status=304, headers={"ETag": obj.etag})
-        return self.single(obj, self.shape())
+        return operations.single(obj).response()
 
-    @translate_provisioning_errors
     def put(self, request: Request, connection_id: Any, resource_id: str) -> Response:
-        self.get_object(resource_id)
-        document = self.kind.parse(request.data)
         if_match = request.headers.get("If-Match")
-        obj: Any
-        if self.kind is USERS:
-            obj, _ = directory.update_user(
-                self.connection, resource_id, lambda _user: document, if_match=if_match
-            )
-        else:
-            members = directory.MemberChange("replace", tuple(_member_values(request.data)))
-            obj, _ = directory.update_group(
-                self.connection,
-                resource_id,
-                lambda _group: document,
-                [members],
-                if_match=if_match,
-            )
-        return self.single(obj, self.shape())
+        return self.operations().replace(resource_id, request.data, if_match).response()
 
-    @translate_provisioning_errors
     def patch(self, request: Request, connection_id: Any, resource_id: str) -> Response:
-        self.get_object(resource_id)
-        operations = normalize_patch_operations(request.data)
         if_match = request.headers.get("If-Match")
-        base = self.base_url()
-        obj: Any
-        if self.kind is USERS:
-            obj, _ = directory.update_user(
-                self.connection,
-                resource_id,
-                lambda user: self._patched(user, operations, base),
-                if_match=if_match,
-            )
-            return self.single(obj, self.shape())
-        attribute_ops, member_changes = split_group_operations(operations)
-        obj, _ = directory.update_group(
-            self.connection,
-            resource_id,
-            (lambda group: self._patched(group, attribute_ops, base)) if attribute_ops else None,
-            member_changes,
-            if_match=if_match,
+        wants_body = any(
+            key in request.query_params for key in ("attributes", "excludedAttributes")
         )
-        if "attributes" in request.query_params or "excludedAttributes" in request.query_params:
-            return self.single(obj, self.shape())
-        # A group can hold many thousands of members: answer without them.
-        return Response(status=204, headers={"ETag": obj.etag})
+        outcome = self.operations().patch(resource_id, request.data, if_match, wants_body)
+        return outcome.response()
 
-    def _patched(self, obj: Any, operations: list[dict[str, Any]], base: str) -> dict[str, Any]:
-        model: Any = self.kind.scim_model()
-        with schema.POLICY:
-            try:
-                resource = model.model_validate(self.kind.document(obj, base, None))
-                patch = PatchOp[model].model_validate(
-                    {"schemas": [PATCH_OP], "Operations": operations}
-                )
-                patch.patch(resource)
-            except ModelsScimException as exc:
-                raise models_error(exc) from exc
-            except ValueError as exc:  # pydantic's ValidationError is a ValueError
-                raise InvalidValue(f"The PATCH request is not valid: {exc}") from exc
-        return self.kind.stored(resource)
-
-    @translate_provisioning_errors
     def delete(self, request: Request, connection_id: Any, resource_id: str) -> Response:
-        self.get_object(resource_id)
         if_match = request.headers.get("If-Match")
-        if self.kind is USERS:
-            directory.delete_user(self.connection, resource_id, if_match=if_match)
-        else:
-            directory.delete_group(self.connection, resource_id, if_match=if_match)
-        return Response(status=204)
+        return self.operations().delete(resource_id, if_match).response()
 
 
-# Group members in PATCH
+# Bulk (RFC 7644 section 3.7)
+
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+_BULK_REFERENCE = re.compile(r"bulkId:([^\s/\"]+)")
 
 
-def _member_values(value: Any) -> list[str]:
-    """Ids from a ``members`` value: a list of ``{"value": id}`` (or one such object)."""
-    if isinstance(value, dict) and not {"value"} <= {k.lower() for k in value}:
-        value = next((v for k, v in value.items() if k.lower() == "members"), [])
-    if value is None:
-        return []
+class UnresolvedBulkId(exceptions.ScimError):
+    status_code = 409
+    scim_type = "invalidValue"
+
+
+class BulkView(ScimView):
+    """Several operations in one request, each in its own transaction, in order;
+    ``bulkId:<id>`` in a later operation stands for the id an earlier POST created."""
+
+    def post(self, request: Request, connection_id: Any) -> Response:
+        if len(request.body) > app_settings.BULK_MAX_PAYLOAD_SIZE:
+            raise PayloadTooLarge(
+                f"A Bulk request may carry at most {app_settings.BULK_MAX_PAYLOAD_SIZE} bytes."
+            )
+        body: Any = request.data
+        if not isinstance(body, dict):
+            raise exceptions.InvalidSyntax("A Bulk request body must be a JSON object.")
+        operations = body.get("Operations")
+        if not isinstance(operations, list):
+            raise exceptions.InvalidSyntax("A Bulk request needs an 'Operations' list.")
+        if len(operations) > app_settings.BULK_MAX_OPERATIONS:
+            raise PayloadTooLarge(
+                f"A Bulk request may hold at most {app_settings.BULK_MAX_OPERATIONS} operations."
+            )
+        fail_on_errors = _integer(body.get("failOnErrors"), "failOnErrors")
+        created: dict[str, str] = {}
+        results: list[dict[str, Any]] = []
+        errors = 0
+        for operation in operations:
+            if fail_on_errors and errors >= fail_on_errors:
+                break
+            result = self._run(operation, created)
+            errors += int(result["status"]) >= 400
+            results.append(result)
+        return Response({"schemas": [BULK_RESPONSE], "Operations": results})
+
+    def _run(self, operation: Any, created: dict[str, str]) -> dict[str, Any]:
+        if not isinstance(operation, dict):
+            return _bulk_error({}, exceptions.InvalidSyntax("Each operation must be an object."))
+        method = str(operation.get("method", "")).upper()
+        bulk_id = operation.get("bulkId")
+        entry: dict[str, Any] = {"method": method}
+        if bulk_id is not None:
+            entry["bulkId"] = bulk_id
+        try:
+            path = _resolve_bulk_ids(str(operation.get("path", "")), created)
+            data = _resolve_bulk_ids(operation.get("data"), created)
+            kind, resource_id = self._target(path, method)
+            ops = ResourceOperations(kind, self.connection, self.base_url(), ResponseShape())
+            version = operation.get("version")
+            if method == "POST":
+                if not bulk_id:
+                    raise InvalidValue("A POST operation needs a 'bulkId'.")
+                outcome = ops.create(data)
+                assert outcome.data is not None
+                created[str(bulk_id)] = outcome.data["id"]
+                resource_id = outcome.data["id"]
+            elif method == "PUT":
+                outcome = ops.replace(resource_id, data, version)
+            elif method == "PATCH":
+                outcome = ops.patch(resource_id, data, version)
+            elif method == "DELETE":
+                outcome = ops.delete(resource_id, version)
+            else:
+                raise InvalidValue(f"Unsupported Bulk method {method!r}.")
+        except exceptions.ScimError as exc:
+            return _bulk_error(entry, exc)
+        except Exception as exc:
+            logger.exception("Unhandled error in a Bulk operation", exc_info=exc)
+            return _bulk_error(
+                entry, exceptions.ScimError("The operation failed.", status_code=500)
+            )
+        entry["status"] = str(outcome.status)
+        if method != "DELETE":
+            entry["location"] = f"{self.base_url()}/{kind.endpoint}/{resource_id}"
+            if "ETag" in outcome.headers:
+                entry["version"] = outcome.headers["ETag"]
+        return entry
+
+    @staticmethod
+    def _target(path: str, method: str) -> tuple[ResourceKind, str]:
+        parts = [part for part in path.split("/") if part]
+        kinds = {"Users": USERS, "Groups": GROUPS}
+        if not parts or parts[0] not in kinds or len(parts) > 2:
+            raise InvalidValue(f"Unsupported Bulk path {path!r}.")
+        if (method == "POST") != (len(parts) == 1):
+            raise InvalidValue(f"{method} cannot target {path!r}.")
+        return kinds[parts[0]], parts[1] if len(parts) == 2 else ""
+
+
+def _resolve_bulk_ids(value: Any, created: dict[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            if match[1] not in created:
+                raise UnresolvedBulkId(
+                    f"bulkId {match[1]!r} is not created by an earlier operation."
+                )
+            return created[match[1]]
+
+        return _BULK_REFERENCE.sub(replace, value)
+    if isinstance(value, list):
+        return [_resolve_bulk_ids(item, created) for item in value]
     if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise InvalidValue('\'members\' must be a list of {"value": "<user id>"} objects.')
-    ids = []
-    for member in value:
-        item = {k.lower(): v for k, v in member.items()} if isinstance(member, dict) else {}
-        if not isinstance(item.get("value"), str):
-            raise InvalidValue("Each member needs a 'value' with the user's id.")
-        ids.append(item["value"])
-    return ids
+        return {key: _resolve_bulk_ids(item, created) for key, item in value.items()}
+    return value
 
 
-_MEMBERS_FILTER = re.compile(r"^members\[(?P<filter>.*)\]$", re.IGNORECASE | re.DOTALL)
-
-
-def split_group_operations(
-    operations: list[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], list[directory.MemberChange]]:
-    """Separate member operations (applied as set operations in the database) from
-    operations on the group's other attributes (applied by scim2-models)."""
-    attribute_ops: list[dict[str, Any]] = []
-    changes: list[directory.MemberChange] = []
-    for operation in operations:
-        op, path = operation["op"], operation.get("path")
-        if not path:
-            value = operation.get("value")
-            if op in {"add", "replace"} and isinstance(value, dict):
-                rest = {k: v for k, v in value.items() if k.lower() != "members"}
-                if len(rest) != len(value):
-                    values = tuple(_member_values(value))
-                    change = directory.MemberChange("add" if op == "add" else "replace", values)
-                    changes.append(change)
-                if rest:
-                    attribute_ops.append({**operation, "value": rest})
-            else:
-                attribute_ops.append(operation)
-            continue
-        bare = path.strip()
-        if bare.lower().startswith(GROUP_CORE):
-            bare = bare[len(GROUP_CORE) :]
-        lowered = bare.lower()
-        if lowered == "members":
-            if op == "add":
-                changes.append(
-                    directory.MemberChange("add", tuple(_member_values(operation.get("value"))))
-                )
-            elif op == "replace":
-                changes.append(
-                    directory.MemberChange("replace", tuple(_member_values(operation.get("value"))))
-                )
-            elif op == "remove" and operation.get("value"):
-                # Entra without aadOptscim062020: the value lists the members to remove.
-                changes.append(
-                    directory.MemberChange("remove", tuple(_member_values(operation["value"])))
-                )
-            else:
-                changes.append(directory.MemberChange("remove_all"))
-        elif lowered.startswith("members["):
-            match = _MEMBERS_FILTER.match(bare)
-            if match is None or op != "remove":
-                raise InvalidPath(f"Unsupported members path {path!r} for '{op}'.")
-            ids = [str(v) for v in _equal_values(parse(match["filter"], None))]
-            changes.append(directory.MemberChange("remove", tuple(ids)))
-        elif lowered.startswith("members"):
-            raise InvalidPath(f"Unsupported members path {path!r}.")
-        else:
-            attribute_ops.append(operation)
-    return attribute_ops, changes
+def _bulk_error(entry: dict[str, Any], exc: exceptions.ScimError) -> dict[str, Any]:
+    detail = str(exc.detail)
+    return {
+        **entry,
+        "status": str(exc.status_code),
+        "response": exceptions.error_body(exc.status_code, detail, exc.scim_type),
+    }

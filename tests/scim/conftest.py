@@ -9,9 +9,13 @@ from tests.factories import OrganizationFactory
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def load_fixture(name: str):
-    """A recorded IdP payload (a fresh copy: tests never mutate the file's data)."""
-    return json.loads((FIXTURES / name).read_text())
+def load_fixture(name: str, **values):
+    """A recorded IdP payload with ``{{name}}`` placeholders filled (a fresh copy)."""
+    text = (FIXTURES / name).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    assert "{{" not in text, f"unfilled placeholder in {name}"
+    return json.loads(text)
 
 
 def encode(body):
