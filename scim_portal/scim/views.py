@@ -80,6 +80,11 @@ class ScimView(APIView):
         super().initial(request, *args, **kwargs)
         if self.oversized:
             raise PayloadTooLarge("The request body is larger than this server accepts.")
+        # PostgreSQL text cannot hold NUL; refuse it before it reaches a query.
+        if any("\x00" in value for values in request.query_params.lists() for value in values[1]):
+            raise InvalidValue("The query string contains a NUL character.")
+        if request.method in {"POST", "PUT", "PATCH"} and _contains_nul(request.data):
+            raise InvalidValue("The request body contains a NUL character.")
 
     def _log(self, kwargs: dict[str, Any], response: Any, body: bytes | None, ms: float) -> None:
         connection_id = kwargs.get("connection_id")
@@ -112,6 +117,16 @@ class ScimView(APIView):
 
     def shape(self) -> ResponseShape:
         return ResponseShape.from_query(self.request.query_params)
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 class UnknownEndpointView(ScimView):
