@@ -47,7 +47,9 @@ class DirectoryUser(DirectoryResource):
     display_name = models.CharField(max_length=255, blank=True)
     #: The primary email (or the first one); all emails are in ``attributes``.
     email = models.CharField(max_length=254, blank=True)
-    active = models.BooleanField(default=True)
+    #: None when the IdP never set ``active`` (RFC 7643: unassigned); provisioning
+    #: treats that as active, filters treat it as absent.
+    active = models.BooleanField(null=True, default=True)
     host_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -109,6 +111,8 @@ class GroupMembership(models.Model):
 
     group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, db_index=False)
     user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, db_index=False)
+    #: The member's ``display`` as the IdP sent it, echoed back; else the user's name.
+    display = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -62,7 +62,7 @@ def user_columns(document: Document) -> dict[str, Any]:
         "external_id": _text(document, "externalId", 255),
         "display_name": _text(document, "displayName", 255) or "",
         "email": _primary_email(document),
-        "active": document.get("active", True) is not False,
+        "active": document.get("active") if isinstance(document.get("active"), bool) else None,
     }
 
 
@@ -207,10 +207,14 @@ def delete_user(connection: Connection, user_id: Any, *, if_match: str | None = 
 
 @dataclass(frozen=True)
 class MemberChange:
-    """One change of a group's members, applied in order with the others."""
+    """One change of a group's members, applied in order with the others.
+
+    ``displays`` maps a user id to the ``display`` the IdP sent for it.
+    """
 
     kind: Literal["add", "remove", "replace", "remove_all"]
     user_ids: tuple[str, ...] = ()
+    displays: tuple[tuple[str, str], ...] = ()
 
 
 def _member_ids(
@@ -254,9 +258,15 @@ def _apply_member_changes(
                 changed |= memberships.exclude(user_id__in=ids).delete()[0] > 0
             present = set(memberships.filter(user_id__in=ids).values_list("user_id", flat=True))
             new = ids - present
+            displays = {str(user_id): display[:255] for user_id, display in change.displays}
             # ignore_conflicts: a concurrent request may have added the same member.
             GroupMembership.objects.bulk_create(
-                [GroupMembership(group=group, user_id=user_id) for user_id in new],
+                [
+                    GroupMembership(
+                        group=group, user_id=user_id, display=displays.get(str(user_id), "")
+                    )
+                    for user_id in new
+                ],
                 ignore_conflicts=True,
             )
             changed |= bool(new)
@@ -265,12 +275,13 @@ def _apply_member_changes(
 
 @transaction.atomic
 def create_group(
-    connection: Connection, document: Document, member_values: Iterable[str] = ()
+    connection: Connection, document: Document, members: MemberChange | None = None
 ) -> DirectoryGroup:
-    """Create a group with its members (users of the same connection)."""
+    """Create a group with its members (an ``add`` change of users of the same connection)."""
     group = DirectoryGroup(connection=connection, attributes=document, **group_columns(document))
     _save_unique(group, "displayName", group.display_name, force_insert=True)
-    _apply_member_changes(connection, group, [MemberChange("add", tuple(member_values))])
+    if members is not None:
+        _apply_member_changes(connection, group, [members])
     return group
 
 

@@ -101,7 +101,7 @@ class ResourceOperations:
         if self.kind is USERS:
             obj = directory.create_user(self.connection, document)
         else:
-            obj = directory.create_group(self.connection, document, _member_values(body))
+            obj = directory.create_group(self.connection, document, _members("add", body))
         return self.single(obj, status=201)
 
     @translate_provisioning_errors
@@ -113,7 +113,7 @@ class ResourceOperations:
                 self.connection, resource_id, lambda _user: document, if_match=if_match
             )
         else:
-            members = directory.MemberChange("replace", tuple(_member_values(body)))
+            members = _members("replace", body)
             obj, _ = directory.update_group(
                 self.connection, resource_id, lambda _group: document, [members], if_match=if_match
             )
@@ -173,23 +173,26 @@ class ResourceOperations:
 # Group members in PATCH
 
 
-def _member_values(value: Any) -> list[str]:
-    """Ids from a ``members`` value: a list of ``{"value": id}`` (or one such object)."""
-    if isinstance(value, dict) and not {"value"} <= {k.lower() for k in value}:
+def _members(kind: Any, value: Any) -> directory.MemberChange:
+    """A member change from a ``members`` value: a list of ``{"value": id, "display": …}``
+    objects (or one such object, or a resource body holding ``members``)."""
+    if isinstance(value, dict) and "value" not in {k.lower() for k in value}:
         value = next((v for k, v in value.items() if k.lower() == "members"), [])
     if value is None:
-        return []
+        value = []
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
         raise InvalidValue('\'members\' must be a list of {"value": "<user id>"} objects.')
-    ids = []
+    ids, displays = [], []
     for member in value:
         item = {k.lower(): v for k, v in member.items()} if isinstance(member, dict) else {}
         if not isinstance(item.get("value"), str):
             raise InvalidValue("Each member needs a 'value' with the user's id.")
         ids.append(item["value"])
-    return ids
+        if isinstance(item.get("display"), str):
+            displays.append((item["value"], item["display"]))
+    return directory.MemberChange(kind, tuple(ids), tuple(displays))
 
 
 _MEMBERS_FILTER = re.compile(r"^members\[(?P<filter>.*)\]$", re.IGNORECASE | re.DOTALL)
@@ -209,9 +212,7 @@ def split_group_operations(
             if op in {"add", "replace"} and isinstance(value, dict):
                 rest = {k: v for k, v in value.items() if k.lower() != "members"}
                 if len(rest) != len(value):
-                    values = tuple(_member_values(value))
-                    change = directory.MemberChange("add" if op == "add" else "replace", values)
-                    changes.append(change)
+                    changes.append(_members("add" if op == "add" else "replace", value))
                 if rest:
                     attribute_ops.append({**operation, "value": rest})
             else:
@@ -222,19 +223,11 @@ def split_group_operations(
             bare = bare[len(GROUP_CORE) :]
         lowered = bare.lower()
         if lowered == "members":
-            if op == "add":
-                changes.append(
-                    directory.MemberChange("add", tuple(_member_values(operation.get("value"))))
-                )
-            elif op == "replace":
-                changes.append(
-                    directory.MemberChange("replace", tuple(_member_values(operation.get("value"))))
-                )
-            elif op == "remove" and operation.get("value"):
+            if op in {"add", "replace"}:
+                changes.append(_members(op, operation.get("value")))
+            elif operation.get("value"):
                 # Entra without aadOptscim062020: the value lists the members to remove.
-                changes.append(
-                    directory.MemberChange("remove", tuple(_member_values(operation["value"])))
-                )
+                changes.append(_members("remove", operation["value"]))
             else:
                 changes.append(directory.MemberChange("remove_all"))
         elif lowered.startswith("members["):

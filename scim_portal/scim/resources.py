@@ -193,11 +193,6 @@ class UserKind(ResourceKind):
     def scim_model(self) -> Any:
         return schema.user_model()
 
-    def document(self, obj: Any, base_url: str, related: list[dict[str, Any]] | None) -> dict:
-        document = super().document(obj, base_url, related)
-        document["active"] = obj.active  # always present, also when never sent
-        return document
-
     def related_for(
         self, objs: Iterable[Any], base_url: str, shape: ResponseShape
     ) -> dict[Any, list[dict[str, Any]]] | None:
@@ -242,13 +237,13 @@ class GroupKind(ResourceKind):
         rows = (
             GroupMembership.objects.filter(group_id__in=ids)
             .order_by("user_id")
-            .values_list("group_id", "user_id", "user__display_name", "user__user_name")
+            .values_list("group_id", "user_id", "display", "user__display_name", "user__user_name")
         )
-        for group_id, user_id, display_name, user_name in rows:
+        for group_id, user_id, display, display_name, user_name in rows:
             members[group_id].append(
                 {
                     "value": str(user_id),
-                    "display": display_name or user_name,
+                    "display": display or display_name or user_name,
                     "$ref": f"{base_url}/Users/{user_id}",
                     "type": "User",
                 }

@@ -21,6 +21,7 @@ def people(scim):
                 {"value": "alice@home.example", "type": "home"},
             ],
             "title": "Engineer",
+            "active": True,
             ENTERPRISE: {"employeeNumber": "1001", "department": "R&D"},
         },
         "bob@example.com": {
@@ -70,7 +71,8 @@ def names(scim, expression, **params):
         ('name.givenName sw "AL"', ["alice@example.com"]),
         ('name.familyName eq "builder"', ["bob@example.com"]),
         ("title pr", ["alice@example.com"]),
-        ("active eq true", ["alice@example.com", "carol@other.example"]),
+        ("active eq true", ["alice@example.com"]),  # carol never had ``active`` set
+        ("active pr", ["alice@example.com", "bob@example.com"]),
         ('active eq "False"', ["bob@example.com"]),
         ('emails eq "alice@home.example"', ["alice@example.com"]),
         ('emails.value eq "BOB@example.com"', ["bob@example.com"]),

@@ -22,7 +22,7 @@ def test_post_returns_201_full_resource_location_and_meta(scim):
     assert body["meta"]["resourceType"] == "User"
     assert {"created", "lastModified", "version"} <= set(body["meta"])
     assert response["ETag"] == body["meta"]["version"]
-    assert body["active"] is True
+    assert "active" not in body  # never set: unassigned, as RFC 7643 has it
 
 
 def test_plain_application_json_is_accepted_and_answered_as_scim(scim):
