@@ -73,5 +73,8 @@ def record(
         idp=provider_for_user_agent(user_agent),
         token_prefix=token_prefix,
         request_body=body_text(request_body),
-        response_body=body_text(None, response_data),
+        # A successful read's answer is large and can be fetched again: keep writes and errors.
+        response_body=body_text(None, response_data)
+        if request.method != "GET" or status >= 400
+        else "",
     )

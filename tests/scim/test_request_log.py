@@ -52,3 +52,10 @@ def test_unparseable_bodies_are_logged_with_passwords_masked(scim):
     entry = RequestLog.objects.get()
     assert entry.status == 400
     assert "hunter2" not in entry.request_body
+
+
+def test_successful_reads_do_not_store_their_answer(scim):
+    scim.create_user("reader@example.com")
+    scim.get("/Users")
+    entry = RequestLog.objects.order_by("-id").first()
+    assert entry.method == "GET" and entry.response_body == ""
