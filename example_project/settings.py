@@ -100,6 +100,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The tenant model, named the way AUTH_USER_MODEL names the user model.
 SCIM_PORTAL_ACCOUNT_MODEL = "accounts.Account"
 SCIM_PORTAL = {
+    "MEMBERSHIPS": "example_project.accounts.scim.Memberships",
     "PUBLIC_URL": os.environ.get(
         "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
     ),

@@ -90,3 +90,25 @@ def check_public_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="scim_portal.W002",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_memberships_hook(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from .provisioning.adapter import DefaultProvisioningAdapter
+
+    try:
+        adapter, memberships = app_settings.ADAPTER, app_settings.MEMBERSHIPS
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    uses_default = isinstance(adapter, type) and issubclass(adapter, DefaultProvisioningAdapter)
+    if not uses_default or memberships is not None:
+        return []
+    return [
+        Warning(
+            "The default provisioning adapter has no account-memberships hook: provisioned "
+            "users are created or linked, but never added to (or removed from) accounts.",
+            hint=f"Set {SETTING_NAME}['MEMBERSHIPS'] to your subclass of "
+            "scim_portal.provisioning.adapter.AccountMemberships.",
+            id="scim_portal.W003",
+        )
+    ]

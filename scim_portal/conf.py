@@ -42,10 +42,19 @@ DEFAULTS: dict[str, Any] = {
     "BULK_MAX_PAYLOAD_SIZE": 1_048_576,
     # Request log: bodies are stored truncated to this many characters.
     "REQUEST_LOG_BODY_LIMIT": 8192,
+    # The host side of provisioning (dotted paths): the adapter called on every change,
+    # and the account-memberships hook the default adapter uses (None: no memberships).
+    "ADAPTER": "scim_portal.provisioning.adapter.DefaultProvisioningAdapter",
+    "MEMBERSHIPS": None,
+    # Days request logs and provisioning events are kept (``manage.py scim_portal prune``).
+    "REQUEST_LOG_RETENTION_DAYS": 30,
+    "EVENT_RETENTION_DAYS": 365,
 }
 
 # Settings whose value is a dotted path (or a list of them) to import.
-IMPORT_STRINGS: frozenset[str] = frozenset({"USER_EXTENSIONS", "GROUP_EXTENSIONS"})
+IMPORT_STRINGS: frozenset[str] = frozenset(
+    {"USER_EXTENSIONS", "GROUP_EXTENSIONS", "ADAPTER", "MEMBERSHIPS"}
+)
 
 
 class AppSettings:

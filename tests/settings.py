@@ -72,4 +72,5 @@ SCIM_PORTAL_ACCOUNT_MODEL = "testapp.Organization"
 SCIM_PORTAL = {
     "ACCOUNT_LOOKUP_FIELD": "handle",
     "PUBLIC_URL": "https://saas.example.test",
+    "MEMBERSHIPS": "tests.testapp.scim.Memberships",
 }

@@ -1,16 +1,34 @@
 """Models of the app; import from here."""
 
-from .connections import Connection, ConnectionToken, IssuedToken
-from .directory import DirectoryGroup, DirectoryUser, DirectoryUserValue, GroupMembership
+from .connections import (
+    Connection,
+    ConnectionToken,
+    DeprovisionPolicy,
+    IssuedToken,
+    LinkPolicy,
+)
+from .directory import (
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    GroupMembership,
+    RoleMapping,
+)
+from .events import EventType, ProvisioningEvent
 from .logs import RequestLog
 
 __all__ = [
     "Connection",
     "ConnectionToken",
+    "DeprovisionPolicy",
     "DirectoryGroup",
     "DirectoryUser",
     "DirectoryUserValue",
+    "EventType",
     "GroupMembership",
     "IssuedToken",
+    "LinkPolicy",
+    "ProvisioningEvent",
     "RequestLog",
+    "RoleMapping",
 ]

@@ -48,6 +48,21 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
         )
 
 
+class LinkPolicy(models.TextChoices):
+    """What becomes of a new directory user in the host application."""
+
+    VERIFIED_EMAIL = "verified_email", "Link to the user with the same verified email, else create"
+    ALWAYS_CREATE = "always_create", "Always create a new user"
+    NEVER = "never", "Do not create or link users (directory only)"
+
+
+class DeprovisionPolicy(models.TextChoices):
+    """What deleting a directory user does to its membership of the account."""
+
+    DEACTIVATE = "deactivate", "Deactivate the membership and keep it"
+    REMOVE = "remove", "Remove the membership"
+
+
 class Connection(models.Model):
     """One SCIM 2.0 connection: an identity provider provisioning into one account."""
 
@@ -66,6 +81,16 @@ class Connection(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_request_at = models.DateTimeField(null=True, blank=True, editable=False)
+    link_policy = models.CharField(
+        max_length=20, choices=LinkPolicy.choices, default=LinkPolicy.VERIFIED_EMAIL
+    )
+    deprovision_policy = models.CharField(
+        max_length=20, choices=DeprovisionPolicy.choices, default=DeprovisionPolicy.DEACTIVATE
+    )
+    #: Role (a key the host's memberships hook lists) of users no mapped group gives one.
+    default_role = models.CharField(max_length=100, blank=True)
+    #: Number of the last provisioning event; events are numbered 1, 2, 3… per connection.
+    last_event_number = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects = ConnectionQuerySet.as_manager()
 

@@ -57,6 +57,8 @@ class DirectoryUser(DirectoryResource):
         on_delete=models.SET_NULL,
         related_name="scim_directory_users",
     )
+    #: The host role the directory gives this user (from role mappings), or "".
+    role = models.CharField(max_length=100, blank=True)
 
     class Meta:
         # Never order by the connection: that would join its table into every query.
@@ -158,3 +160,25 @@ class DirectoryUserValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute}[{self.position}] of {self.user_id}"
+
+
+class RoleMapping(models.Model):
+    """Members of a directory group get a host role; the lowest precedence wins."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="role_mappings"
+    )
+    group = models.ForeignKey(
+        DirectoryGroup, on_delete=models.CASCADE, related_name="role_mappings"
+    )
+    role = models.CharField(max_length=100)
+    precedence = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ("connection", "precedence", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["group"], name="scim_rolemapping_group_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} -> {self.role}"

@@ -9,13 +9,25 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Connection, ConnectionToken, DirectoryGroup, DirectoryUser, IssuedToken
+from ..models import (
+    Connection,
+    ConnectionToken,
+    DirectoryGroup,
+    DirectoryUser,
+    EventType,
+    IssuedToken,
+)
 from ..providers import get_provider
+from .directory import call_adapter
+from .events import SYSTEM, Actor, EventRecorder, recording
+
+#: Directory rows handled per batch when a connection is deleted (bounded memory).
+DELETE_BATCH_SIZE = 500
 
 
 @transaction.atomic
 def create_connection(
-    *, account: Any, name: str, provider: str, created_by: Any = None
+    *, account: Any, name: str, provider: str, created_by: Any = None, actor: Actor | None = None
 ) -> tuple[Connection, IssuedToken]:
     """Create a connection for ``account`` with its first token.
 
@@ -27,11 +39,46 @@ def create_connection(
     name = name.strip()
     if not name:
         raise ValueError("A connection needs a name.")
+    actor = actor or Actor.for_user(created_by)
     connection = Connection.objects.create(
         account=account, name=name, provider=provider, created_by=created_by
     )
-    issued = issue_token(connection, label="Initial token", created_by=created_by)
+    with recording(connection, actor) as events:
+        events.add(
+            EventType.CONNECTION_CREATED,
+            "Connection",
+            connection.id,
+            {"name": name, "provider": provider},
+        )
+        issued = _issue(connection, events, label="Initial token", created_by=created_by)
     return connection, issued
+
+
+def _issue(
+    connection: Connection,
+    events: EventRecorder,
+    *,
+    label: str,
+    created_by: Any,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValueError("A token's expiry must be in the future.")
+    issued = ConnectionToken.build(
+        connection, label=label, created_by=created_by, expires_at=expires_at
+    )
+    issued.token.save()
+    events.add(
+        EventType.TOKEN_ISSUED,
+        "Token",
+        issued.token.pk,
+        {
+            "prefix": issued.token.prefix,
+            "label": label,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return issued
 
 
 @transaction.atomic
@@ -41,28 +88,28 @@ def issue_token(
     label: str = "",
     created_by: Any = None,
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> IssuedToken:
     """Issue a new token for ``connection``; existing tokens keep working.
 
     This is rotation with overlap: configure the IdP with the new token, then
     revoke the old one with :func:`revoke_token`.
     """
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ValueError("A token's expiry must be in the future.")
-    issued = ConnectionToken.build(
-        connection, label=label, created_by=created_by, expires_at=expires_at
-    )
-    issued.token.save()
-    return issued
+    with recording(connection, actor or Actor.for_user(created_by)) as events:
+        return _issue(connection, events, label=label, created_by=created_by, expires_at=expires_at)
 
 
 @transaction.atomic
-def revoke_token(token: ConnectionToken) -> ConnectionToken:
+def revoke_token(token: ConnectionToken, *, actor: Actor = SYSTEM) -> ConnectionToken:
     """Revoke ``token`` at once; revoking a revoked token changes nothing."""
-    locked = ConnectionToken.objects.select_for_update().get(pk=token.pk)
+    locked = (
+        ConnectionToken.objects.select_for_update().select_related("connection").get(pk=token.pk)
+    )
     if locked.revoked_at is None:
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
+        with recording(locked.connection, actor) as events:
+            locked.revoked_at = timezone.now()
+            locked.save(update_fields=["revoked_at"])
+            events.add(EventType.TOKEN_REVOKED, "Token", locked.pk, {"prefix": locked.prefix})
     token.revoked_at = locked.revoked_at
     return locked
 
@@ -74,13 +121,67 @@ class ConnectionDeleted:
     connection_id: str
     users: int
     groups: int
+    remove_directory: bool
 
 
 @transaction.atomic
-def delete_connection(connection: Connection) -> ConnectionDeleted:
-    """Delete ``connection``, its tokens and its directory users and groups."""
-    users = DirectoryUser.objects.filter(connection=connection).count()
-    groups = DirectoryGroup.objects.filter(connection=connection).count()
+def delete_connection(
+    connection: Connection, *, remove_directory: bool = True, actor: Actor = SYSTEM
+) -> ConnectionDeleted:
+    """Delete ``connection`` with its tokens and directory, in one transaction.
+
+    With ``remove_directory`` (the default, "also remove its users and groups")
+    every directory user goes through the adapter's ``user_deleted`` (so host
+    memberships follow the deprovision policy); without it host users and their
+    memberships stay as they are, detached from the directory. Rows are handled
+    in batches of :data:`DELETE_BATCH_SIZE`, so memory stays bounded at any
+    directory size. Request logs and events are kept for the audit trail, and a
+    ``connection.deleted`` event records who did it and the counts.
+    """
+    connection = Connection.objects.select_related("account").get(pk=connection.pk)
+    users = groups = 0
+    last = None
+    while True:
+        page = DirectoryUser.objects.filter(connection=connection).order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        batch = list(page.select_related("host_user")[:DELETE_BATCH_SIZE])
+        if not batch:
+            break
+        if remove_directory:
+            for user in batch:
+                user.connection = connection
+                call_adapter("user_deleted", user)
+        ids = [user.pk for user in batch]
+        # Memberships and multi-valued rows go with their users (cascade, by ids).
+        DirectoryUser.objects.filter(pk__in=ids).delete()
+        users += len(ids)
+        last = ids[-1]
+    while True:
+        ids = list(
+            DirectoryGroup.objects.filter(connection=connection)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:DELETE_BATCH_SIZE]
+        )
+        if not ids:
+            break
+        DirectoryGroup.objects.filter(pk__in=ids).delete()
+        groups += len(ids)
+    call_adapter("connection_deleted", connection, remove_directory=remove_directory)
+    with recording(connection, actor) as events:
+        events.add(
+            EventType.CONNECTION_DELETED,
+            "Connection",
+            connection.id,
+            {
+                "name": connection.name,
+                "users": users,
+                "groups": groups,
+                "remove_directory": remove_directory,
+            },
+        )
     connection_id = str(connection.pk)
     connection.delete()
-    return ConnectionDeleted(connection_id=connection_id, users=users, groups=groups)
+    return ConnectionDeleted(
+        connection_id=connection_id, users=users, groups=groups, remove_directory=remove_directory
+    )

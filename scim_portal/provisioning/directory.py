@@ -22,9 +22,14 @@ from ..models import (
     DirectoryGroup,
     DirectoryUser,
     DirectoryUserValue,
+    EventType,
     GroupMembership,
+    RoleMapping,
 )
+from .adapter import get_adapter
+from .events import SYSTEM, Actor, EventRecorder, diff, id_list, recording
 from .exceptions import (
+    HostProvisioningFailed,
     InvalidDocument,
     InvalidMembers,
     ResourceNotFound,
@@ -135,6 +140,20 @@ def _locked(model: Any, connection: Connection, resource_id: Any) -> Any:
         raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
 
 
+def call_adapter(hook: str, *args: Any, **kwargs: Any) -> None:
+    """Call the host adapter; any failure becomes :class:`HostProvisioningFailed`."""
+    try:
+        getattr(get_adapter(), hook)(*args, **kwargs)
+    except HostProvisioningFailed:
+        raise
+    except Exception as exc:
+        raise HostProvisioningFailed(hook) from exc
+
+
+def _is_active(value: bool | None) -> bool:
+    return value is not False
+
+
 def _check_version(resource: DirectoryUser | DirectoryGroup, if_match: str | None) -> None:
     if if_match is None:
         return
@@ -150,11 +169,22 @@ def _check_version(resource: DirectoryUser | DirectoryGroup, if_match: str | Non
 
 
 @transaction.atomic
-def create_user(connection: Connection, document: Document) -> DirectoryUser:
+def create_user(
+    connection: Connection, document: Document, *, actor: Actor = SYSTEM
+) -> DirectoryUser:
     """Create a user; :class:`UniquenessConflict` if the userName is taken."""
-    user = DirectoryUser(connection=connection, attributes=document, **user_columns(document))
-    _save_unique(user, "userName", user.user_name, force_insert=True)
-    DirectoryUserValue.objects.bulk_create(_value_rows(user))
+    with recording(connection, actor) as events:
+        user = DirectoryUser(
+            connection=connection,
+            attributes=document,
+            role=connection.default_role,
+            **user_columns(document),
+        )
+        _save_unique(user, "userName", user.user_name, force_insert=True)
+        DirectoryUserValue.objects.bulk_create(_value_rows(user))
+        call_adapter("user_created", user)
+        summary = {"userName": user.user_name, "externalId": user.external_id}
+        events.add(EventType.USER_CREATED, "User", user.id, {**summary, "role": user.role})
     return user
 
 
@@ -165,6 +195,7 @@ def update_user(
     build: Callable[[DirectoryUser], Document],
     *,
     if_match: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> tuple[DirectoryUser, bool]:
     """Replace a user's document with ``build(locked user)``.
 
@@ -177,29 +208,100 @@ def update_user(
     document = build(user)
     if document == user.attributes:
         return user, False
-    values_changed = _multi_valued_part(document) != _multi_valued_part(user.attributes)
-    old_user_name = user.user_name
-    for field, value in user_columns(document).items():
-        setattr(user, field, value)
-    user.attributes = document
-    user.version += 1
-    user.last_modified = timezone.now()
-    if user.user_name.lower() != old_user_name.lower():
-        _save_unique(user, "userName", user.user_name)
-    else:
-        user.save()
-    if values_changed:
-        DirectoryUserValue.objects.filter(user=user).delete()
-        DirectoryUserValue.objects.bulk_create(_value_rows(user))
+    with recording(connection, actor) as events:
+        old_document, was_active = user.attributes, _is_active(user.active)
+        values_changed = _multi_valued_part(document) != _multi_valued_part(old_document)
+        old_user_name = user.user_name
+        for field, value in user_columns(document).items():
+            setattr(user, field, value)
+        user.attributes = document
+        user.version += 1
+        user.last_modified = timezone.now()
+        if user.user_name.lower() != old_user_name.lower():
+            _save_unique(user, "userName", user.user_name)
+        else:
+            user.save()
+        if values_changed:
+            DirectoryUserValue.objects.filter(user=user).delete()
+            DirectoryUserValue.objects.bulk_create(_value_rows(user))
+        changes = diff(old_document, document)
+        changes.pop("active", None)
+        if changes:
+            call_adapter("user_updated", user, changes)
+            events.add(EventType.USER_UPDATED, "User", user.id, changes)
+        if was_active and not _is_active(user.active):
+            call_adapter("user_deactivated", user)
+            events.add(EventType.USER_DEACTIVATED, "User", user.id, {"userName": user.user_name})
+        elif not was_active and _is_active(user.active):
+            call_adapter("user_reactivated", user)
+            events.add(EventType.USER_REACTIVATED, "User", user.id, {"userName": user.user_name})
     return user, True
 
 
 @transaction.atomic
-def delete_user(connection: Connection, user_id: Any, *, if_match: str | None = None) -> None:
+def delete_user(
+    connection: Connection, user_id: Any, *, if_match: str | None = None, actor: Actor = SYSTEM
+) -> None:
     """Delete a user with its memberships."""
     user = _locked(DirectoryUser, connection, user_id)
     _check_version(user, if_match)
-    user.delete()
+    with recording(connection, actor) as events:
+        call_adapter("user_deleted", user)
+        events.add(EventType.USER_DELETED, "User", user.id, {"userName": user.user_name})
+        user.delete()
+
+
+# Roles
+
+
+def recompute_roles(
+    connection: Connection, user_ids: Iterable[Any], events: EventRecorder
+) -> set[Any]:
+    """Give each user the role of its mapped group with the lowest precedence, else
+    the connection's default; tell the adapter and record what changed."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    best: dict[Any, str] = {}
+    rows = (
+        GroupMembership.objects.filter(user_id__in=ids, group__role_mappings__connection=connection)
+        .order_by("group__role_mappings__precedence", "group__role_mappings__id")
+        .values_list("user_id", "group__role_mappings__role")
+    )
+    for user_id, role in rows:
+        best.setdefault(user_id, role)
+    changed = []
+    for user in DirectoryUser.objects.filter(connection=connection, pk__in=ids).select_related(
+        "host_user"
+    ):
+        new = best.get(user.pk, connection.default_role)
+        if new != user.role:
+            old, user.role = user.role, new
+            changed.append((user, old, new))
+    DirectoryUser.objects.bulk_update([user for user, _old, _new in changed], ["role"])
+    for user, old, new in changed:
+        user.connection = connection
+        call_adapter("roles_changed", user, old, new)
+        events.add(EventType.ROLES_CHANGED, "User", user.pk, {"role": {"old": old, "new": new}})
+    return {user.pk for user, _old, _new in changed}
+
+
+@transaction.atomic
+def recompute_all_roles(connection: Connection, *, actor: Actor = SYSTEM, batch: int = 1000) -> int:
+    """Recompute every user's role (after the role mapping or default role changed)."""
+    changed = 0
+    last = None
+    with recording(connection, actor) as events:
+        while True:
+            page = DirectoryUser.objects.filter(connection=connection).order_by("pk")
+            if last is not None:
+                page = page.filter(pk__gt=last)
+            ids = list(page.values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            changed += len(recompute_roles(connection, ids, events))
+            last = ids[-1]
+    return changed
 
 
 # Groups
@@ -244,18 +346,34 @@ def _member_ids(
 
 def _apply_member_changes(
     connection: Connection, group: DirectoryGroup, changes: Iterable[MemberChange]
-) -> bool:
-    changed = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Apply ``changes`` in order; the net ``(added, removed)`` user ids."""
+    added: set[uuid.UUID] = set()
+    removed: set[uuid.UUID] = set()
+
+    def gone(user_ids: Iterable[uuid.UUID]) -> None:
+        for user_id in user_ids:
+            if user_id in added:
+                added.discard(user_id)
+            else:
+                removed.add(user_id)
+
     for change in changes:
         ids = _member_ids(connection, change.user_ids, strict=change.kind != "remove")
         memberships = GroupMembership.objects.filter(group=group)
         if change.kind == "remove_all":
-            changed |= memberships.delete()[0] > 0
+            leaving = memberships
         elif change.kind == "remove":
-            changed |= bool(ids) and memberships.filter(user_id__in=ids).delete()[0] > 0
+            leaving = memberships.filter(user_id__in=ids) if ids else memberships.none()
+        elif change.kind == "replace":
+            leaving = memberships.exclude(user_id__in=ids)
         else:
-            if change.kind == "replace":
-                changed |= memberships.exclude(user_id__in=ids).delete()[0] > 0
+            leaving = memberships.none()
+        left = set(leaving.values_list("user_id", flat=True))
+        if left:
+            memberships.filter(user_id__in=left).delete()
+            gone(left)
+        if change.kind in {"add", "replace"} and ids:
             present = set(memberships.filter(user_id__in=ids).values_list("user_id", flat=True))
             new = ids - present
             displays = {str(user_id): display[:255] for user_id, display in change.displays}
@@ -269,19 +387,50 @@ def _apply_member_changes(
                 ],
                 ignore_conflicts=True,
             )
-            changed |= bool(new)
-    return changed
+            for user_id in new:
+                if user_id in removed:
+                    removed.discard(user_id)
+                else:
+                    added.add(user_id)
+    return added, removed
+
+
+def _members_changed(
+    connection: Connection,
+    group: DirectoryGroup,
+    added: set[uuid.UUID],
+    removed: set[uuid.UUID],
+    events: EventRecorder,
+) -> None:
+    if added:
+        call_adapter("members_added", group, added)
+        events.add(EventType.GROUP_MEMBERS_ADDED, "Group", group.id, id_list(added))
+    if removed:
+        call_adapter("members_removed", group, removed)
+        events.add(EventType.GROUP_MEMBERS_REMOVED, "Group", group.id, id_list(removed))
+    if (added or removed) and RoleMapping.objects.filter(group=group).exists():
+        recompute_roles(connection, added | removed, events)
 
 
 @transaction.atomic
 def create_group(
-    connection: Connection, document: Document, members: MemberChange | None = None
+    connection: Connection,
+    document: Document,
+    members: MemberChange | None = None,
+    *,
+    actor: Actor = SYSTEM,
 ) -> DirectoryGroup:
     """Create a group with its members (an ``add`` change of users of the same connection)."""
-    group = DirectoryGroup(connection=connection, attributes=document, **group_columns(document))
-    _save_unique(group, "displayName", group.display_name, force_insert=True)
-    if members is not None:
-        _apply_member_changes(connection, group, [members])
+    with recording(connection, actor) as events:
+        group = DirectoryGroup(
+            connection=connection, attributes=document, **group_columns(document)
+        )
+        _save_unique(group, "displayName", group.display_name, force_insert=True)
+        call_adapter("group_created", group)
+        events.add(EventType.GROUP_CREATED, "Group", group.id, {"displayName": group.display_name})
+        if members is not None:
+            added, removed = _apply_member_changes(connection, group, [members])
+            _members_changed(connection, group, added, removed, events)
     return group
 
 
@@ -293,6 +442,7 @@ def update_group(
     member_changes: Iterable[MemberChange] = (),
     *,
     if_match: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> tuple[DirectoryGroup, bool]:
     """Change a group's document (``build(locked group)``) and members, atomically.
 
@@ -301,31 +451,112 @@ def update_group(
     """
     group = _locked(DirectoryGroup, connection, group_id)
     _check_version(group, if_match)
-    old_name = group.display_name
-    document_changed = False
-    if build is not None:
-        document = build(group)
-        if document != group.attributes:
-            for field, value in group_columns(document).items():
-                setattr(group, field, value)
-            group.attributes = document
-            document_changed = True
-    members_changed = _apply_member_changes(connection, group, member_changes)
-    if document_changed or members_changed:
-        group.version += 1
-        group.last_modified = timezone.now()
-        if group.display_name.lower() != old_name.lower():
-            _save_unique(group, "displayName", group.display_name)
-        elif document_changed:
-            group.save()
-        else:
-            group.save(update_fields=["version", "last_modified"])
-    return group, document_changed or members_changed
+    with recording(connection, actor) as events:
+        old_name, old_document = group.display_name, group.attributes
+        document_changed = False
+        if build is not None:
+            document = build(group)
+            if document != group.attributes:
+                for field, value in group_columns(document).items():
+                    setattr(group, field, value)
+                group.attributes = document
+                document_changed = True
+        added, removed = _apply_member_changes(connection, group, member_changes)
+        if document_changed or added or removed:
+            group.version += 1
+            group.last_modified = timezone.now()
+            if group.display_name.lower() != old_name.lower():
+                _save_unique(group, "displayName", group.display_name)
+            elif document_changed:
+                group.save()
+            else:
+                group.save(update_fields=["version", "last_modified"])
+        if document_changed:
+            changes = diff(old_document, group.attributes)
+            call_adapter("group_updated", group, changes)
+            events.add(EventType.GROUP_UPDATED, "Group", group.id, changes)
+        _members_changed(connection, group, added, removed, events)
+    return group, bool(document_changed or added or removed)
 
 
 @transaction.atomic
-def delete_group(connection: Connection, group_id: Any, *, if_match: str | None = None) -> None:
-    """Delete a group with its memberships."""
+def delete_group(
+    connection: Connection, group_id: Any, *, if_match: str | None = None, actor: Actor = SYSTEM
+) -> None:
+    """Delete a group with its memberships; its members' roles are recomputed."""
     group = _locked(DirectoryGroup, connection, group_id)
     _check_version(group, if_match)
-    group.delete()
+    with recording(connection, actor) as events:
+        mapped = RoleMapping.objects.filter(group=group).exists()
+        members = (
+            set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+            if mapped
+            else set()
+        )
+        call_adapter("group_deleted", group)
+        events.add(EventType.GROUP_DELETED, "Group", group.id, {"displayName": group.display_name})
+        group.delete()
+        recompute_roles(connection, members, events)
+
+
+# Role mappings and policies
+
+
+@transaction.atomic
+def set_role_mapping(
+    connection: Connection,
+    group: DirectoryGroup,
+    role: str,
+    *,
+    precedence: int = 100,
+    actor: Actor = SYSTEM,
+) -> RoleMapping:
+    """Members of ``group`` get ``role`` (lowest precedence wins); roles recomputed now."""
+    if group.connection_id != connection.pk:
+        raise ResourceNotFound("The group is not in this connection.")
+    mapping, _ = RoleMapping.objects.update_or_create(
+        group=group, defaults={"connection": connection, "role": role, "precedence": precedence}
+    )
+    _recompute_group_members(connection, group, actor)
+    return mapping
+
+
+@transaction.atomic
+def remove_role_mapping(
+    connection: Connection, group: DirectoryGroup, *, actor: Actor = SYSTEM
+) -> None:
+    """Stop giving a role to ``group``'s members; their roles are recomputed now."""
+    RoleMapping.objects.filter(connection=connection, group=group).delete()
+    _recompute_group_members(connection, group, actor)
+
+
+def _recompute_group_members(connection: Connection, group: DirectoryGroup, actor: Actor) -> None:
+    member_ids = list(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+    with recording(connection, actor) as events:
+        for start in range(0, len(member_ids), 1000):
+            recompute_roles(connection, member_ids[start : start + 1000], events)
+
+
+@transaction.atomic
+def update_connection_settings(
+    connection: Connection, *, actor: Actor = SYSTEM, **fields: Any
+) -> Connection:
+    """Change ``name``, ``link_policy``, ``deprovision_policy`` or ``default_role``.
+
+    A new default role is given at once to every user no mapped group gives a role.
+    """
+    allowed = {"name", "link_policy", "deprovision_policy", "default_role"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"Cannot change {', '.join(sorted(unknown))} of a connection.")
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    old_default = locked.default_role
+    for field, value in fields.items():
+        setattr(locked, field, value)
+    locked.full_clean(exclude=["account", "created_by"])
+    locked.save(update_fields=[*fields])
+    if locked.default_role != old_default:
+        recompute_all_roles(locked, actor=actor)
+    for field in fields:
+        setattr(connection, field, getattr(locked, field))
+    return locked

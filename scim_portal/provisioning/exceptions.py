@@ -36,3 +36,14 @@ class InvalidMembers(ProvisioningError):
 
 class InvalidDocument(ProvisioningError):
     """A value does not fit the directory (for example, longer than its column)."""
+
+
+class HostProvisioningFailed(ProvisioningError):
+    """The host adapter raised; the change was rolled back."""
+
+    def __init__(self, hook: str) -> None:
+        self.hook = hook
+        super().__init__(
+            f"The application could not apply this change ({hook}); nothing was saved. "
+            "It has been logged; please retry."
+        )

@@ -6,6 +6,7 @@ transaction) and returns an :class:`Outcome`; service errors become SCIM errors.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection
 from ..provisioning import directory
+from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
+    HostProvisioningFailed,
     InvalidDocument,
     InvalidMembers,
     ResourceNotFound,
@@ -30,6 +33,8 @@ from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
 from .filters import _equal_values, parse
 from .quirks import normalize_patch_operations
 from .resources import USERS, ResourceKind, ResponseShape, models_error
+
+logger = logging.getLogger("scim_portal.scim")
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
@@ -63,6 +68,9 @@ def translate_provisioning_errors(function: Callable[..., Any]) -> Callable[...,
             raise InvalidValue(str(exc)) from exc
         except ModelsScimException as exc:
             raise models_error(exc) from exc
+        except HostProvisioningFailed as exc:
+            logger.exception("The provisioning adapter failed in %s", exc.hook)
+            raise exceptions.ScimError(str(exc), status_code=500) from exc
 
     return wrapper
 
@@ -71,12 +79,18 @@ class ResourceOperations:
     """Create, replace, patch and delete resources of one kind in one connection."""
 
     def __init__(
-        self, kind: ResourceKind, connection: Connection, base_url: str, shape: ResponseShape
+        self,
+        kind: ResourceKind,
+        connection: Connection,
+        base_url: str,
+        shape: ResponseShape,
+        actor: Actor,
     ) -> None:
         self.kind = kind
         self.connection = connection
         self.base_url = base_url
         self.shape = shape
+        self.actor = actor
 
     def get_object(self, resource_id: str) -> Any:
         try:
@@ -99,9 +113,11 @@ class ResourceOperations:
         document = self.kind.parse(body)
         obj: Any
         if self.kind is USERS:
-            obj = directory.create_user(self.connection, document)
+            obj = directory.create_user(self.connection, document, actor=self.actor)
         else:
-            obj = directory.create_group(self.connection, document, _members("add", body))
+            obj = directory.create_group(
+                self.connection, document, _members("add", body), actor=self.actor
+            )
         return self.single(obj, status=201)
 
     @translate_provisioning_errors
@@ -110,12 +126,20 @@ class ResourceOperations:
         obj: Any
         if self.kind is USERS:
             obj, _ = directory.update_user(
-                self.connection, resource_id, lambda _user: document, if_match=if_match
+                self.connection,
+                resource_id,
+                lambda _user: document,
+                if_match=if_match,
+                actor=self.actor,
             )
         else:
-            members = _members("replace", body)
             obj, _ = directory.update_group(
-                self.connection, resource_id, lambda _group: document, [members], if_match=if_match
+                self.connection,
+                resource_id,
+                lambda _group: document,
+                [_members("replace", body)],
+                if_match=if_match,
+                actor=self.actor,
             )
         return self.single(obj)
 
@@ -131,6 +155,7 @@ class ResourceOperations:
                 resource_id,
                 lambda user: self._patched(user, operations),
                 if_match=if_match,
+                actor=self.actor,
             )
             return self.single(obj)
         attribute_ops, member_changes = split_group_operations(operations)
@@ -138,7 +163,7 @@ class ResourceOperations:
         if attribute_ops:
             build = lambda group: self._patched(group, attribute_ops)  # noqa: E731
         obj, _ = directory.update_group(
-            self.connection, resource_id, build, member_changes, if_match=if_match
+            self.connection, resource_id, build, member_changes, if_match=if_match, actor=self.actor
         )
         if wants_body:
             return self.single(obj)
@@ -148,9 +173,11 @@ class ResourceOperations:
     @translate_provisioning_errors
     def delete(self, resource_id: str, if_match: str | None = None) -> Outcome:
         if self.kind is USERS:
-            directory.delete_user(self.connection, resource_id, if_match=if_match)
+            directory.delete_user(self.connection, resource_id, if_match=if_match, actor=self.actor)
         else:
-            directory.delete_group(self.connection, resource_id, if_match=if_match)
+            directory.delete_group(
+                self.connection, resource_id, if_match=if_match, actor=self.actor
+            )
         return Outcome(204)
 
     def _patched(self, obj: Any, operations: list[dict[str, Any]]) -> dict[str, Any]:

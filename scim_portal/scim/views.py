@@ -20,6 +20,7 @@ from scim2_models import Context
 
 from ..conf import app_settings
 from ..models import Connection
+from ..provisioning.events import Actor
 from . import exceptions, schema
 from .authentication import BearerTokenAuthentication, ScimClient
 from .exceptions import (
@@ -117,6 +118,9 @@ class ScimView(APIView):
 
     def shape(self) -> ResponseShape:
         return ResponseShape.from_query(self.request.query_params)
+
+    def actor(self) -> Actor:
+        return Actor.for_token(self.client.token)
 
 
 def _contains_nul(value: Any) -> bool:
@@ -295,7 +299,9 @@ class ResourceView(ScimView):
     kind: ResourceKind = USERS
 
     def operations(self) -> ResourceOperations:
-        return ResourceOperations(self.kind, self.connection, self.base_url(), self.shape())
+        return ResourceOperations(
+            self.kind, self.connection, self.base_url(), self.shape(), self.actor()
+        )
 
     def search(self, params: SearchParameters) -> Response:
         total, page = run_query(self.kind, self.connection, params)
@@ -430,7 +436,9 @@ class BulkView(ScimView):
             path = _resolve_bulk_ids(str(operation.get("path", "")), created)
             data = _resolve_bulk_ids(operation.get("data"), created)
             kind, resource_id = self._target(path, method)
-            ops = ResourceOperations(kind, self.connection, self.base_url(), ResponseShape())
+            ops = ResourceOperations(
+                kind, self.connection, self.base_url(), ResponseShape(), self.actor()
+            )
             version = operation.get("version")
             if method == "POST":
                 if not bulk_id:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.scim.conftest import load_fixture
+from tests.scim_client import load_fixture
 
 pytestmark = pytest.mark.django_db
 

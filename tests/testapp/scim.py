@@ -4,9 +4,43 @@ from typing import Annotated
 
 from scim2_models import URN, Extension, Required
 
+from scim_portal.provisioning.adapter import AccountMemberships
+
+from .models import OrganizationMembership
+
 
 class BadgeExtension(Extension):
     __schema__ = URN("urn:example:params:scim:schemas:extension:badge:2.0:User")
 
     badge_number: Annotated[str | None, Required.false] = None
     floor: Annotated[int | None, Required.false] = None
+
+
+class Memberships(AccountMemberships):
+    """The test host's memberships hook."""
+
+    def roles(self, account):
+        return [("admin", "Admin"), ("editor", "Editor"), ("viewer", "Viewer")]
+
+    def add(self, account, user, *, role, active):
+        OrganizationMembership.objects.update_or_create(
+            organization=account, user=user, defaults={"role": role, "is_active": active}
+        )
+
+    def set_active(self, account, user, active):
+        OrganizationMembership.objects.filter(organization=account, user=user).update(
+            is_active=active
+        )
+
+    def set_role(self, account, user, role):
+        OrganizationMembership.objects.filter(organization=account, user=user).update(role=role)
+
+    def remove(self, account, user):
+        OrganizationMembership.objects.filter(organization=account, user=user).delete()
+
+    def has_other_active_memberships(self, account, user):
+        return (
+            OrganizationMembership.objects.filter(user=user, is_active=True)
+            .exclude(organization=account)
+            .exists()
+        )

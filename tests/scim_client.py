@@ -1,12 +1,9 @@
+"""A SCIM client over Django's test client, and the recorded IdP payloads."""
+
 import json
 from pathlib import Path
 
-import pytest
-
-from scim_portal.provisioning import create_connection
-from tests.factories import OrganizationFactory
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def load_fixture(name: str, **values):
@@ -86,20 +83,3 @@ class ScimClient:
         body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": list(operations)}  # fmt: skip
         return self.patch(path, body, **kwargs)
-
-
-@pytest.fixture
-def scim(client, db):
-    connection, issued = create_connection(
-        account=OrganizationFactory(), name="Primary", provider="okta"
-    )
-    return ScimClient(client, connection, issued.raw)
-
-
-@pytest.fixture
-def other_scim(client, db):
-    """A second connection, in another account."""
-    connection, issued = create_connection(
-        account=OrganizationFactory(), name="Other", provider="entra"
-    )
-    return ScimClient(client, connection, issued.raw)

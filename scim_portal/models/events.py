@@ -1,0 +1,81 @@
+"""Provisioning events: what changed in a connection's directory, in order."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from ..conf import get_account_model_label
+from .connections import Connection
+
+
+class EventType(models.TextChoices):
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
+    USER_DELETED = "user.deleted"
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_MEMBERS_ADDED = "group.members_added"
+    GROUP_MEMBERS_REMOVED = "group.members_removed"
+    ROLES_CHANGED = "roles.changed"
+    CONNECTION_CREATED = "connection.created"
+    CONNECTION_DELETED = "connection.deleted"
+    TOKEN_ISSUED = "token.issued"  # noqa: S105  (an event name)
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105
+
+
+class ProvisioningEvent(models.Model):
+    """One change, numbered 1, 2, 3… per connection in commit order.
+
+    Written in the same transaction as the change; outlives its connection (no
+    database constraint) for the audit trail.
+    """
+
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="events",
+        db_index=False,
+    )
+    account = models.ForeignKey(
+        get_account_model_label(),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    number = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    #: "User", "Group", "Connection" or "Token", and its id.
+    resource_type = models.CharField(max_length=20)
+    resource_id = models.CharField(max_length=64, blank=True)
+    #: What changed: attribute -> {"old": …, "new": …}, or event-specific details.
+    changes = models.JSONField(default=dict, blank=True)
+    #: Who: {"type": "token", "prefix": …} for an IdP, {"type": "user", "id": …,
+    #: "username": …} for a person, {"type": "system"} otherwise.
+    actor = models.JSONField(default=dict)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("connection", "number")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "number"], name="scim_event_number_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "created_at"], name="scim_event_account_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.type} {self.resource_type} {self.resource_id}"

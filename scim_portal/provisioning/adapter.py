@@ -1,0 +1,285 @@
+"""The host application's side of provisioning.
+
+The provisioning services call the adapter named by ``SCIM_PORTAL["ADAPTER"]``
+once per lifecycle event, inside the transaction of the directory change. If a
+method raises, the change is rolled back, nothing is written, and the identity
+provider gets a SCIM 500 (it retries); the request log shows the failure.
+
+The default adapter creates or links host users (``AUTH_USER_MODEL``) and keeps
+their membership of the connection's account through the small
+:class:`AccountMemberships` hook the host implements and names in
+``SCIM_PORTAL["MEMBERSHIPS"]``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+from ..conf import app_settings, reload_hooks
+from ..models import DeprovisionPolicy, LinkPolicy
+
+if TYPE_CHECKING:
+    from ..models import Connection, DirectoryGroup, DirectoryUser
+
+
+class AccountMemberships:
+    """How users belong to accounts in the host application, with a role.
+
+    Subclass it, implement the methods that raise ``NotImplementedError``, and
+    name the class in ``SCIM_PORTAL["MEMBERSHIPS"]``. Methods run inside the
+    provisioning transaction; raise to refuse the change.
+    """
+
+    def roles(self, account: Any) -> list[tuple[str, str]]:
+        """``(key, label)`` of the roles a member of ``account`` can have."""
+        return []
+
+    def add(self, account: Any, user: Any, *, role: str, active: bool) -> None:
+        """Make ``user`` a member of ``account`` with ``role`` (create or update)."""
+        raise NotImplementedError
+
+    def set_active(self, account: Any, user: Any, active: bool) -> None:
+        """Activate or deactivate ``user``'s membership of ``account``."""
+        raise NotImplementedError
+
+    def set_role(self, account: Any, user: Any, role: str) -> None:
+        """Give ``user`` the role ``role`` ("" for none) in ``account``."""
+        raise NotImplementedError
+
+    def remove(self, account: Any, user: Any) -> None:
+        """End ``user``'s membership of ``account``."""
+        raise NotImplementedError
+
+    def has_other_active_memberships(self, account: Any, user: Any) -> bool:
+        """Whether ``user`` is an active member of any account but ``account``."""
+        raise NotImplementedError
+
+    def find_user_by_verified_email(self, email: str) -> Any | None:
+        """The host user who owns ``email``, if there is exactly one.
+
+        The default trusts the user model's ``email`` field; a host that verifies
+        addresses (django-allauth's ``EmailAddress.verified``) should look there.
+        """
+        model = get_user_model()
+        field = model.get_email_field_name()
+        matches = list(model._default_manager.filter(**{f"{field}__iexact": email})[:2])
+        return matches[0] if len(matches) == 1 else None
+
+    def create_user(self, directory_user: DirectoryUser) -> Any:
+        """A new host user for ``directory_user`` (no usable password: they sign in by SSO)."""
+        model = get_user_model()
+        username_field = model._meta.get_field(model.USERNAME_FIELD)
+        limit = getattr(username_field, "max_length", None) or 150
+        base = directory_user.user_name[:limit]
+        username, suffix = base, 1
+        manager = model._default_manager
+        while manager.filter(**{f"{model.USERNAME_FIELD}__iexact": username}).exists():
+            suffix += 1
+            username = f"{base[: limit - len(str(suffix)) - 1]}-{suffix}"
+        user = model(**{model.USERNAME_FIELD: username})
+        _copy_profile(directory_user, user)
+        user.set_unusable_password()
+        user.save()
+        return user
+
+
+def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
+    """Copy email and names onto the host user; the names of the fields changed."""
+    name = directory_user.attributes.get("name") or {}
+    wanted = {
+        user.get_email_field_name(): directory_user.email,
+        "first_name": name.get("givenName") or "",
+        "last_name": name.get("familyName") or "",
+    }
+    changed = []
+    for field, value in wanted.items():
+        if not hasattr(user, field):
+            continue
+        try:
+            limit = user._meta.get_field(field).max_length
+        except FieldDoesNotExist:
+            continue
+        value = (value or "")[: limit or None]
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    return changed
+
+
+class ProvisioningAdapter:
+    """Hooks called for every directory change; override what your host needs.
+
+    Every method runs inside the transaction of the change, after the directory
+    row is written (before it is deleted, for deletions). Raise any exception to
+    refuse the change.
+    """
+
+    def user_created(self, user: DirectoryUser) -> None:
+        """A user was provisioned (``user.role`` is already set)."""
+
+    def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
+        """Attributes other than ``active`` changed: ``{"path": {"old", "new"}}``."""
+
+    def user_deactivated(self, user: DirectoryUser) -> None:
+        """``active`` became false."""
+
+    def user_reactivated(self, user: DirectoryUser) -> None:
+        """``active`` became true again."""
+
+    def user_deleted(self, user: DirectoryUser) -> None:
+        """The user is about to be deleted from the directory."""
+
+    def group_created(self, group: DirectoryGroup) -> None:
+        """A group was provisioned."""
+
+    def group_updated(self, group: DirectoryGroup, changes: dict[str, Any]) -> None:
+        """A group's attributes (not its members) changed."""
+
+    def group_deleted(self, group: DirectoryGroup) -> None:
+        """The group is about to be deleted."""
+
+    def members_added(self, group: DirectoryGroup, user_ids: set[Any]) -> None:
+        """Users joined ``group``."""
+
+    def members_removed(self, group: DirectoryGroup, user_ids: set[Any]) -> None:
+        """Users left ``group``."""
+
+    def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
+        """The role the directory gives ``user`` changed (from role mappings)."""
+
+    def connection_deleted(self, connection: Connection, *, remove_directory: bool) -> None:
+        """``connection`` is about to be deleted (after its users were handled)."""
+
+    def list_roles(self, account: Any) -> list[tuple[str, str]]:
+        """``(key, label)`` of the host roles a role mapping can give."""
+        return []
+
+
+class DefaultProvisioningAdapter(ProvisioningAdapter):
+    """Host users from ``AUTH_USER_MODEL``, account memberships through the hook.
+
+    - a new directory user is linked to the host user with the same (verified)
+      email when the connection's link policy allows it, else a host user is
+      created; either way it becomes a member of the account with its role;
+    - updates copy email and names onto the same host user (linked by SCIM id,
+      so an email change never creates a second user);
+    - deactivation deactivates the membership at once, and the host user when it
+      has no other active membership; reactivation restores both;
+    - deletion deactivates or removes the membership per the deprovision policy.
+    """
+
+    @property
+    def memberships(self) -> AccountMemberships | None:
+        return get_memberships()
+
+    def user_created(self, user: DirectoryUser) -> None:
+        connection = user.connection
+        if connection.link_policy == LinkPolicy.NEVER:
+            return
+        memberships = self.memberships or AccountMemberships()
+        host = None
+        if connection.link_policy == LinkPolicy.VERIFIED_EMAIL and user.email:
+            host = memberships.find_user_by_verified_email(user.email)
+        if host is None:
+            host = memberships.create_user(user)
+        user.host_user = host
+        user.save(update_fields=["host_user"])
+        if self.memberships is not None:
+            self.memberships.add(
+                connection.account, host, role=user.role, active=user.active is not False
+            )
+
+    def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
+        host = user.host_user
+        if host is not None and _copy_profile(user, host):
+            host.save()
+
+    def user_deactivated(self, user: DirectoryUser) -> None:
+        self._deactivate(user)
+
+    def user_reactivated(self, user: DirectoryUser) -> None:
+        host = user.host_user
+        if host is None:
+            return
+        if self.memberships is not None:
+            self.memberships.set_active(user.connection.account, host, True)
+        if not host.is_active:
+            host.is_active = True
+            host.save(update_fields=["is_active"])
+
+    def user_deleted(self, user: DirectoryUser) -> None:
+        host = user.host_user
+        if host is None:
+            return
+        if self.memberships is not None and (
+            user.connection.deprovision_policy == DeprovisionPolicy.REMOVE
+        ):
+            self.memberships.remove(user.connection.account, host)
+            self._deactivate_host_if_alone(user)
+        else:
+            self._deactivate(user)
+
+    def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
+        if user.host_user is not None and self.memberships is not None:
+            self.memberships.set_role(user.connection.account, user.host_user, new)
+
+    def list_roles(self, account: Any) -> list[tuple[str, str]]:
+        return self.memberships.roles(account) if self.memberships is not None else []
+
+    def _deactivate(self, user: DirectoryUser) -> None:
+        if user.host_user is None:
+            return
+        if self.memberships is not None:
+            self.memberships.set_active(user.connection.account, user.host_user, False)
+        self._deactivate_host_if_alone(user)
+
+    def _deactivate_host_if_alone(self, user: DirectoryUser) -> None:
+        host = user.host_user
+        if host is None:
+            return
+        others = (
+            self.memberships.has_other_active_memberships(user.connection.account, host)
+            if self.memberships is not None
+            else False
+        )
+        if not others and host.is_active:
+            host.is_active = False
+            host.save(update_fields=["is_active"])
+
+
+@cache
+def get_adapter() -> ProvisioningAdapter:
+    """The adapter named by ``SCIM_PORTAL["ADAPTER"]``."""
+    adapter_class = app_settings.ADAPTER
+    if not (isinstance(adapter_class, type) and issubclass(adapter_class, ProvisioningAdapter)):
+        raise ImproperlyConfigured(
+            'SCIM_PORTAL["ADAPTER"] must name a subclass of '
+            "scim_portal.provisioning.adapter.ProvisioningAdapter."
+        )
+    return adapter_class()
+
+
+@cache
+def get_memberships() -> AccountMemberships | None:
+    """The hook named by ``SCIM_PORTAL["MEMBERSHIPS"]``, or None."""
+    hook_class = app_settings.MEMBERSHIPS
+    if hook_class is None:
+        return None
+    if not (isinstance(hook_class, type) and issubclass(hook_class, AccountMemberships)):
+        raise ImproperlyConfigured(
+            'SCIM_PORTAL["MEMBERSHIPS"] must name a subclass of '
+            "scim_portal.provisioning.adapter.AccountMemberships."
+        )
+    return hook_class()
+
+
+def _reset() -> None:
+    get_adapter.cache_clear()
+    get_memberships.cache_clear()
+
+
+reload_hooks.append(_reset)

@@ -1,0 +1,142 @@
+"""Recording provisioning events within the transaction of the change they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from ..models import Connection, ConnectionToken, EventType, ProvisioningEvent
+from ..signals import provisioning_event
+
+SECRET_MARKERS = ("password", "secret", "token")
+#: Member lists in an event are cut to this many ids (the count is always there).
+MAX_IDS_IN_EVENT = 1000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: an IdP through a token, a person, or the system."""
+
+    kind: str = "system"
+    token_prefix: str = ""
+    user: Any = None
+
+    @classmethod
+    def for_token(cls, token: ConnectionToken) -> Actor:
+        return cls(kind="token", token_prefix=token.prefix)
+
+    @classmethod
+    def for_user(cls, user: Any) -> Actor:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return SYSTEM
+        return cls(kind="user", user=user)
+
+    def as_json(self) -> dict[str, Any]:
+        if self.kind == "token":
+            return {"type": "token", "prefix": self.token_prefix}
+        if self.kind == "user":
+            return {"type": "user", "id": self.user.pk, "username": self.user.get_username()}
+        return {"type": "system"}
+
+
+SYSTEM = Actor()
+
+
+@dataclass
+class EventRecorder:
+    """Collects a change's events; :meth:`flush` numbers and writes them."""
+
+    connection: Connection
+    actor: Actor
+    pending: list[ProvisioningEvent] = field(default_factory=list)
+
+    def add(
+        self,
+        type: EventType,
+        resource_type: str,
+        resource_id: Any = "",
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        self.pending.append(
+            ProvisioningEvent(
+                connection_id=self.connection.pk,
+                account_id=self.connection.account_id,
+                type=type,
+                resource_type=resource_type,
+                resource_id=str(resource_id),
+                changes=changes or {},
+                actor=self.actor.as_json(),
+                actor_user=self.actor.user if self.actor.kind == "user" else None,
+            )
+        )
+
+    def flush(self) -> None:
+        """Number and insert the events (inside the transaction), signal after commit.
+
+        The connection row is locked only here, at the end of the change, so event
+        numbers follow commit order: a reader paging with ``after=<number>`` never
+        misses an event that commits later with a smaller number.
+        """
+        if not self.pending:
+            return
+        last = (
+            Connection.objects.select_for_update()
+            .filter(pk=self.connection.pk)
+            .values_list("last_event_number", flat=True)
+            .get()
+        )
+        for offset, event in enumerate(self.pending, start=1):
+            event.number = last + offset
+        Connection.objects.filter(pk=self.connection.pk).update(
+            last_event_number=last + len(self.pending)
+        )
+        events = ProvisioningEvent.objects.bulk_create(self.pending)
+        self.pending = []
+        transaction.on_commit(lambda: _send(events))
+
+
+def _send(events: list[ProvisioningEvent]) -> None:
+    for event in events:
+        provisioning_event.send(sender=ProvisioningEvent, event=event)
+
+
+@contextmanager
+def recording(connection: Connection, actor: Actor) -> Iterator[EventRecorder]:
+    """Record events inside the caller's transaction; written when the block ends."""
+    recorder = EventRecorder(connection, actor)
+    yield recorder
+    recorder.flush()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Changed attributes as ``{"path": {"old": …, "new": …}}``; secrets left out."""
+    before, after = _flatten(old), _flatten(new)
+    changes = {}
+    for path in sorted(set(before) | set(after)):
+        if path == "schemas" or any(marker in path.lower() for marker in SECRET_MARKERS):
+            continue
+        if before.get(path) != after.get(path):
+            changes[path] = {"old": before.get(path), "new": after.get(path)}
+    return changes
+
+
+def id_list(ids: Any) -> dict[str, Any]:
+    """Ids for an event: the count, and the ids themselves up to a limit."""
+    values = sorted(str(value) for value in ids)
+    result: dict[str, Any] = {"count": len(values), "ids": values[:MAX_IDS_IN_EVENT]}
+    if len(values) > MAX_IDS_IN_EVENT:
+        result["truncated"] = True
+    return result

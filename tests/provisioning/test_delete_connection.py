@@ -1,0 +1,101 @@
+"""Deleting a connection: both modes, on a directory that needs several batches."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from scim_portal.models import (
+    Connection,
+    ConnectionToken,
+    DeprovisionPolicy,
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    GroupMembership,
+    ProvisioningEvent,
+    RequestLog,
+)
+from scim_portal.provisioning import connections, delete_connection, directory
+from scim_portal.provisioning.events import Actor
+from tests.factories import UserFactory
+from tests.testapp.models import OrganizationMembership
+
+pytestmark = pytest.mark.django_db
+
+USERS = 23  # with a batch size of 5: five batches
+
+
+@pytest.fixture
+def populated(scim, monkeypatch):
+    monkeypatch.setattr(connections, "DELETE_BATCH_SIZE", 5)
+    ids = [
+        scim.create_user(f"u{i}@example.com", emails=[{"value": f"u{i}@example.com"}])["id"]
+        for i in range(USERS)
+    ]
+    for name in ("One", "Two", "Three"):
+        scim.create_group(name, ids[:7])
+    return scim
+
+
+def test_remove_mode_deprovisions_every_host_membership(populated):
+    staff = UserFactory(is_staff=True)
+    connection = populated.connection
+    result = delete_connection(connection, actor=Actor.for_user(staff))
+    assert (result.users, result.groups, result.remove_directory) == (USERS, 3, True)
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    for model in (
+        DirectoryUser,
+        DirectoryGroup,
+        GroupMembership,
+        DirectoryUserValue,
+        ConnectionToken,
+    ):
+        assert not model.objects.exists(), model
+    memberships = OrganizationMembership.objects.filter(organization=connection.account)
+    assert memberships.count() == USERS and not memberships.filter(is_active=True).exists()
+    assert User.objects.filter(is_active=True, is_staff=False).count() == 0
+    # the audit trail stays
+    assert RequestLog.objects.filter(connection_id=connection.pk).count() > USERS
+    event = ProvisioningEvent.objects.get(connection_id=connection.pk, type="connection.deleted")
+    assert event.changes["users"] == USERS and event.actor_user == staff
+
+
+def test_remove_mode_with_remove_policy_ends_memberships(populated):
+    directory.update_connection_settings(
+        populated.connection, deprovision_policy=DeprovisionPolicy.REMOVE
+    )
+    delete_connection(populated.connection)
+    assert not OrganizationMembership.objects.exists()
+
+
+def test_keep_mode_leaves_host_users_and_memberships_alone(populated):
+    connection = populated.connection
+    result = delete_connection(connection, remove_directory=False)
+    assert (result.users, result.groups, result.remove_directory) == (USERS, 3, False)
+    assert not DirectoryUser.objects.exists()
+    memberships = OrganizationMembership.objects.filter(organization=connection.account)
+    assert memberships.filter(is_active=True).count() == USERS
+    assert User.objects.filter(is_active=True).count() == USERS
+
+
+def test_memory_is_bounded_by_batches(populated, django_assert_max_num_queries, monkeypatch):
+    seen = []
+    original = connections.call_adapter
+
+    def spy(hook, *args, **kwargs):
+        seen.append(hook)
+        return original(hook, *args, **kwargs)
+
+    monkeypatch.setattr(connections, "call_adapter", spy)
+    loaded = []
+    real_list = list
+
+    def tracking_list(iterable=()):
+        result = real_list(iterable)
+        if result and isinstance(result[0], DirectoryUser):
+            loaded.append(len(result))
+        return result
+
+    monkeypatch.setattr(connections, "list", tracking_list, raising=False)
+    delete_connection(populated.connection)
+    assert seen.count("user_deleted") == USERS
+    assert loaded and max(loaded) <= 5

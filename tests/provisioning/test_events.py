@@ -1,0 +1,132 @@
+"""Provisioning events: every type, numbered per connection, signalled after commit."""
+
+import pytest
+from django.db import transaction
+
+from scim_portal.models import DirectoryGroup, EventType, ProvisioningEvent
+from scim_portal.provisioning import (
+    create_connection,
+    delete_connection,
+    directory,
+    issue_token,
+    revoke_token,
+)
+from scim_portal.provisioning.events import Actor
+from scim_portal.signals import provisioning_event
+from tests.factories import OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def received():
+    events = []
+
+    def receiver(sender, event, **kwargs):
+        events.append(event)
+
+    provisioning_event.connect(receiver)
+    yield events
+    provisioning_event.disconnect(receiver)
+
+
+def test_a_scripted_run_emits_every_event_type_in_order(
+    client, received, django_capture_on_commit_callbacks
+):
+    from tests.scim_client import ScimClient
+
+    staff = UserFactory(is_staff=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        connection, issued = create_connection(
+            account=OrganizationFactory(), name="Run", provider="okta", created_by=staff
+        )
+        scim = ScimClient(client, connection, issued.raw)
+        user = scim.create_user("run@example.com", title="A")
+        scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "B"})
+        scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "active", "value": False})
+        scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "active", "value": True})
+        group = scim.create_group("Run Group")
+        directory.set_role_mapping(
+            connection,
+            DirectoryGroup.objects.get(pk=group["id"]),
+            "editor",
+            actor=Actor.for_user(staff),
+        )
+        scim.patch_ops(
+            f"/Groups/{group['id']}",
+            {"op": "add", "path": "members", "value": [{"value": user["id"]}]},
+        )
+        scim.patch_ops(
+            f"/Groups/{group['id']}", {"op": "replace", "path": "displayName", "value": "Renamed"}
+        )
+        scim.patch_ops(f"/Groups/{group['id']}", {"op": "remove", "path": "members"})
+        scim.delete(f"/Groups/{group['id']}")
+        scim.delete(f"/Users/{user['id']}")
+        second = issue_token(connection, label="rotation", created_by=staff)
+        revoke_token(issued.token, actor=Actor.for_user(staff))
+        assert second.raw
+        delete_connection(connection, actor=Actor.for_user(staff))
+
+    events = list(ProvisioningEvent.objects.filter(connection_id=connection.id).order_by("number"))
+    assert [e.number for e in events] == list(range(1, len(events) + 1))
+    assert {e.type for e in events} == set(EventType.values)
+    assert [e.number for e in received] == [e.number for e in events]
+
+    by_type = {}
+    for event in events:
+        by_type.setdefault(event.type, event)
+    assert by_type["user.updated"].changes == {"title": {"old": "A", "new": "B"}}
+    assert by_type["roles.changed"].changes == {"role": {"old": "", "new": "editor"}}
+    assert by_type["group.members_added"].changes == {"count": 1, "ids": [user["id"]]}
+    assert by_type["user.created"].actor == {"type": "token", "prefix": issued.token.prefix}
+    assert by_type["connection.created"].actor == {
+        "type": "user", "id": staff.pk, "username": staff.username,
+    }  # fmt: skip
+    deleted = by_type["connection.deleted"]
+    assert deleted.changes["users"] == 0 and deleted.actor_user == staff
+
+
+def test_no_signal_and_no_event_for_a_rolled_back_change(
+    received, django_capture_on_commit_callbacks
+):
+    connection, _ = create_connection(account=OrganizationFactory(), name="X", provider="okta")
+    before = ProvisioningEvent.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                directory.create_user(connection, {"userName": "rolled@example.com"})
+                raise RuntimeError("abort")
+        except RuntimeError:
+            pass
+    assert ProvisioningEvent.objects.count() == before
+    assert received == []
+
+
+def test_signals_wait_for_commit(received, django_capture_on_commit_callbacks):
+    connection, _ = create_connection(account=OrganizationFactory(), name="X", provider="okta")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        directory.create_user(connection, {"userName": "later@example.com"})
+        assert received == []
+    for callback in callbacks:
+        callback()
+    assert [e.type for e in received] == ["user.created"]
+
+
+def test_numbers_are_per_connection(db):
+    first, _ = create_connection(account=OrganizationFactory(), name="A", provider="okta")
+    second, _ = create_connection(account=OrganizationFactory(), name="B", provider="okta")
+    directory.create_user(first, {"userName": "a@example.com"})
+    directory.create_user(second, {"userName": "b@example.com"})
+    for connection in (first, second):
+        numbers = list(
+            ProvisioningEvent.objects.filter(connection_id=connection.id).values_list(
+                "number", flat=True
+            )
+        )
+        assert numbers == [1, 2, 3]  # connection.created, token.issued, user.created
+
+
+def test_secrets_never_reach_events(scim):
+    user = scim.create_user("secretive@example.com")
+    scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "password", "value": "pw-123"})
+    assert "pw-123" not in str(list(ProvisioningEvent.objects.values_list("changes", flat=True)))
