@@ -138,3 +138,34 @@ def test_delete_connection(organization, monkeypatch):
     out, _ = run("delete-connection", "--connection", payload["id"], "--no-input")
     assert "2 users, 0 groups" in out
     assert not Connection.objects.filter(pk=payload["id"]).exists()
+
+
+def test_delete_connection_keeping_the_directory(organization):
+    payload = create(organization)
+    out, _ = run(
+        "delete-connection", "--connection", payload["id"], "--no-input", "--keep-directory"
+    )
+    assert "host users kept" in out
+    assert not Connection.objects.filter(pk=payload["id"]).exists()
+
+
+def test_prune_deletes_only_rows_past_retention(organization, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scim_portal.models import ProvisioningEvent, RequestLog
+
+    payload = create(organization)
+    old = timezone.now() - timedelta(days=400)
+    RequestLog.objects.create(
+        connection_id=payload["id"], method="GET", path="/x", status=200, duration_ms=1,
+        created_at=old,
+    )  # fmt: skip
+    RequestLog.objects.create(
+        connection_id=payload["id"], method="GET", path="/y", status=200, duration_ms=1
+    )
+    ProvisioningEvent.objects.filter(connection_id=payload["id"]).update(created_at=old)
+    out, _ = run("prune")
+    assert "Deleted 1 request log rows and 2 events." in out
+    assert list(RequestLog.objects.values_list("path", flat=True)) == ["/y"]

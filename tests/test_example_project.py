@@ -52,6 +52,11 @@ def test_example_project_migrates_seeds_and_serves_the_demo_login(example_env):
     assert re.search(r"acme-admin\s+/\s+acme-admin-demo", seeded)
     assert manage(example_env, "seed_demo").stdout == seeded  # idempotent
     manage(example_env, "check", "--fail-level", "WARNING")
+    for provider in ("okta", "entra"):
+        table = manage(example_env, "simulate_idp", "--provider", provider).stdout
+        assert re.search(rf"grace@{provider}\.acme\.example\.com\s+admin\s+active", table)
+        assert re.search(rf"alan@{provider}\.acme\.example\.com\s+auditor\s+active", table)
+        assert re.search(rf"edsger@{provider}\.acme\.example\.com\s+member\s+deactivated", table)
 
     port = free_port()
     server = subprocess.Popen(

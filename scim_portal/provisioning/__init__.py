@@ -9,6 +9,7 @@ from .connections import (
     create_connection,
     delete_connection,
     issue_token,
+    prune,
     revoke_token,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "create_connection",
     "delete_connection",
     "issue_token",
+    "prune",
     "revoke_token",
 ]

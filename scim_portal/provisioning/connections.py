@@ -185,3 +185,18 @@ def delete_connection(
     return ConnectionDeleted(
         connection_id=connection_id, users=users, groups=groups, remove_directory=remove_directory
     )
+
+
+def prune(now: datetime | None = None) -> tuple[int, int]:
+    """Delete request logs and events older than their retention; the counts deleted."""
+    from datetime import timedelta
+
+    from ..conf import app_settings
+    from ..models import ProvisioningEvent, RequestLog
+
+    now = now or timezone.now()
+    log_cutoff = now - timedelta(days=app_settings.REQUEST_LOG_RETENTION_DAYS)
+    event_cutoff = now - timedelta(days=app_settings.EVENT_RETENTION_DAYS)
+    logs = RequestLog.objects.filter(created_at__lt=log_cutoff).delete()[0]
+    events = ProvisioningEvent.objects.filter(created_at__lt=event_cutoff).delete()[0]
+    return logs, events

@@ -12,7 +12,13 @@ from django.utils.dateparse import parse_datetime
 from scim_portal.conf import app_settings, get_account_model
 from scim_portal.models import Connection, ConnectionToken, DirectoryGroup, DirectoryUser
 from scim_portal.providers import PROVIDERS, UnknownProvider
-from scim_portal.provisioning import create_connection, delete_connection, issue_token, revoke_token
+from scim_portal.provisioning import (
+    create_connection,
+    delete_connection,
+    issue_token,
+    prune,
+    revoke_token,
+)
 
 
 class Command(BaseCommand):
@@ -50,7 +56,17 @@ class Command(BaseCommand):
         )
         delete.add_argument("--connection", required=True, help="The connection id.")
         delete.add_argument(
+            "--keep-directory",
+            action="store_true",
+            help="Keep the host users and memberships it provisioned (detach them).",
+        )
+        delete.add_argument(
             "--no-input", action="store_false", dest="interactive", help="Do not ask to confirm."
+        )
+
+        sub.add_parser(
+            "prune",
+            help="Delete request logs and events older than their retention settings.",
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
@@ -152,23 +168,33 @@ class Command(BaseCommand):
         self.stdout.write(f"Revoked token {revoked.prefix}… of {connection_obj.name!r}.")
 
     def handle_delete_connection(
-        self, *, connection: str, interactive: bool, **options: Any
+        self, *, connection: str, interactive: bool, keep_directory: bool, **options: Any
     ) -> None:
         connection_obj = self._connection(connection)
         if interactive:
             users = DirectoryUser.objects.filter(connection=connection_obj).count()
             groups = DirectoryGroup.objects.filter(connection=connection_obj).count()
+            what = (
+                "keeping the host users it provisioned"
+                if keep_directory
+                else "deprovisioning the host users it provisioned"
+            )
             answer = input(
-                f"Delete {connection_obj.name!r} with {users} users and {groups} groups? "
-                "Type 'yes' to confirm: "
+                f"Delete {connection_obj.name!r} with {users} users and {groups} groups, "
+                f"{what}? Type 'yes' to confirm: "
             )
             if answer.strip().lower() != "yes":
                 raise CommandError("Not deleted.")
-        result = delete_connection(connection_obj)
+        result = delete_connection(connection_obj, remove_directory=not keep_directory)
+        kept = "; host users kept" if keep_directory else ""
         self.stdout.write(
             f"Deleted connection {result.connection_id} "
-            f"({result.users} users, {result.groups} groups)."
+            f"({result.users} users, {result.groups} groups{kept})."
         )
+
+    def handle_prune(self, **options: Any) -> None:
+        logs, events = prune()
+        self.stdout.write(f"Deleted {logs} request log rows and {events} events.")
 
     # Helpers
 
