@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run test test-sqlite test-postgres lint format postgres wheel clean
+.PHONY: run test test-sqlite test-postgres lint format postgres chromium screenshots wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,20 +35,35 @@ ifeq ($(PG_BIN),)
 	fi
 endif
 
-test: $(VENV)/.dev-installed postgres lint test-sqlite test-postgres
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)); \
+	  else \
+	    echo "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium)." >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(VENV)/.dev-installed postgres chromium lint test-sqlite test-postgres
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-sqlite: $(VENV)/.dev-installed
+test-sqlite: $(VENV)/.dev-installed chromium
 	@echo "=== test suite on SQLite ==="
 	$(BIN)/pytest
 
-test-postgres: $(VENV)/.dev-installed postgres
+test-postgres: $(VENV)/.dev-installed postgres chromium
 	@echo "=== test suite on PostgreSQL ==="
 	scripts/with-postgres $(BIN)/pytest
+
+# Refresh the README's screenshots from the browser tests.
+screenshots: $(VENV)/.dev-installed chromium
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

@@ -2,7 +2,9 @@
 
     path("", include("scim_portal.urls")),
 
-SCIM base URL of a connection: ``scim/v2/<connection-id>/``.
+- SCIM base URL of a connection: ``scim/v2/<connection-id>/``;
+- the Provisioning tab of an account: ``provisioning/<account>/`` (the account's
+  ``ACCOUNT_LOOKUP_FIELD`` value).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ app_name = "scim_portal"
 
 urlpatterns = [
     path("scim/v2/<uuid:connection_id>/", include("scim_portal.scim.urls")),
+    path("provisioning/<str:account>/", include("scim_portal.portal.urls")),
     # Anything else under the SCIM prefix still answers as SCIM, never as an HTML 404.
     re_path(r"^scim/v2(?:/.*)?$", NoSuchConnectionView.as_view(), name="scim-no-connection"),
 ]

@@ -2,6 +2,9 @@
 (PGHOST/PGPORT/PGUSER/PGDATABASE, as set by scripts/with-postgres)."""
 
 import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = "tests-only"
 DEBUG = False
@@ -34,7 +37,7 @@ ROOT_URLCONF = "tests.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -66,6 +69,7 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "static/"
+LOGIN_URL = "/login/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SCIM_PORTAL_ACCOUNT_MODEL = "testapp.Organization"

@@ -22,13 +22,14 @@ def accounts(request: Any) -> dict[str, Any]:
             Account.objects.filter(memberships__user=user, memberships__is_active=True)
         )
     match = getattr(request, "resolver_match", None)
-    slug = match.kwargs.get("account_slug") if match else None
+    # The site's own pages name the account "account_slug", the Provisioning tab "account".
+    slug = (match.kwargs.get("account_slug") or match.kwargs.get("account")) if match else None
     current = next((a for a in user_accounts if a.slug == slug), None)
     provisioning_url = None
     if current is not None and permissions.has_account_perm(user, permissions.READ, current):
         try:
             provisioning_url = reverse(
-                "scim_portal:portal:connection-list", kwargs={"account_slug": current.slug}
+                "scim_portal:portal:connection-list", kwargs={"account": current.slug}
             )
         except NoReverseMatch:
             provisioning_url = None

@@ -1,0 +1,70 @@
+"""How a connection is doing, at a glance: the status shown in the portal, admin and API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from .models import Connection, RequestLog
+
+#: A usable token expiring within this many days makes the connection "expiring".
+EXPIRY_WARNING = timedelta(days=14)
+#: A connection whose tokens have not been used for this long is "unused".
+UNUSED_AFTER = timedelta(days=7)
+#: Statuses of a last request that mean the IdP cannot provision.
+FAILING_STATUSES = frozenset({401, 403}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True)
+class Health:
+    key: str  # waiting | healthy | failing | expiring | unused
+    label: str
+    explanation: str
+
+
+def with_last_status(connections: QuerySet[Connection]) -> QuerySet[Connection]:
+    """Annotate ``last_status``: the HTTP status of each connection's latest request."""
+    latest = RequestLog.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
+    return connections.annotate(last_status=Subquery(latest.values("status")[:1]))
+
+
+def health(connection: Connection, tokens: list[Any] | None = None) -> Health:
+    """The status of ``connection``; annotate ``last_status`` and prefetch tokens first."""
+    now = timezone.now()
+    if tokens is None:
+        tokens = list(connection.tokens.all())
+    usable = [token for token in tokens if token.is_usable]
+    last_status = getattr(connection, "last_status", None)
+    if not usable:
+        return Health(
+            "failing", "No usable token", "Every token is revoked or expired: rotate one."
+        )
+    if connection.last_request_at is None:
+        return Health(
+            "waiting",
+            "Waiting for the first request",
+            "Nothing has called the SCIM URL yet: finish the setup in your identity provider.",
+        )
+    if last_status is not None and last_status in FAILING_STATUSES:
+        what = "authentication fails" if last_status in (401, 403) else "the server fails"
+        return Health(
+            "failing", "Failing", f"The latest request was refused: {what} ({last_status})."
+        )
+    if all(t.expires_at is not None and t.expires_at - now < EXPIRY_WARNING for t in usable):
+        soonest = min(t.expires_at for t in usable)
+        return Health(
+            "expiring",
+            "Token expiring",
+            f"The token expires on {soonest:%Y-%m-%d}: rotate it and update the identity provider.",
+        )
+    if now - connection.last_request_at > UNUSED_AFTER:
+        return Health(
+            "unused",
+            "Idle",
+            f"No request for {(now - connection.last_request_at).days} days: is provisioning on?",
+        )
+    return Health("healthy", "Healthy", "The identity provider is provisioning normally.")

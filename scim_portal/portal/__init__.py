@@ -1,0 +1,1 @@
+"""The Provisioning tab: tenant admins manage their account's SCIM connections."""

@@ -1,0 +1,33 @@
+"""URLs of the Provisioning tab, under ``provisioning/<account>/``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+connection = "<uuid:connection_id>/"
+
+urlpatterns = [
+    path("", views.ConnectionListView.as_view(), name="connection-list"),
+    path("new/", views.ConnectionCreateView.as_view(), name="connection-create"),
+    path(connection, views.ConnectionDetailView.as_view(), name="connection-detail"),
+    path(f"{connection}users/", views.UserListView.as_view(), name="users"),
+    path(f"{connection}users/<uuid:user_id>/", views.UserDetailView.as_view(), name="user"),
+    path(f"{connection}groups/", views.GroupListView.as_view(), name="groups"),
+    path(f"{connection}groups/<uuid:group_id>/", views.GroupDetailView.as_view(), name="group"),
+    path(f"{connection}logs/", views.RequestLogView.as_view(), name="logs"),
+    path(f"{connection}logs/<int:log_id>/", views.RequestLogDetailView.as_view(), name="log"),
+    path(f"{connection}activity/", views.ActivityView.as_view(), name="activity"),
+    path(f"{connection}tokens/", views.TokenListView.as_view(), name="tokens"),
+    path(f"{connection}tokens/rotate/", views.TokenRotateView.as_view(), name="token-rotate"),
+    path(
+        f"{connection}tokens/<int:token_id>/revoke/",
+        views.TokenRevokeView.as_view(),
+        name="token-revoke",
+    ),
+    path(f"{connection}settings/", views.SettingsView.as_view(), name="settings"),
+    path(f"{connection}delete/", views.ConnectionDeleteView.as_view(), name="connection-delete"),
+]

@@ -1,0 +1,507 @@
+"""Views of the Provisioning tab.
+
+Every view resolves the account from the URL, requires a login and the account
+permission it needs (``read``, ``create`` or ``delete`` provisioning; 403
+otherwise), and only ever sees that account's connections (404 otherwise).
+Writes go through the provisioning services, with the signed-in user as actor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_protect
+
+from .. import permissions
+from ..conf import app_settings
+from ..health import health, with_last_status
+from ..models import (
+    Connection,
+    ConnectionToken,
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    ProvisioningEvent,
+    RequestLog,
+    RoleMapping,
+)
+from ..provisioning import (
+    create_connection,
+    delete_connection,
+    directory,
+    issue_token,
+    revoke_token,
+)
+from ..provisioning.adapter import get_adapter
+from ..provisioning.events import Actor
+from . import explanations
+from .accounts import account_from_url, url_key
+from .forms import (
+    ConnectionForm,
+    DeleteConnectionForm,
+    RoleMappingForm,
+    RotateTokenForm,
+    SettingsForm,
+)
+
+PAGE_SIZE = 25
+NONCE_TTL = 60 * 60 * 24
+
+
+def _claim_nonce(nonce: str, value: str) -> str | None:
+    """Remember what a one-time form key produced; None the first time, else that value."""
+    key = f"scim_portal:nonce:{nonce}"
+    if cache.add(key, value, NONCE_TTL):
+        return None
+    return cache.get(key) or ""
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class PortalView(LoginRequiredMixin, View):
+    """Base: the account, its permissions, and the connection in the URL."""
+
+    #: Permission needed for GET; POST handlers check theirs with :meth:`require`.
+    permission = permissions.READ
+    template_name = ""
+    tab = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.account = account_from_url(request, kwargs.pop("account"))
+        self.can = {
+            name: permissions.has_account_perm(request.user, codename, self.account)
+            for name, codename in (
+                ("read", permissions.READ),
+                ("create", permissions.CREATE),
+                ("delete", permissions.DELETE),
+            )
+        }
+        if not self.can["read"]:
+            raise PermissionDenied("You may not see this account's provisioning.")
+        if request.method == "GET":
+            self.require(self.permission)
+        connection_id = kwargs.pop("connection_id", None)
+        self.connection = None
+        if connection_id is not None:
+            self.connection = self.get_connection(connection_id)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[return-value]
+
+    def require(self, codename: str) -> None:
+        name = {
+            permissions.READ: "read",
+            permissions.CREATE: "create",
+            permissions.DELETE: "delete",
+        }
+        if not self.can[name[codename]]:
+            raise PermissionDenied("You do not have permission to do that here.")
+
+    def get_connection(self, connection_id: Any) -> Connection:
+        try:
+            return Connection.objects.select_related("account").get(
+                pk=connection_id, account=self.account
+            )
+        except Connection.DoesNotExist:
+            raise Http404("No such connection.") from None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.for_user(self.request.user)
+
+    def url(self, name: str, *args: Any) -> str:
+        return reverse(f"scim_portal:portal:{name}", args=[url_key(self.account), *args])
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        data = {
+            "scim_portal_base_template": app_settings.BASE_TEMPLATE,
+            "account": self.account,
+            "account_key": url_key(self.account),
+            "can": self.can,
+            "connection": self.connection,
+            "tab": self.tab,
+        }
+        if self.connection is not None:
+            data["provider"] = self.connection.provider_info
+        data.update(extra)
+        return data
+
+    def render(
+        self, template: str | None = None, *, status: int = 200, **extra: Any
+    ) -> HttpResponse:
+        return render(
+            self.request,
+            template or self.template_name,
+            self.context(**extra),
+            status=status,
+        )
+
+    def render_token(self, issued: Any, *, created: bool) -> HttpResponse:
+        """The page that shows a token once; never cached, never shown again."""
+        assert self.connection is not None
+        base = self.request.build_absolute_uri("/")
+        response = self.render(
+            "scim_portal/portal/token.html",
+            token=issued.raw,
+            token_obj=issued.token,
+            scim_url=self.connection.scim_url(base) + self.connection.provider_info.url_suffix,
+            created=created,
+            guide=f"scim_portal/guides/{self.connection.provider}.html",
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+def _page(request: HttpRequest, queryset: Any) -> Any:
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+# Connections
+
+
+class ConnectionListView(PortalView):
+    template_name = "scim_portal/portal/connection_list.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        connections = list(
+            with_last_status(Connection.objects.filter(account=self.account).with_counts())
+            .prefetch_related("tokens")
+            .order_by("created_at")
+        )
+        rows = [(connection, health(connection)) for connection in connections]
+        return self.render(rows=rows)
+
+
+class ConnectionCreateView(PortalView):
+    permission = permissions.CREATE
+    template_name = "scim_portal/portal/connection_form.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = ConnectionForm(initial={"nonce": uuid.uuid4().hex})
+        return self.render(form=form)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.require(permissions.CREATE)
+        form = ConnectionForm(request.POST)
+        if not form.is_valid():
+            return self.render(form=form, status=400)
+        nonce = form.cleaned_data["nonce"]
+        existing = _claim_nonce(nonce, "")
+        if existing is not None:
+            messages.info(
+                request, "That connection was already created; its token is not shown again."
+            )
+            return HttpResponseRedirect(self.url("connection-list"))
+        connection, issued = create_connection(
+            account=self.account,
+            name=form.cleaned_data["name"],
+            provider=form.cleaned_data["provider"],
+            created_by=request.user,
+        )
+        cache.set(f"scim_portal:nonce:{nonce}", str(connection.pk), NONCE_TTL)
+        self.connection = connection
+        return self.render_token(issued, created=True)
+
+
+class ConnectionDetailView(PortalView):
+    template_name = "scim_portal/portal/connection_detail.html"
+    tab = "overview"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
+        connection = (
+            with_last_status(Connection.objects.filter(pk=self.connection.pk).with_counts())
+            .prefetch_related("tokens")
+            .get()
+        )
+        base = request.build_absolute_uri("/")
+        return self.render(
+            connection=connection,
+            health=health(connection),
+            scim_url=connection.scim_url(base) + connection.provider_info.url_suffix,
+            guide=f"scim_portal/guides/{connection.provider}.html",
+            recent_events=ProvisioningEvent.objects.filter(connection=connection).order_by(
+                "-number"
+            )[:5],
+        )
+
+
+class ConnectionDeleteView(PortalView):
+    permission = permissions.DELETE
+    template_name = "scim_portal/portal/connection_delete.html"
+    tab = "delete"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(form=DeleteConnectionForm(), **self._counts())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.require(permissions.DELETE)
+        assert self.connection is not None
+        form = DeleteConnectionForm(request.POST)
+        form.is_valid()
+        remove = bool(form.cleaned_data.get("remove_directory"))
+        result = delete_connection(self.connection, remove_directory=remove, actor=self.actor)
+        kept = "" if remove else " Their accounts were kept."
+        users = f"{result.users} user{'' if result.users == 1 else 's'}"
+        groups = f"{result.groups} group{'' if result.groups == 1 else 's'}"
+        messages.success(
+            request, f"Deleted “{self.connection.name}” with {users} and {groups}.{kept}"
+        )
+        return HttpResponseRedirect(self.url("connection-list"))
+
+    def _counts(self) -> dict[str, Any]:
+        assert self.connection is not None
+        users = DirectoryUser.objects.filter(connection=self.connection)
+        return {
+            "user_count": users.count(),
+            "linked_count": users.filter(host_user__isnull=False).count(),
+            "group_count": DirectoryGroup.objects.filter(connection=self.connection).count(),
+        }
+
+
+# Directory
+
+
+class UserListView(PortalView):
+    template_name = "scim_portal/portal/users.html"
+    tab = "users"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET.get("q", "").strip()
+        users = DirectoryUser.objects.filter(connection=self.connection).order_by("user_name")
+        if query:
+            users = users.filter(
+                Q(user_name__icontains=query)
+                | Q(display_name__icontains=query)
+                | Q(email__icontains=query)
+                | Q(external_id=query)
+            )
+        users = users.annotate(group_count=Count("directory_groups"))
+        return self.render(page=_page(request, users), query=query)
+
+
+class UserDetailView(PortalView):
+    template_name = "scim_portal/portal/user_detail.html"
+    tab = "users"
+
+    def get(self, request: HttpRequest, user_id: Any) -> HttpResponse:
+        try:
+            user = DirectoryUser.objects.select_related("host_user").get(
+                connection=self.connection, pk=user_id
+            )
+        except (DirectoryUser.DoesNotExist, ValueError):
+            raise Http404("No such user.") from None
+        groups = user.directory_groups.order_by("display_name")
+        return self.render(directory_user=user, groups=groups)
+
+
+class GroupListView(PortalView):
+    template_name = "scim_portal/portal/groups.html"
+    tab = "groups"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET.get("q", "").strip()
+        groups = DirectoryGroup.objects.filter(connection=self.connection).order_by("display_name")
+        if query:
+            groups = groups.filter(Q(display_name__icontains=query) | Q(external_id=query))
+        role = RoleMapping.objects.filter(group=OuterRef("pk")).values("role")[:1]
+        groups = groups.annotate(member_count=Count("groupmembership"), role=Subquery(role))
+        return self.render(page=_page(request, groups), query=query)
+
+
+class GroupDetailView(PortalView):
+    template_name = "scim_portal/portal/group_detail.html"
+    tab = "groups"
+
+    def get(self, request: HttpRequest, group_id: Any) -> HttpResponse:
+        try:
+            group = DirectoryGroup.objects.get(connection=self.connection, pk=group_id)
+        except (DirectoryGroup.DoesNotExist, ValueError):
+            raise Http404("No such group.") from None
+        members = (
+            GroupMembership.objects.filter(group=group)
+            .select_related("user")
+            .order_by("user__user_name")
+        )
+        mapping = RoleMapping.objects.filter(group=group).first()
+        return self.render(group=group, page=_page(request, members), mapping=mapping)
+
+
+# Request log and activity
+
+
+class RequestLogView(PortalView):
+    template_name = "scim_portal/portal/logs.html"
+    tab = "logs"
+    FILTERS = {"all": Q(), "errors": Q(status__gte=400), "success": Q(status__lt=400)}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        selected = request.GET.get("status", "all")
+        if selected not in self.FILTERS:
+            selected = "all"
+        logs = (
+            RequestLog.objects.filter(connection=self.connection)
+            .filter(self.FILTERS[selected])
+            .defer("request_body", "response_body")
+        )
+        return self.render(page=_page(request, logs), selected=selected)
+
+
+class RequestLogDetailView(PortalView):
+    template_name = "scim_portal/portal/log_detail.html"
+    tab = "logs"
+
+    def get(self, request: HttpRequest, log_id: int) -> HttpResponse:
+        try:
+            entry = RequestLog.objects.get(connection=self.connection, pk=log_id)
+        except RequestLog.DoesNotExist:
+            raise Http404("No such request.") from None
+        return self.render(entry=entry, explanation=explanations.explain(entry))
+
+
+class ActivityView(PortalView):
+    template_name = "scim_portal/portal/activity.html"
+    tab = "activity"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        events = ProvisioningEvent.objects.filter(connection=self.connection).order_by("-number")
+        return self.render(page=_page(request, events))
+
+
+# Tokens
+
+
+class TokenListView(PortalView):
+    template_name = "scim_portal/portal/tokens.html"
+    tab = "tokens"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tokens = ConnectionToken.objects.filter(connection=self.connection).order_by("-created_at")
+        form = RotateTokenForm(initial={"nonce": uuid.uuid4().hex})
+        return self.render(tokens=tokens, form=form)
+
+
+class TokenRotateView(PortalView):
+    tab = "tokens"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.require(permissions.CREATE)
+        assert self.connection is not None
+        form = RotateTokenForm(request.POST)
+        if not form.is_valid():
+            tokens = ConnectionToken.objects.filter(connection=self.connection)
+            return self.render(
+                "scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form
+            )
+        if _claim_nonce(form.cleaned_data["nonce"], "rotated") is not None:
+            messages.info(request, "That token was already issued; it is not shown again.")
+            return HttpResponseRedirect(self.url("tokens", self.connection.pk))
+        try:
+            issued = issue_token(
+                self.connection,
+                label=form.cleaned_data["label"],
+                expires_at=form.cleaned_data["expires_at"],
+                created_by=request.user,
+            )
+        except ValueError as exc:
+            form.add_error("expires_at", str(exc))
+            tokens = ConnectionToken.objects.filter(connection=self.connection)
+            return self.render(
+                "scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form
+            )
+        return self.render_token(issued, created=False)
+
+
+class TokenRevokeView(PortalView):
+    tab = "tokens"
+
+    def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
+        self.require(permissions.DELETE)
+        assert self.connection is not None
+        try:
+            token = ConnectionToken.objects.get(connection=self.connection, pk=token_id)
+        except ConnectionToken.DoesNotExist:
+            raise Http404("No such token.") from None
+        revoke_token(token, actor=self.actor)
+        messages.success(request, f"Revoked token {token.prefix}…; it stopped working at once.")
+        return HttpResponseRedirect(self.url("tokens", self.connection.pk))
+
+
+# Settings: policies and role mapping
+
+
+class SettingsView(PortalView):
+    template_name = "scim_portal/portal/settings.html"
+    tab = "settings"
+
+    def roles(self) -> list[tuple[str, str]]:
+        return get_adapter().list_roles(self.account)
+
+    def forms(self, data: Any = None, which: str = "") -> dict[str, Any]:
+        assert self.connection is not None
+        roles = self.roles()
+        initial = {
+            "name": self.connection.name,
+            "default_role": self.connection.default_role,
+            "link_policy": self.connection.link_policy,
+            "deprovision_policy": self.connection.deprovision_policy,
+        }
+        return {
+            "settings_form": SettingsForm(
+                data if which == "settings" else None, initial=initial, roles=roles
+            ),
+            "mapping_form": RoleMappingForm(
+                data if which == "mapping" else None, connection=self.connection, roles=roles
+            ),
+            "mappings": RoleMapping.objects.filter(connection=self.connection).select_related(
+                "group"
+            ),
+            "roles": dict(roles),
+        }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(**self.forms())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.require(permissions.CREATE)
+        assert self.connection is not None
+        which = request.POST.get("form", "")
+        forms = self.forms(request.POST, which)
+        if which == "settings" and forms["settings_form"].is_valid():
+            directory.update_connection_settings(
+                self.connection, actor=self.actor, **forms["settings_form"].cleaned_data
+            )
+            messages.success(request, "Settings saved; roles were recomputed where needed.")
+        elif which == "mapping" and forms["mapping_form"].is_valid():
+            data = forms["mapping_form"].cleaned_data
+            directory.set_role_mapping(
+                self.connection, data["group"], data["role"], precedence=data["precedence"],
+                actor=self.actor,
+            )  # fmt: skip
+            messages.success(
+                request, f"Members of “{data['group']}” now get the role {data['role']}."
+            )
+        elif which == "unmap":
+            try:
+                group = DirectoryGroup.objects.get(
+                    connection=self.connection, pk=request.POST.get("group", "")
+                )
+            except (DirectoryGroup.DoesNotExist, ValidationError, ValueError):
+                raise Http404("No such group.") from None
+            directory.remove_role_mapping(self.connection, group, actor=self.actor)
+            messages.success(request, f"“{group}” no longer gives a role.")
+        else:
+            return self.render(status=400, **forms)
+        return HttpResponseRedirect(self.url("settings", self.connection.pk))

@@ -1,0 +1,193 @@
+"""The Provisioning tab in a real browser (Debian's Chromium driven by Playwright),
+against the example project served as ``make run`` serves it."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.test_example_project import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The example project on a fresh SQLite database with the demo data."""
+    skipped = ("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(skipped)}
+    port = free_port()
+    env.update(
+        DJANGO_SETTINGS_MODULE="example_project.settings",
+        SQLITE_PATH=str(tmp_path_factory.mktemp("site") / "db.sqlite3"),
+        PYTHONPATH=str(ROOT),
+        PORT=str(port),
+    )
+    for command in (["migrate", "--no-input", "-v0"], ["seed_demo"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/login/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), "Chromium is missing: make test installs Debian's chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def log_in(browser, site, username):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(f"{username}-demo")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/a/acme/$"))
+    return page
+
+
+def shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def scim(url, token, method="GET", body=None):
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
+    page = log_in(browser, site, "acme-admin")
+    page.get_by_role("link", name="Provisioning").click()
+    expect(page.get_by_role("heading", name="SCIM provisioning")).to_be_visible()
+    shot(page, "connections-empty")
+
+    page.get_by_role("link", name="New connection").click()
+    page.get_by_label("Name").fill("Okta production")
+    page.get_by_label("Provider").select_option("okta")
+    shot(page, "create")
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.get_by_text("it is shown only once")).to_be_visible()
+    scim_url = page.get_by_label("SCIM base URL").input_value()
+    first_token = page.get_by_label("Bearer token").input_value()
+    page.get_by_role("button", name="Copy").last.click()
+    expect(page.locator("#scim-token-copied")).not_to_be_empty()
+    shot(page, "token-shown-once")
+
+    created = scim(f"{scim_url}/Users", first_token, "POST", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "grace@acme.example", "name": {"givenName": "Grace", "familyName": "Hopper"},
+        "emails": [{"value": "grace@acme.example", "primary": True}],
+    })  # fmt: skip
+    assert created == 201
+
+    page.reload()  # the browser asks nothing: reloading never shows the token again
+    expect(page.get_by_label("Bearer token")).to_have_count(0)
+    page.goto(scim_url.replace("/scim/v2/", "/provisioning/acme/") + "/")
+    expect(page.get_by_text("Healthy")).to_be_visible()
+    shot(page, "connection-overview")
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("link", name="grace@acme.example")).to_be_visible()
+    shot(page, "users")
+    page.get_by_role("link", name="Request log").click()
+    expect(page.get_by_role("link", name="POST /Users")).to_be_visible()
+    shot(page, "request-log")
+
+    page.get_by_role("link", name="Tokens").click()
+    page.get_by_label("Label").fill("rotation")
+    page.get_by_role("button", name="Issue token").click()
+    second_token = page.get_by_label("Bearer token").input_value()
+    assert second_token != first_token
+    assert scim(f"{scim_url}/Users", first_token) == 200
+    assert scim(f"{scim_url}/Users", second_token) == 200
+    page.get_by_role("link", name="I have copied it — continue").click()
+    page.get_by_role("link", name="Tokens").click()
+    shot(page, "tokens")
+    page.get_by_role("button", name=f"Revoke token {first_token[:14]}").click()
+    expect(page.get_by_text("stopped working at once")).to_be_visible()
+    assert scim(f"{scim_url}/Users", first_token) == 401
+    assert scim(f"{scim_url}/Users", second_token) == 200
+
+    page.get_by_role("link", name="Delete").click()
+    expect(page.get_by_label("Also remove all users and groups")).to_be_checked()
+    expect(page.get_by_text("1 user")).to_be_visible()
+    shot(page, "delete")
+    page.get_by_role("button", name="Delete connection").click()
+    expect(page.get_by_text("Deleted “Okta production” with 1 user and 0 groups.")).to_be_visible()
+    assert scim(f"{scim_url}/Users", second_token) == 401
+    page.goto(f"{site}/a/acme/")  # the host's members table: grace's membership is deactivated
+    row = page.get_by_role("row").filter(has_text="grace@acme.example")
+    expect(row).to_contain_text("Deactivated")
+    page.context.close()
+
+
+def test_auditor_reads_only(browser, site):
+    admin = log_in(browser, site, "acme-admin")
+    admin.get_by_role("link", name="Provisioning").click()
+    admin.get_by_role("link", name="New connection").click()
+    admin.get_by_label("Name").fill("Entra ID")
+    admin.get_by_label("Provider").select_option("entra")
+    admin.get_by_role("button", name="Create connection").click()
+    expect(admin.get_by_label("SCIM base URL")).to_have_value(re.compile(r"\?aadOptscim062020$"))
+    admin.context.close()
+
+    page = log_in(browser, site, "acme-auditor")
+    page.get_by_role("link", name="Provisioning").click()
+    expect(page.get_by_role("link", name="Entra ID")).to_be_visible()
+    expect(page.get_by_role("link", name="New connection")).to_have_count(0)
+    shot(page, "connections")
+    page.get_by_role("link", name="Entra ID").click()
+    expect(page.get_by_role("link", name="Delete")).to_have_count(0)
+    page.get_by_role("link", name="Tokens").click()
+    expect(page.get_by_role("button", name=re.compile("Revoke|Issue"))).to_have_count(0)
+    response = page.goto(page.url.replace("/tokens/", "/delete/"))
+    assert response.status == 403
+    page.context.close()
+
+
+def test_member_has_no_provisioning_tab(browser, site):
+    page = log_in(browser, site, "acme-member")
+    expect(page.get_by_role("link", name="Provisioning")).to_have_count(0)
+    response = page.goto(f"{site}/provisioning/acme/")
+    assert response.status == 403
+    page.context.close()
