@@ -1,7 +1,12 @@
-import pytest
+import os
 
-from scim_portal.provisioning import create_connection
-from tests.factories import ConnectionFactory, OrganizationFactory
+import pytest
+from guardian.shortcuts import assign_perm
+
+from scim_portal import permissions
+from scim_portal.models import RequestLog
+from scim_portal.provisioning import create_connection, directory
+from tests.factories import ConnectionFactory, OrganizationFactory, UserFactory
 from tests.scim_client import ScimClient
 
 
@@ -36,3 +41,64 @@ def other_scim(client, db):
         account=OrganizationFactory(), name="Other", provider="entra"
     )
     return ScimClient(client, connection, issued.raw)
+
+
+def grant(user, account, *codenames):
+    for codename in codenames:
+        assign_perm(permissions.perm_name(codename), user, account)
+    return user
+
+
+@pytest.fixture
+def setup(db):
+    """Account A with a populated connection, and people with different powers."""
+    account, other_account = (
+        OrganizationFactory(handle="acme"),
+        OrganizationFactory(handle="globex"),
+    )
+    connection, issued = create_connection(account=account, name="Okta", provider="okta")
+    user = directory.create_user(connection, {"userName": "ada@example.com"})
+    group = directory.create_group(
+        connection, {"displayName": "Eng"}, directory.MemberChange("add", (str(user.pk),))
+    )
+    log = RequestLog.objects.create(
+        connection=connection, method="GET", path="/scim/v2/x/Users", status=401, duration_ms=2
+    )
+    other_connection, _ = create_connection(account=other_account, name="Theirs", provider="entra")
+    people = {
+        "admin": grant(
+            UserFactory(username="admin"), account,
+            permissions.READ, permissions.CREATE, permissions.DELETE,
+        ),
+        "auditor": grant(UserFactory(username="auditor"), account, permissions.READ),
+        "member": UserFactory(username="member"),
+        "other_admin": grant(
+            UserFactory(username="other"), other_account,
+            permissions.READ, permissions.CREATE, permissions.DELETE,
+        ),
+    }  # fmt: skip
+    return {
+        "account": account,
+        "connection": connection,
+        "token": issued.token,
+        "user": user,
+        "group": group,
+        "log": log,
+        "other_connection": other_connection,
+        "people": people,
+    }
+
+
+@pytest.fixture
+def base(setup):
+    return f"/provisioning/acme/{setup['connection'].pk}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgresql`` need a server database: deselected on SQLite runs."""
+    if os.environ.get("TEST_DATABASE") == "postgres":
+        return
+    keep = [item for item in items if "postgresql" not in item.keywords]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if "postgresql" in i.keywords])
+        items[:] = keep

@@ -15,6 +15,7 @@ from .directory import (
     RoleMapping,
 )
 from .events import EventType, ProvisioningEvent
+from .keys import EnvironmentKey
 from .logs import RequestLog
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DirectoryGroup",
     "DirectoryUser",
     "DirectoryUserValue",
+    "EnvironmentKey",
     "EventType",
     "GroupMembership",
     "IssuedToken",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from .. import _secrets
 from .._uuid import uuid7
 from ..conf import app_settings, get_account_model_label
 from ..providers import Provider, get_provider, provider_choices
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 #: Every token starts with this, so secret scanners and humans recognise it.
 TOKEN_PREFIX = "scimp_"  # noqa: S105  (a public prefix, not a secret)
 #: Characters of the token kept (in clear) to tell tokens apart in lists and logs.
-DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
+DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + _secrets.DISPLAY_CHARACTERS
 
 
 class ConnectionQuerySet(models.QuerySet["Connection"]):
@@ -182,11 +181,11 @@ class ConnectionToken(models.Model):
     @staticmethod
     def generate() -> str:
         """A new raw token: the recognisable prefix and 256 random bits."""
-        return TOKEN_PREFIX + secrets.token_urlsafe(32)
+        return _secrets.generate(TOKEN_PREFIX)
 
     @staticmethod
     def digest_of(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return _secrets.digest(raw)
 
     @classmethod
     def build(cls, connection: Connection, **fields: Any) -> IssuedToken:
@@ -195,7 +194,7 @@ class ConnectionToken(models.Model):
         token = cls(
             connection=connection,
             digest=cls.digest_of(raw),
-            prefix=raw[:DISPLAY_PREFIX_LENGTH],
+            prefix=_secrets.display_prefix(raw, TOKEN_PREFIX),
             **fields,
         )
         return IssuedToken(token=token, raw=raw)

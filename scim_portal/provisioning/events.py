@@ -24,10 +24,15 @@ class Actor:
     kind: str = "system"
     token_prefix: str = ""
     user: Any = None
+    name: str = ""
 
     @classmethod
     def for_token(cls, token: ConnectionToken) -> Actor:
         return cls(kind="token", token_prefix=token.prefix)
+
+    @classmethod
+    def for_environment_key(cls, key: Any) -> Actor:
+        return cls(kind="environment_key", token_prefix=key.prefix, name=key.name)
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
@@ -40,6 +45,8 @@ class Actor:
             return {"type": "token", "prefix": self.token_prefix}
         if self.kind == "user":
             return {"type": "user", "id": self.user.pk, "username": self.user.get_username()}
+        if self.kind == "environment_key":
+            return {"type": "environment_key", "name": self.name, "prefix": self.token_prefix}
         return {"type": "system"}
 
 

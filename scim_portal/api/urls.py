@@ -1,0 +1,30 @@
+"""Management API URLs, under ``api/v1/``."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from . import docs, views
+
+app_name = "api"
+
+account = "accounts/<str:account>/"
+connection = account + "connections/<uuid:connection_id>/"
+
+urlpatterns = [
+    path("connections/", views.AllConnectionsView.as_view(), name="all-connections"),
+    path(account + "connections/", views.AccountConnectionsView.as_view(), name="connections"),
+    path(connection, views.AccountConnectionDetailView.as_view(), name="connection"),
+    path(connection + "tokens/", views.TokensView.as_view(), name="tokens"),
+    path(
+        connection + "tokens/<int:token_id>/revoke/",
+        views.TokenRevokeView.as_view(),
+        name="token-revoke",
+    ),
+    path(connection + "users/", views.DirectoryUsersView.as_view(), name="users"),
+    path(connection + "groups/", views.DirectoryGroupsView.as_view(), name="groups"),
+    path(connection + "events/", views.EventsView.as_view(), name="events"),
+    path("schema/", docs.SchemaView.as_view(), name="schema"),
+    path("docs/", docs.docs_page, name="docs"),
+    re_path(r"^.*$", docs.not_found, name="not-found"),
+]

@@ -1,0 +1,310 @@
+"""Management API views.
+
+Per account (``accounts/<account>/…``): a person with the account's provisioning
+permissions (authenticated the way the host's DRF settings say: session, token…)
+or an environment key. Across accounts (``connections/``): an environment key.
+Raw tokens appear only in the response that issues them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import extend_schema as _extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from .. import permissions
+from ..health import with_last_status
+from ..models import (
+    Connection,
+    ConnectionToken,
+    DirectoryGroup,
+    DirectoryUser,
+    ProvisioningEvent,
+)
+from ..portal.accounts import account_from_url
+from ..provisioning import create_connection, delete_connection, issue_token, revoke_token
+from ..provisioning.events import Actor
+from .authentication import EnvironmentKeyAuthentication
+from .pagination import IdCursorPagination
+from .permissions import AccountPermission, EnvironmentOnly, is_environment
+from .serializers import (
+    ConnectionCreateSerializer,
+    ConnectionSerializer,
+    CreatedConnectionSerializer,
+    DirectoryGroupSerializer,
+    DirectoryUserSerializer,
+    EventPageSerializer,
+    EventSerializer,
+    IssuedTokenSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    created_connection,
+)
+
+WRITE_PERMISSION = {"POST": permissions.CREATE, "DELETE": permissions.DELETE}
+
+
+def extend_schema(**kwargs: Any) -> Any:
+    """drf-spectacular's ``extend_schema``, built on its AutoSchema whatever the host's
+    ``DEFAULT_SCHEMA_CLASS``, so documenting this API needs no host setting."""
+
+    def decorator(function: Any) -> Any:
+        function.schema = AutoSchema
+        return _extend_schema(**kwargs)(function)
+
+    return decorator
+
+
+def connections_queryset() -> QuerySet[Connection]:
+    return (
+        with_last_status(Connection.objects.with_counts())
+        .select_related("account")
+        .prefetch_related("tokens")
+    )
+
+
+class ApiView(APIView):
+    """Base: environment keys first, then the host's own DRF authentication."""
+
+    schema = AutoSchema()
+    renderer_classes = [JSONRenderer]
+
+    def get_authenticators(self) -> list[Any]:
+        return [EnvironmentKeyAuthentication()] + [
+            auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        ]
+
+    @property
+    def actor(self) -> Actor:
+        if is_environment(self.request):
+            return Actor.for_environment_key(self.request.auth)
+        return Actor.for_user(self.request.user)
+
+
+class AccountView(ApiView):
+    """A view under ``accounts/<account>/``."""
+
+    permission_classes = [AccountPermission]
+    #: Permission needed per method beyond reading.
+    write_permission = WRITE_PERMISSION
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.account = account_from_url(request, kwargs["account"])
+        super().initial(request, *args, **kwargs)
+
+    def permission_for(self, request: Request) -> str:
+        return self.write_permission.get(request.method or "GET", permissions.READ)
+
+    def get_connection(self) -> Connection:
+        try:
+            return connections_queryset().get(pk=self.kwargs["connection_id"], account=self.account)
+        except (Connection.DoesNotExist, ValidationError):
+            raise Http404("No such connection in this account.") from None
+
+
+class AccountConnectionsView(AccountView, generics.GenericAPIView):
+    pagination_class = IdCursorPagination
+    serializer_class = ConnectionSerializer
+
+    def get_queryset(self) -> QuerySet[Connection]:
+        return connections_queryset().filter(account=self.account)
+
+    @extend_schema(
+        summary="List the account's connections", responses=ConnectionSerializer(many=True)
+    )
+    def get(self, request: Request, account: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        data = ConnectionSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        summary="Create a connection",
+        description="Returns the connection with its SCIM URL and bearer token; the token is "
+        "never returned again.",
+        request=ConnectionCreateSerializer,
+        responses={201: CreatedConnectionSerializer},
+    )
+    def post(self, request: Request, account: str) -> Response:
+        serializer = ConnectionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = None if is_environment(request) else request.user
+        connection, issued = create_connection(
+            account=self.account, created_by=user, actor=self.actor, **serializer.validated_data
+        )
+        connection = connections_queryset().get(pk=connection.pk)
+        data = created_connection(connection, issued.raw, {"request": request})
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class AccountConnectionDetailView(AccountView):
+    @extend_schema(summary="Get a connection", responses=ConnectionSerializer)
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        return Response(ConnectionSerializer(connection, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Delete a connection",
+        parameters=[
+            OpenApiParameter(
+                "remove_directory",
+                OpenApiTypes.BOOL,
+                description="Also deprovision its users and groups (default true). False keeps "
+                "the host users and their memberships.",
+            )
+        ],
+        responses={204: None},
+    )
+    def delete(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        raw = request.query_params.get("remove_directory", "true").lower()
+        if raw not in {"true", "false", "1", "0"}:
+            raise ApiValidationError({"remove_directory": "Use true or false."})
+        delete_connection(connection, remove_directory=raw in {"true", "1"}, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokensView(AccountView):
+    @extend_schema(summary="List a connection's tokens", responses=TokenSerializer(many=True))
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        tokens = ConnectionToken.objects.filter(connection=connection).order_by("-created_at")
+        return Response(TokenSerializer(tokens, many=True).data)
+
+    @extend_schema(
+        summary="Issue a token (rotate)",
+        description="Older tokens keep working until revoked. The token is returned only here.",
+        request=TokenCreateSerializer,
+        responses={201: IssuedTokenSerializer},
+    )
+    def post(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        serializer = TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = None if is_environment(request) else request.user
+        try:
+            issued = issue_token(
+                connection, created_by=user, actor=self.actor, **serializer.validated_data
+            )
+        except ValueError as exc:
+            raise ApiValidationError({"expires_at": str(exc)}) from exc
+        data = IssuedTokenSerializer(issued.token).data
+        data["token"] = issued.raw
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class TokenRevokeView(AccountView):
+    write_permission = {"POST": permissions.DELETE}
+
+    @extend_schema(summary="Revoke a token", request=None, responses=TokenSerializer)
+    def post(self, request: Request, account: str, connection_id: str, token_id: int) -> Response:
+        connection = self.get_connection()
+        try:
+            token = ConnectionToken.objects.get(connection=connection, pk=token_id)
+        except ConnectionToken.DoesNotExist:
+            raise Http404("No such token.") from None
+        return Response(TokenSerializer(revoke_token(token, actor=self.actor)).data)
+
+
+class DirectoryUsersView(AccountView, generics.GenericAPIView):
+    pagination_class = IdCursorPagination
+    serializer_class = DirectoryUserSerializer
+
+    @extend_schema(summary="List a connection's directory users")
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        users = DirectoryUser.objects.filter(connection=self.get_connection())
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(DirectoryUserSerializer(page, many=True).data)
+
+
+class DirectoryGroupsView(AccountView, generics.GenericAPIView):
+    pagination_class = IdCursorPagination
+    serializer_class = DirectoryGroupSerializer
+
+    @extend_schema(summary="List a connection's directory groups")
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        groups = DirectoryGroup.objects.filter(connection=self.get_connection()).annotate(
+            member_count=Count("groupmembership")
+        )
+        page = self.paginate_queryset(groups)
+        return self.get_paginated_response(DirectoryGroupSerializer(page, many=True).data)
+
+
+class EventsView(AccountView):
+    MAX_LIMIT = 500
+
+    @extend_schema(
+        summary="Provisioning events, in order",
+        description="Events numbered 1, 2, 3… per connection in commit order. Poll with "
+        "?after=<last number seen>: no event is ever skipped or repeated.",
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.INT, description="Last number seen (0)."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (100)."),
+        ],
+        responses=EventPageSerializer,
+    )
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        after = _non_negative(request.query_params.get("after", "0"), "after")
+        limit = min(
+            _non_negative(request.query_params.get("limit", "100"), "limit"), self.MAX_LIMIT
+        )
+        events = list(
+            ProvisioningEvent.objects.filter(connection=connection, number__gt=after).order_by(
+                "number"
+            )[: limit + 1]
+        )
+        has_more = len(events) > limit
+        events = events[:limit]
+        return Response(
+            {
+                "events": EventSerializer(events, many=True).data,
+                "next_after": events[-1].number if events else after,
+                "has_more": has_more,
+            }
+        )
+
+
+def _non_negative(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiValidationError({name: "Must be a whole number."}) from None
+    if number < 0:
+        raise ApiValidationError({name: "Must not be negative."})
+    return number
+
+
+class AllConnectionsView(ApiView, generics.GenericAPIView):
+    """Every connection of the environment (environment key only)."""
+
+    permission_classes = [EnvironmentOnly]
+    pagination_class = IdCursorPagination
+    serializer_class = ConnectionSerializer
+
+    @extend_schema(
+        summary="List every connection of every account",
+        parameters=[
+            OpenApiParameter("account", OpenApiTypes.STR, description="Only this account.")
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        connections = connections_queryset()
+        account = request.query_params.get("account")
+        if account:
+            connections = connections.filter(account=account_from_url(request, account))
+        page = self.paginate_queryset(connections)
+        data = ConnectionSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
