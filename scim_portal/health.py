@@ -43,16 +43,17 @@ def health(connection: Connection, tokens: list[Any] | None = None) -> Health:
         return Health(
             "failing", "No usable token", "Every token is revoked or expired: rotate one."
         )
+    # Before "waiting": requests refused for a wrong token never count as a first request.
+    if last_status is not None and last_status in FAILING_STATUSES:
+        what = "authentication fails" if last_status in (401, 403) else "the server fails"
+        return Health(
+            "failing", "Failing", f"The latest request was refused: {what} ({last_status})."
+        )
     if connection.last_request_at is None:
         return Health(
             "waiting",
             "Waiting for the first request",
             "Nothing has called the SCIM URL yet: finish the setup in your identity provider.",
-        )
-    if last_status is not None and last_status in FAILING_STATUSES:
-        what = "authentication fails" if last_status in (401, 403) else "the server fails"
-        return Health(
-            "failing", "Failing", f"The latest request was refused: {what} ({last_status})."
         )
     if all(t.expires_at is not None and t.expires_at - now < EXPIRY_WARNING for t in usable):
         soonest = min(t.expires_at for t in usable)

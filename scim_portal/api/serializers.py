@@ -21,7 +21,7 @@ from ..providers import provider_choices
 
 class HealthSerializer(serializers.Serializer):
     key = serializers.ChoiceField(choices=["waiting", "healthy", "failing", "expiring", "unused"])
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     explanation = serializers.CharField()
 
 
@@ -80,7 +80,7 @@ class TokenSerializer(serializers.ModelSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 

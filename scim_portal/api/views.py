@@ -83,9 +83,8 @@ class ApiView(APIView):
     renderer_classes = [JSONRenderer]
 
     def get_authenticators(self) -> list[Any]:
-        return [EnvironmentKeyAuthentication()] + [
-            auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES
-        ]
+        host_classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        return [EnvironmentKeyAuthentication()] + [auth() for auth in host_classes]
 
     @property
     def actor(self) -> Actor:
