@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     # Bulk requests (RFC 7644 section 3.7): most operations and bytes per request.
     "BULK_MAX_OPERATIONS": 1000,
     "BULK_MAX_PAYLOAD_SIZE": 1_048_576,
+    # Limits. Requests per connection per minute, counted in Django's cache (use a shared
+    # cache such as Redis or Memcached with several processes); None disables.
+    "RATE_LIMIT_PER_MINUTE": 6000,
+    # Most bytes in one SCIM request body (Bulk has its own limit), PATCH operations in one
+    # request, characters and nesting depth of a filter.
+    "MAX_REQUEST_BYTES": 262_144,
+    "MAX_PATCH_OPERATIONS": 1000,
+    "MAX_FILTER_LENGTH": 4096,
+    "MAX_FILTER_DEPTH": 12,
     # Request log: bodies are stored truncated to this many characters.
     "REQUEST_LOG_BODY_LIMIT": 8192,
     # The host side of provisioning (dotted paths): the adapter called on every change,

@@ -53,6 +53,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from ..conf import app_settings
 from ..models import DirectoryUserValue, GroupMembership
 from .exceptions import InvalidFilter
 from .quirks import normalize_filter
@@ -103,11 +104,29 @@ class Target:
 
 
 def parse(text: str, model: Any) -> FilterNode:
-    """The syntax tree of ``text``; :class:`InvalidFilter` if it does not parse."""
+    """The syntax tree of ``text``; :class:`InvalidFilter` if it does not parse or is
+    longer or deeper than the configured limits."""
+    if len(text) > app_settings.MAX_FILTER_LENGTH:
+        raise InvalidFilter(f"Filters may be at most {app_settings.MAX_FILTER_LENGTH} characters.")
     try:
-        return ScimFilter(normalize_filter(text)).ast
+        tree = ScimFilter(normalize_filter(text)).ast
+    except RecursionError:
+        raise InvalidFilter("The filter is nested too deeply.") from None
     except (ModelsScimException, ValueError, TypeError) as exc:
         raise InvalidFilter(f"The filter is not valid: {exc}") from exc
+    if _depth(tree) > app_settings.MAX_FILTER_DEPTH:
+        raise InvalidFilter(f"Filters may nest at most {app_settings.MAX_FILTER_DEPTH} levels.")
+    return tree
+
+
+def _depth(node: FilterNode) -> int:
+    if isinstance(node, LogicalExpr):
+        return 1 + max(_depth(term) for term in node.terms)
+    if isinstance(node, Not):
+        return 1 + _depth(node.expr)
+    if isinstance(node, ValuePath):
+        return 1 + _depth(node.val_filter)
+    return 1
 
 
 class _LogicalVisitor(FilterVisitor[Q]):

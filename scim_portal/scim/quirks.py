@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .exceptions import InvalidSyntax
+from ..conf import app_settings
+from .exceptions import InvalidSyntax, PayloadTooLarge
 
 #: Attributes a client may send but never sets (RFC 7643 section 3.1 and 4.1.2).
 READ_ONLY_TOP_LEVEL = {"id", "meta"}
@@ -83,6 +84,10 @@ def normalize_patch_operations(body: Any) -> list[dict[str, Any]]:
     operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("A PATCH request needs a non-empty 'Operations' list.")
+    if len(operations) > app_settings.MAX_PATCH_OPERATIONS:
+        raise PayloadTooLarge(
+            f"A PATCH request may hold at most {app_settings.MAX_PATCH_OPERATIONS} operations."
+        )
     result = []
     for operation in operations:
         if not isinstance(operation, dict):

@@ -29,6 +29,7 @@ from .exceptions import (
     PayloadTooLarge,
     scim_exception_handler,
 )
+from .limits import check_rate
 from .logging import record
 from .negotiation import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from .operations import ResourceOperations
@@ -73,14 +74,24 @@ class ScimView(APIView):
             self.oversized = True
         else:
             self.oversized = False
+        self._raw_body = raw_body
         response = super().dispatch(request, *args, **kwargs)
         self._log(kwargs, response, raw_body, (time.perf_counter() - started) * 1000)
         return response
 
+    #: Most bytes in this endpoint's request body (Bulk uses its own setting).
+    def max_body_bytes(self) -> int:
+        return int(app_settings.MAX_REQUEST_BYTES)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if self.oversized:
-            raise PayloadTooLarge("The request body is larger than this server accepts.")
+        if isinstance(request.user, ScimClient):
+            check_rate(request.user.connection.pk)
+        if self.oversized or len(self._raw_body or b"") > self.max_body_bytes():
+            raise PayloadTooLarge(
+                f"The request body is larger than this server accepts ({self.max_body_bytes()} "
+                "bytes)."
+            )
         # PostgreSQL text cannot hold NUL; refuse it before it reaches a query.
         if any("\x00" in value for values in request.query_params.lists() for value in values[1]):
             raise InvalidValue("The query string contains a NUL character.")
@@ -397,11 +408,10 @@ class BulkView(ScimView):
     """Several operations in one request, each in its own transaction, in order;
     ``bulkId:<id>`` in a later operation stands for the id an earlier POST created."""
 
+    def max_body_bytes(self) -> int:
+        return int(app_settings.BULK_MAX_PAYLOAD_SIZE)
+
     def post(self, request: Request, connection_id: Any) -> Response:
-        if len(request.body) > app_settings.BULK_MAX_PAYLOAD_SIZE:
-            raise PayloadTooLarge(
-                f"A Bulk request may carry at most {app_settings.BULK_MAX_PAYLOAD_SIZE} bytes."
-            )
         body: Any = request.data
         if not isinstance(body, dict):
             raise exceptions.InvalidSyntax("A Bulk request body must be a JSON object.")
