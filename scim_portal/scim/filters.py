@@ -265,18 +265,25 @@ class QueryBuilder(_LogicalVisitor):
         if target.kind in {"members", "groups"}:
             return self._compare_membership(target, op, raw)
         if target.kind == "values":
-            inner = _ItemQueryBuilder.compare_q(target.sub_attribute or "value", target, op, raw)
-            rows = DirectoryUserValue.objects.filter(
-                user=OuterRef("pk"), attribute=target.path
-            ).filter(inner)
-            return Q(Exists(rows))
+            sub = target.sub_attribute or "value"
+            items = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=target.path)
+            if op == CompareOperator.ne:
+                # "ne" on a multi-valued attribute: no value equals the operand (also when
+                # there is no value at all), as scim2-models reads it.
+                equal = _ItemQueryBuilder.compare_q(sub, target, CompareOperator.eq, raw)
+                return ~Q(Exists(items.filter(equal)))
+            return Q(Exists(items.filter(_ItemQueryBuilder.compare_q(sub, target, op, raw))))
         value = coerce(target, op, raw)
         if target.kind == "column" and target.path == "id":
             return _compare_id(op, value)
         lhs: Any = F(target.path) if target.kind == "column" else KT(target.path)
         if target.kind == "json" and not _is_text(target.value_type):
             return _json_compare(target.path, op, value)
-        return _comparison(lhs, target, op, value, nullable=target.path != "user_name")
+        # displayName and email columns hold "" when the attribute is absent.
+        empty_is_absent = target.kind == "column" and target.path in {"display_name", "email"}
+        return _comparison(
+            lhs, target, op, value, nullable=target.path != "user_name", empty=empty_is_absent
+        )
 
     def _compare_membership(self, target: Target, op: CompareOperator, raw: Any) -> Q:
         if target.sub_attribute not in {"value", None} or op not in {
@@ -400,16 +407,27 @@ def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
     return str(raw)
 
 
-def _comparison(lhs: Any, target: Target, op: CompareOperator, value: Any, *, nullable: bool) -> Q:
+def _comparison(
+    lhs: Any,
+    target: Target,
+    op: CompareOperator,
+    value: Any,
+    *,
+    nullable: bool,
+    empty: bool = False,
+) -> Q:
+    absent = _is_null(lhs) | Q(Exact(lhs, Value(""))) if empty else _is_null(lhs)
     if value is None:
-        query = _is_null(lhs)
-        return ~query if op == CompareOperator.ne else query
+        return ~absent if op == CompareOperator.ne else absent
     if isinstance(value, str) and not target.case_exact:
         lhs, value = Lower(lhs), value.lower()
+    # Two-valued logic: a missing value compares false (true for "ne"), never NULL,
+    # so that "not (...)" around it selects what SCIM says it selects.
     if op == CompareOperator.ne:
         query = ~Q(Exact(lhs, Value(value)))
-        return query | _is_null(lhs) if nullable else query
-    return Q(LOOKUPS[op](lhs, Value(value)))
+        return query | absent if nullable else query
+    query = Q(LOOKUPS[op](lhs, Value(value)))
+    return query & ~absent if nullable else query
 
 
 def _is_null(lhs: Any) -> Q:
@@ -427,7 +445,7 @@ def _json_compare(path: str, op: CompareOperator, value: Any) -> Q:
     if op == CompareOperator.ne:
         return ~Q(**{path: value}) | Q(**{f"{path}__isnull": True})
     lookup = {"eq": "", "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op.value]
-    return Q(**{f"{path}{lookup}": value})
+    return Q(**{f"{path}{lookup}": value}) & Q(**{f"{path}__isnull": False})
 
 
 def _compare_id(op: CompareOperator, value: Any) -> Q:

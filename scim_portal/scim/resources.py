@@ -126,6 +126,7 @@ class ResourceKind:
             document = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         for key in SCHEMA_KEYS_DROPPED_ON_STORE:
             document.pop(key, None)
+        document = _without_empty(document)
         known = {str(self.scim_model().__schema__)} | {
             key for key in document if key.lower().startswith("urn:")
         }
@@ -177,6 +178,16 @@ class ResourceKind:
             )
             for obj in objs
         ]
+
+
+def _without_empty(value: Any) -> Any:
+    """``value`` without empty objects and lists: in SCIM, empty is unassigned."""
+    if isinstance(value, dict):
+        cleaned = {key: _without_empty(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if item not in ({}, [], None)}
+    if isinstance(value, list):
+        return [item for item in (_without_empty(v) for v in value) if item not in ({}, None)]
+    return value
 
 
 def _is_list(annotation: Any) -> bool:
