@@ -35,7 +35,10 @@ class EnvironmentKeyAuthentication(BaseAuthentication):
     """``Authorization: Bearer scimpenv_…``: an unrevoked environment key."""
 
     def authenticate(self, request: Any) -> tuple[EnvironmentClient, EnvironmentKey] | None:
-        parts = get_authorization_header(request).split()
+        try:
+            parts = get_authorization_header(request).split()
+        except UnicodeError:
+            raise AuthenticationFailed("The Authorization header is not valid.") from None
         if len(parts) != 2 or parts[0].lower() != b"bearer":
             return None
         raw = parts[1].decode("ascii", "replace")

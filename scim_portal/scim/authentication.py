@@ -36,7 +36,10 @@ class BearerTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request: Any) -> tuple[ScimClient, ConnectionToken] | None:
-        parts = get_authorization_header(request).split()
+        try:
+            parts = get_authorization_header(request).split()
+        except UnicodeError:
+            raise AuthenticationFailed("The Authorization header is not valid.") from None
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:

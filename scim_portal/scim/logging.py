@@ -44,6 +44,18 @@ def body_text(raw: bytes | str | None, parsed: Any = None) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _clean(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: keep it visible, escaped."""
+    return value.replace("\x00", "\\u0000")
+
+
+def _insert(**fields: Any) -> RequestLog:
+    for name, value in fields.items():
+        if isinstance(value, str):
+            fields[name] = _clean(value)
+    return RequestLog.objects.create(**fields)
+
+
 def record(
     *,
     connection_id: Any,
@@ -60,7 +72,7 @@ def record(
     if isinstance(response_data, dict) and status >= 400:
         scim_type = str(response_data.get("scimType") or "")[:32]
         detail = str(response_data.get("detail") or "")[:2000]
-    return RequestLog.objects.create(
+    return _insert(
         connection_id=connection_id,
         method=request.method,
         path=request.path[:2048],
