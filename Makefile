@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run test test-sqlite test-postgres lint format postgres chromium screenshots wheel clean
+.PHONY: run test test-sqlite test-postgres lint format postgres chromium screenshots bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ test-sqlite: $(VENV)/.dev-installed chromium
 test-postgres: $(VENV)/.dev-installed postgres chromium
 	@echo "=== test suite on PostgreSQL ==="
 	scripts/with-postgres $(BIN)/pytest
+
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable . --group dev --group bench
+	touch $@
+
+# The benchmark against django-scim2 and a floor endpoint (docs/benchmarks.md).
+bench: $(VENV)/.bench-installed postgres
+	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium

@@ -175,7 +175,7 @@ class RoleMapping(models.Model):
     precedence = models.PositiveIntegerField(default=100)
 
     class Meta:
-        ordering = ("connection", "precedence", "id")
+        ordering = ("connection_id", "precedence", "id")
         constraints = [
             models.UniqueConstraint(fields=["group"], name="scim_rolemapping_group_unique"),
         ]

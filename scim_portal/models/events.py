@@ -69,7 +69,7 @@ class ProvisioningEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ("connection", "number")
+        ordering = ("connection_id", "number")
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "number"], name="scim_event_number_unique"

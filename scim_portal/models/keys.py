@@ -20,7 +20,8 @@ class EnvironmentKeyQuerySet(models.QuerySet["EnvironmentKey"]):
         if not raw or not raw.startswith(KEY_PREFIX) or len(raw) > 200:
             return None
         digest = _secrets.digest(raw)
-        key = self.filter(digest=digest, revoked_at__isnull=True).first()
+        found = list(self.filter(digest=digest, revoked_at__isnull=True).order_by()[:1])
+        key = found[0] if found else None
         if key is None or not hmac.compare_digest(key.digest, digest):
             return None
         return key

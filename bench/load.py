@@ -1,0 +1,127 @@
+"""Load a directory into one benchmark database and print what the driver needs (JSON).
+
+    python bench/load.py portal USERS     (DJANGO_SETTINGS_MODULE=bench.portal_settings)
+    python bench/load.py peer USERS       (DJANGO_SETTINGS_MODULE=peer.settings)
+
+USERS users (Okta-shaped, with a work email), 100 groups, and one group with
+min(10,000, USERS) members. Rows are bulk-inserted: loading is not what is measured.
+"""
+
+import json
+import sys
+
+import django
+
+GROUPS = 100
+BIG_GROUP = 10_000
+BATCH = 5_000
+
+
+def user_name(i):
+    return f"user{i:06d}@example.com"
+
+
+def load_portal(count):
+    from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership
+    from scim_portal.provisioning import create_connection
+    from scim_portal.provisioning.directory import _value_rows, group_columns, user_columns
+    from tests.testapp.models import Organization
+
+    account = Organization.objects.create(handle=f"bench{count}", name="Bench")
+    connection, issued = create_connection(account=account, name="Bench", provider="okta")
+    users = []
+    for start in range(0, count, BATCH):
+        batch = []
+        for i in range(start, min(count, start + BATCH)):
+            document = {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name(i),
+                "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"},
+                "emails": [{"value": user_name(i), "type": "work", "primary": True}],
+                "active": True,
+            }
+            batch.append(
+                DirectoryUser(connection=connection, attributes=document, **user_columns(document))
+            )
+        DirectoryUser.objects.bulk_create(batch)
+        from scim_portal.models import DirectoryUserValue
+
+        DirectoryUserValue.objects.bulk_create([row for u in batch for row in _value_rows(u)])
+        users += [str(u.pk) for u in batch]
+    groups = []
+    for g in range(GROUPS):
+        document = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": f"Group {g:03d}",
+        }
+        groups.append(
+            DirectoryGroup(connection=connection, attributes=document, **group_columns(document))
+        )
+    DirectoryGroup.objects.bulk_create(groups)
+    big = groups[0]
+    members = users[: min(BIG_GROUP, count)]
+    for start in range(0, len(members), BATCH):
+        GroupMembership.objects.bulk_create(
+            [GroupMembership(group=big, user_id=u) for u in members[start : start + BATCH]]
+        )
+    return {
+        "base": f"/scim/v2/{connection.pk}",
+        "floor": f"/floor/{connection.pk}/",
+        "token": issued.raw,
+        "users": users[:: max(1, count // 500)][:500],
+        "user_names": [user_name(i) for i in range(0, count, max(1, count // 500))][:500],
+        "non_members": users[len(members) :][:200] or users[-200:],
+        "big_group": str(big.pk),
+        "member_ids": "uuid",
+    }
+
+
+def load_peer(count):
+    import uuid
+
+    from peer.models import Group, Token, User
+
+    service = User.objects.create(username=f"scim-service-{count}")
+    raw = f"peer-{uuid.uuid4().hex}"
+    Token.objects.create(digest=Token.digest_of(raw), user=service)
+    ids = []
+    for start in range(0, count, BATCH):
+        batch = [
+            User(username=user_name(i), scim_username=user_name(i), email=user_name(i),
+                 first_name=f"Given{i}", last_name=f"Family{i}", is_active=True)
+            for i in range(start, min(count, start + BATCH))
+        ]  # fmt: skip
+        created = User.objects.bulk_create(batch)
+        for u in created:  # django-scim2 uses the database id as the SCIM id
+            u.scim_id = str(u.pk)
+        User.objects.bulk_update(created, ["scim_id"])
+        ids += [(u.pk, u.scim_id) for u in created]
+    groups = Group.objects.bulk_create(
+        [Group(name=f"Group {g:03d}", scim_display_name=f"Group {g:03d}") for g in range(GROUPS)]
+    )
+    for group in groups:
+        group.scim_id = str(group.pk)
+    Group.objects.bulk_update(groups, ["scim_id"])
+    big = groups[0]
+    members = ids[: min(BIG_GROUP, count)]
+    through = User.memberships.through
+    for start in range(0, len(members), BATCH):
+        through.objects.bulk_create(
+            [through(user_id=pk, group_id=big.pk) for pk, _ in members[start : start + BATCH]]
+        )
+    step = max(1, count // 500)
+    return {
+        "base": "/scim/v2",
+        "token": raw,
+        "users": [scim for _, scim in ids[::step]][:500],
+        "user_names": [user_name(i) for i in range(0, count, step)][:500],
+        "non_members": [str(pk) for pk, _ in ids[len(members) :][:200] or ids[-200:]],
+        "big_group": big.scim_id,
+        "member_ids": "int",
+    }
+
+
+if __name__ == "__main__":
+    target, count = sys.argv[1], int(sys.argv[2])
+    django.setup()
+    print(json.dumps(load_portal(count) if target == "portal" else load_peer(count)))

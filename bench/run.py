@@ -1,0 +1,459 @@
+"""The benchmark: django-scim-portal against django-scim2 and a floor, over real HTTP.
+
+Run by ``make bench`` inside a throwaway PostgreSQL (scripts/with-postgres). For each
+directory size it creates two databases on the same server, loads the same data into
+both, serves each with gunicorn, and drives every scenario with a concurrent client
+for a fixed time: requests/s, p50/p95/p99 latency, SQL queries per request (from the
+servers' X-Query-Count header), error rate. Results: a table on stdout and JSON
+(with the machine's description) in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+TARGETS = {
+    "portal": {"settings": "bench.portal_settings", "cwd": ROOT, "wsgi": "tests.wsgi:application",
+               "db_env": "PORTAL_DATABASE", "path": [ROOT]},
+    "peer": {"settings": "peer.settings", "cwd": ROOT / "bench" / "peer",
+             "wsgi": "django.core.wsgi:get_wsgi_application()", "db_env": "PEER_DATABASE",
+             "path": [ROOT / "bench" / "peer", ROOT]},
+}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def env_for(target: str, database: str) -> dict[str, str]:
+    spec = TARGETS[target]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": str(spec["settings"]),
+        str(spec["db_env"]): database,
+        "PYTHONPATH": os.pathsep.join(str(p) for p in spec["path"]),
+    }
+
+
+def run(args: list[str], target: str, database: str) -> str:
+    spec = TARGETS[target]
+    result = subprocess.run(
+        [PYTHON, *args], cwd=spec["cwd"], env=env_for(target, database),
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    if result.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def admin_sql(sql: str) -> str:
+    """Run one statement on the server's default database (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(autocommit=True) as connection:
+        cursor = connection.execute(sql)
+        row = cursor.fetchone() if cursor.description else None
+        return str(row[0]) if row else ""
+
+
+def create_database(name: str) -> None:
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin_sql(f'CREATE DATABASE "{name}"')
+
+
+class Server:
+    def __init__(self, target: str, database: str, workers: int) -> None:
+        spec = TARGETS[target]
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", str(spec["wsgi"]), "--workers", str(workers),
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "error", "--keep-alive", "30"],
+            cwd=spec["cwd"], env=env_for(target, database),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+# Scenarios: each returns (method, path, body) for request number i.
+
+
+def _scenarios(ctx: Any) -> dict[str, Any]:
+    d, base = ctx["data"], ctx["data"]["base"]
+    names, ids = d["user_names"], d["users"]
+    int_members = d["member_ids"] == "int"
+
+    def member(i: int) -> Any:
+        value = d["non_members"][i % len(d["non_members"])]
+        return int(value) if int_members else value
+
+    def page(i: int) -> tuple[str, str, Any]:
+        start = random.randrange(0, max(1, ctx["users"] // 100)) * 100 + 1
+        return "GET", f"{base}/Users?startIndex={start}&count=100", None
+
+    def lookup_hit(i: int) -> tuple[str, str, Any]:
+        f = f'userName eq "{random.choice(names)}"'
+        return "GET", f"{base}/Users?filter={quote(f)}", None
+
+    def lookup_miss(i: int) -> tuple[str, str, Any]:
+        f = f'userName eq "nobody-{i}@example.com"'
+        return "GET", f"{base}/Users?filter={quote(f)}", None
+
+    def lookup_email(i: int) -> tuple[str, str, Any]:
+        f = f'emails[type eq "work"].value eq "{random.choice(names)}"'
+        return "GET", f"{base}/Users?filter={quote(f)}", None
+
+    def get_by_id(i: int) -> tuple[str, str, Any]:
+        return "GET", f"{base}/Users/{random.choice(ids)}", None
+
+    def create(i: int) -> tuple[str, str, Any]:
+        name = f"new-{ctx['tag']}-{i}-{random.randrange(10**9)}@example.com"
+        return "POST", f"{base}/Users", {
+            "schemas": [USER_SCHEMA], "userName": name, "active": True,
+            "name": {"givenName": "New", "familyName": "User"},
+            "emails": [{"value": name, "type": "work", "primary": True}],
+        }  # fmt: skip
+
+    def put(i: int) -> tuple[str, str, Any]:
+        index = random.randrange(len(ids))
+        return "PUT", f"{base}/Users/{ids[index]}", {
+            "schemas": [USER_SCHEMA], "userName": names[index], "active": True,
+            "name": {"givenName": f"Put{i}", "familyName": "User"},
+            "emails": [{"value": names[index], "type": "work", "primary": True}],
+        }  # fmt: skip
+
+    def deactivate(i: int) -> tuple[str, str, Any]:
+        body = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+        return "PATCH", f"{base}/Users/{random.choice(ids)}", body
+
+    def group_member(i: int) -> tuple[str, str, Any]:
+        value = member(i // 2)
+        if i % 2 == 0:
+            op = {"op": "add", "path": "members", "value": [{"value": value}]}
+        else:
+            op = {"op": "remove", "path": f'members[value eq "{value}"]'}
+        return "PATCH", f"{base}/Groups/{d['big_group']}", {"schemas": [PATCH], "Operations": [op]}
+
+    def groups_excluded(i: int) -> tuple[str, str, Any]:
+        return "GET", f"{base}/Groups?excludedAttributes=members", None
+
+    return {
+        "okta_import_page": page,
+        "lookup_username_hit": lookup_hit,
+        "lookup_username_miss": lookup_miss,
+        "lookup_work_email": lookup_email,
+        "get_user_by_id": get_by_id,
+        "create_user": create,
+        "put_user": put,
+        "patch_deactivate": deactivate,
+        "group_member_add_remove_10k": group_member,
+        "get_groups_excluding_members": groups_excluded,
+    }
+
+
+def drive(port: int, token: str, make: Any, duration: float, concurrency: int,
+          sequential: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Send requests from ``concurrency`` threads for ``duration`` seconds."""
+    latencies: list[float] = []
+    queries: list[int] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+    stop_at = time.monotonic() + duration
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json",
+                   "Accept": "application/scim+json"}  # fmt: skip
+        local_lat, local_q, local_err = [], [], 0
+        while time.monotonic() < stop_at:
+            with lock:
+                i = next(counter)
+            method, path, body = make(i)
+            payload = json.dumps(body) if body is not None else None
+            started = time.perf_counter()
+            try:
+                connection.request(method, path, body=payload, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                local_err += 1
+                continue
+            local_lat.append(time.perf_counter() - started)
+            if response.status >= 400:
+                local_err += 1
+            count = response.getheader("X-Query-Count")
+            if count is not None:
+                local_q.append(int(count))
+        with lock:
+            latencies.extend(local_lat)
+            queries.extend(local_q)
+            errors[0] += local_err
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return summarize(latencies, queries, errors[0], elapsed)
+
+
+def summarize(
+    latencies: list[float], queries: list[int], errors: int, elapsed: float
+) -> dict[str, Any]:
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float | None:
+        if not ordered:
+            return None
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
+
+    total = len(latencies)
+    return {
+        "requests": total,
+        "rps": round(total / elapsed, 1) if elapsed else 0,
+        "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+        "queries_per_request": round(statistics.mean(queries), 1) if queries else None,
+        "error_rate": round(errors / max(1, total + errors), 3),
+    }  # fmt: skip
+
+
+def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurrency: int,
+               tag: str) -> dict[str, Any]:  # fmt: skip
+    """An IdP's first sync: create ``users`` users, then ``groups`` groups with members."""
+    base = data["base"]
+    created: list[str] = []
+    ids_lock = threading.Lock()
+    token = data["token"]
+
+    def user_request(i: int) -> tuple[str, str, Any]:
+        name = f"sync-{tag}-{i}@example.com"
+        return "POST", f"{base}/Users", {"schemas": [USER_SCHEMA], "userName": name,
+                                          "emails": [{"value": name, "type": "work"}]}  # fmt: skip
+
+    started = time.monotonic()
+    counter = iter(range(users))
+    errors = [0]
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+        while True:
+            with ids_lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            method, path, body = user_request(i)
+            connection.request(method, path, body=json.dumps(body), headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            if response.status == 201:
+                document = json.loads(payload)
+                with ids_lock:
+                    created.append(str(document["id"]))
+            else:
+                errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    int_ids = data["member_ids"] == "int"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    per_group = max(1, len(created) // groups)
+    for g in range(groups):
+        connection.request("POST", f"{base}/Groups", body=json.dumps(
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+             "displayName": f"Sync {tag} {g}", "members": []}), headers=headers)  # fmt: skip
+        response = connection.getresponse()
+        group = json.loads(response.read() or b"{}")
+        if response.status != 201:
+            errors[0] += 1
+            continue
+        members = created[g * per_group : (g + 1) * per_group]
+        if int_ids:
+            # django-scim2 takes the users' database ids, not their SCIM ids, as member values.
+            members = [str(m) for m in members]
+        value = [{"value": m} for m in members]
+        connection.request("PATCH", f"{base}/Groups/{group['id']}", body=json.dumps(
+            {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": value}]}
+        ), headers=headers)  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        if response.status >= 400:
+            errors[0] += 1
+    elapsed = time.monotonic() - started
+    return {"users": users, "groups": groups, "seconds": round(elapsed, 1),
+            "requests_per_second": round((users + 2 * groups) / elapsed, 1),
+            "errors": errors[0]}  # fmt: skip
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    except OSError:
+        pass
+    postgres = admin_sql("SHOW server_version")
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory": memory, "python": platform.python_version(),
+            "platform": platform.platform(), "postgresql": postgres}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per scenario")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers per server")
+    parser.add_argument("--first-sync-users", type=int, default=10_000)
+    parser.add_argument("--first-sync-groups", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {"machine": machine(), "parameters": vars(args) | {"out": str(args.out)},
+                               "sizes": {}}  # fmt: skip
+    for size in args.sizes:
+        print(f"\n== {size} users ==", flush=True)
+        per_target: dict[str, Any] = {}
+        for target in TARGETS:
+            database = f"bench_{target}_{size}"
+            create_database(database)
+            run(["manage.py", "migrate", "--no-input", "-v0"], target, database)
+            started = time.monotonic()
+            data = json.loads(
+                run([str(ROOT / "bench" / "load.py"), target, str(size)], target, database)
+            )
+            print(f"  loaded {target} in {time.monotonic() - started:.0f}s", flush=True)
+            server = Server(target, database, args.workers)
+            try:
+                ctx = {"data": data, "users": size, "tag": f"{target}{size}"}
+                scenarios = {}
+                for name, make in _scenarios(ctx).items():
+                    scenarios[name] = drive(server.port, data["token"], make, args.duration,
+                                            args.concurrency)  # fmt: skip
+                    print(f"  {target:6} {name:32} {scenarios[name]['rps']:8.1f} req/s "
+                          f"p95 {scenarios[name]['p95_ms']} ms  q/req "
+                          f"{scenarios[name]['queries_per_request']}  "
+                          f"errors {scenarios[name]['error_rate']}", flush=True)  # fmt: skip
+                if target == "portal":
+                    floor = data["floor"]
+                    scenarios["floor_get"] = drive(
+                        server.port, data["token"], lambda i, f=floor: ("GET", f, None),
+                        args.duration, args.concurrency,
+                    )  # fmt: skip
+                    print(
+                        f"  floor  get                              "
+                        f"{scenarios['floor_get']['rps']:8.1f} req/s",
+                        flush=True,
+                    )
+                if size == max(args.sizes) or len(args.sizes) == 1:
+                    scenarios["first_sync"] = first_sync(
+                        server.port, data, args.first_sync_users, args.first_sync_groups,
+                        args.concurrency, f"{target}{size}",
+                    )  # fmt: skip
+                    print(f"  {target:6} first_sync {scenarios['first_sync']}", flush=True)
+            finally:
+                server.stop()
+            per_target[target] = scenarios
+        results["sizes"][str(size)] = per_target
+
+    results["ratios"] = ratios(results, args.sizes)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in (f"bench-{stamp}.json", "latest.json"):
+        (args.out / name).write_text(json.dumps(results, indent=2))
+    print_table(results, args.sizes)
+
+
+def ratios(results: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for size in sizes:
+        portal, peer = results["sizes"][str(size)]["portal"], results["sizes"][str(size)]["peer"]
+        out[f"throughput_vs_django_scim2_{size}"] = {
+            name: round(portal[name]["rps"] / peer[name]["rps"], 2) if peer[name]["rps"] else None
+            for name in portal
+            if name in peer and "rps" in portal[name]
+        }
+        out[f"get_by_id_vs_floor_{size}"] = round(
+            portal["get_user_by_id"]["rps"] / portal["floor_get"]["rps"], 2
+        )
+    if len(sizes) > 1:
+        small, large = str(min(sizes)), str(max(sizes))
+        portal = results["sizes"]
+        out["p50_latency_largest_vs_smallest"] = {
+            name: round(portal[large]["portal"][name]["p50_ms"] / portal[small]["portal"][name]["p50_ms"], 2)
+            for name in ("okta_import_page", "lookup_username_hit", "lookup_username_miss",
+                         "lookup_work_email", "get_user_by_id", "group_member_add_remove_10k")
+        }  # fmt: skip
+    return out
+
+
+def print_table(results: dict[str, Any], sizes: list[int]) -> None:
+    print(
+        "\n| users | scenario | portal req/s | django-scim2 req/s | ratio | portal p50/p95/p99 ms | "
+        "django-scim2 p50/p95/p99 ms | queries portal/peer | errors portal/peer |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        portal, peer = results["sizes"][str(size)]["portal"], results["sizes"][str(size)]["peer"]
+        for name, ours in portal.items():
+            if "rps" not in ours:
+                continue
+            theirs = peer.get(name, {})
+            ratio = round(ours["rps"] / theirs["rps"], 2) if theirs.get("rps") else "—"
+            print(f"| {size} | {name} | {ours['rps']} | {theirs.get('rps', '—')} | {ratio} | "
+                  f"{ours['p50_ms']}/{ours['p95_ms']}/{ours['p99_ms']} | "
+                  f"{theirs.get('p50_ms', '—')}/{theirs.get('p95_ms', '—')}/{theirs.get('p99_ms', '—')} | "
+                  f"{ours['queries_per_request']}/{theirs.get('queries_per_request', '—')} | "
+                  f"{ours['error_rate']}/{theirs.get('error_rate', '—')} |")  # fmt: skip
+    print("\nRatios:", json.dumps(results["ratios"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
