@@ -11,6 +11,7 @@ servers' X-Query-Count header), error rate. Results: a table on stdout and JSON
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -327,19 +328,13 @@ def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurr
 
 
 def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
+    cpu = memory = ""
+    with contextlib.suppress(OSError):
+        models = [line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")]  # fmt: skip
+        cpu = models[0].split(":", 1)[1].strip() if models else ""
+    with contextlib.suppress(OSError):
         memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    except OSError:
-        pass
     postgres = admin_sql("SHOW server_version")
     return {"cpus": os.cpu_count(), "cpu": cpu, "memory": memory, "python": platform.python_version(),
             "platform": platform.platform(), "postgresql": postgres}  # fmt: skip
