@@ -229,9 +229,9 @@ class QueryBuilder(_LogicalVisitor):
         if outer.kind != "values":
             raise InvalidFilter(f"{node.attr_path} is not a multi-valued attribute.")
         inner = _ItemQueryBuilder(self, node.attr_path).visit(node.val_filter)
-        rows = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=outer.path).filter(
-            inner
-        )
+        rows = DirectoryUserValue.objects.filter(
+            user=OuterRef("pk"), connection=OuterRef("connection"), attribute=outer.path
+        ).filter(inner)
         return Q(Exists(rows))
 
     # Helpers
@@ -254,7 +254,9 @@ class QueryBuilder(_LogicalVisitor):
                 query &= ~Q(**{target.path: ""})
             return query
         if target.kind == "values":
-            rows = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=target.path)
+            rows = DirectoryUserValue.objects.filter(
+                user=OuterRef("pk"), connection=OuterRef("connection"), attribute=target.path
+            )
             if target.sub_attribute:
                 rows = rows.filter(_ItemQueryBuilder.present_q(target.sub_attribute))
             return Q(Exists(rows))
@@ -266,7 +268,9 @@ class QueryBuilder(_LogicalVisitor):
             return self._compare_membership(target, op, raw)
         if target.kind == "values":
             sub = target.sub_attribute or "value"
-            items = DirectoryUserValue.objects.filter(user=OuterRef("pk"), attribute=target.path)
+            items = DirectoryUserValue.objects.filter(
+                user=OuterRef("pk"), connection=OuterRef("connection"), attribute=target.path
+            )
             if op == CompareOperator.ne:
                 # "ne" on a multi-valued attribute: no value equals the operand (also when
                 # there is no value at all), as scim2-models reads it.
