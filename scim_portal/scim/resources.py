@@ -140,6 +140,7 @@ class ResourceKind:
 
     def document(self, obj: Any, base_url: str, related: list[dict[str, Any]] | None) -> dict:
         document = dict(obj.attributes)
+        document.setdefault("schemas", [str(self.scim_model().__schema__)])
         document["id"] = str(obj.id)
         document["meta"] = {
             "resourceType": self.name,
@@ -148,11 +149,17 @@ class ResourceKind:
             "location": f"{base_url}/{self.endpoint}/{obj.id}",
             "version": obj.etag,
         }
-        if related is not None:
+        if related:  # an empty multi-valued attribute is unassigned: absent
             document[self.related] = related
         return document
 
     def render(self, document: dict[str, Any], shape: ResponseShape) -> dict[str, Any]:
+        if not shape.attributes and not shape.excluded:
+            # The stored document is scim2-models' query-response serialisation, made when
+            # the resource was written; id, meta and memberships are built in that form.
+            # Validating it again on every read would only cost time (the property tests
+            # check that both paths agree).
+            return document
         with schema.POLICY:
             resource = self.scim_model().model_validate(document)
             return resource.model_dump(  # type: ignore[no-any-return]
