@@ -401,10 +401,7 @@ class TokenRotateView(PortalView):
         assert self.connection is not None
         form = RotateTokenForm(request.POST)
         if not form.is_valid():
-            tokens = ConnectionToken.objects.filter(connection=self.connection)
-            return self.render(
-                "scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form
-            )
+            return self.invalid(form)
         if _claim_nonce(form.cleaned_data["nonce"], "rotated") is not None:
             messages.info(request, "That token was already issued; it is not shown again.")
             return HttpResponseRedirect(self.url("tokens", self.connection.pk))
@@ -417,11 +414,13 @@ class TokenRotateView(PortalView):
             )
         except ValueError as exc:
             form.add_error("expires_at", str(exc))
-            tokens = ConnectionToken.objects.filter(connection=self.connection)
-            return self.render(
-                "scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form
-            )
+            return self.invalid(form)
         return self.render_token(issued, created=False)
+
+    def invalid(self, form: RotateTokenForm) -> HttpResponse:
+        """The tokens page again, with the form's errors."""
+        tokens = ConnectionToken.objects.filter(connection=self.connection)
+        return self.render("scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form)
 
 
 class TokenRevokeView(PortalView):

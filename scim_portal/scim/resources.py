@@ -216,23 +216,18 @@ class UserKind(ResourceKind):
     ) -> dict[Any, list[dict[str, Any]]] | None:
         if not shape.returns("groups"):
             return None
-        ids = [obj.id for obj in objs]
-        groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        rows = (
-            GroupMembership.objects.filter(user_id__in=ids)
-            .order_by("group_id")
-            .values_list("user_id", "group_id", "group__display_name")
+        rows = GroupMembership.objects.filter(user_id__in=[obj.id for obj in objs]).values_list(
+            "user_id", "group_id", "group__display_name"
         )
-        for user_id, group_id, display in rows:
-            groups[user_id].append(
-                {
-                    "value": str(group_id),
-                    "display": display,
-                    "$ref": f"{base_url}/Groups/{group_id}",
-                    "type": "direct",
-                }
-            )
-        return groups
+        return _grouped(
+            rows.order_by("group_id"),
+            lambda group_id, display: {
+                "value": str(group_id),
+                "display": display,
+                "$ref": f"{base_url}/Groups/{group_id}",
+                "type": "direct",
+            },
+        )
 
 
 class GroupKind(ResourceKind):
@@ -250,23 +245,26 @@ class GroupKind(ResourceKind):
     ) -> dict[Any, list[dict[str, Any]]] | None:
         if not shape.returns("members"):
             return None
-        ids = [obj.id for obj in objs]
-        members: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        rows = (
-            GroupMembership.objects.filter(group_id__in=ids)
-            .order_by("user_id")
-            .values_list("group_id", "user_id", "display", "user__display_name", "user__user_name")
+        rows = GroupMembership.objects.filter(group_id__in=[obj.id for obj in objs]).values_list(
+            "group_id", "user_id", "display", "user__display_name", "user__user_name"
         )
-        for group_id, user_id, display, display_name, user_name in rows:
-            members[group_id].append(
-                {
-                    "value": str(user_id),
-                    "display": display or display_name or user_name,
-                    "$ref": f"{base_url}/Users/{user_id}",
-                    "type": "User",
-                }
-            )
-        return members
+        return _grouped(
+            rows.order_by("user_id"),
+            lambda user_id, display, display_name, user_name: {
+                "value": str(user_id),
+                "display": display or display_name or user_name,
+                "$ref": f"{base_url}/Users/{user_id}",
+                "type": "User",
+            },
+        )
+
+
+def _grouped(rows: Any, item: Any) -> dict[Any, list[dict[str, Any]]]:
+    """Membership rows ``(owner id, *fields)`` as lists of SCIM items per owner (one query)."""
+    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for owner, *fields in rows:
+        grouped[owner].append(item(*fields))
+    return grouped
 
 
 USERS = UserKind()
