@@ -117,6 +117,13 @@ class PortalView(LoginRequiredMixin, View):
         except Connection.DoesNotExist:
             raise Http404("No such connection.") from None
 
+    def owned(self, rows: Any, pk: Any, what: str) -> Any:
+        """Row ``pk`` of ``rows`` (a manager or queryset) in this page's connection, or 404."""
+        try:
+            return rows.get(connection=self.connection, pk=pk)
+        except (rows.model.DoesNotExist, ValidationError, ValueError):
+            raise Http404(f"No such {what}.") from None
+
     @property
     def actor(self) -> Actor:
         return Actor.for_user(self.request.user)
@@ -297,12 +304,7 @@ class UserDetailView(PortalView):
     tab = "users"
 
     def get(self, request: HttpRequest, user_id: Any) -> HttpResponse:
-        try:
-            user = DirectoryUser.objects.select_related("host_user").get(
-                connection=self.connection, pk=user_id
-            )
-        except (DirectoryUser.DoesNotExist, ValueError):
-            raise Http404("No such user.") from None
+        user = self.owned(DirectoryUser.objects.select_related("host_user"), user_id, "user")
         groups = user.directory_groups.order_by("display_name")
         return self.render(directory_user=user, groups=groups)
 
@@ -326,10 +328,7 @@ class GroupDetailView(PortalView):
     tab = "groups"
 
     def get(self, request: HttpRequest, group_id: Any) -> HttpResponse:
-        try:
-            group = DirectoryGroup.objects.get(connection=self.connection, pk=group_id)
-        except (DirectoryGroup.DoesNotExist, ValueError):
-            raise Http404("No such group.") from None
+        group = self.owned(DirectoryGroup.objects, group_id, "group")
         members = (
             GroupMembership.objects.filter(group=group)
             .select_related("user")
@@ -364,10 +363,7 @@ class RequestLogDetailView(PortalView):
     tab = "logs"
 
     def get(self, request: HttpRequest, log_id: int) -> HttpResponse:
-        try:
-            entry = RequestLog.objects.get(connection=self.connection, pk=log_id)
-        except RequestLog.DoesNotExist:
-            raise Http404("No such request.") from None
+        entry = self.owned(RequestLog.objects, log_id, "request")
         return self.render(entry=entry, explanation=explanations.explain(entry))
 
 
@@ -429,10 +425,7 @@ class TokenRevokeView(PortalView):
     def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
         self.require(permissions.DELETE)
         assert self.connection is not None
-        try:
-            token = ConnectionToken.objects.get(connection=self.connection, pk=token_id)
-        except ConnectionToken.DoesNotExist:
-            raise Http404("No such token.") from None
+        token = self.owned(ConnectionToken.objects, token_id, "token")
         revoke_token(token, actor=self.actor)
         messages.success(request, f"Revoked token {token.prefix}…; it stopped working at once.")
         return HttpResponseRedirect(self.url("tokens", self.connection.pk))
@@ -493,12 +486,7 @@ class SettingsView(PortalView):
                 request, f"Members of “{data['group']}” now get the role {data['role']}."
             )
         elif which == "unmap":
-            try:
-                group = DirectoryGroup.objects.get(
-                    connection=self.connection, pk=request.POST.get("group", "")
-                )
-            except (DirectoryGroup.DoesNotExist, ValidationError, ValueError):
-                raise Http404("No such group.") from None
+            group = self.owned(DirectoryGroup.objects, request.POST.get("group", ""), "group")
             directory.remove_role_mapping(self.connection, group, actor=self.actor)
             messages.success(request, f"“{group}” no longer gives a role.")
         else:

@@ -61,21 +61,6 @@ class InvalidPath(ScimError):
     default_detail = "The path attribute is invalid or malformed."
 
 
-class NoTarget(ScimError):
-    scim_type = "noTarget"
-    default_detail = "The path did not yield an attribute or value to operate on."
-
-
-class Mutability(ScimError):
-    scim_type = "mutability"
-    default_detail = "The attempted modification is not compatible with the attribute's mutability."
-
-
-class TooMany(ScimError):
-    scim_type = "tooMany"
-    default_detail = "The request would return too many results."
-
-
 class Uniqueness(ScimError):
     status_code = status.HTTP_409_CONFLICT
     scim_type = "uniqueness"
@@ -95,11 +80,6 @@ class PreconditionFailed(ScimError):
 class PayloadTooLarge(ScimError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
-
-
-class NotImplementedFeature(ScimError):
-    status_code = status.HTTP_501_NOT_IMPLEMENTED
-    default_detail = "This operation is not supported."
 
 
 def error_body(status_code: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:

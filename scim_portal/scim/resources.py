@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -94,7 +95,7 @@ class ResourceKind:
         raise NotImplementedError
 
     def query_builder(self) -> QueryBuilder:
-        return QueryBuilder(self.name, self.scim_model())
+        return _query_builder(self.name, self.scim_model())
 
     def queryset(self, connection: Connection) -> Any:
         return self.model_class.objects.filter(connection=connection)
@@ -195,6 +196,13 @@ def _without_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [item for item in (_without_empty(v) for v in value) if item not in ({}, None)]
     return value
+
+
+@cache
+def _query_builder(resource_type: str, model: Any) -> QueryBuilder:
+    """Builders hold no request state: one per resource type and model (the model changes
+    when the extension settings do, so a new one is built then)."""
+    return QueryBuilder(resource_type, model)
 
 
 def _is_list(annotation: Any) -> bool:
