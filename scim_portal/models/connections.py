@@ -133,14 +133,14 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
-        found = list(
-            self.usable().select_related("connection").filter(digest=digest).order_by()[:1]
-        )
+        # By the unique digest alone (the cheapest query, run on every SCIM request);
+        # revocation and expiry are checked on the row.
+        found = list(self.select_related("connection").filter(digest=digest).order_by()[:1])
         token = found[0] if found else None
         # The lookup is by digest; compare again in constant time all the same.
         if token is None or not hmac.compare_digest(token.digest, digest):
             return None
-        return token
+        return token if token.is_usable else None
 
 
 @dataclass(frozen=True)

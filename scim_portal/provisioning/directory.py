@@ -126,9 +126,10 @@ def _multi_valued_part(document: Document) -> list[tuple[str, list[dict[str, Any
 def _save_unique(
     obj: DirectoryUser | DirectoryGroup, attribute: str, value: str, **kw: Any
 ) -> None:
+    # No savepoint of its own: every caller is an atomic service function, so the
+    # conflict rolls back the whole change, which is what a SCIM 409 means.
     try:
-        with transaction.atomic():
-            obj.save(**kw)
+        obj.save(**kw)
     except IntegrityError as exc:
         raise UniquenessConflict(attribute, value) from exc
 

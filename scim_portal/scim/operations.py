@@ -94,12 +94,17 @@ class ResourceOperations:
 
     def get_object(self, resource_id: str) -> Any:
         try:
-            return self.kind.queryset(self.connection).get(pk=resource_id)
+            queryset = self.kind.queryset(self.connection)
+            return self.kind.with_related(queryset, self.shape).get(pk=resource_id)
         except (self.kind.model_class.DoesNotExist, ValidationError, ValueError, TypeError):
             raise NotFound(f"No {self.kind.name} with id {resource_id}.") from None
 
     def single(self, obj: Any, status: int = 200) -> Outcome:
-        related = self.kind.related_for([obj], self.base_url, self.shape)
+        related = (
+            None  # a user just created belongs to no group yet
+            if status == 201 and self.kind is USERS
+            else self.kind.related_for([obj], self.base_url, self.shape)
+        )
         document = self.kind.document(
             obj, self.base_url, related.get(obj.id, []) if related is not None else None
         )

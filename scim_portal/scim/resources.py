@@ -10,10 +10,13 @@ scim2-models for a query response, honouring ``attributes`` and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
+from uuid import UUID
 
+from django.db.models import Aggregate, JSONField, OuterRef, Subquery
+from django.db.models.functions import JSONArray
 from pydantic import ValidationError
 from scim2_models import Context, ResponseParameters
 from scim2_models import SCIMException as ModelsScimException
@@ -97,8 +100,30 @@ class ResourceKind:
     def query_builder(self) -> QueryBuilder:
         return _query_builder(self.name, self.scim_model())
 
+    #: Membership columns of the related items: the owner's column, the item's
+    #: columns (its id first), and how one item is rendered from them.
+    owner_field: str
+    item_fields: tuple[str, ...]
+
+    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
     def queryset(self, connection: Connection) -> Any:
         return self.model_class.objects.filter(connection=connection)
+
+    def with_related(self, queryset: Any, shape: ResponseShape) -> Any:
+        """``queryset`` whose rows also carry their memberships when ``shape`` returns
+        them, aggregated by the database: a read is one query, not two."""
+        if not shape.returns(self.related):
+            return queryset
+        rows = (
+            GroupMembership.objects.filter(**{self.owner_field: OuterRef("pk")})
+            .order_by()
+            .values(self.owner_field)
+            .annotate(rows=JSONList(JSONArray(*self.item_fields)))
+            .values("rows")
+        )
+        return queryset.annotate(**{RELATED_ROWS: Subquery(rows, output_field=JSONField())})
 
     # Input
 
@@ -168,10 +193,27 @@ class ResourceKind:
             )
 
     def related_for(
-        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
+        self, objs: Sequence[Any], base_url: str, shape: ResponseShape
     ) -> dict[Any, list[dict[str, Any]]] | None:
-        """Memberships of ``objs`` in one query, or None when the response omits them."""
-        raise NotImplementedError
+        """Memberships of ``objs`` (read by :meth:`with_related`, or in one query), or None
+        when the response omits them."""
+        if not shape.returns(self.related):
+            return None
+        if all(hasattr(obj, RELATED_ROWS) for obj in objs):
+            return {
+                obj.id: [
+                    self.item(base_url, UUID(item_id), *fields)
+                    for item_id, *fields in sorted(getattr(obj, RELATED_ROWS) or ())
+                ]
+                for obj in objs
+            }
+        rows = GroupMembership.objects.filter(
+            **{f"{self.owner_field}__in": [obj.id for obj in objs]}
+        ).values_list(self.owner_field, *self.item_fields)
+        grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for owner, item_id, *fields in rows.order_by(self.item_fields[0]):
+            grouped[owner].append(self.item(base_url, item_id, *fields))
+        return grouped
 
     def render_many(
         self, objs: Sequence[Any], base_url: str, shape: ResponseShape
@@ -219,23 +261,17 @@ class UserKind(ResourceKind):
     def scim_model(self) -> Any:
         return schema.user_model()
 
-    def related_for(
-        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
-    ) -> dict[Any, list[dict[str, Any]]] | None:
-        if not shape.returns("groups"):
-            return None
-        rows = GroupMembership.objects.filter(user_id__in=[obj.id for obj in objs]).values_list(
-            "user_id", "group_id", "group__display_name"
-        )
-        return _grouped(
-            rows.order_by("group_id"),
-            lambda group_id, display: {
-                "value": str(group_id),
-                "display": display,
-                "$ref": f"{base_url}/Groups/{group_id}",
-                "type": "direct",
-            },
-        )
+    owner_field = "user_id"
+    item_fields = ("group_id", "group__display_name")
+
+    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
+        (display,) = fields
+        return {
+            "value": str(item_id),
+            "display": display,
+            "$ref": f"{base_url}/Groups/{item_id}",
+            "type": "direct",
+        }
 
 
 class GroupKind(ResourceKind):
@@ -248,31 +284,33 @@ class GroupKind(ResourceKind):
     def scim_model(self) -> Any:
         return schema.group_model()
 
-    def related_for(
-        self, objs: Iterable[Any], base_url: str, shape: ResponseShape
-    ) -> dict[Any, list[dict[str, Any]]] | None:
-        if not shape.returns("members"):
-            return None
-        rows = GroupMembership.objects.filter(group_id__in=[obj.id for obj in objs]).values_list(
-            "group_id", "user_id", "display", "user__display_name", "user__user_name"
-        )
-        return _grouped(
-            rows.order_by("user_id"),
-            lambda user_id, display, display_name, user_name: {
-                "value": str(user_id),
-                "display": display or display_name or user_name,
-                "$ref": f"{base_url}/Users/{user_id}",
-                "type": "User",
-            },
-        )
+    owner_field = "group_id"
+    item_fields = ("user_id", "display", "user__display_name", "user__user_name")
+
+    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
+        display, display_name, user_name = fields
+        return {
+            "value": str(item_id),
+            "display": display or display_name or user_name,
+            "$ref": f"{base_url}/Users/{item_id}",
+            "type": "User",
+        }
 
 
-def _grouped(rows: Any, item: Any) -> dict[Any, list[dict[str, Any]]]:
-    """Membership rows ``(owner id, *fields)`` as lists of SCIM items per owner (one query)."""
-    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for owner, *fields in rows:
-        grouped[owner].append(item(*fields))
-    return grouped
+RELATED_ROWS = "scim_related_rows"
+
+
+class JSONList(Aggregate):
+    """An aggregate of JSON values into one JSON array, on each database's own function."""
+
+    function = "JSON_ARRAYAGG"
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSONB_AGG", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra)
 
 
 USERS = UserKind()

@@ -293,17 +293,25 @@ class SearchParameters:
 def run_query(
     kind: ResourceKind, connection: Connection, params: SearchParameters
 ) -> tuple[int, list[Any]]:
-    """``(total, page)`` of ``kind`` in ``connection`` for ``params``; 3 queries at most."""
+    """``(total, page)`` of ``kind`` in ``connection`` for ``params``, memberships included
+    as the shape asks. One query when the page is the last one (a lookup by userName, say),
+    two otherwise: the total is counted only when the page does not tell it."""
     builder = kind.query_builder()
     queryset = kind.queryset(connection)
     if params.filter:
         queryset = queryset.filter(builder.build(params.filter))
+    if params.count == 0:
+        return queryset.count(), []
     ordering = builder.order_by(params.sort_by, params.descending) if params.sort_by else ["id"]
-    total = queryset.count()
-    if params.count == 0 or params.start > total:
-        return total, []
     offset = params.start - 1
-    return total, list(queryset.order_by(*ordering)[offset : offset + params.count])
+    page = list(
+        kind.with_related(queryset, params.shape).order_by(*ordering)[
+            offset : offset + params.count
+        ]
+    )
+    if len(page) < params.count and (page or offset == 0):
+        return offset + len(page), page
+    return queryset.count(), page
 
 
 class ResourceView(ScimView):
@@ -350,7 +358,8 @@ class RootSearchView(ScimView):
                 except exceptions.InvalidFilter as exc:
                     errors.append(exc)  # an attribute of the other type: false here
                     continue
-            results.append((kind, queryset.count(), queryset.order_by("id")))
+            page_rows = kind.with_related(queryset, params.shape).order_by("id")
+            results.append((kind, queryset.count(), page_rows))
         if not results:
             raise errors[0]
         total = sum(count for _kind, count, _qs in results)
