@@ -304,14 +304,30 @@ def run_query(
         return queryset.count(), []
     ordering = builder.order_by(params.sort_by, params.descending) if params.sort_by else ["id"]
     offset = params.start - 1
-    page = list(
-        kind.with_related(queryset, params.shape).order_by(*ordering)[
-            offset : offset + params.count
-        ]
-    )
+    page = read_page(kind, connection, queryset, params.shape, ordering, offset, params.count)
     if len(page) < params.count and (page or offset == 0):
         return offset + len(page), page
     return queryset.count(), page
+
+
+def read_page(
+    kind: ResourceKind,
+    connection: Connection,
+    queryset: Any,
+    shape: ResponseShape,
+    ordering: list[Any],
+    offset: int,
+    limit: int,
+) -> list[Any]:
+    """Rows ``offset`` to ``offset + limit`` of ``queryset`` in ``ordering``, with their
+    memberships, in one query. A deep page is a deferred join: the window is found on the
+    index alone, then only its rows are read and their memberships aggregated (paging the
+    full rows would read, and aggregate for, every row skipped before the window)."""
+    if offset:
+        window = queryset.order_by(*ordering).values("pk")[offset : offset + limit]
+        queryset = kind.queryset(connection).filter(pk__in=window)
+        return list(kind.with_related(queryset, shape).order_by(*ordering))
+    return list(kind.with_related(queryset, shape).order_by(*ordering)[:limit])
 
 
 class ResourceView(ScimView):
@@ -358,8 +374,7 @@ class RootSearchView(ScimView):
                 except exceptions.InvalidFilter as exc:
                     errors.append(exc)  # an attribute of the other type: false here
                     continue
-            page_rows = kind.with_related(queryset, params.shape).order_by("id")
-            results.append((kind, queryset.count(), page_rows))
+            results.append((kind, queryset.count(), queryset))
         if not results:
             raise errors[0]
         total = sum(count for _kind, count, _qs in results)
@@ -369,7 +384,11 @@ class RootSearchView(ScimView):
             if skip >= count:
                 skip -= count
                 continue
-            page = list(queryset[skip : skip + room]) if room else []
+            page = (
+                read_page(kind, self.connection, queryset, params.shape, ["id"], skip, room)
+                if room
+                else []
+            )
             skip = 0
             resources += kind.render_many(page, self.base_url(), params.shape)
             room -= len(page)

@@ -162,6 +162,40 @@ def test_paging_is_one_based_stable_and_integer(scim):
 
 
 @pytest.mark.parametrize(
+    ("sort", "order"), [({}, False), ({"sortBy": "userName", "sortOrder": "descending"}, True)]
+)
+def test_deep_pages_keep_order_and_memberships(scim, sort, order):
+    users = [scim.create_user(f"deep{i:02}@example.com") for i in range(8)]
+    scim.create_group("Odd", [u["id"] for u in users[1::2]])
+    expected = sorted((u["userName"] for u in users), reverse=order)
+    seen = []
+    for start in (1, 4, 7):
+        body = scim.get("/Users", startIndex=start, count=3, **sort).json()
+        assert body["totalResults"] == 8
+        for resource in body["Resources"]:
+            odd = int(resource["userName"][4:6]) % 2 == 1
+            assert [g["display"] for g in resource.get("groups", [])] == (["Odd"] if odd else [])
+        seen += [r["userName"] for r in body["Resources"]]
+    assert seen == expected
+
+
+def test_root_search_pages_across_users_and_groups(scim):
+    for i in range(3):
+        scim.create_user(f"root{i}@example.com")
+    scim.create_group("Team")
+    body = scim.post(
+        "/.search",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+         "startIndex": 3, "count": 2},
+    ).json()  # fmt: skip
+    assert body["totalResults"] == 4
+    assert [r.get("userName") or r.get("displayName") for r in body["Resources"]] == [
+        "root2@example.com",
+        "Team",
+    ]
+
+
+@pytest.mark.parametrize(
     ("params", "start", "items"),
     [
         ({}, 1, 3),
