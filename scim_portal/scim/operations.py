@@ -94,8 +94,7 @@ class ResourceOperations:
 
     def get_object(self, resource_id: str) -> Any:
         try:
-            queryset = self.kind.queryset(self.connection)
-            return self.kind.with_related(queryset, self.shape).get(pk=resource_id)
+            return self.kind.queryset(self.connection).get(pk=resource_id)
         except (self.kind.model_class.DoesNotExist, ValidationError, ValueError, TypeError):
             raise NotFound(f"No {self.kind.name} with id {resource_id}.") from None
 

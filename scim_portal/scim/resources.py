@@ -13,10 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
-from uuid import UUID
 
-from django.db.models import Aggregate, JSONField, OuterRef, Subquery
-from django.db.models.functions import JSONArray
 from pydantic import ValidationError
 from scim2_models import Context, ResponseParameters
 from scim2_models import SCIMException as ModelsScimException
@@ -111,20 +108,6 @@ class ResourceKind:
     def queryset(self, connection: Connection) -> Any:
         return self.model_class.objects.filter(connection=connection)
 
-    def with_related(self, queryset: Any, shape: ResponseShape) -> Any:
-        """``queryset`` whose rows also carry their memberships when ``shape`` returns
-        them, aggregated by the database: a read is one query, not two."""
-        if not shape.returns(self.related):
-            return queryset
-        rows = (
-            GroupMembership.objects.filter(**{self.owner_field: OuterRef("pk")})
-            .order_by()
-            .values(self.owner_field)
-            .annotate(rows=JSONList(JSONArray(*self.item_fields)))
-            .values("rows")
-        )
-        return queryset.annotate(**{RELATED_ROWS: Subquery(rows, output_field=JSONField())})
-
     # Input
 
     def parse(self, body: Any) -> dict[str, Any]:
@@ -195,18 +178,9 @@ class ResourceKind:
     def related_for(
         self, objs: Sequence[Any], base_url: str, shape: ResponseShape
     ) -> dict[Any, list[dict[str, Any]]] | None:
-        """Memberships of ``objs`` (read by :meth:`with_related`, or in one query), or None
-        when the response omits them."""
+        """Memberships of ``objs`` in one query, or None when the response omits them."""
         if not shape.returns(self.related):
             return None
-        if all(hasattr(obj, RELATED_ROWS) for obj in objs):
-            return {
-                obj.id: [
-                    self.item(base_url, UUID(item_id), *fields)
-                    for item_id, *fields in sorted(getattr(obj, RELATED_ROWS) or ())
-                ]
-                for obj in objs
-            }
         rows = GroupMembership.objects.filter(
             **{f"{self.owner_field}__in": [obj.id for obj in objs]}
         ).values_list(self.owner_field, *self.item_fields)
@@ -295,22 +269,6 @@ class GroupKind(ResourceKind):
             "$ref": f"{base_url}/Users/{item_id}",
             "type": "User",
         }
-
-
-RELATED_ROWS = "scim_related_rows"
-
-
-class JSONList(Aggregate):
-    """An aggregate of JSON values into one JSON array, on each database's own function."""
-
-    function = "JSON_ARRAYAGG"
-    output_field = JSONField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, function="JSONB_AGG", **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra)
 
 
 USERS = UserKind()

@@ -2,10 +2,12 @@
 
 import pytest
 
-from scim_portal.models import GroupMembership
+from scim_portal.models import DirectoryUser, GroupMembership
 from tests.factories import DirectoryUserFactory
 
 pytestmark = pytest.mark.django_db
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def make_users(scim, count, group=None):
@@ -34,22 +36,22 @@ def test_a_page_of_users_with_emails_and_groups_costs_the_same_queries(
 ):
     group = scim.create_group("Everyone")
     make_users(scim, count + 5, group)
-    # auth, the page with each user's groups aggregated, count (a full page), request log
-    with django_assert_num_queries(4):
+    # auth, page, groups of the page, count (a full page), request log
+    with django_assert_num_queries(5):
         body = scim.get("/Users", count=count).json()
     assert len(body["Resources"]) == count and body["totalResults"] == count + 5
     assert all(r["groups"][0]["display"] == "Everyone" and r["emails"] for r in body["Resources"])
     # The last page tells the total itself: no count.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         body = scim.get("/Users", count=count, startIndex=count + 1).json()
     assert len(body["Resources"]) == 5 and body["totalResults"] == count + 5
     assert all(r["groups"][0]["display"] == "Everyone" for r in body["Resources"])
 
 
-def test_a_user_lookup_is_three_queries(scim, django_assert_num_queries):
+def test_a_user_lookup_needs_no_count(scim, django_assert_num_queries):
     user = scim.create_user("ada@example.com")
     scim.create_group("Eng", [user["id"]])
-    with django_assert_num_queries(3):  # auth, the user with its groups, request log
+    with django_assert_num_queries(4):  # auth, the user, its groups, request log
         body = scim.get("/Users", filter='userName eq "ADA@example.com"').json()
     assert body["totalResults"] == 1
     assert [g["display"] for g in body["Resources"][0]["groups"]] == ["Eng"]
@@ -82,6 +84,31 @@ def test_one_member_patch_costs_the_same_on_small_and_large_groups(
 def test_get_user_by_id_query_budget(scim, django_assert_num_queries):
     user = scim.create_user("one@example.com")
     scim.create_group("Eng", [user["id"]])
-    with django_assert_num_queries(3):  # auth, the user with its groups, request log
+    with django_assert_num_queries(4):  # auth, user, groups, request log
         body = scim.get(f"/Users/{user['id']}").json()
     assert [g["display"] for g in body["groups"]] == ["Eng"]
+
+
+def test_a_deep_page_is_a_deferred_join_with_the_same_budget(scim, django_assert_num_queries):
+    from scim_portal.scim.views import DEFERRED_JOIN_OFFSET
+
+    group = scim.create_group("Everyone")
+    users = DirectoryUser.objects.bulk_create(
+        DirectoryUser(
+            connection=scim.connection,
+            user_name=f"deep{i:05}@example.com",
+            attributes={"schemas": [USER_SCHEMA], "userName": f"deep{i:05}@example.com"},
+        )
+        for i in range(DEFERRED_JOIN_OFFSET + 150)
+    )
+    GroupMembership.objects.bulk_create(
+        GroupMembership(group_id=group["id"], user=user) for user in users[-150:]
+    )
+    start = DEFERRED_JOIN_OFFSET + 51
+    with django_assert_num_queries(5) as queries:  # auth, page, groups, count, request log
+        body = scim.get("/Users", startIndex=start, count=100).json()
+    assert " IN (SELECT " in queries.captured_queries[1]["sql"]
+    assert body["totalResults"] == len(users)
+    ordered = sorted(users, key=lambda user: user.id)[start - 1 : start + 99]
+    assert [r["userName"] for r in body["Resources"]] == [u.user_name for u in ordered]
+    assert all(r["groups"][0]["display"] == "Everyone" for r in body["Resources"])
