@@ -310,8 +310,8 @@ def run_query(
     return queryset.count(), page
 
 
-#: From this offset on, a page is read as a deferred join (measured crossover, see
-#: docs/benchmarks.md: below it the plain OFFSET is cheaper than the extra subquery).
+#: From this offset on, a page is read as a deferred join. Measured on PostgreSQL: at offset
+#: 500 the plain OFFSET is ~1 ms cheaper (no subquery); at 50,000 the join is 3x cheaper.
 DEFERRED_JOIN_OFFSET = 2000
 
 
