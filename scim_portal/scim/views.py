@@ -326,8 +326,8 @@ def read_page(
     """Rows ``offset`` to ``offset + limit`` of ``queryset`` in ``ordering``, one query.
 
     A deep page is a deferred join: the window of ids is found on the index alone, then
-    only its rows are read. A plain ``OFFSET`` reads every full row it skips (at 100,000
-    users, the last page costs 31 ms instead of 10 ms on PostgreSQL).
+    only its rows are read. A plain ``OFFSET`` reads every full row it skips (PostgreSQL,
+    100,000 users, the rows of the page at offset 99,900: ~27 ms with OFFSET, ~4 ms so).
     """
     ordered = queryset.order_by(*ordering)
     if offset < DEFERRED_JOIN_OFFSET:
