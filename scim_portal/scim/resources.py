@@ -97,13 +97,22 @@ class ResourceKind:
     def query_builder(self) -> QueryBuilder:
         return _query_builder(self.name, self.scim_model())
 
-    #: Membership columns of the related items: the owner's column, the item's
-    #: columns (its id first), and how one item is rendered from them.
+    #: Membership columns of the related items: the owner's column, then the item's id
+    #: and the names its ``display`` is taken from (the first that is set).
     owner_field: str
     item_fields: tuple[str, ...]
+    #: Where a related item lives (its ``$ref``) and its SCIM ``type``.
+    item_endpoint: str
+    item_type: str
 
-    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
-        raise NotImplementedError
+    def item(self, base_url: str, item_id: Any, *names: Any) -> dict[str, Any]:
+        """One related item (a user's group or a group's member) in SCIM form."""
+        return {
+            "value": str(item_id),
+            "display": next((name for name in names if name), names[-1]),
+            "$ref": f"{base_url}/{self.item_endpoint}/{item_id}",
+            "type": self.item_type,
+        }
 
     def queryset(self, connection: Connection) -> Any:
         return self.model_class.objects.filter(connection=connection)
@@ -237,15 +246,7 @@ class UserKind(ResourceKind):
 
     owner_field = "user_id"
     item_fields = ("group_id", "group__display_name")
-
-    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
-        (display,) = fields
-        return {
-            "value": str(item_id),
-            "display": display,
-            "$ref": f"{base_url}/Groups/{item_id}",
-            "type": "direct",
-        }
+    item_endpoint, item_type = "Groups", "direct"
 
 
 class GroupKind(ResourceKind):
@@ -260,15 +261,7 @@ class GroupKind(ResourceKind):
 
     owner_field = "group_id"
     item_fields = ("user_id", "display", "user__display_name", "user__user_name")
-
-    def item(self, base_url: str, item_id: Any, *fields: Any) -> dict[str, Any]:
-        display, display_name, user_name = fields
-        return {
-            "value": str(item_id),
-            "display": display or display_name or user_name,
-            "$ref": f"{base_url}/Users/{item_id}",
-            "type": "User",
-        }
+    item_endpoint, item_type = "Users", "User"
 
 
 USERS = UserKind()

@@ -164,7 +164,7 @@ def test_paging_is_one_based_stable_and_integer(scim):
 @pytest.mark.parametrize(
     ("sort", "order"), [({}, False), ({"sortBy": "userName", "sortOrder": "descending"}, True)]
 )
-def test_deep_pages_keep_order_and_memberships(scim, sort, order):
+def test_pages_keep_order_and_memberships(scim, sort, order):
     users = [scim.create_user(f"deep{i:02}@example.com") for i in range(8)]
     scim.create_group("Odd", [u["id"] for u in users[1::2]])
     expected = sorted((u["userName"] for u in users), reverse=order)
