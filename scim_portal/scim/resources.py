@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import Context, ResponseParameters
+from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership
@@ -48,8 +48,11 @@ class ResponseShape:
     def __init__(self, attributes: Sequence[str] = (), excluded: Sequence[str] = ()) -> None:
         self.attributes = [a.strip() for a in attributes if a.strip()]
         self.excluded = [a.strip() for a in excluded if a.strip()]
+        self.parameters: ResponseParameters[Any] | None = None
+        if not self.attributes and not self.excluded:
+            return
         try:
-            self.parameters: ResponseParameters[Any] = ResponseParameters.model_validate(
+            self.parameters = ResponseParameters.model_validate(
                 {"attributes": self.attributes or None,
                  "excludedAttributes": self.excluded or None}
             )  # fmt: skip
@@ -172,12 +175,35 @@ class ResourceKind:
         return document
 
     def render(self, document: dict[str, Any], shape: ResponseShape) -> dict[str, Any]:
+        """``document`` as the response carries it, honouring ``shape``.
+
+        The stored document is scim2-models' query-response serialisation, made when the
+        resource was written; id, meta and memberships are built in that form. So with no
+        ``attributes``/``excludedAttributes`` it is the answer as it is, and excluding a
+        top-level attribute returned by default (``excludedAttributes=members``, as Okta
+        and Entra send on every group read) only removes its key. Anything else goes
+        through scim2-models (tests/scim/test_rendering.py checks the paths agree).
+        """
         if not shape.attributes and not shape.excluded:
-            # The stored document is scim2-models' query-response serialisation, made when
-            # the resource was written; id, meta and memberships are built in that form.
-            # Validating it again on every read would only cost time (the property tests
-            # check that both paths agree).
             return document
+        dropped = self._simply_dropped(shape)
+        if dropped is not None:
+            return {key: value for key, value in document.items() if key.lower() not in dropped}
+        return self.render_with_models(document, shape)
+
+    def _simply_dropped(self, shape: ResponseShape) -> frozenset[str] | None:
+        """Lowercased names ``shape`` excludes, when it only excludes top-level attributes
+        returned by default; otherwise None."""
+        if shape.attributes:
+            return None
+        model = self.scim_model()
+        core = f"{model.__schema__}:".lower()
+        droppable = _droppable(model)
+        names = frozenset(path.lower().removeprefix(core) for path in shape.excluded)
+        return names if names <= droppable else None
+
+    def render_with_models(self, document: dict[str, Any], shape: ResponseShape) -> dict[str, Any]:
+        """``render`` by validating ``document`` with scim2-models and dumping it for ``shape``."""
         with schema.POLICY:
             resource = self.scim_model().model_validate(document)
             return resource.model_dump(  # type: ignore[no-any-return]
@@ -194,8 +220,12 @@ class ResourceKind:
             **{f"{self.owner_field}__in": [obj.id for obj in objs]}
         ).values_list(self.owner_field, *self.item_fields)
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        items: dict[Any, dict[str, Any]] = {}  # a group is an item of many users: build it once
         for owner, item_id, *fields in rows.order_by(self.item_fields[0]):
-            grouped[owner].append(self.item(base_url, item_id, *fields))
+            item = items.get(item_id)
+            if item is None:
+                item = items[item_id] = self.item(base_url, item_id, *fields)
+            grouped[owner].append(item)
         return grouped
 
     def render_many(
@@ -221,6 +251,19 @@ def _without_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [item for item in (_without_empty(v) for v in value) if item not in ({}, None)]
     return value
+
+
+@cache
+def _droppable(model: Any) -> frozenset[str]:
+    """Lowercased top-level attributes of ``model`` that are returned by default, but for
+    ``schemas`` and ``meta``: excluding one of them only removes its key."""
+    return frozenset(
+        (field.serialization_alias or name).lower()
+        for name, field in model.model_fields.items()
+        if name not in {"schemas", "meta"}
+        and model.get_field_annotation(name, Returned) == Returned.default
+        and ":" not in (field.serialization_alias or name)
+    )
 
 
 @cache
