@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -17,6 +18,7 @@ from .. import _secrets
 from .._uuid import uuid7
 from ..conf import app_settings, get_account_model_label
 from ..providers import Provider, get_provider, provider_choices
+from . import _sql
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -133,14 +135,38 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
-        # By the unique digest alone (the cheapest query, run on every SCIM request);
-        # revocation and expiry are checked on the row.
-        found = list(self.select_related("connection").filter(digest=digest).order_by()[:1])
-        token = found[0] if found else None
+        # By the unique digest alone, in SQL written once (this runs on every SCIM
+        # request); revocation and expiry are checked on the row.
+        token = _token_by_digest(digest)
         # The lookup is by digest; compare again in constant time all the same.
         if token is None or not hmac.compare_digest(token.digest, digest):
             return None
         return token if token.is_usable else None
+
+
+def _token_by_digest(digest: str) -> ConnectionToken | None:
+    """The token with this digest and its connection, in one query."""
+    using = router.db_for_read(ConnectionToken)
+    tokens = _sql.columns(ConnectionToken, "t", using)
+    row = _sql.fetch_one(_token_sql(using), [digest], using)
+    if row is None:
+        return None
+    token = tokens.build(row)
+    token.connection = _sql.columns(Connection, "c", using).build(row, tokens.width)
+    return token
+
+
+@cache
+def _token_sql(using: str) -> str:
+    tokens, owners = _sql.columns(ConnectionToken, "t", using), _sql.columns(Connection, "c", using)
+    connection_id = _sql.column(ConnectionToken, "connection", using)
+    return (
+        f"SELECT {tokens.select}, {owners.select} "  # noqa: S608  (names from the models)
+        f"FROM {_sql.table(ConnectionToken, using)} t "
+        f"INNER JOIN {_sql.table(Connection, using)} c "
+        f"ON c.{_sql.column(Connection, 'id', using)} = t.{connection_id} "
+        f"WHERE t.{_sql.column(ConnectionToken, 'digest', using)} = %s"
+    )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from scim2_models import PatchOp
 from scim2_models import SCIMException as ModelsScimException
 
-from ..models import Connection
+from ..models import Connection, _sql
 from ..provisioning import directory
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
@@ -94,9 +94,15 @@ class ResourceOperations:
 
     def get_object(self, resource_id: str) -> Any:
         try:
-            return self.kind.queryset(self.connection).get(pk=resource_id)
-        except (self.kind.model_class.DoesNotExist, ValidationError, ValueError, TypeError):
-            raise NotFound(f"No {self.kind.name} with id {resource_id}.") from None
+            found = _sql.one_by(
+                self.kind.model_class, {"connection": self.connection.pk, "id": resource_id}
+            )
+        except (ValidationError, ValueError, TypeError):
+            found = None
+        if found is None:
+            raise NotFound(f"No {self.kind.name} with id {resource_id}.")
+        found.connection = self.connection
+        return found
 
     def single(self, obj: Any, status: int = 200) -> Outcome:
         related = (

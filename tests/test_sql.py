@@ -1,0 +1,84 @@
+"""The SQL written once for the per-request statements gives what the ORM gives."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from scim_portal.models import (
+    Connection,
+    ConnectionToken,
+    DirectoryGroup,
+    DirectoryUser,
+    RequestLog,
+    _sql,
+)
+from scim_portal.provisioning import directory
+from tests.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(obj):
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def test_token_and_connection_are_the_orm_s(issued_connection):
+    connection, issued = issued_connection
+    expires = timezone.now() + timedelta(days=3)
+    ConnectionToken.objects.filter(pk=issued.token.pk).update(
+        last_used_at=timezone.now(), expires_at=expires, label="Okta prod"
+    )
+    Connection.objects.filter(pk=connection.pk).update(last_request_at=timezone.now())
+    found = ConnectionToken.objects.by_value(issued.raw)
+    orm = ConnectionToken.objects.select_related("connection").get(pk=issued.token.pk)
+    assert fields_of(found) == fields_of(orm)
+    assert fields_of(found.connection) == fields_of(orm.connection)
+    assert found.expires_at == expires and found._state.adding is False
+
+
+def test_one_by_builds_the_orm_s_instance(connection):
+    user = directory.create_user(
+        connection,
+        {"userName": "ada@example.com", "name": {"givenName": "Ada"}, "externalId": "e-1"},
+    )
+    group = directory.create_group(connection, {"displayName": "Eng"})
+    for model, obj in ((DirectoryUser, user), (DirectoryGroup, group)):
+        found = _sql.one_by(model, {"connection": connection.pk, "id": str(obj.pk)})
+        assert fields_of(found) == fields_of(model.objects.get(pk=obj.pk))
+    # Another connection's user is not found through this one; neither is an unknown id.
+    other = directory.create_user(ConnectionFactory(), {"userName": "ada@example.com"})
+    assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": other.pk}) is None
+    assert _sql.one_by(DirectoryUser, {"connection": other.connection_id, "id": other.pk})
+    assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "0" * 32}) is None
+    with pytest.raises(ValidationError):
+        _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "not-a-uuid"})
+
+
+def test_insert_writes_every_column(connection):
+    entry = RequestLog(
+        connection_id=connection.pk,
+        method="PATCH",
+        path="/scim/v2/x/Users/1",
+        query="a=1",
+        status=409,
+        duration_ms=1.25,
+        scim_type="uniqueness",
+        detail="taken",
+        user_agent="Okta SCIM Client 1.0.0",
+        idp="okta",
+        token_prefix="scimp_abc",
+        request_body='{"a": 1}',
+        response_body='{"b": 2}',
+    )
+    _sql.insert(entry)
+    stored = RequestLog.objects.get()
+    assert {k: v for k, v in fields_of(stored).items() if k != "id"} == {
+        k: v for k, v in fields_of(entry).items() if k != "id"
+    }
+
+
+def test_insert_refuses_a_model_whose_key_is_not_the_database_s():
+    with pytest.raises(ValueError, match="not assigned by the database"):
+        _sql.insert(DirectoryUser(user_name="x"))
