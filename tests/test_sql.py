@@ -11,10 +11,12 @@ from scim_portal.models import (
     ConnectionToken,
     DirectoryGroup,
     DirectoryUser,
+    GroupMembership,
     RequestLog,
     _sql,
 )
 from scim_portal.provisioning import directory
+from scim_portal.scim.resources import GROUPS, USERS
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +84,28 @@ def test_insert_writes_every_column(connection):
 def test_insert_refuses_a_model_whose_key_is_not_the_database_s():
     with pytest.raises(ValueError, match="not assigned by the database"):
         _sql.insert(DirectoryUser(user_name="x"))
+
+
+def test_values_in_are_the_orm_s(connection):
+    users = [
+        directory.create_user(connection, {"userName": f"u{i}@example.com", "displayName": n})
+        for i, n in enumerate(["Ada", "", "Grace"])
+    ]
+    ids = [str(user.pk) for user in users]
+    for name in ("Eng", "Ops"):
+        directory.create_group(
+            connection, {"displayName": name}, directory.MemberChange("add", tuple(ids[:2]))
+        )
+    for kind in (USERS, GROUPS):
+        owners = list(GroupMembership.objects.values_list(kind.owner_field, flat=True).distinct())
+        names = (kind.owner_field, *kind.item_fields)
+        expected = list(
+            GroupMembership.objects.filter(**{f"{kind.owner_field}__in": owners})
+            .values_list(*names)
+            .order_by(kind.item_fields[0])
+        )
+        found = _sql.values_in(
+            GroupMembership, names, kind.owner_field, owners, order_by=kind.item_fields[0]
+        )
+        assert found == expected and len(found) == 4
+    assert _sql.values_in(GroupMembership, ("user_id",), "user_id", [], order_by="user_id") == []

@@ -36,7 +36,7 @@ class Columns(Generic[M]):
         self.converters: list[tuple[int, Any, list[Any]]] = []
         for index, field in enumerate(fields):
             column = field.get_col(alias)
-            found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if found:
                 self.converters.append((index, column, found))
 
@@ -94,6 +94,74 @@ def _one_by_sql(
     condition = " AND ".join(f"r.{column(model, name, using)} = %s" for name in names)
     select = columns(model, "r", using).select
     return f"SELECT {select} FROM {table(model, using)} r WHERE {condition}", names  # noqa: S608
+
+
+def values_in(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    key: str,
+    keys: Sequence[Any],
+    order_by: str,
+) -> list[tuple[Any, ...]]:
+    """``model.objects.filter(<key>__in=keys).values_list(*names).order_by(order_by)``.
+
+    ``names`` are fields of ``model`` or ``<foreign key>__<field>`` of the model it
+    points to (joined once each).
+    """
+    if not keys:
+        return []
+    using = router.db_for_read(model)
+    connection = connections[using]
+    head, converters = _values_sql(model, names, key, order_by, using)
+    prepare = model._meta.get_field(key).get_db_prep_value  # type: ignore[union-attr]
+    placeholders = ", ".join(["%s"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(head.format(placeholders), [prepare(k, connection) for k in keys])
+        rows = cursor.fetchall()
+    if not converters:
+        return [tuple(row) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for index, column, functions in converters:
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        converted.append(tuple(values))
+    return converted
+
+
+@cache
+def _values_sql(
+    model: type[models.Model], names: tuple[str, ...], key: str, order_by: str, using: str
+) -> tuple[str, list[tuple[int, Any, list[Any]]]]:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    selected, joins, converters = [], {}, []
+    for index, name in enumerate(names):
+        relation, _, attribute = name.rpartition("__")
+        if relation:
+            foreign = model._meta.get_field(relation)
+            target: Any = foreign.related_model
+            alias = f"j_{relation}"
+            joins[alias] = (
+                f"INNER JOIN {table(target, using)} {alias} ON {alias}."
+                f"{quote(str(target._meta.pk.column))} = r.{quote(str(foreign.column))}"  # type: ignore[union-attr]
+            )
+            field = target._meta.get_field(attribute)
+        else:
+            alias, field = "r", model._meta.get_field(name)
+        selected.append(f"{alias}.{quote(str(field.column))}")
+        column_expression = field.get_col(alias)
+        found = connection.ops.get_db_converters(
+            column_expression
+        ) + column_expression.get_db_converters(connection)
+        if found:
+            converters.append((index, column_expression, found))
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {table(model, using)} r {' '.join(joins.values())} "  # noqa: S608
+        f"WHERE r.{column(model, key, using)} IN ({{}}) ORDER BY r.{column(model, order_by, using)}"
+    )
+    return sql, converters
 
 
 def insert(obj: models.Model) -> None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
-from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership
+from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership, _sql
 from . import exceptions, quirks, schema
 from .filters import QueryBuilder
 
@@ -216,12 +216,16 @@ class ResourceKind:
         """Memberships of ``objs`` in one query, or None when the response omits them."""
         if not shape.returns(self.related):
             return None
-        rows = GroupMembership.objects.filter(
-            **{f"{self.owner_field}__in": [obj.id for obj in objs]}
-        ).values_list(self.owner_field, *self.item_fields)
+        rows = _sql.values_in(
+            GroupMembership,
+            (self.owner_field, *self.item_fields),
+            self.owner_field,
+            [obj.id for obj in objs],
+            order_by=self.item_fields[0],
+        )
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         items: dict[Any, dict[str, Any]] = {}  # a group is an item of many users: build it once
-        for owner, item_id, *fields in rows.order_by(self.item_fields[0]):
+        for owner, item_id, *fields in rows:
             item = items.get(item_id)
             if item is None:
                 item = items[item_id] = self.item(base_url, item_id, *fields)
