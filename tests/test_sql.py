@@ -109,3 +109,11 @@ def test_values_in_are_the_orm_s(connection):
         )
         assert found == expected and len(found) == 4
     assert _sql.values_in(GroupMembership, ("user_id",), "user_id", [], order_by="user_id") == []
+
+
+def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):
+    connection, issued = issued_connection
+    other = ConnectionFactory()
+    assert ConnectionToken.objects.filter(connection=other).by_value(issued.raw) is None
+    mine = ConnectionToken.objects.filter(connection=connection).by_value(issued.raw)
+    assert mine is not None and mine.connection == connection

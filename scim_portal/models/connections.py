@@ -135,9 +135,12 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
-        # By the unique digest alone, in SQL written once (this runs on every SCIM
-        # request); revocation and expiry are checked on the row.
-        token = _token_by_digest(digest)
+        if self.query.where:  # a filtered queryset (one connection's tokens): keep the filter
+            token = self.select_related("connection").filter(digest=digest).first()
+        else:
+            # By the unique digest alone, in SQL written once (this runs on every SCIM
+            # request); revocation and expiry are checked on the row.
+            token = _token_by_digest(digest)
         # The lookup is by digest; compare again in constant time all the same.
         if token is None or not hmac.compare_digest(token.digest, digest):
             return None
