@@ -135,6 +135,7 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
+        token: ConnectionToken | None
         if self.query.where:  # a filtered queryset (one connection's tokens): keep the filter
             token = self.select_related("connection").filter(digest=digest).first()
         else:
