@@ -224,11 +224,14 @@ class ResourceKind:
             order_by=self.item_fields[0],
         )
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        items: dict[Any, dict[str, Any]] = {}  # a group is an item of many users: build it once
-        for owner, item_id, *fields in rows:
-            item = items.get(item_id)
+        # A group is an item of many users: build each distinct item once. The key is the
+        # whole row but its owner (a member's display is stored per membership).
+        items: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for owner, *columns in rows:
+            key = tuple(columns)
+            item = items.get(key)
             if item is None:
-                item = items[item_id] = self.item(base_url, item_id, *fields)
+                item = items[key] = self.item(base_url, *columns)
             grouped[owner].append(item)
         return grouped
 

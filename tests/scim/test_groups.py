@@ -160,3 +160,19 @@ def test_unsupported_members_paths_are_400(scim, trio):
     ):
         response = scim.patch_ops(f"/Groups/{group['id']}", operation)
         assert response.status_code == 400, operation
+
+
+def test_a_member_s_display_is_the_one_each_group_was_given(scim):
+    user = scim.create_user("ada@example.com")
+    for name in ("Alpha", "Beta"):
+        body = {
+            "schemas": [GROUP],
+            "displayName": name,
+            "members": [{"value": user["id"], "display": f"Ada in {name}"}],
+        }
+        assert scim.post("/Groups", body).status_code == 201
+    listing = scim.get("/Groups", sortBy="displayName").json()["Resources"]
+    assert [(g["displayName"], g["members"][0]["display"]) for g in listing] == [
+        ("Alpha", "Ada in Alpha"),
+        ("Beta", "Ada in Beta"),
+    ]
