@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -22,6 +23,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    """Wait until the server ``process`` started answers ``url`` over HTTP (any status);
+    kill it and raise if it has not within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # answering, with an error status
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -66,17 +84,10 @@ def test_example_project_migrates_seeds_and_serves_the_demo_login(example_env):
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{base}/login/", server)
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                page = opener.open(f"{base}/login/", timeout=5).read().decode()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        page = opener.open(f"{base}/login/", timeout=5).read().decode()
         assert "Log in" in page
         csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
         form = urllib.parse.urlencode(

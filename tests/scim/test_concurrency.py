@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from django.db import connection as db
 from scim_portal.models import DirectoryUser, GroupMembership
 from scim_portal.provisioning import create_connection
 from tests.factories import OrganizationFactory
-from tests.test_example_project import ROOT, free_port
+from tests.test_example_project import ROOT, free_port, wait_until_answering
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 PARALLEL = 16
@@ -33,17 +32,7 @@ def server():
         cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/scim/v2/", timeout=2)
-        except urllib.error.HTTPError:
-            break  # answering (a SCIM 404)
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.2)
+    wait_until_answering(f"{base}/scim/v2/", process)  # a SCIM 404 once up
     yield base
     process.terminate()
     process.wait(timeout=10)
