@@ -90,7 +90,7 @@ def test_get_user_by_id_query_budget(scim, django_assert_num_queries):
 
 
 def test_a_deep_page_is_a_deferred_join_with_the_same_budget(scim, django_assert_num_queries):
-    from scim_portal.scim.views import DEFERRED_JOIN_OFFSET
+    from scim_portal.scim.paging import DEFERRED_JOIN_OFFSET
 
     group = scim.create_group("Everyone")
     users = DirectoryUser.objects.bulk_create(
