@@ -111,6 +111,33 @@ def test_values_in_are_the_orm_s(connection):
     assert _sql.values_in(GroupMembership, ("user_id",), "user_id", [], order_by="user_id") == []
 
 
+def test_one_with_values_is_one_by_and_values_in(connection):
+    users = [directory.create_user(connection, {"userName": f"u{i}@example.com"}) for i in range(3)]
+    for name in ("Eng", "Ops", "Admins"):
+        directory.create_group(
+            connection, {"displayName": name}, directory.MemberChange("add", (str(users[0].pk),))
+        )
+    directory.create_group(
+        connection, {"displayName": "Solo"}, directory.MemberChange("add", (str(users[1].pk),))
+    )
+    other = directory.create_user(ConnectionFactory(), {"userName": "u0@example.com"})
+    names = USERS.related_names
+    for user in (*users, other):
+        where = {"connection": connection.pk, "id": str(user.pk)}
+        found = _sql.one_with_values(
+            DirectoryUser, where, GroupMembership, names, "user_id", order_by="group_id"
+        )
+        expected = _sql.one_by(DirectoryUser, where)
+        if expected is None:  # another connection's user
+            assert found is None and user is other
+            continue
+        values = _sql.values_in(GroupMembership, names, "user_id", [user.pk], order_by="group_id")
+        assert fields_of(found[0]) == fields_of(expected)
+        assert found[1] == values
+    assert [len(_sql.values_in(GroupMembership, names, "user_id", [u.pk], "group_id"))
+            for u in users] == [3, 1, 0]  # fmt: skip
+
+
 def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):
     connection, issued = issued_connection
     other = ConnectionFactory()

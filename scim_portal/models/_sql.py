@@ -140,29 +140,86 @@ def values_in(
 def _values_sql(
     model: type[models.Model], names: tuple[str, ...], key: str, order_by: str, using: str
 ) -> tuple[str, Converters]:
-    connection = connections[using]
-    quote = connection.ops.quote_name
+    selected, joins, read = _value_columns(model, names, "r", using)
+    sql = (
+        f"SELECT {selected} FROM {table(model, using)} r {joins} "  # noqa: S608
+        f"WHERE r.{column(model, key, using)} IN ({{}}) ORDER BY r.{column(model, order_by, using)}"
+    )
+    return sql, _converters(read, connections[using])
+
+
+def _value_columns(
+    model: type[models.Model], names: tuple[str, ...], alias: str, using: str, join: str = "INNER"
+) -> tuple[str, str, list[tuple[Any, str]]]:
+    """SELECT list and joins for ``names`` of ``model`` (aliased ``alias``), and the
+    ``(field, table alias)`` each column reads."""
+    quote = connections[using].ops.quote_name
     selected, joins, read = [], {}, []
     for name in names:
         relation, _, attribute = name.rpartition("__")
         if relation:
             foreign = model._meta.get_field(relation)
             target: Any = foreign.related_model
-            alias = f"j_{relation}"
-            joins[alias] = (
-                f"INNER JOIN {table(target, using)} {alias} ON {alias}."
-                f"{quote(str(target._meta.pk.column))} = r.{quote(str(foreign.column))}"  # type: ignore[union-attr]
+            joined = f"j_{relation}"
+            joins[joined] = (
+                f"{join} JOIN {table(target, using)} {joined} ON {joined}."
+                f"{quote(str(target._meta.pk.column))} = {alias}.{quote(str(foreign.column))}"  # type: ignore[union-attr]
             )
-            field = target._meta.get_field(attribute)
+            field, at = target._meta.get_field(attribute), joined
         else:
-            alias, field = "r", model._meta.get_field(name)
-        selected.append(f"{alias}.{quote(str(field.column))}")
-        read.append((field, alias))
-    sql = (
-        f"SELECT {', '.join(selected)} FROM {table(model, using)} r {' '.join(joins.values())} "  # noqa: S608
-        f"WHERE r.{column(model, key, using)} IN ({{}}) ORDER BY r.{column(model, order_by, using)}"
+            field, at = model._meta.get_field(name), alias
+        selected.append(f"{at}.{quote(str(field.column))}")
+        read.append((field, at))
+    return ", ".join(selected), " ".join(joins.values()), read
+
+
+def one_with_values(
+    model: type[M],
+    where: dict[str, Any],
+    related: type[models.Model],
+    names: tuple[str, ...],
+    key: str,
+    order_by: str,
+) -> tuple[M, list[tuple[Any, ...]]] | None:
+    """``one_by(model, where)`` and ``values_in(related, names, key, [its pk], order_by)``
+    in one statement (a LEFT JOIN): one round trip to the database instead of two."""
+    using = router.db_for_read(model)
+    sql, converters, width = _one_with_values_sql(
+        model, tuple(where), related, names, key, order_by, using
     )
-    return sql, _converters(read, connection)
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prepared(model, name, where[name], using) for name in where])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    found = columns(model, "r", using).build(rows[0])
+    values = [
+        tuple(_convert(row[width:], converters, using)) for row in rows if row[width] is not None
+    ]
+    return found, values
+
+
+@cache
+def _one_with_values_sql(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    related: type[models.Model],
+    value_names: tuple[str, ...],
+    key: str,
+    order_by: str,
+    using: str,
+) -> tuple[str, Converters, int]:
+    base = columns(model, "r", using)
+    selected, joins, read = _value_columns(related, value_names, "v", using, join="LEFT")
+    condition = " AND ".join(f"r.{column(model, name, using)} = %s" for name in names)
+    pk = connections[using].ops.quote_name(str(model._meta.pk.column))  # type: ignore[union-attr]
+    sql = (
+        f"SELECT {base.select}, {selected} FROM {table(model, using)} r "  # noqa: S608
+        f"LEFT JOIN {table(related, using)} v ON v.{column(related, key, using)} = r.{pk} "
+        f"{joins} WHERE {condition} ORDER BY v.{column(related, order_by, using)}"
+    )
+    return sql, _converters(read, connections[using]), base.width
 
 
 def insert(obj: models.Model) -> None:

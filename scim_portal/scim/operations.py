@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from scim2_models import PatchOp
 from scim2_models import SCIMException as ModelsScimException
 
-from ..models import Connection, _sql
+from ..models import Connection, GroupMembership, _sql
 from ..provisioning import directory
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
@@ -93,23 +93,49 @@ class ResourceOperations:
         self.actor = actor
 
     def get_object(self, resource_id: str) -> Any:
+        return self.read(resource_id, with_related=False)[0]
+
+    def read(
+        self, resource_id: str, *, with_related: bool = True
+    ) -> tuple[Any, dict[Any, list[dict[str, Any]]] | None]:
+        """The resource (404 if it is not this connection's) and, when its kind reads them
+        in the same statement and the response shows them, its related items (else None)."""
+        kind = self.kind
+        joined = with_related and kind.joins_related and self.shape.returns(kind.related)
+        where = {"connection": self.connection.pk, "id": resource_id}
+        found: Any
         try:
-            found = _sql.one_by(
-                self.kind.model_class, {"connection": self.connection.pk, "id": resource_id}
-            )
+            if joined:
+                found = _sql.one_with_values(
+                    kind.model_class,
+                    where,
+                    GroupMembership,
+                    kind.related_names,
+                    kind.owner_field,
+                    order_by=kind.item_fields[0],
+                )
+            else:
+                found = _sql.one_by(kind.model_class, where)
         except (ValidationError, ValueError, TypeError):
             found = None
         if found is None:
-            raise NotFound(f"No {self.kind.name} with id {resource_id}.")
-        found.connection = self.connection
-        return found
-
-    def single(self, obj: Any, status: int = 200) -> Outcome:
-        related = (
-            None  # a user just created belongs to no group yet
-            if status == 201 and self.kind is USERS
-            else self.kind.related_for([obj], self.base_url, self.shape)
+            raise NotFound(f"No {kind.name} with id {resource_id}.")
+        obj, related = (
+            (found[0], kind.items_by_owner(found[1], self.base_url)) if joined else (found, None)
         )
+        obj.connection = self.connection
+        return obj, related
+
+    def single(
+        self,
+        obj: Any,
+        status: int = 200,
+        related: dict[Any, list[dict[str, Any]]] | None = None,
+    ) -> Outcome:
+        """The response for ``obj``; ``related`` as :meth:`read` gives it (None: read here)."""
+        if related is None and not (status == 201 and self.kind is USERS):
+            # (a user just created belongs to no group yet)
+            related = self.kind.related_for([obj], self.base_url, self.shape)
         document = self.kind.document(
             obj, self.base_url, related.get(obj.id, []) if related is not None else None
         )

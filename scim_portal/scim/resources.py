@@ -10,7 +10,7 @@ scim2-models for a query response, honouring ``attributes`` and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -107,6 +107,9 @@ class ResourceKind:
     #: Where a related item lives (its ``$ref``) and its SCIM ``type``.
     item_endpoint: str
     item_type: str
+    #: Whether one resource is read with its memberships in the same statement: a user's
+    #: groups are few, but a group's members repeat the group's row once each.
+    joins_related: bool = False
 
     def item(self, base_url: str, item_id: Any, *names: Any) -> dict[str, Any]:
         """One related item (a user's group or a group's member) in SCIM form."""
@@ -218,11 +221,21 @@ class ResourceKind:
             return None
         rows = _sql.values_in(
             GroupMembership,
-            (self.owner_field, *self.item_fields),
+            self.related_names,
             self.owner_field,
             [obj.id for obj in objs],
             order_by=self.item_fields[0],
         )
+        return self.items_by_owner(rows, base_url)
+
+    @property
+    def related_names(self) -> tuple[str, ...]:
+        return (self.owner_field, *self.item_fields)
+
+    def items_by_owner(
+        self, rows: Iterable[Sequence[Any]], base_url: str
+    ) -> dict[Any, list[dict[str, Any]]]:
+        """Membership rows (``related_names``) as related items, by owner."""
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         # A group is an item of many users: build each distinct item once. The key is the
         # whole row but its owner (a member's display is stored per membership).
@@ -297,6 +310,7 @@ class UserKind(ResourceKind):
     owner_field = "user_id"
     item_fields = ("group_id", "group__display_name")
     item_endpoint, item_type = "Groups", "direct"
+    joins_related = True
 
 
 class GroupKind(ResourceKind):

@@ -355,11 +355,11 @@ class RootSearchView(ScimView):
 class ResourceDetailView(ResourceView):
     def get(self, request: Request, connection_id: Any, resource_id: str) -> Response:
         operations = self.operations()
-        obj = operations.get_object(resource_id)
+        obj, related = operations.read(resource_id)
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and obj.etag in {tag.strip() for tag in if_none_match.split(",")}:
             return Response(status=304, headers={"ETag": obj.etag})
-        return operations.single(obj).response()
+        return operations.single(obj, related=related).response()
 
     def put(self, request: Request, connection_id: Any, resource_id: str) -> Response:
         if_match = request.headers.get("If-Match")

@@ -84,9 +84,22 @@ def test_one_member_patch_costs_the_same_on_small_and_large_groups(
 def test_get_user_by_id_query_budget(scim, django_assert_num_queries):
     user = scim.create_user("one@example.com")
     scim.create_group("Eng", [user["id"]])
-    with django_assert_num_queries(4):  # auth, user, groups, request log
+    scim.create_group("Admins", [user["id"]])
+    with django_assert_num_queries(3):  # auth, the user with its groups, request log
         body = scim.get(f"/Users/{user['id']}").json()
-    assert [g["display"] for g in body["groups"]] == ["Eng"]
+    assert sorted(g["display"] for g in body["groups"]) == ["Admins", "Eng"]
+    lonely = scim.create_user("two@example.com")
+    with django_assert_num_queries(3):  # a user in no group is found all the same
+        body = scim.get(f"/Users/{lonely['id']}").json()
+    assert body["userName"] == "two@example.com" and "groups" not in body
+
+
+def test_get_group_by_id_query_budget(scim, django_assert_num_queries):
+    user = scim.create_user("one@example.com")
+    group = scim.create_group("Eng", [user["id"]])
+    with django_assert_num_queries(4):  # auth, group, members, request log
+        body = scim.get(f"/Groups/{group['id']}").json()
+    assert [m["value"] for m in body["members"]] == [user["id"]]
 
 
 def test_a_deep_page_is_a_deferred_join_with_the_same_budget(scim, django_assert_num_queries):
