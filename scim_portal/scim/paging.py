@@ -21,6 +21,7 @@ writes that are not committed yet.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ MAX_MARKS = 1000
 #: between every two reads never pays for them.
 DEEP_READS_BEFORE_MARKS = 2
 CACHE_ALIAS = "default"
+
+logger = logging.getLogger("scim_portal.scim")
 
 
 def run_query(
@@ -146,7 +149,11 @@ class PositionStore:
         return cls(connection, model)
 
     def load(self) -> Positions | None:
-        value = self.cache.get(self.key)
+        try:
+            value = self.cache.get(self.key)
+        except Exception:  # an unreachable cache costs a COUNT(*), never the answer
+            logger.warning("Could not read list positions from the cache", exc_info=True)
+            return None
         if value is None or value[0] < self.version:
             return None
         return Positions(*value)
@@ -159,7 +166,10 @@ class PositionStore:
             positions.step,
             positions.marks,
         )
-        self.cache.set(self.key, value, self.timeout)
+        try:
+            self.cache.set(self.key, value, self.timeout)
+        except Exception:
+            logger.warning("Could not keep list positions in the cache", exc_info=True)
 
 
 def _read_directory(
@@ -184,7 +194,7 @@ def _read_directory(
     changed = known is None
     if known is None:
         known = Positions(store.version, queryset.count())
-    if offset >= DEFERRED_JOIN_OFFSET:
+    if limit and offset >= DEFERRED_JOIN_OFFSET:
         known.deep_reads += 1
         if known.deep_reads >= DEEP_READS_BEFORE_MARKS:
             known.take_marks(queryset)
@@ -207,7 +217,10 @@ class _Forget:
         return hash(self.key)
 
     def __call__(self) -> None:
-        caches[CACHE_ALIAS].delete(self.key)
+        try:
+            caches[CACHE_ALIAS].delete(self.key)
+        except Exception:  # the change is committed; what is kept expires with its timeout
+            logger.warning("Could not forget list positions in the cache", exc_info=True)
 
 
 def directory_changed(sender: type[Any], instance: Any, using: str, **kwargs: Any) -> None:

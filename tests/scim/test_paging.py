@@ -199,3 +199,22 @@ def test_one_forget_per_transaction_for_a_run_of_deletes(scim, django_capture_on
         DirectoryUser.objects.filter(connection=scim.connection).delete()
         DirectoryGroup.objects.filter(pk=group.pk).delete()
     assert len(callbacks) == 2  # users, then groups
+
+
+def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, caplog):
+    from django.core.cache import caches
+
+    for i in range(3):
+        scim.create_user(f"u{i}@example.com")
+    cache = caches[paging.CACHE_ALIAS]
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    for method in ("get", "set", "delete"):
+        monkeypatch.setattr(cache, method, unreachable)
+    assert listed(scim, count=2)[0] == 3
+    scim.create_user("more@example.com")  # the forget after its commit fails quietly
+    assert listed(scim, count=2) == (4, [str(pk) for pk in truth(scim.connection)[:2]])
+    assert "Could not read list positions" in caplog.text
+    assert "Could not forget list positions" in caplog.text
