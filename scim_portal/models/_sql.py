@@ -94,21 +94,34 @@ def fetch_one(sql: str, params: Sequence[Any], using: str) -> tuple[Any, ...] | 
 
 
 def one_by(model: type[M], where: dict[str, Any]) -> M | None:
-    """The row of ``model`` whose fields equal ``where`` (a unique key), or None."""
+    """The row of ``model`` whose fields equal ``where`` (a unique key), or None.
+    ``"<field>__lower"`` compares ``LOWER(<field>)`` (give the value lower-cased)."""
     using = router.db_for_read(model)
     found = columns(model, "r", using)
-    sql, names = _one_by_sql(model, tuple(where), using)
-    row = fetch_one(sql, [prepared(model, n, where[n], using) for n in names], using)
+    sql = _one_by_sql(model, tuple(where), using)
+    row = fetch_one(sql, _where_params(model, where, using), using)
     return None if row is None else found.build(row)
 
 
 @cache
-def _one_by_sql(
-    model: type[models.Model], names: tuple[str, ...], using: str
-) -> tuple[str, tuple[str, ...]]:
-    condition = " AND ".join(f"r.{column(model, name, using)} = %s" for name in names)
+def _one_by_sql(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
     select = columns(model, "r", using).select
-    return f"SELECT {select} FROM {table(model, using)} r WHERE {condition}", names  # noqa: S608
+    return f"SELECT {select} FROM {table(model, using)} r WHERE {_where(model, names, using)}"  # noqa: S608
+
+
+def _where(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
+    conditions = []
+    for name in names:
+        field, lower = name.removesuffix("__lower"), name.endswith("__lower")
+        quoted = f"r.{column(model, field, using)}"
+        conditions.append(f"LOWER({quoted}) = %s" if lower else f"{quoted} = %s")
+    return " AND ".join(conditions)
+
+
+def _where_params(model: type[models.Model], where: dict[str, Any], using: str) -> list[Any]:
+    return [
+        prepared(model, name.removesuffix("__lower"), value, using) for name, value in where.items()
+    ]
 
 
 def values_in(
@@ -189,7 +202,7 @@ def one_with_values(
     )
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [prepared(model, name, where[name], using) for name in where])
+        cursor.execute(sql, _where_params(model, where, using))
         rows = cursor.fetchall()
     if not rows:
         return None
@@ -212,7 +225,7 @@ def _one_with_values_sql(
 ) -> tuple[str, Converters, int]:
     base = columns(model, "r", using)
     selected, joins, read = _value_columns(related, value_names, "v", using, join="LEFT")
-    condition = " AND ".join(f"r.{column(model, name, using)} = %s" for name in names)
+    condition = _where(model, names, using)
     pk = connections[using].ops.quote_name(str(model._meta.pk.column))  # type: ignore[union-attr]
     sql = (
         f"SELECT {base.select}, {selected} FROM {table(model, using)} r "  # noqa: S608

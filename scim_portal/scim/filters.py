@@ -89,6 +89,9 @@ GROUP_COLUMNS = {
     "meta.lastmodified": "last_modified",
 }
 
+#: The column unique per connection (case-insensitively) of each resource type.
+UNIQUE_COLUMNS = {"User": "user_name", "Group": "display_name"}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -157,6 +160,21 @@ class QueryBuilder(_LogicalVisitor):
 
     def build(self, text: str) -> Q:
         return self.visit(parse(text, None))
+
+    def unique_key(self, tree: FilterNode) -> dict[str, str] | None:
+        """``{"<column>__lower": value}`` when ``tree`` is ``<attribute> eq "<text>"`` on the
+        column unique per connection (``userName``; a group's ``displayName``), compared
+        case-insensitively as :meth:`build` compares it: a key that finds at most one row
+        through the unique index. None for every other filter."""
+        if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
+            return None
+        target = self.target(tree.attr_path)
+        if target.kind != "column" or target.path != UNIQUE_COLUMNS[self.resource_type]:
+            return None
+        value = coerce(target, tree.op, tree.value)
+        if target.case_exact or not isinstance(value, str) or not value:
+            return None
+        return {f"{target.path}__lower": value.lower()}
 
     def order_by(self, attribute: str, descending: bool) -> list[Any]:
         """Order-by expressions for ``sortBy`` (stable: ties broken by id)."""

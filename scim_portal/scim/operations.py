@@ -32,7 +32,7 @@ from . import exceptions, schema
 from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
 from .filters import _equal_values, parse
 from .quirks import normalize_patch_operations
-from .resources import USERS, ResourceKind, ResponseShape, models_error
+from .resources import USERS, Related, ResourceKind, ResponseShape, models_error
 
 logger = logging.getLogger("scim_portal.scim")
 
@@ -95,34 +95,44 @@ class ResourceOperations:
     def get_object(self, resource_id: str) -> Any:
         return self.read(resource_id, with_related=False)[0]
 
-    def read(
-        self, resource_id: str, *, with_related: bool = True
-    ) -> tuple[Any, dict[Any, list[dict[str, Any]]] | None]:
-        """The resource (404 if it is not this connection's) and, when its kind reads them
-        in the same statement and the response shows them, its related items (else None)."""
-        kind = self.kind
-        joined = with_related and kind.joins_related and self.shape.returns(kind.related)
-        where = {"connection": self.connection.pk, "id": resource_id}
-        found: Any
+    def read(self, resource_id: str, *, with_related: bool = True) -> tuple[Any, Related | None]:
+        """The resource (404 if it is not this connection's) and its related items as
+        :meth:`find` gives them."""
         try:
-            if joined:
-                found = _sql.one_with_values(
-                    kind.model_class,
-                    where,
-                    GroupMembership,
-                    kind.related_names,
-                    kind.owner_field,
-                    order_by=kind.item_fields[0],
-                )
-            else:
-                found = _sql.one_by(kind.model_class, where)
+            found = self.find({"id": resource_id}, self.shape if with_related else None)
         except (ValidationError, ValueError, TypeError):
             found = None
         if found is None:
-            raise NotFound(f"No {kind.name} with id {resource_id}.")
-        obj, related = (
-            (found[0], kind.items_by_owner(found[1], self.base_url)) if joined else (found, None)
-        )
+            raise NotFound(f"No {self.kind.name} with id {resource_id}.")
+        return found
+
+    def find(
+        self, key: dict[str, Any], shape: ResponseShape | None
+    ) -> tuple[Any, Related | None] | None:
+        """The resource of this connection with ``key`` (unique; see ``_sql.one_by``), or
+        None; with its related items when its kind reads them in the same statement and
+        ``shape`` shows them (else None: read them when rendering)."""
+        kind = self.kind
+        where = {"connection": self.connection.pk, **key}
+        joined = shape is not None and kind.joins_related and shape.returns(kind.related)
+        obj: Any
+        related = None
+        if joined:
+            found = _sql.one_with_values(
+                kind.model_class,
+                where,
+                GroupMembership,
+                kind.related_names,
+                kind.owner_field,
+                order_by=kind.item_fields[0],
+            )
+            if found is None:
+                return None
+            obj, related = found[0], kind.items_by_owner(found[1], self.base_url)
+        else:
+            obj = _sql.one_by(kind.model_class, where)
+            if obj is None:
+                return None
         obj.connection = self.connection
         return obj, related
 
@@ -130,7 +140,7 @@ class ResourceOperations:
         self,
         obj: Any,
         status: int = 200,
-        related: dict[Any, list[dict[str, Any]]] | None = None,
+        related: Related | None = None,
     ) -> Outcome:
         """The response for ``obj``; ``related`` as :meth:`read` gives it (None: read here)."""
         if related is None and not (status == 201 and self.kind is USERS):

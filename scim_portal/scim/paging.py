@@ -35,8 +35,11 @@ from django.db.models.signals import post_delete, post_save
 
 from ..conf import app_settings
 from ..models import Connection, DirectoryGroup, DirectoryUser
+from .filters import parse
 
 if TYPE_CHECKING:
+    from scim2_models.path import FilterNode
+
     from .resources import ResourceKind
     from .views import SearchParameters
 
@@ -57,17 +60,21 @@ logger = logging.getLogger("scim_portal.scim")
 
 
 def run_query(
-    kind: ResourceKind, connection: Connection, params: SearchParameters
+    kind: ResourceKind,
+    connection: Connection,
+    params: SearchParameters,
+    tree: FilterNode | None = None,
 ) -> tuple[int, list[Any]]:
-    """``(total, page)`` of ``kind`` in ``connection`` for ``params``. The total is counted
-    only when the page does not tell it (a full page): a lookup by userName, hit or miss,
-    needs no ``COUNT(*)``."""
+    """``(total, page)`` of ``kind`` in ``connection`` for ``params`` (``tree``: its filter,
+    parsed). The total is counted only when the page does not tell it (a full page): a
+    filter that selects less than a page needs no ``COUNT(*)``."""
     queryset = kind.queryset(connection)
     if not params.filter and not params.sort_by:
         return _read_directory(kind, connection, queryset, params.start - 1, params.count)
     builder = kind.query_builder()
     if params.filter:
-        queryset = queryset.filter(builder.build(params.filter))
+        tree = parse(params.filter, None) if tree is None else tree
+        queryset = queryset.filter(builder.visit(tree))
     if params.count == 0:
         return queryset.count(), []
     ordering = builder.order_by(params.sort_by, params.descending) if params.sort_by else ["id"]

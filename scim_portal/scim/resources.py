@@ -85,6 +85,10 @@ class ResponseShape:
         return name not in names(self.excluded)
 
 
+#: Related items (a user's groups, a group's members) by the id of their owner.
+Related = dict[Any, list[dict[str, Any]]]
+
+
 class ResourceKind:
     """What differs between the two resource types."""
 
@@ -215,7 +219,7 @@ class ResourceKind:
 
     def related_for(
         self, objs: Sequence[Any], base_url: str, shape: ResponseShape
-    ) -> dict[Any, list[dict[str, Any]]] | None:
+    ) -> Related | None:
         """Memberships of ``objs`` in one query, or None when the response omits them."""
         if not shape.returns(self.related):
             return None
@@ -232,9 +236,7 @@ class ResourceKind:
     def related_names(self) -> tuple[str, ...]:
         return (self.owner_field, *self.item_fields)
 
-    def items_by_owner(
-        self, rows: Iterable[Sequence[Any]], base_url: str
-    ) -> dict[Any, list[dict[str, Any]]]:
+    def items_by_owner(self, rows: Iterable[Sequence[Any]], base_url: str) -> Related:
         """Membership rows (``related_names``) as related items, by owner."""
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         # A group is an item of many users: build each distinct item once. The key is the
@@ -249,9 +251,15 @@ class ResourceKind:
         return grouped
 
     def render_many(
-        self, objs: Sequence[Any], base_url: str, shape: ResponseShape
+        self,
+        objs: Sequence[Any],
+        base_url: str,
+        shape: ResponseShape,
+        related: Related | None = None,
     ) -> list[dict[str, Any]]:
-        related = self.related_for(objs, base_url, shape)
+        """``objs`` rendered for ``shape``, with ``related`` items (None: read them here)."""
+        if related is None:
+            related = self.related_for(objs, base_url, shape)
         return [
             self.render(
                 self.document(

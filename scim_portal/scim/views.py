@@ -29,6 +29,7 @@ from .exceptions import (
     PayloadTooLarge,
     scim_exception_handler,
 )
+from .filters import parse
 from .limits import check_rate
 from .logging import record
 from .negotiation import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
@@ -300,8 +301,21 @@ class ResourceView(ScimView):
         )
 
     def search(self, params: SearchParameters) -> Response:
-        total, page = run_query(self.kind, self.connection, params)
-        resources = self.kind.render_many(page, self.base_url(), params.shape)
+        kind = self.kind
+        tree = parse(params.filter, None) if params.filter else None
+        key = kind.query_builder().unique_key(tree) if tree is not None else None
+        if key is None:
+            total, page = run_query(kind, self.connection, params, tree)
+            resources = kind.render_many(page, self.base_url(), params.shape)
+            return Response(_list_response(resources, total, params.start))
+        # A lookup by userName (or a group's displayName): at most one resource, read with
+        # its groups in one statement through the unique index, no COUNT(*).
+        found = self.operations().find(key, params.shape)
+        total = 0 if found is None else 1
+        resources = []
+        if found is not None and params.start == 1 and params.count:
+            obj, related = found
+            resources = kind.render_many([obj], self.base_url(), params.shape, related)
         return Response(_list_response(resources, total, params.start))
 
 
