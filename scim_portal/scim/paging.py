@@ -237,10 +237,18 @@ def directory_changed(sender: type[Any], instance: Any, using: str, **kwargs: An
         return  # an update moves no row
     forget = _Forget(cache_key(instance.connection_id, sender))
     database = connections[using]
-    pending = getattr(database, "run_on_commit", None)
-    if database.in_atomic_block and pending and pending[-1][1] == forget:
+    if database.in_atomic_block and _last_on_commit(database) == forget:
         return
     transaction.on_commit(forget, using=using)
+
+
+def _last_on_commit(database: Any) -> Any:
+    """The callback registered last in the open transaction (Django keeps
+    ``(savepoint ids, callback, robust)`` in ``run_on_commit``); None if unknown."""
+    try:
+        return database.run_on_commit[-1][1]
+    except (AttributeError, IndexError, TypeError):
+        return None
 
 
 DIRECTORY_MODELS = (DirectoryUser, DirectoryGroup)
