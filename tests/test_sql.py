@@ -56,6 +56,15 @@ def test_one_by_builds_the_orm_s_instance(connection):
     assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "0" * 32}) is None
     with pytest.raises(ValidationError):
         _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "not-a-uuid"})
+    # "__lower" compares LOWER(column): the unique userName key, whatever the case.
+    by_name = _sql.one_by(
+        DirectoryUser, {"connection": connection.pk, "user_name__lower": "ada@example.com"}
+    )
+    assert fields_of(by_name) == fields_of(DirectoryUser.objects.get(pk=user.pk))
+    assert (
+        _sql.one_by(DirectoryUser, {"connection": connection.pk, "user_name": "ADA@example.com"})
+        is None
+    )
 
 
 def test_insert_writes_every_column(connection):
