@@ -140,3 +140,49 @@ def test_put_and_patch_with_the_same_etag_one_wins_the_rest_get_412(idp):
     assert statuses == [200] + [412] * (PARALLEL - 1)
     _, fetched = idp("GET", path)
     assert fetched["meta"]["version"] == 'W/"2"'
+
+
+def test_every_worker_sees_a_change_made_through_another(idp):
+    """Each gunicorn worker remembers a list's size in its own (per-process) cache; a write
+    in one worker forgets only its own. The connection's event counter, read with the
+    token, must make every other worker see the change at once."""
+
+    def create(i):
+        return idp("POST", "/Users", {"userName": f"u{i:03}@example.com"})
+
+    def totals(start=1, count=5):
+        def read(_):
+            status, body = idp("GET", f"/Users?startIndex={start}&count={count}")
+            assert status == 200
+            return body["totalResults"], tuple(resource["id"] for resource in body["Resources"])
+
+        return in_parallel(read, range(PARALLEL * 2))
+
+    def truth():
+        rows = DirectoryUser.objects.filter(connection=idp.connection).order_by("id")
+        return tuple(str(pk) for pk in rows.values_list("pk", flat=True))
+
+    assert all(status == 201 for status, _ in in_parallel(create, range(40)))
+    assert {total for total, _ in totals()} == {40}  # full pages: every worker remembers 40
+    assert create(40)[0] == 201  # one worker
+    assert {total for total, _ in totals()} == {41}
+    assert idp("DELETE", f"/Users/{truth()[0]}")[0] == 204
+    assert set(totals()) == {(40, truth()[:5])}
+    # Creates, deletes and full-page reads interleaved over all workers end consistent.
+    victims = truth()[5:15]
+    work = [item for i in range(30) for item in (("create", 41 + i), ("read", 1 + i))]
+    work += [("delete", pk) for pk in victims]
+
+    def act(item):
+        kind, value = item
+        if kind == "create":
+            return create(value)[0] == 201
+        if kind == "delete":
+            return idp("DELETE", f"/Users/{value}")[0] == 204
+        return totals(value)[0][0] >= 0
+
+    assert all(in_parallel(act, work))
+    final = truth()
+    assert len(final) == 60
+    for start in (1, 8, 50, 56):
+        assert set(totals(start)) == {(60, final[start - 1 : start + 4])}
