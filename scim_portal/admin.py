@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from .conf import app_settings
@@ -34,6 +33,28 @@ from .models import (
 )
 from .provisioning import create_connection, delete_connection, directory, issue_token, revoke_token
 from .provisioning.events import Actor
+
+
+def admin_page(
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    template: str,
+    title: str,
+    **context: Any,
+) -> TemplateResponse:
+    """One of this app's own admin pages (``admin/scim_portal/<template>``) in the admin's
+    frame. Every admin view is wrapped in ``admin_site.admin_view``, which marks it never
+    cached: the pages that show a token or key once rely on that (tests check it)."""
+    return TemplateResponse(
+        request,
+        f"admin/scim_portal/{template}",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.model._meta,
+            **context,
+        },
+    )
 
 
 class ConnectionTokenInline(admin.TabularInline):
@@ -160,21 +181,16 @@ class ConnectionAdmin(admin.ModelAdmin):
     def _token_page(
         self, request: HttpRequest, connection: Connection, raw: str, *, created: bool
     ) -> HttpResponse:
-        response = TemplateResponse(
+        return admin_page(
+            self,
             request,
-            "admin/scim_portal/token_issued.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Connection created" if created else "Token issued",
-                "opts": self.model._meta,
-                "connection": connection,
-                "scim_url": self.scim_url(connection),
-                "token": raw,
-                "created": created,
-            },
+            "token_issued.html",
+            "Connection created" if created else "Token issued",
+            connection=connection,
+            scim_url=self.scim_url(connection),
+            token=raw,
+            created=created,
         )
-        add_never_cache_headers(response)
-        return response
 
     # Rotate, revoke, delete
 
@@ -205,12 +221,9 @@ class ConnectionAdmin(admin.ModelAdmin):
                 form.add_error("expires_at", str(exc))
             else:
                 return self._token_page(request, connection, issued.raw, created=False)
-        return TemplateResponse(
-            request,
-            "admin/scim_portal/issue_token.html",
-            {**self.admin_site.each_context(request), "title": "Issue a token",
-             "opts": self.model._meta, "connection": connection, "form": form},
-        )  # fmt: skip
+        return admin_page(
+            self, request, "issue_token.html", "Issue a token", connection=connection, form=form
+        )
 
     def revoke_token_view(
         self, request: HttpRequest, object_id: Any, token_id: int
@@ -225,12 +238,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_connection_change", args=[connection.pk])
             )
-        return TemplateResponse(
-            request,
-            "admin/scim_portal/revoke_token.html",
-            {**self.admin_site.each_context(request), "title": "Revoke a token",
-             "opts": self.model._meta, "connection": connection, "token": token},
-        )  # fmt: skip
+        return admin_page(
+            self, request, "revoke_token.html", "Revoke a token", connection=connection, token=token
+        )
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
         connection = get_object_or_404(Connection, pk=object_id)
@@ -250,18 +260,15 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:scim_portal_connection_changelist"))
         users = DirectoryUser.objects.filter(connection=connection)
-        return TemplateResponse(
+        return admin_page(
+            self,
             request,
-            "admin/scim_portal/connection/delete_confirmation.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Delete connection",
-                "opts": self.model._meta,
-                "connection": connection,
-                "user_count": users.count(),
-                "linked_count": users.filter(host_user__isnull=False).count(),
-                "group_count": DirectoryGroup.objects.filter(connection=connection).count(),
-            },
+            "connection/delete_confirmation.html",
+            "Delete connection",
+            connection=connection,
+            user_count=users.count(),
+            linked_count=users.filter(host_user__isnull=False).count(),
+            group_count=DirectoryGroup.objects.filter(connection=connection).count(),
         )
 
 
@@ -284,14 +291,15 @@ class EnvironmentKeyAdmin(admin.ModelAdmin):
         request._scim_portal_raw_key = raw  # type: ignore[attr-defined]
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
-        response = TemplateResponse(
+        raw = request._scim_portal_raw_key  # type: ignore[attr-defined]
+        return admin_page(
+            self,
             request,
-            "admin/scim_portal/key_issued.html",
-            {**self.admin_site.each_context(request), "title": "Environment key issued",
-             "opts": self.model._meta, "key": obj, "raw": request._scim_portal_raw_key},  # type: ignore[attr-defined]
-        )  # fmt: skip
-        add_never_cache_headers(response)
-        return response
+            "key_issued.html",
+            "Environment key issued",
+            key=obj,
+            raw=raw,
+        )
 
     @admin.action(description="Revoke the selected keys", permissions=["add"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[EnvironmentKey]) -> None:

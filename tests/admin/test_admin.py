@@ -64,6 +64,7 @@ def test_issue_and_revoke_tokens_in_admin(staff, setup):
     response = staff.post(f"{ADMIN}/connection/{connection.pk}/issue-token/", {"label": "staff"})
     new = token_in(response.content.decode())
     assert ConnectionToken.objects.by_value(new) is not None
+    assert "no-store" in response["Cache-Control"]  # shown once, never cached
     confirm = staff.get(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
     assert "Yes, revoke it" in confirm.content.decode()
     staff.post(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
@@ -121,6 +122,7 @@ def test_staff_see_only_what_their_permissions_allow(setup):
 def test_environment_key_is_shown_once_and_revocable(staff):
     response = staff.post(f"{ADMIN}/environmentkey/add/", {"name": "Terraform"})
     raw = re.search(r'value="(scimpenv_[^"]+)"', response.content.decode())[1]
+    assert "no-store" in response["Cache-Control"]
     key = EnvironmentKey.objects.by_value(raw)
     assert key.name == "Terraform" and raw not in str(EnvironmentKey.objects.values_list())
     listing = staff.get(f"{ADMIN}/environmentkey/").content.decode()
