@@ -59,6 +59,17 @@ DEFAULTS: dict[str, Any] = {
     # and the account-memberships hook the default adapter uses (None: no memberships).
     "ADAPTER": "scim_portal.provisioning.adapter.DefaultProvisioningAdapter",
     "MEMBERSHIPS": None,
+    # Connections never link, claim, edit or deactivate host users with is_staff or
+    # is_superuser. True lets them manage staff (never superusers); a system check warns.
+    "PROVISION_STAFF": False,
+    # Verified domains: the TXT record's name is "<prefix>.<domain>". DNS servers to ask
+    # ("192.0.2.53" or "192.0.2.53:5353"; None: the system's resolver) and the seconds a
+    # lookup may take. DOMAIN_TXT_LOOKUP (a dotted path to a function of a name returning
+    # its TXT strings) replaces the lookup altogether.
+    "DOMAIN_VERIFICATION_PREFIX": "_scim-portal-verification",
+    "DNS_NAMESERVERS": None,
+    "DNS_TIMEOUT": 5.0,
+    "DOMAIN_TXT_LOOKUP": "scim_portal.provisioning.domains.dns_txt_lookup",
     # Days request logs and provisioning events are kept (``manage.py scim_portal prune``).
     "REQUEST_LOG_RETENTION_DAYS": 30,
     "EVENT_RETENTION_DAYS": 365,
@@ -66,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings whose value is a dotted path (or a list of them) to import.
 IMPORT_STRINGS: frozenset[str] = frozenset(
-    {"USER_EXTENSIONS", "GROUP_EXTENSIONS", "ADAPTER", "MEMBERSHIPS"}
+    {"USER_EXTENSIONS", "GROUP_EXTENSIONS", "ADAPTER", "MEMBERSHIPS", "DOMAIN_TXT_LOOKUP"}
 )
 
 

@@ -64,6 +64,14 @@ class DeprovisionPolicy(models.TextChoices):
     REMOVE = "remove", "Remove the membership"
 
 
+class EmailDomainPolicy(models.TextChoices):
+    """What happens to a user whose email is outside the account's verified domains."""
+
+    ACCEPT = "accept", "Accept"
+    FLAG = "flag", "Accept, and flag it in the request log and user list"
+    REJECT = "reject", "Reject it (the identity provider gets an error)"
+
+
 class Connection(models.Model):
     """One SCIM 2.0 connection: an identity provider provisioning into one account."""
 
@@ -87,6 +95,9 @@ class Connection(models.Model):
     )
     deprovision_policy = models.CharField(
         max_length=20, choices=DeprovisionPolicy.choices, default=DeprovisionPolicy.DEACTIVATE
+    )
+    out_of_domain_policy = models.CharField(
+        max_length=10, choices=EmailDomainPolicy.choices, default=EmailDomainPolicy.FLAG
     )
     #: Role (a key the host's memberships hook lists) of users no mapped group gives one.
     default_role = models.CharField(max_length=100, blank=True)

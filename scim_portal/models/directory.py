@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -40,6 +41,21 @@ class DirectoryResource(models.Model):
         return f'W/"{self.version}"'
 
 
+class HostLink(models.TextChoices):
+    """How a directory user stands to a host user (docs/security.md, "Ownership")."""
+
+    NONE = "", "Not linked"
+    #: Created by this connection, or claimed through a verified domain: the connection
+    #: manages the host user's profile, and its membership of the account.
+    MANAGED = "managed", "Managed by this connection"
+    #: The person accepted an invitation: only their membership of this account follows.
+    MEMBER = "member", "Linked (membership only)"
+    #: The email belongs to a host user this connection may not claim; invited to accept.
+    AWAITING = "awaiting", "Awaiting the person"
+    #: The email belongs to a host user no connection may touch (staff, or ambiguous).
+    BLOCKED = "blocked", "Not linked: protected account"
+
+
 class DirectoryUser(DirectoryResource):
     """A user provisioned by an identity provider; ``id`` is its SCIM id."""
 
@@ -57,6 +73,15 @@ class DirectoryUser(DirectoryResource):
         on_delete=models.SET_NULL,
         related_name="scim_directory_users",
     )
+    host_link = models.CharField(max_length=10, choices=HostLink.choices, blank=True)
+    #: While ``host_link`` is "awaiting": the host user who may accept the link.
+    awaited_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     #: The host role the directory gives this user (from role mappings), or "".
     role = models.CharField(max_length=100, blank=True)
 
@@ -66,6 +91,17 @@ class DirectoryUser(DirectoryResource):
         constraints = [
             models.UniqueConstraint(
                 "connection", Lower("user_name"), name="scim_user_username_ci_unique"
+            ),
+            # A host user is managed by at most one connection, and linked once per connection.
+            models.UniqueConstraint(
+                fields=["host_user"],
+                condition=Q(host_link="managed"),
+                name="scim_user_one_manager",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "host_user"],
+                condition=Q(host_user__isnull=False),
+                name="scim_user_host_once_per_conn",
             ),
         ]
         indexes = [

@@ -26,17 +26,27 @@ class EventType(models.TextChoices):
     CONNECTION_DELETED = "connection.deleted"
     TOKEN_ISSUED = "token.issued"  # noqa: S105  (an event name)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    USER_LINKED = "user.linked"
+    CONNECTION_UPDATED = "connection.updated"
+    ROLE_MAPPING_SET = "role_mapping.set"
+    ROLE_MAPPING_REMOVED = "role_mapping.removed"
+    DOMAIN_ADDED = "domain.added"
+    DOMAIN_VERIFIED = "domain.verified"
+    DOMAIN_REMOVED = "domain.removed"
 
 
 class ProvisioningEvent(models.Model):
     """One change, numbered 1, 2, 3… per connection in commit order.
 
     Written in the same transaction as the change; outlives its connection (no
-    database constraint) for the audit trail.
+    database constraint) for the audit trail. Changes of the account itself (its
+    verified domains) have no connection and no number.
     """
 
     connection = models.ForeignKey(
         Connection,
+        null=True,
+        blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="events",
@@ -48,9 +58,9 @@ class ProvisioningEvent(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    number = models.PositiveBigIntegerField()
+    number = models.PositiveBigIntegerField(null=True, blank=True)
     type = models.CharField(max_length=40, choices=EventType.choices)
-    #: "User", "Group", "Connection" or "Token", and its id.
+    #: "User", "Group", "Connection", "Token", "RoleMapping" or "Domain", and its id.
     resource_type = models.CharField(max_length=20)
     resource_id = models.CharField(max_length=64, blank=True)
     #: What changed: attribute -> {"old": …, "new": …}, or event-specific details.

@@ -20,12 +20,15 @@ MAX_IDS_IN_EVENT = 1000
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change: an IdP through a token, a person, or the system."""
+    """Who made a change: an IdP through a token, a person (in the portal, the API or
+    Django admin), an environment key, a management command, or the system."""
 
     kind: str = "system"
     token_prefix: str = ""
     user: Any = None
     name: str = ""
+    #: Where a person acted: "portal", "api" or "admin" ("" if not said).
+    via: str = ""
 
     @classmethod
     def for_token(cls, token: ConnectionToken) -> Actor:
@@ -36,18 +39,30 @@ class Actor:
         return cls(kind="environment_key", token_prefix=key.prefix, name=key.name)
 
     @classmethod
-    def for_user(cls, user: Any) -> Actor:
+    def for_user(cls, user: Any, *, via: str = "") -> Actor:
         if user is None or not getattr(user, "is_authenticated", False):
             return SYSTEM
-        return cls(kind="user", user=user)
+        return cls(kind="user", user=user, via=via)
+
+    @classmethod
+    def for_command(cls, name: str) -> Actor:
+        """A management command, e.g. ``"scim_portal rotate-token"``."""
+        return cls(kind="command", name=name)
 
     def as_json(self) -> dict[str, Any]:
         if self.kind == "token":
             return {"type": "token", "prefix": self.token_prefix}
         if self.kind == "user":
-            return {"type": "user", "id": self.user.pk, "username": self.user.get_username()}
+            data = {"type": "user", "id": self.user.pk, "username": self.user.get_username()}
+            if self.via:
+                data["via"] = self.via
+            if getattr(self.user, "is_staff", False):
+                data["staff"] = True
+            return data
         if self.kind == "environment_key":
             return {"type": "environment_key", "name": self.name, "prefix": self.token_prefix}
+        if self.kind == "command":
+            return {"type": "command", "name": self.name}
         return {"type": "system"}
 
 
@@ -111,6 +126,32 @@ def _reserve_numbers(connection_pk: Any, count: int) -> int:
     with db_connection.cursor() as cursor:  # names from the model's metadata, quoted
         cursor.execute(sql, [count, pk_field.get_db_prep_value(connection_pk, db_connection)])
         return int(cursor.fetchone()[0])
+
+
+def record_account_event(
+    account: Any,
+    type: EventType,
+    resource_type: str,
+    resource_id: Any = "",
+    changes: dict[str, Any] | None = None,
+    *,
+    actor: Actor = SYSTEM,
+) -> ProvisioningEvent:
+    """Write an event of the account itself (no connection, no number), in the caller's
+    transaction; the signal is sent after commit."""
+    event = ProvisioningEvent.objects.create(
+        connection=None,
+        account_id=account.pk,
+        number=None,
+        type=type,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        changes=changes or {},
+        actor=actor.as_json(),
+        actor_user=actor.user if actor.kind == "user" else None,
+    )
+    transaction.on_commit(lambda: _send([event]))
+    return event
 
 
 def _send(events: list[ProvisioningEvent]) -> None:
