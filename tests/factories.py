@@ -2,8 +2,9 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from scim_portal.models import Connection, DirectoryGroup, DirectoryUser
+from scim_portal.models import AccountDomain, Connection, DirectoryGroup, DirectoryUser
 from tests.testapp.models import Organization
 
 
@@ -48,3 +49,16 @@ class DirectoryGroupFactory(factory.django.DjangoModelFactory):
 
     connection = factory.SubFactory(ConnectionFactory)
     display_name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class VerifiedDomainFactory(factory.django.DjangoModelFactory):
+    """A domain verified for an account (as vendor staff would mark it)."""
+
+    class Meta:
+        model = AccountDomain
+
+    account = factory.SubFactory(OrganizationFactory)
+    domain = "example.com"
+    verification_token = factory.LazyFunction(AccountDomain.generate_token)
+    verified_at = factory.LazyFunction(timezone.now)
+    verification_method = "staff"

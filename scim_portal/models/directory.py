@@ -114,6 +114,9 @@ class DirectoryUser(DirectoryResource):
             models.Index(fields=["connection", "last_modified"], name="scim_user_modified_idx"),
         ]
 
+    #: Set by the provisioning services: what was accepted but flagged (not stored here).
+    warning: str = ""
+
     def __str__(self) -> str:
         return self.user_name
 

@@ -13,6 +13,7 @@ their membership of the connection's account through the small
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from ..conf import app_settings, reload_hooks
-from ..models import DeprovisionPolicy, LinkPolicy
+from ..models import DeprovisionPolicy, HostLink
+from .ownership import decide, email_taken, has_membership, manages, users_with_email
 
 if TYPE_CHECKING:
     from ..models import Connection, DirectoryGroup, DirectoryUser
@@ -58,16 +60,41 @@ class AccountMemberships:
         """Whether ``user`` is an active member of any account but ``account``."""
         raise NotImplementedError
 
-    def find_user_by_verified_email(self, email: str) -> Any | None:
-        """The host user who owns ``email``, if there is exactly one.
+    def find_user_by_email(self, email: str, account: Any) -> Any | None:
+        """The host user who owns ``email``, if there is exactly one, or None.
 
-        The default trusts the user model's ``email`` field; a host that verifies
-        addresses (django-allauth's ``EmailAddress.verified``) should look there.
+        Called when a directory user of ``account``'s connection arrives with
+        ``email``. The default trusts the user model's email field; a host that
+        verifies addresses (django-allauth's ``EmailAddress.verified``) should look
+        there. Whatever this returns, the connection claims that person only under
+        the ownership rules (verified domain, managed by no other connection, not
+        staff): otherwise they are invited (:meth:`invite`) and nobody is linked.
         """
-        model = get_user_model()
-        field = model.get_email_field_name()
-        matches = list(model._default_manager.filter(**{f"{field}__iexact": email})[:2])
+        legacy = type(self).find_user_by_verified_email
+        if legacy is not AccountMemberships.find_user_by_verified_email:
+            warnings.warn(
+                f"{type(self).__name__}.find_user_by_verified_email(email) is deprecated and "
+                "will not be called in the next release: implement "
+                "find_user_by_email(email, account) instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self.find_user_by_verified_email(email)
+        matches = users_with_email(email)
         return matches[0] if len(matches) == 1 else None
+
+    def find_user_by_verified_email(self, email: str) -> Any | None:
+        """Deprecated: implement :meth:`find_user_by_email`, which gets the account."""
+        matches = users_with_email(email)
+        return matches[0] if len(matches) == 1 else None
+
+    def invite(self, account: Any, user: Any, directory_user: DirectoryUser) -> None:
+        """``user`` owns the email of ``directory_user`` but the connection may not
+        claim them (their domain is not verified for ``account``, or another
+        connection manages them). Invite them to join ``account``; when they accept,
+        call :func:`scim_portal.provisioning.ownership.accept_invitation`. The
+        default does nothing: the directory user waits, shown in the portal.
+        """
 
     def create_user(self, directory_user: DirectoryUser) -> Any:
         """A new host user for ``directory_user`` (no usable password: they sign in by SSO)."""
@@ -88,13 +115,19 @@ class AccountMemberships:
 
 
 def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
-    """Copy email and names onto the host user; the names of the fields changed."""
+    """Copy email and names onto the host user; the names of the fields changed.
+
+    An email another host user already has is not copied: that would give two
+    people one address (and one of them the other's password resets).
+    """
     name = directory_user.attributes.get("name") or {}
     wanted = {
-        user.get_email_field_name(): directory_user.email,
         "first_name": name.get("givenName") or "",
         "last_name": name.get("familyName") or "",
     }
+    email = directory_user.email
+    if email and not email_taken(email, by_other_than=user):
+        wanted[user.get_email_field_name()] = email
     changed = []
     for field, value in wanted.items():
         if not hasattr(user, field):
@@ -160,15 +193,18 @@ class ProvisioningAdapter:
 
 
 class DefaultProvisioningAdapter(ProvisioningAdapter):
-    """Host users from ``AUTH_USER_MODEL``, account memberships through the hook.
+    """Host users from ``AUTH_USER_MODEL``, account memberships through the hook,
+    under the ownership rules of :mod:`~scim_portal.provisioning.ownership`:
 
-    - a new directory user is linked to the host user with the same (verified)
-      email when the connection's link policy allows it, else a host user is
-      created; either way it becomes a member of the account with its role;
-    - updates copy email and names onto the same host user (linked by SCIM id,
-      so an email change never creates a second user);
-    - deactivation deactivates the membership at once, and the host user when it
-      has no other active membership; reactivation restores both;
+    - a new directory user gets a new host user, or claims the existing one with
+      its email when the link policy and the ownership rules allow it; when the
+      email belongs to someone it may not claim, nobody is linked and no duplicate
+      is created: the person is invited (``AccountMemberships.invite``) and the
+      directory user awaits them. Linked people become members of the account;
+    - updates copy email and names onto a host user the connection manages (linked
+      by SCIM id, so an email change never creates a second user);
+    - deactivation deactivates the membership at once, and a managed host user
+      when it has no other active membership; reactivation restores both;
     - deletion deactivates or removes the membership per the deprovision policy.
     """
 
@@ -178,24 +214,23 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
 
     def user_created(self, user: DirectoryUser) -> None:
         connection = user.connection
-        if connection.link_policy == LinkPolicy.NEVER:
-            return
-        memberships = self.memberships or AccountMemberships()
-        host = None
-        if connection.link_policy == LinkPolicy.VERIFIED_EMAIL and user.email:
-            host = memberships.find_user_by_verified_email(user.email)
-        if host is None:
-            host = memberships.create_user(user)
-        user.host_user = host
-        user.save(update_fields=["host_user"])
-        if self.memberships is not None:
+        hook = self.memberships or AccountMemberships()
+        link = decide(user, hook)
+        host = link.host_user
+        if link.link == HostLink.MANAGED and host is None:
+            host = hook.create_user(user)
+        user.host_user, user.host_link, user.awaited_user = host, link.link, link.awaited
+        user.save(update_fields=["host_user", "host_link", "awaited_user"])
+        if link.link == HostLink.AWAITING:
+            hook.invite(connection.account, link.awaited, user)
+        elif host is not None and self.memberships is not None:
             self.memberships.add(
                 connection.account, host, role=user.role, active=user.active is not False
             )
 
     def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
         host = user.host_user
-        if host is not None and _copy_profile(user, host):
+        if host is not None and manages(user) and _copy_profile(user, host):
             host.save()
 
     def user_deactivated(self, user: DirectoryUser) -> None:
@@ -203,17 +238,17 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
 
     def user_reactivated(self, user: DirectoryUser) -> None:
         host = user.host_user
-        if host is None:
+        if host is None or not has_membership(user):
             return
         if self.memberships is not None:
             self.memberships.set_active(user.connection.account, host, True)
-        if not host.is_active:
+        if manages(user) and not host.is_active:
             host.is_active = True
             host.save(update_fields=["is_active"])
 
     def user_deleted(self, user: DirectoryUser) -> None:
         host = user.host_user
-        if host is None:
+        if host is None or not has_membership(user):
             return
         if self.memberships is not None and (
             user.connection.deprovision_policy == DeprovisionPolicy.REMOVE
@@ -224,22 +259,24 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
             self._deactivate(user)
 
     def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
-        if user.host_user is not None and self.memberships is not None:
+        if has_membership(user) and self.memberships is not None:
             self.memberships.set_role(user.connection.account, user.host_user, new)
 
     def list_roles(self, account: Any) -> list[tuple[str, str]]:
         return self.memberships.roles(account) if self.memberships is not None else []
 
     def _deactivate(self, user: DirectoryUser) -> None:
-        if user.host_user is None:
+        if not has_membership(user):
             return
         if self.memberships is not None:
             self.memberships.set_active(user.connection.account, user.host_user, False)
         self._deactivate_host_if_alone(user)
 
     def _deactivate_host_if_alone(self, user: DirectoryUser) -> None:
+        """Deactivate a host user the connection manages, unless it is an active
+        member of another account."""
         host = user.host_user
-        if host is None:
+        if host is None or not manages(user):
             return
         others = (
             self.memberships.has_other_active_memberships(user.connection.account, host)

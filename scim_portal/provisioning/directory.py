@@ -22,13 +22,16 @@ from ..models import (
     DirectoryGroup,
     DirectoryUser,
     DirectoryUserValue,
+    EmailDomainPolicy,
     EventType,
     GroupMembership,
     RoleMapping,
 )
 from .adapter import get_adapter
+from .domains import domain_of, is_verified_for
 from .events import SYSTEM, Actor, EventRecorder, diff, id_list, recording
 from .exceptions import (
+    EmailOutsideDomains,
     HostProvisioningFailed,
     InvalidDocument,
     InvalidMembers,
@@ -169,11 +172,26 @@ def _check_version(resource: DirectoryUser | DirectoryGroup, if_match: str | Non
 # Users
 
 
+def check_email_domain(connection: Connection, email: str) -> str:
+    """Apply the connection's policy for emails outside the account's verified domains:
+    "" if the email is fine, a warning to flag, or :class:`EmailOutsideDomains`."""
+    policy = connection.out_of_domain_policy
+    if not email or policy == EmailDomainPolicy.ACCEPT:
+        return ""
+    if is_verified_for(connection.account, email):
+        return ""
+    if policy == EmailDomainPolicy.REJECT:
+        raise EmailOutsideDomains(domain_of(email) or email)
+    return f"The email {email} is outside the account's verified domains."
+
+
 @transaction.atomic
 def create_user(
     connection: Connection, document: Document, *, actor: Actor = SYSTEM
 ) -> DirectoryUser:
-    """Create a user; :class:`UniquenessConflict` if the userName is taken."""
+    """Create a user; :class:`UniquenessConflict` if the userName is taken,
+    :class:`EmailOutsideDomains` if the connection rejects its email. ``user.warning``
+    says what was accepted but flagged."""
     with recording(connection, actor) as events:
         user = DirectoryUser(
             connection=connection,
@@ -181,11 +199,17 @@ def create_user(
             role=connection.default_role,
             **user_columns(document),
         )
+        user.warning = check_email_domain(connection, user.email)
         _save_unique(user, "userName", user.user_name, force_insert=True)
         DirectoryUserValue.objects.bulk_create(_value_rows(user))
         call_adapter("user_created", user)
         summary = {"userName": user.user_name, "externalId": user.external_id}
-        events.add(EventType.USER_CREATED, "User", user.id, {**summary, "role": user.role})
+        events.add(
+            EventType.USER_CREATED,
+            "User",
+            user.id,
+            {**summary, "role": user.role, "host_link": user.host_link},
+        )
     return user
 
 
@@ -212,9 +236,11 @@ def update_user(
     with recording(connection, actor) as events:
         old_document, was_active = user.attributes, _is_active(user.active)
         values_changed = _multi_valued_part(document) != _multi_valued_part(old_document)
-        old_user_name = user.user_name
+        old_user_name, old_email = user.user_name, user.email
         for field, value in user_columns(document).items():
             setattr(user, field, value)
+        if user.email.lower() != old_email.lower():
+            user.warning = check_email_domain(connection, user.email)
         user.attributes = document
         user.version += 1
         user.last_modified = timezone.now()
@@ -515,9 +541,18 @@ def set_role_mapping(
     """Members of ``group`` get ``role`` (lowest precedence wins); roles recomputed now."""
     if group.connection_id != connection.pk:
         raise ResourceNotFound("The group is not in this connection.")
+    old = RoleMapping.objects.filter(group=group).first()
     mapping, _ = RoleMapping.objects.update_or_create(
         group=group, defaults={"connection": connection, "role": role, "precedence": precedence}
     )
+    with recording(connection, actor) as events:
+        changes = {
+            "group": str(group.pk),
+            "displayName": group.display_name,
+            "role": {"old": old.role if old else None, "new": role},
+            "precedence": {"old": old.precedence if old else None, "new": precedence},
+        }
+        events.add(EventType.ROLE_MAPPING_SET, "RoleMapping", mapping.pk, changes)
     _recompute_group_members(connection, group, actor)
     return mapping
 
@@ -527,7 +562,17 @@ def remove_role_mapping(
     connection: Connection, group: DirectoryGroup, *, actor: Actor = SYSTEM
 ) -> None:
     """Stop giving a role to ``group``'s members; their roles are recomputed now."""
-    RoleMapping.objects.filter(connection=connection, group=group).delete()
+    mapping = RoleMapping.objects.filter(connection=connection, group=group).first()
+    if mapping is None:
+        return
+    with recording(connection, actor) as events:
+        changes = {
+            "group": str(group.pk),
+            "displayName": group.display_name,
+            "role": {"old": mapping.role, "new": None},
+        }
+        events.add(EventType.ROLE_MAPPING_REMOVED, "RoleMapping", mapping.pk, changes)
+    mapping.delete()
     _recompute_group_members(connection, group, actor)
 
 
@@ -538,25 +583,43 @@ def _recompute_group_members(connection: Connection, group: DirectoryGroup, acto
             recompute_roles(connection, member_ids[start : start + 1000], events)
 
 
+#: Connection fields a person may change, with how an event shows them.
+SETTINGS_FIELDS = (
+    "name",
+    "link_policy",
+    "deprovision_policy",
+    "out_of_domain_policy",
+    "default_role",
+)
+
+
 @transaction.atomic
 def update_connection_settings(
     connection: Connection, *, actor: Actor = SYSTEM, **fields: Any
 ) -> Connection:
-    """Change ``name``, ``link_policy``, ``deprovision_policy`` or ``default_role``.
+    """Change the connection's name, policies or default role; a ``connection.updated``
+    event records who changed what (old and new values).
 
     A new default role is given at once to every user no mapped group gives a role.
     """
-    allowed = {"name", "link_policy", "deprovision_policy", "default_role"}
-    unknown = set(fields) - allowed
+    unknown = set(fields) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"Cannot change {', '.join(sorted(unknown))} of a connection.")
     locked = Connection.objects.select_for_update().get(pk=connection.pk)
-    old_default = locked.default_role
+    old = {field: getattr(locked, field) for field in fields}
     for field, value in fields.items():
         setattr(locked, field, value)
     locked.full_clean(exclude=["account", "created_by"])
-    locked.save(update_fields=[*fields])
-    if locked.default_role != old_default:
+    changed = {
+        field: {"old": old[field], "new": getattr(locked, field)}
+        for field in fields
+        if getattr(locked, field) != old[field]
+    }
+    if changed:
+        locked.save(update_fields=list(changed))
+        with recording(locked, actor) as events:
+            events.add(EventType.CONNECTION_UPDATED, "Connection", locked.pk, changed)
+    if "default_role" in changed:
         recompute_all_roles(locked, actor=actor)
     for field in fields:
         setattr(connection, field, getattr(locked, field))

@@ -38,6 +38,18 @@ class InvalidDocument(ProvisioningError):
     """A value does not fit the directory (for example, longer than its column)."""
 
 
+class EmailOutsideDomains(ProvisioningError):
+    """The connection rejects emails outside its account's verified domains."""
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+        super().__init__(
+            f"The email's domain {domain} is not a verified domain of this account, and this "
+            "connection rejects such users. An administrator can verify the domain (Provisioning "
+            "→ Domains) or change the connection's policy for emails outside verified domains."
+        )
+
+
 class HostProvisioningFailed(ProvisioningError):
     """The host adapter raised; the change was rolled back."""
 
@@ -47,3 +59,9 @@ class HostProvisioningFailed(ProvisioningError):
             f"The application could not apply this change ({hook}); nothing was saved. "
             "It has been logged; please retry."
         )
+
+
+class DomainError(ProvisioningError, ValueError):
+    """A domain cannot be added or verified for this account; the message says why,
+    in words for the tenant admin (not a domain name, already added, or already
+    verified by another account)."""

@@ -65,6 +65,7 @@ def record(
     request_body: bytes | None,
     response_data: Any,
     token_prefix: str = "",
+    warning: str = "",
 ) -> None:
     """Insert one log row (one query)."""
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
@@ -84,6 +85,7 @@ def record(
         user_agent=user_agent,
         idp=provider_for_user_agent(user_agent),
         token_prefix=token_prefix,
+        warning=warning[:2000],
         request_body=body_text(request_body),
         # A successful read's answer is large and can be fetched again: keep writes and errors.
         response_body=body_text(None, response_data)

@@ -21,6 +21,7 @@ from ..models import Connection, GroupMembership, _sql
 from ..provisioning import directory
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
+    EmailOutsideDomains,
     HostProvisioningFailed,
     InvalidDocument,
     InvalidMembers,
@@ -47,6 +48,8 @@ class Outcome:
     status: int
     data: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: What was accepted but flagged, for the request log.
+    warning: str = ""
 
     def response(self) -> Response:
         return Response(self.data, status=self.status, headers=self.headers)
@@ -64,7 +67,7 @@ def translate_provisioning_errors(function: Callable[..., Any]) -> Callable[...,
             raise exceptions.Uniqueness(str(exc)) from exc
         except VersionMismatch as exc:
             raise PreconditionFailed(str(exc)) from exc
-        except (InvalidMembers, InvalidDocument) as exc:
+        except (InvalidMembers, InvalidDocument, EmailOutsideDomains) as exc:
             raise InvalidValue(str(exc)) from exc
         except ModelsScimException as exc:
             raise models_error(exc) from exc
@@ -152,7 +155,8 @@ class ResourceOperations:
         headers = {"ETag": obj.etag}
         if status == 201:
             headers["Location"] = document["meta"]["location"]
-        return Outcome(status, self.kind.render(document, self.shape), headers)
+        warning = getattr(obj, "warning", "")
+        return Outcome(status, self.kind.render(document, self.shape), headers, warning)
 
     @translate_provisioning_errors
     def create(self, body: Any) -> Outcome:

@@ -33,7 +33,7 @@ from .filters import parse
 from .limits import check_rate
 from .logging import record
 from .negotiation import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
-from .operations import ResourceOperations
+from .operations import Outcome, ResourceOperations
 from .paging import read_page, run_query
 from .resources import GROUPS, USERS, ResourceKind, ResponseShape
 
@@ -69,6 +69,7 @@ class ScimView(APIView):
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        self.warnings: list[str] = []
         try:
             raw_body: bytes | None = request.body
         except RequestDataTooBig:
@@ -119,6 +120,7 @@ class ScimView(APIView):
                 request_body=body,
                 response_data=getattr(response, "data", None),
                 token_prefix=token_prefix,
+                warning=" ".join(self.warnings),
             )
         except Exception:  # the answer matters more than its log line
             logger.exception("Could not record a SCIM request in the request log")
@@ -134,6 +136,12 @@ class ScimView(APIView):
 
     def actor(self) -> Actor:
         return Actor.for_token(self.client.token)
+
+    def answer(self, outcome: Outcome) -> Response:
+        """The response for ``outcome``; its warning goes to the request log."""
+        if outcome.warning:
+            self.warnings.append(outcome.warning)
+        return outcome.response()
 
 
 def _contains_nul(value: Any) -> bool:
@@ -324,7 +332,7 @@ class ResourceListView(ResourceView):
         return self.search(SearchParameters.from_query(request.query_params))
 
     def post(self, request: Request, connection_id: Any) -> Response:
-        return self.operations().create(request.data).response()
+        return self.answer(self.operations().create(request.data))
 
 
 class ResourceSearchView(ResourceView):
@@ -377,7 +385,7 @@ class ResourceDetailView(ResourceView):
 
     def put(self, request: Request, connection_id: Any, resource_id: str) -> Response:
         if_match = request.headers.get("If-Match")
-        return self.operations().replace(resource_id, request.data, if_match).response()
+        return self.answer(self.operations().replace(resource_id, request.data, if_match))
 
     def patch(self, request: Request, connection_id: Any, resource_id: str) -> Response:
         if_match = request.headers.get("If-Match")
@@ -385,7 +393,7 @@ class ResourceDetailView(ResourceView):
             key in request.query_params for key in ("attributes", "excludedAttributes")
         )
         outcome = self.operations().patch(resource_id, request.data, if_match, wants_body)
-        return outcome.response()
+        return self.answer(outcome)
 
     def delete(self, request: Request, connection_id: Any, resource_id: str) -> Response:
         if_match = request.headers.get("If-Match")
@@ -471,6 +479,8 @@ class BulkView(ScimView):
             return _bulk_error(
                 entry, exceptions.ScimError("The operation failed.", status_code=500)
             )
+        if outcome.warning:
+            self.warnings.append(outcome.warning)
         entry["status"] = str(outcome.status)
         if method != "DELETE":
             entry["location"] = f"{self.base_url()}/{kind.endpoint}/{resource_id}"

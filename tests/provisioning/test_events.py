@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from scim_portal.models import DirectoryGroup, EventType, ProvisioningEvent
+from scim_portal.models import DirectoryGroup, DirectoryUser, EventType, ProvisioningEvent
 from scim_portal.provisioning import (
     create_connection,
     delete_connection,
@@ -12,6 +12,7 @@ from scim_portal.provisioning import (
     revoke_token,
 )
 from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.ownership import accept_invitation
 from scim_portal.signals import provisioning_event
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -60,7 +61,18 @@ def test_a_scripted_run_emits_every_event_type_in_order(
             f"/Groups/{group['id']}", {"op": "replace", "path": "displayName", "value": "Renamed"}
         )
         scim.patch_ops(f"/Groups/{group['id']}", {"op": "remove", "path": "members"})
+        directory.remove_role_mapping(
+            connection, DirectoryGroup.objects.get(pk=group["id"]), actor=Actor.for_user(staff)
+        )
+        directory.update_connection_settings(
+            connection, name="Run 2", default_role="viewer", actor=Actor.for_user(staff)
+        )
         scim.delete(f"/Groups/{group['id']}")
+        invited = UserFactory(email="someone@elsewhere.example")
+        awaiting = scim.create_user(
+            "someone", emails=[{"value": "someone@elsewhere.example", "primary": True}]
+        )
+        accept_invitation(DirectoryUser.objects.get(pk=awaiting["id"]), invited)
         scim.delete(f"/Users/{user['id']}")
         second = issue_token(connection, label="rotation", created_by=staff)
         revoke_token(issued.token, actor=Actor.for_user(staff))
@@ -69,7 +81,8 @@ def test_a_scripted_run_emits_every_event_type_in_order(
 
     events = list(ProvisioningEvent.objects.filter(connection_id=connection.id).order_by("number"))
     assert [e.number for e in events] == list(range(1, len(events) + 1))
-    assert {e.type for e in events} == set(EventType.values)
+    account_level = {"domain.added", "domain.verified", "domain.removed"}
+    assert {e.type for e in events} == set(EventType.values) - account_level
     assert [e.number for e in received] == [e.number for e in events]
 
     by_type = {}
@@ -80,10 +93,15 @@ def test_a_scripted_run_emits_every_event_type_in_order(
     assert by_type["group.members_added"].changes == {"count": 1, "ids": [user["id"]]}
     assert by_type["user.created"].actor == {"type": "token", "prefix": issued.token.prefix}
     assert by_type["connection.created"].actor == {
-        "type": "user", "id": staff.pk, "username": staff.username,
+        "type": "user", "id": staff.pk, "username": staff.username, "staff": True,
     }  # fmt: skip
+    assert by_type["connection.updated"].changes == {
+        "name": {"old": "Run", "new": "Run 2"}, "default_role": {"old": "", "new": "viewer"},
+    }  # fmt: skip
+    assert by_type["role_mapping.removed"].changes["role"] == {"old": "editor", "new": None}
+    assert by_type["user.linked"].actor == {"type": "system"}
     deleted = by_type["connection.deleted"]
-    assert deleted.changes["users"] == 0 and deleted.actor_user == staff
+    assert deleted.changes["users"] == 1 and deleted.actor_user == staff  # the linked one
 
 
 def test_no_signal_and_no_event_for_a_rolled_back_change(

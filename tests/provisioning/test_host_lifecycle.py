@@ -7,13 +7,14 @@ from scim_portal.models import (
     DeprovisionPolicy,
     DirectoryGroup,
     DirectoryUser,
+    HostLink,
     LinkPolicy,
     ProvisioningEvent,
     RequestLog,
 )
 from scim_portal.provisioning import directory
 from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
 from tests.scim_client import load_fixture
 from tests.testapp.models import OrganizationMembership
 
@@ -101,6 +102,7 @@ def test_host_user_with_another_active_membership_stays_active(scim):
     other = OrganizationFactory()
     existing = UserFactory(email="shared@example.com")
     OrganizationMembership.objects.create(organization=other, user=existing, role="admin")
+    VerifiedDomainFactory(account=scim.connection.account, domain="example.com")
     user = scim.create_user("shared@example.com", emails=[{"value": "shared@example.com"}])
     assert DirectoryUser.objects.get(pk=user["id"]).host_user == existing  # linked by email
     scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "active", "value": False})
@@ -110,23 +112,25 @@ def test_host_user_with_another_active_membership_stays_active(scim):
 
 
 @pytest.mark.parametrize(
-    ("policy", "linked", "users_after"),
+    ("policy", "verified", "link"),
     [
-        (LinkPolicy.VERIFIED_EMAIL, True, 1),
-        (LinkPolicy.ALWAYS_CREATE, False, 2),
-        (LinkPolicy.NEVER, None, 1),
+        (LinkPolicy.VERIFIED_EMAIL, True, HostLink.MANAGED),  # claimed
+        (LinkPolicy.VERIFIED_EMAIL, False, HostLink.AWAITING),
+        (LinkPolicy.ALWAYS_CREATE, True, HostLink.AWAITING),  # never claims; no duplicate
+        (LinkPolicy.NEVER, True, HostLink.NONE),
     ],
 )
-def test_link_policies(scim, policy, linked, users_after):
+def test_link_policies(scim, policy, verified, link):
     existing = UserFactory(username="someone", email="link@example.com")
+    if verified:
+        VerifiedDomainFactory(account=scim.connection.account, domain="example.com")
     directory.update_connection_settings(scim.connection, link_policy=policy)
     user = scim.create_user("link@example.com", emails=[{"value": "link@example.com"}])
-    host = DirectoryUser.objects.get(pk=user["id"]).host_user
-    if linked is None:
-        assert host is None
-    else:
-        assert (host == existing) is linked
-    assert User.objects.count() == users_after
+    directory_user = DirectoryUser.objects.get(pk=user["id"])
+    assert directory_user.host_link == link
+    assert directory_user.host_user == (existing if link == HostLink.MANAGED else None)
+    assert directory_user.awaited_user == (existing if link == HostLink.AWAITING else None)
+    assert User.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -179,6 +183,7 @@ def test_adapter_failure_leaves_no_trace_but_the_log(scim, settings):
 
 def test_existing_host_membership_is_updated_not_duplicated(scim):
     existing = UserFactory(email="again@example.com")
+    VerifiedDomainFactory(account=scim.connection.account, domain="example.com")
     OrganizationMembership.objects.create(
         organization=scim.connection.account, user=existing, role="admin", is_active=False
     )

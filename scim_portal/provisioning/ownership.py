@@ -1,0 +1,178 @@
+"""Who a connection may touch in the host application (docs/security.md, "Ownership").
+
+A host user is *managed* by at most one connection: the one that created it, or the
+one that claimed it (an existing user whose email is on a domain verified for the
+connection's account, managed by no connection, not staff). A connection changes a
+host user's profile (email, names, ``is_active``: the user row) only when it manages
+that user; for a person it merely links (they accepted an invitation) it changes
+only their membership and role in its own account. Staff and superusers are never
+linked, claimed, edited or deactivated (``SCIM_PORTAL["PROVISION_STAFF"]`` lets
+connections manage staff, never superusers).
+
+These rules hold whatever the host's memberships hook answers: the hook says who
+owns an email; this module decides what the connection may do with that person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from ..conf import app_settings
+from ..models import DirectoryUser, EventType, HostLink, LinkPolicy
+from .domains import is_verified_for
+from .events import SYSTEM, Actor, recording
+from .exceptions import ProvisioningError
+
+if TYPE_CHECKING:
+    from .adapter import AccountMemberships
+
+
+def is_protected(host_user: Any) -> bool:
+    """Whether no connection may link, claim, edit or deactivate ``host_user``."""
+    if getattr(host_user, "is_superuser", False):
+        return True
+    return bool(getattr(host_user, "is_staff", False)) and not app_settings.PROVISION_STAFF
+
+
+def manages(directory_user: DirectoryUser) -> bool:
+    """Whether ``directory_user``'s connection may change its host user's profile."""
+    host = directory_user.host_user
+    return (
+        host is not None and directory_user.host_link == HostLink.MANAGED and not is_protected(host)
+    )
+
+
+def has_membership(directory_user: DirectoryUser) -> bool:
+    """Whether the connection keeps the host user's membership of its account."""
+    return directory_user.host_user is not None and directory_user.host_link in {
+        HostLink.MANAGED,
+        HostLink.MEMBER,
+    }
+
+
+def users_with_email(email: str, limit: int = 2) -> list[Any]:
+    """Host users whose email field is ``email`` (case-insensitively), at most ``limit``."""
+    model = get_user_model()
+    field = model.get_email_field_name()
+    return list(model._default_manager.filter(**{f"{field}__iexact": email})[:limit])
+
+
+def email_taken(email: str, *, by_other_than: Any = None) -> bool:
+    """Whether a host user (other than ``by_other_than``) has ``email``."""
+    model = get_user_model()
+    field = model.get_email_field_name()
+    others = model._default_manager.filter(**{f"{field}__iexact": email})
+    if by_other_than is not None:
+        others = others.exclude(pk=by_other_than.pk)
+    return others.exists()
+
+
+@dataclass(frozen=True)
+class Link:
+    """What becomes of a new directory user in the host: ``link`` with ``host_user``
+    (None for :attr:`HostLink.MANAGED`: create one), or ``awaited`` for AWAITING."""
+
+    link: HostLink
+    host_user: Any = None
+    awaited: Any = None
+
+
+def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Link:
+    """How a directory user just created joins the host (nothing is written here)."""
+    connection = directory_user.connection
+    if connection.link_policy == LinkPolicy.NEVER:
+        return Link(HostLink.NONE)
+    email = directory_user.email
+    if not email:
+        return Link(HostLink.MANAGED)
+    found = memberships.find_user_by_email(email, connection.account)
+    confirmed = found is not None
+    if found is None:
+        holders = users_with_email(email)
+        if not holders:
+            return Link(HostLink.MANAGED)  # nobody has it: a new host user
+        if len(holders) > 1:
+            return Link(HostLink.BLOCKED)  # several people: nobody to pick
+        found = holders[0]
+    if is_protected(found) or _linked_in(directory_user, found):
+        return Link(HostLink.BLOCKED)
+    claimable = (
+        confirmed
+        and connection.link_policy == LinkPolicy.VERIFIED_EMAIL
+        and is_verified_for(connection.account, email)
+        and not DirectoryUser.objects.filter(host_user=found, host_link=HostLink.MANAGED).exists()
+    )
+    if claimable:
+        return Link(HostLink.MANAGED, host_user=found)
+    return Link(HostLink.AWAITING, awaited=found)
+
+
+def _linked_in(directory_user: DirectoryUser, host_user: Any) -> bool:
+    return (
+        DirectoryUser.objects.filter(
+            connection_id=directory_user.connection_id, host_user=host_user
+        )
+        .exclude(pk=directory_user.pk)
+        .exists()
+    )
+
+
+class CannotLink(ProvisioningError):
+    """The person may not be linked to this directory user (see the message)."""
+
+
+@transaction.atomic
+def accept_invitation(
+    directory_user: DirectoryUser, host_user: Any, *, actor: Actor = SYSTEM
+) -> DirectoryUser:
+    """Link ``host_user`` to ``directory_user``, which was awaiting them: the person
+    accepted the account's invitation. From now on the connection keeps their
+    membership and role in its account, never their profile.
+
+    Call it from the host's own "accept invitation" view, with the signed-in user.
+    Raises :class:`CannotLink` if the directory user does not await this person.
+    """
+    from .adapter import get_memberships
+
+    locked = (
+        DirectoryUser.objects.select_for_update()
+        .select_related("connection")
+        .get(pk=directory_user.pk)
+    )
+    if locked.host_link != HostLink.AWAITING or locked.awaited_user_id != host_user.pk:
+        raise CannotLink("This invitation is not for this person, or was already answered.")
+    if is_protected(host_user):
+        raise CannotLink("Staff and superuser accounts are never linked to a directory.")
+    if _linked_in(locked, host_user):
+        raise CannotLink("This person is already linked to another user of the connection.")
+    locked.host_user, locked.host_link, locked.awaited_user = host_user, HostLink.MEMBER, None
+    locked.save(update_fields=["host_user", "host_link", "awaited_user"])
+    memberships = get_memberships()
+    if memberships is not None:
+        memberships.add(
+            locked.connection.account,
+            host_user,
+            role=locked.role,
+            active=locked.active is not False,
+        )
+    with recording(locked.connection, actor) as events:
+        events.add(
+            EventType.USER_LINKED,
+            "User",
+            locked.pk,
+            {"userName": locked.user_name, "host_user": host_user.pk, "host_link": "member"},
+        )
+    directory_user.host_user, directory_user.host_link = host_user, HostLink.MEMBER
+    directory_user.awaited_user = None
+    return locked
+
+
+def invitations_for(host_user: Any) -> Any:
+    """The directory users awaiting ``host_user`` (for the host's invitations page)."""
+    return DirectoryUser.objects.filter(
+        host_link=HostLink.AWAITING, awaited_user=host_user
+    ).select_related("connection")
