@@ -93,7 +93,13 @@ class ConnectionAddForm(forms.ModelForm):
 class ConnectionChangeForm(forms.ModelForm):
     class Meta:
         model = Connection
-        fields = ["name", "link_policy", "deprovision_policy", "default_role"]
+        fields = [
+            "name",
+            "link_policy",
+            "deprovision_policy",
+            "out_of_domain_policy",
+            "default_role",
+        ]
 
 
 class RotateForm(forms.Form):
@@ -106,7 +112,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = (
         "name", "account", "provider", "status", "user_count", "group_count", "last_request_at",
     )  # fmt: skip
-    list_filter = ("provider", "link_policy", "deprovision_policy")
+    list_filter = ("provider", "link_policy", "deprovision_policy", "out_of_domain_policy")
     list_select_related = ("account",)
     readonly_fields = (
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
@@ -159,14 +165,18 @@ class ConnectionAdmin(admin.ModelAdmin):
     # Add: through the service, with the token shown once
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        actor = Actor.for_user(request.user)
+        actor = Actor.for_user(request.user, via="admin")
         if change:
             directory.update_connection_settings(
                 obj, actor=actor, **{field: form.cleaned_data[field] for field in form.changed_data}
             )
             return
         connection, issued = create_connection(
-            account=obj.account, name=obj.name, provider=obj.provider, created_by=request.user
+            account=obj.account,
+            name=obj.name,
+            provider=obj.provider,
+            created_by=request.user,
+            actor=actor,
         )
         obj.pk, obj.created_at, obj.created_by = connection.pk, connection.created_at, request.user
         obj._state.adding, obj._state.db = False, connection._state.db
@@ -216,6 +226,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                     label=form.cleaned_data["label"],
                     expires_at=form.cleaned_data["expires_at"],
                     created_by=request.user,
+                    actor=Actor.for_user(request.user, via="admin"),
                 )
             except ValueError as exc:
                 form.add_error("expires_at", str(exc))
@@ -233,7 +244,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         if not self.has_delete_permission(request, connection):
             raise PermissionDenied
         if request.method == "POST":
-            revoke_token(token, actor=Actor.for_user(request.user))
+            revoke_token(token, actor=Actor.for_user(request.user, via="admin"))
             self.message_user(request, f"Revoked token {token.prefix}…", messages.SUCCESS)
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_connection_change", args=[connection.pk])
@@ -249,7 +260,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         if request.method == "POST":
             remove = request.POST.get("remove_directory") == "on"
             result = delete_connection(
-                connection, remove_directory=remove, actor=Actor.for_user(request.user)
+                connection, remove_directory=remove, actor=Actor.for_user(request.user, via="admin")
             )
             # The connection.deleted event records who did it (admin's LogEntry API for
             # deletions differs between Django 5.2 and 6).

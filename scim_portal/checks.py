@@ -112,3 +112,41 @@ def check_memberships_hook(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="scim_portal.W003",
         )
     ]
+
+
+@register(Tags.security)
+def check_staff_protection(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if not app_settings.PROVISION_STAFF:
+        return []
+    return [
+        Warning(
+            f"{SETTING_NAME}['PROVISION_STAFF'] is True: identity providers of your customers "
+            "may claim, edit and deactivate host users with is_staff (never superusers) whose "
+            "email is on a domain verified for their account.",
+            hint="Leave it False unless your own staff are provisioned through a connection.",
+            id="scim_portal.W004",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_deprecated_hooks(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from .provisioning.adapter import AccountMemberships
+
+    try:
+        hook = app_settings.MEMBERSHIPS
+    except ImproperlyConfigured:
+        return []
+    if not (isinstance(hook, type) and issubclass(hook, AccountMemberships)):
+        return []
+    if hook.find_user_by_verified_email is AccountMemberships.find_user_by_verified_email:
+        return []
+    return [
+        Warning(
+            f"{hook.__name__} implements find_user_by_verified_email(email), which is "
+            "deprecated: it cannot tell which account asks.",
+            hint="Implement find_user_by_email(email, account) instead; the old method will "
+            "not be called in the next release.",
+            id="scim_portal.W005",
+        )
+    ]

@@ -90,7 +90,7 @@ class ApiView(APIView):
     def actor(self) -> Actor:
         if is_environment(self.request):
             return Actor.for_environment_key(self.request.auth)
-        return Actor.for_user(self.request.user)
+        return Actor.for_user(self.request.user, via="api")
 
 
 class AccountView(ApiView):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -89,3 +91,40 @@ class ProvisioningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.type} {self.resource_type} {self.resource_id}"
+
+    @property
+    def subject(self) -> str:
+        """What the event is about, in words: a userName, a group, a token prefix…"""
+        changes = self.changes if isinstance(self.changes, dict) else {}
+        for key in ("userName", "displayName", "domain", "name"):
+            if isinstance(changes.get(key), str):
+                return changes[key]
+        prefix = changes.get("prefix")
+        return f"{prefix}…" if isinstance(prefix, str) else ""
+
+    @property
+    def change_lines(self) -> list[tuple[str, Any, Any]]:
+        """``(field, old, new)`` of every ``{"old": …, "new": …}`` change it records."""
+        changes = self.changes if isinstance(self.changes, dict) else {}
+        return [
+            (field.replace("_", " "), value.get("old"), value.get("new"))
+            for field, value in changes.items()
+            if isinstance(value, dict) and set(value) == {"old", "new"}
+        ]
+
+    @property
+    def actor_display(self) -> str:
+        """Who made the change, in words."""
+        actor = self.actor if isinstance(self.actor, dict) else {}
+        kind = actor.get("type")
+        if kind == "token":
+            return f"the identity provider ({actor.get('prefix', '')}…)"
+        if kind == "user":
+            where = {"admin": " in Django admin", "api": " through the API"}
+            staff = " (vendor staff)" if actor.get("staff") else ""
+            return f"{actor.get('username', '?')}{staff}{where.get(actor.get('via', ''), '')}"
+        if kind == "environment_key":
+            return f"the environment key {actor.get('name') or actor.get('prefix', '')}"
+        if kind == "command":
+            return f"the command {actor.get('name', '')}"
+        return "the system"

@@ -6,7 +6,13 @@ from typing import Any
 
 from django import forms
 
-from ..models import Connection, DeprovisionPolicy, DirectoryGroup, LinkPolicy
+from ..models import (
+    Connection,
+    DeprovisionPolicy,
+    DirectoryGroup,
+    EmailDomainPolicy,
+    LinkPolicy,
+)
 from ..providers import provider_choices
 
 
@@ -50,6 +56,11 @@ class SettingsForm(forms.Form):
         choices=DeprovisionPolicy.choices,
         help_text="What happens when the identity provider deletes a user.",
     )
+    out_of_domain_policy = forms.ChoiceField(
+        label="Emails outside verified domains",
+        choices=EmailDomainPolicy.choices,
+        help_text="A user whose email is not on one of this account's verified domains.",
+    )
 
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,4 +88,12 @@ class DeleteConnectionForm(forms.Form):
         required=False,
         initial=True,
         label="Also remove all users and groups provisioned through this connection",
+    )
+
+
+class AddDomainForm(forms.Form):
+    domain = forms.CharField(
+        max_length=253,
+        label="Domain",
+        help_text="The part of your people's email addresses after the @, e.g. example.com.",
     )

@@ -126,7 +126,7 @@ class PortalView(LoginRequiredMixin, View):
 
     @property
     def actor(self) -> Actor:
-        return Actor.for_user(self.request.user)
+        return Actor.for_user(self.request.user, via="portal")
 
     def url(self, name: str, *args: Any) -> str:
         return reverse(f"scim_portal:portal:{name}", args=[url_key(self.account), *args])
@@ -216,6 +216,7 @@ class ConnectionCreateView(PortalView):
             name=form.cleaned_data["name"],
             provider=form.cleaned_data["provider"],
             created_by=request.user,
+            actor=self.actor,
         )
         cache.set(f"scim_portal:nonce:{nonce}", str(connection.pk), NONCE_TTL)
         self.connection = connection
@@ -407,6 +408,7 @@ class TokenRotateView(PortalView):
                 label=form.cleaned_data["label"],
                 expires_at=form.cleaned_data["expires_at"],
                 created_by=request.user,
+                actor=self.actor,
             )
         except ValueError as exc:
             form.add_error("expires_at", str(exc))
@@ -449,6 +451,7 @@ class SettingsView(PortalView):
             "default_role": self.connection.default_role,
             "link_policy": self.connection.link_policy,
             "deprovision_policy": self.connection.deprovision_policy,
+            "out_of_domain_policy": self.connection.out_of_domain_policy,
         }
         return {
             "settings_form": SettingsForm(

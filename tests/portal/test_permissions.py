@@ -39,6 +39,7 @@ def actions(setup):
                 "default_role": "viewer",
                 "link_policy": "verified_email",
                 "deprovision_policy": "remove",
+                "out_of_domain_policy": "reject",
             },
             "create",
         ),

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from scim_portal.models import Connection, ConnectionToken, DirectoryUser
+from scim_portal.models import Connection, ConnectionToken, DirectoryUser, ProvisioningEvent
 from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
@@ -88,8 +88,9 @@ def test_rotate_with_an_expiry_in_the_past_is_refused(admin, base):
 def test_role_mapping_and_policies(admin, setup, base):
     user = setup["user"]
     admin.post(base + "/settings/", {"form": "settings", "name": "Okta", "default_role": "viewer",
-                                     "link_policy": "verified_email",
-                                     "deprovision_policy": "deactivate"})  # fmt: skip
+                                     "link_policy": "always_create",
+                                     "deprovision_policy": "remove",
+                                     "out_of_domain_policy": "reject"})  # fmt: skip
     member = OrganizationMembership.objects.get(
         user=DirectoryUser.objects.get(pk=user.pk).host_user
     )
@@ -103,6 +104,37 @@ def test_role_mapping_and_policies(admin, setup, base):
     admin.post(base + "/settings/", {"form": "unmap", "group": setup["group"].pk})
     member.refresh_from_db()
     assert member.role == "viewer"
+
+
+def test_every_configuration_change_shows_on_the_activity_page_with_who_and_what(
+    admin, setup, base
+):
+    admin.post(base + "/settings/", {"form": "settings", "name": "Okta EU", "default_role": "",
+                                     "link_policy": "never", "deprovision_policy": "remove",
+                                     "out_of_domain_policy": "accept"})  # fmt: skip
+    admin.post(base + "/settings/", {"form": "mapping", "group": setup["group"].pk,
+                                     "role": "editor", "precedence": 1})  # fmt: skip
+    admin.post(base + "/settings/", {"form": "mapping", "group": setup["group"].pk,
+                                     "role": "admin", "precedence": 2})  # fmt: skip
+    admin.post(base + "/settings/", {"form": "unmap", "group": setup["group"].pk})
+    events = ProvisioningEvent.objects.filter(connection=setup["connection"]).order_by("number")
+    changes = [(e.type, e.changes) for e in events if e.type.startswith(("connection.up", "role_"))]
+    assert [kind for kind, _ in changes] == [
+        "connection.updated", "role_mapping.set", "role_mapping.set", "role_mapping.removed",
+    ]  # fmt: skip
+    assert changes[0][1] == {
+        "name": {"old": "Okta", "new": "Okta EU"},
+        "link_policy": {"old": "verified_email", "new": "never"},
+        "deprovision_policy": {"old": "deactivate", "new": "remove"},
+        "out_of_domain_policy": {"old": "flag", "new": "accept"},
+    }
+    assert changes[2][1]["role"] == {"old": "editor", "new": "admin"}
+    assert all(e.actor == {"type": "user", "id": setup["people"]["admin"].pk,
+                           "username": "admin", "via": "portal"}
+               for e in events if e.type.startswith(("connection.up", "role_")))  # fmt: skip
+    page = admin.get(base + "/activity/").content.decode()
+    assert "link policy: verified_email → never" in page
+    assert "role: editor → admin" in page and "by admin," in page
 
 
 def test_directory_pages(admin, setup, base):

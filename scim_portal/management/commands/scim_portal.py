@@ -19,6 +19,7 @@ from scim_portal.provisioning import (
     prune,
     revoke_token,
 )
+from scim_portal.provisioning.events import Actor
 
 
 class Command(BaseCommand):
@@ -81,7 +82,10 @@ class Command(BaseCommand):
         account_obj = self._account(account)
         try:
             connection, issued = create_connection(
-                account=account_obj, name=name, provider=provider
+                account=account_obj,
+                name=name,
+                provider=provider,
+                actor=Actor.for_command("scim_portal create-connection"),
             )
         except (UnknownProvider, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -137,7 +141,12 @@ class Command(BaseCommand):
                     f"--expires-at {expires_at!r} is not an ISO 8601 date-time with a time zone."
                 )
         try:
-            issued = issue_token(connection_obj, label=label, expires_at=expiry)
+            issued = issue_token(
+                connection_obj,
+                label=label,
+                expires_at=expiry,
+                actor=Actor.for_command("scim_portal rotate-token"),
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         payload = {
@@ -164,7 +173,7 @@ class Command(BaseCommand):
             raise CommandError(f"Connection {connection} has no token with prefix {prefix!r}.")
         if len(matches) > 1:
             raise CommandError(f"Several tokens have prefix {prefix!r}; revoke them in the admin.")
-        revoked = revoke_token(matches[0])
+        revoked = revoke_token(matches[0], actor=Actor.for_command("scim_portal revoke-token"))
         self.stdout.write(f"Revoked token {revoked.prefix}… of {connection_obj.name!r}.")
 
     def handle_delete_connection(
@@ -185,7 +194,11 @@ class Command(BaseCommand):
             )
             if answer.strip().lower() != "yes":
                 raise CommandError("Not deleted.")
-        result = delete_connection(connection_obj, remove_directory=not keep_directory)
+        result = delete_connection(
+            connection_obj,
+            remove_directory=not keep_directory,
+            actor=Actor.for_command("scim_portal delete-connection"),
+        )
         kept = "; host users kept" if keep_directory else ""
         self.stdout.write(
             f"Deleted connection {result.connection_id} "
