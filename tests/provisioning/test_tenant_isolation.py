@@ -1,0 +1,216 @@
+"""Property: whatever connection B's identity provider does, through real SCIM requests
+(and whoever accepts B's invitations), it changes no host user it does not manage —
+not even members of B's account — and account A's memberships and roles stay exactly
+as they were."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.test import Client
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from scim_portal.models import DirectoryGroup, DirectoryUser, HostLink
+from scim_portal.provisioning import create_connection, directory
+from scim_portal.provisioning.ownership import accept_invitation
+from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
+from tests.scim_client import ScimClient
+from tests.testapp.models import OrganizationMembership
+
+pytestmark = pytest.mark.django_db
+
+#: Emails B's IdP may send: A's people, vendor staff, a person in both accounts, people
+#: on B's verified domain (claimable), and fresh addresses.
+EMAILS = [
+    "admin@a.example", "dev@a.example", "both@shared.example", "staff@vendor.example",
+    "root@vendor.example", "free@b.example", "pat@b.example", "new1@b.example",
+    "new2@elsewhere.example", "loner@elsewhere.example",
+]  # fmt: skip
+names = st.sampled_from(["alice", "bob", "carol", "dave", "erin"])
+emails = st.sampled_from(EMAILS)
+
+
+def host_rows():
+    return {
+        user.pk: {field.attname: getattr(user, field.attname) for field in User._meta.fields}
+        for user in User.objects.all()
+    }
+
+
+def account_rows(account):
+    return list(
+        OrganizationMembership.objects.filter(organization=account)
+        .order_by("pk")
+        .values_list("pk", "user_id", "role", "is_active")
+    )
+
+
+class ConnectionBMachine(RuleBasedStateMachine):
+    users = Bundle("users")
+    groups = Bundle("groups")
+
+    def __init__(self):
+        super().__init__()
+        self.savepoint = transaction.savepoint()
+        self.account_a = OrganizationFactory()
+        self.account_b = OrganizationFactory()
+        VerifiedDomainFactory(account=self.account_a, domain="a.example")
+        VerifiedDomainFactory(account=self.account_b, domain="b.example")
+        # B even proved the vendor's domain: staff must stay out of reach all the same.
+        VerifiedDomainFactory(account=self.account_b, domain="vendor.example")
+        admin = UserFactory(email="admin@a.example")
+        OrganizationMembership.objects.create(organization=self.account_a, user=admin, role="admin")
+        both = UserFactory(email="both@shared.example")
+        for account, role in ((self.account_a, "editor"), (self.account_b, "viewer")):
+            OrganizationMembership.objects.create(organization=account, user=both, role=role)
+        UserFactory(email="staff@vendor.example", is_staff=True)
+        UserFactory(email="root@vendor.example", is_staff=True, is_superuser=True)
+        UserFactory(email="free@b.example")  # nobody manages them: B may claim them
+        UserFactory(email="loner@elsewhere.example")  # no account at all
+        connection_a, _ = create_connection(account=self.account_a, name="A", provider="entra")
+        directory.create_user(
+            connection_a,
+            {"userName": "dev", "emails": [{"value": "dev@a.example"}]},
+        )  # A's connection manages dev@a.example
+        self.connection_b, issued = create_connection(
+            account=self.account_b, name="B", provider="okta"
+        )
+        self.scim = ScimClient(Client(), self.connection_b, issued.raw)
+        self.hosts_before = host_rows()
+        self.managed: set[int] = set()
+        self.account_a_before = account_rows(self.account_a)
+
+    def teardown(self):
+        transaction.savepoint_rollback(self.savepoint)
+
+    def ok(self, response, *statuses):
+        assert response.status_code in statuses or response.status_code < 300, (
+            response.status_code,
+            response.content,
+        )
+        return response
+
+    @rule(target=users, name=names, email=emails, active=st.booleans())
+    def create(self, name, email, active):
+        response = self.scim.post(
+            "/Users",
+            {"userName": f"{name}-{email}", "emails": [{"value": email}], "active": active},
+        )
+        self.ok(response, 409)
+        return response.json().get("id", "00000000-0000-0000-0000-000000000000")
+
+    @rule(user=users, email=emails, given=names, active=st.booleans())
+    def put(self, user, email, given, active):
+        body = {
+            "userName": f"put-{user}",
+            "name": {"givenName": given},
+            "emails": [{"value": email, "primary": True}],
+            "active": active,
+        }
+        self.ok(self.scim.put(f"/Users/{user}", body), 404, 409)
+
+    @rule(
+        user=users,
+        op=st.sampled_from(["add", "replace"]),
+        path=st.sampled_from(["emails", "name.givenName", "active", "displayName", None]),
+        email=emails,
+        flag=st.booleans(),
+    )
+    def patch(self, user, op, path, email, flag):
+        values = {
+            "emails": [{"value": email}],
+            "name.givenName": email.split("@")[0],
+            "active": flag,
+            "displayName": email,
+        }
+        if path is None:
+            operation = {"op": op, "value": {"active": flag, "emails": [{"value": email}],
+                                             "name": {"familyName": "X"}}}  # fmt: skip
+        else:
+            operation = {"op": op, "path": path, "value": values[path]}
+        self.ok(self.scim.patch_ops(f"/Users/{user}", operation), 404)
+
+    @rule(user=consumes(users))
+    def delete(self, user):
+        self.ok(self.scim.delete(f"/Users/{user}"), 404)
+
+    @rule(target=groups, name=names, members=st.lists(users, max_size=3, unique=True))
+    def create_group(self, name, members):
+        body = {"displayName": f"g-{name}", "members": [{"value": m} for m in members]}
+        response = self.ok(self.scim.post("/Groups", body), 400, 409)
+        return response.json().get("id", "00000000-0000-0000-0000-000000000000")
+
+    @rule(group=groups, user=users, add=st.booleans())
+    def change_members(self, group, user, add):
+        operation = (
+            {"op": "add", "path": "members", "value": [{"value": user}]}
+            if add
+            else {"op": "remove", "path": f'members[value eq "{user}"]'}
+        )
+        self.ok(self.scim.patch_ops(f"/Groups/{group}", operation), 400, 404)
+
+    @rule(group=groups, role=st.sampled_from(["admin", "editor", "viewer"]))
+    def map_role(self, group, role):
+        found = DirectoryGroup.objects.filter(connection=self.connection_b, pk=group).first()
+        if found is not None:
+            directory.set_role_mapping(self.connection_b, found, role)
+
+    @rule(group=consumes(groups))
+    def delete_group(self, group):
+        self.ok(self.scim.delete(f"/Groups/{group}"), 404)
+
+    @rule(target=users, name=names, email=emails, active=st.booleans())
+    def invited_person_joins(self, name, email, active):
+        """A user whose email belongs to someone B may not claim, who accepts at once."""
+        user = self.create(name, email, active)
+        self.person_accepts(user)
+        return user
+
+    @rule(user=users)
+    def person_accepts(self, user):
+        """The person B's directory user awaits accepts the invitation (a member link)."""
+        found = DirectoryUser.objects.filter(
+            connection=self.connection_b, pk=user, host_link=HostLink.AWAITING
+        ).first()
+        if found is not None and found.awaited_user is not None:
+            accept_invitation(found, found.awaited_user)
+
+    @rule(policy=st.sampled_from(["deactivate", "remove"]))
+    def deprovision_policy(self, policy):
+        directory.update_connection_settings(self.connection_b, deprovision_policy=policy)
+
+    @invariant()
+    def nobody_else_changed(self):
+        # Checked after every step, so a user B claimed and then deleted counts as B's.
+        self.managed |= set(
+            DirectoryUser.objects.filter(
+                connection=self.connection_b, host_link=HostLink.MANAGED
+            ).values_list("host_user_id", flat=True)
+        )
+        now = host_rows()
+        for pk, before in self.hosts_before.items():
+            if pk not in self.managed:  # members of B included: B owns only their membership
+                assert now.get(pk) == before, (pk, before, now.get(pk))
+        assert account_rows(self.account_a) == self.account_a_before
+        staff = User.objects.filter(is_staff=True)
+        assert not DirectoryUser.objects.filter(host_user__in=staff).exists()
+
+
+def test_connection_b_never_reaches_beyond_what_it_owns(db):
+    run_state_machine_as_test(
+        ConnectionBMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
