@@ -19,10 +19,11 @@ from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership, _sql
-from . import exceptions, quirks, schema
+from . import exceptions, quirks, redaction, schema
 from .filters import QueryBuilder
 
-SCHEMA_KEYS_DROPPED_ON_STORE = {"id", "meta", "groups", "members", "password"}
+#: Set by the server or kept in their own tables, not in the stored document.
+SCHEMA_KEYS_DROPPED_ON_STORE = {"id", "meta", "groups", "members"}
 
 
 def _error_summary(exc: ValidationError) -> str:
@@ -149,9 +150,11 @@ class ResourceKind:
         return self.stored(resource)
 
     def stored(self, resource: Any) -> dict[str, Any]:
-        """The storage form of a validated resource."""
+        """The storage form of a validated resource: never its secrets (``writeOnly`` or
+        ``returned: never`` attributes, such as ``password``), whatever the dump keeps."""
         with schema.POLICY:
             document = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        document = redaction.without_secrets(document, self.name)
         for key in SCHEMA_KEYS_DROPPED_ON_STORE:
             document.pop(key, None)
         document = _without_empty(document)

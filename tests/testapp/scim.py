@@ -2,11 +2,17 @@
 
 from typing import Annotated
 
-from scim2_models import URN, Extension, Required
+from scim2_models import URN, ComplexAttribute, Extension, Mutability, Required, Returned
 
 from scim_portal.provisioning.adapter import AccountMemberships
 
 from .models import OrganizationMembership
+
+
+class Locker(ComplexAttribute):
+    number: Annotated[str | None, Required.false] = None
+    #: Write-only, never returned: a secret a host declares (tests/scim/test_secrets.py).
+    combination: Annotated[str | None, Mutability.write_only, Returned.never] = None
 
 
 class BadgeExtension(Extension):
@@ -14,6 +20,9 @@ class BadgeExtension(Extension):
 
     badge_number: Annotated[str | None, Required.false] = None
     floor: Annotated[int | None, Required.false] = None
+    #: Write-only, never returned: a secret a host declares (tests/scim/test_secrets.py).
+    pin: Annotated[str | None, Mutability.write_only, Returned.never] = None
+    locker: Annotated[Locker | None, Required.false] = None
 
 
 class Memberships(AccountMemberships):
