@@ -33,7 +33,9 @@ from ..models import (
     ConnectionToken,
     DirectoryGroup,
     DirectoryUser,
+    EmailDomainPolicy,
     GroupMembership,
+    HostLink,
     ProvisioningEvent,
     RequestLog,
     RoleMapping,
@@ -46,6 +48,7 @@ from ..provisioning import (
     revoke_token,
 )
 from ..provisioning.adapter import get_adapter
+from ..provisioning.domains import domain_of, verified_domains
 from ..provisioning.events import Actor
 from . import explanations
 from .accounts import account_from_url, url_key
@@ -287,7 +290,9 @@ class UserListView(PortalView):
     tab = "users"
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
         query = request.GET.get("q", "").strip()
+        link = request.GET.get("link", "")
         users = DirectoryUser.objects.filter(connection=self.connection).order_by("user_name")
         if query:
             users = users.filter(
@@ -296,8 +301,22 @@ class UserListView(PortalView):
                 | Q(email__icontains=query)
                 | Q(external_id=query)
             )
+        if link and link in HostLink.values:
+            users = users.filter(host_link=link)
         users = users.annotate(group_count=Count("directory_groups"))
-        return self.render(page=_page(request, users), query=query)
+        page = _page(request, users)
+        if self.connection.out_of_domain_policy == EmailDomainPolicy.FLAG:
+            verified = verified_domains(self.account)
+            for user in page:
+                user.outside_domains = bool(user.email) and domain_of(user.email) not in verified
+        return self.render(
+            page=page,
+            query=query,
+            link=link,
+            awaiting=DirectoryUser.objects.filter(
+                connection=self.connection, host_link=HostLink.AWAITING
+            ).count(),
+        )
 
 
 class UserDetailView(PortalView):

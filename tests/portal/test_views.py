@@ -7,6 +7,8 @@ import pytest
 from django.test import Client
 
 from scim_portal.models import Connection, ConnectionToken, DirectoryUser, ProvisioningEvent
+from scim_portal.provisioning import directory
+from tests.factories import UserFactory, VerifiedDomainFactory
 from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +198,25 @@ def test_unmapping_an_unknown_group_is_404(admin, base, group):
 
 def test_unknown_form_is_400(admin, base):
     assert admin.post(base + "/settings/", {"form": "bogus"}).status_code == 400
+
+
+def test_users_show_how_each_joined_the_account_and_flag_unverified_domains(admin, setup, base):
+    UserFactory(username="elsewhere", email="grace@other.example")
+    directory.create_user(
+        setup["connection"], {"userName": "grace", "emails": [{"value": "grace@other.example"}]}
+    )
+    directory.create_user(
+        setup["connection"], {"userName": "lin", "emails": [{"value": "lin@example.com"}]}
+    )
+    page = admin.get(base + "/users/").content.decode()
+    assert "1 user is" in page and "awaiting the person" in page
+    assert "Awaiting the person" in page and "Managed" in page
+    assert page.count("Unverified domain") == 2  # nobody verified a domain yet
+    VerifiedDomainFactory(account=setup["account"], domain="example.com")
+    page = admin.get(base + "/users/").content.decode()
+    assert page.count("Unverified domain") == 1  # grace@other.example only
+    awaiting = admin.get(base + "/users/", {"link": "awaiting"}).content.decode()
+    assert "grace" in awaiting and "ada@example.com" not in awaiting
+    grace = DirectoryUser.objects.get(user_name="grace")
+    detail = admin.get(base + f"/users/{grace.pk}/").content.decode()
+    assert "invited to join" in detail and "elsewhere" not in detail  # no other username shown
