@@ -104,4 +104,8 @@ SCIM_PORTAL = {
     "PUBLIC_URL": os.environ.get(
         "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
     ),
+    # DNS servers that domain verification asks, e.g. "127.0.0.1:5353" (comma-separated);
+    # unset: the system's resolver.
+    "DNS_NAMESERVERS": [ns for ns in os.environ.get("DNS_NAMESERVERS", "").split(",") if ns]
+    or None,
 }

@@ -1,11 +1,14 @@
 import os
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
 from guardian.shortcuts import assign_perm
 
 from scim_portal import permissions
 from scim_portal.models import RequestLog
 from scim_portal.provisioning import create_connection, directory
+from tests.dns_server import DnsServer, silent_port
 from tests.factories import ConnectionFactory, OrganizationFactory, UserFactory
 from tests.scim_client import ScimClient
 
@@ -102,3 +105,33 @@ def pytest_collection_modifyitems(config, items):
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if "postgresql" in i.keywords])
         items[:] = keep
+
+
+def dns_settings(nameserver, timeout=2.0):
+    """``SCIM_PORTAL`` of tests/settings.py, asking only ``nameserver`` for TXT records."""
+    return override_settings(
+        SCIM_PORTAL={
+            **django_settings.SCIM_PORTAL,
+            "DNS_NAMESERVERS": [nameserver],
+            "DNS_TIMEOUT": timeout,
+        }
+    )
+
+
+@pytest.fixture
+def dns_server():
+    """A real DNS server on 127.0.0.1 (UDP and TCP), the only one the app asks; publish
+    records with ``dns_server.publish(name, *values)``."""
+    server = DnsServer.start()
+    try:
+        with dns_settings(server.nameserver):
+            yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def silent_dns():
+    """DNS that never answers: the app asks a port where nothing listens, for 0.5 s."""
+    with dns_settings(f"127.0.0.1:{silent_port()}", timeout=0.5):
+        yield

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from ..health import health
 from ..models import (
+    AccountDomain,
     Connection,
     ConnectionToken,
     DirectoryGroup,
@@ -146,3 +147,47 @@ def created_connection(connection: Connection, raw_token: str, context: dict[str
     data = CreatedConnectionSerializer(connection, context=context).data
     data["token"] = raw_token
     return data
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    verified = serializers.BooleanField(source="is_verified", read_only=True)
+    record_name = serializers.CharField(
+        read_only=True, help_text="Name of the TXT record that proves ownership."
+    )
+    record_value = serializers.CharField(read_only=True, help_text="Text the TXT record holds.")
+
+    class Meta:
+        model = AccountDomain
+        fields = [
+            "id", "domain", "verified", "verification_method", "verified_at", "record_name",
+            "record_value", "last_checked_at", "last_check_error", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DomainCreateSerializer(serializers.Serializer):
+    domain = serializers.CharField(
+        max_length=253, help_text="An email domain, e.g. example.com (IDN allowed)."
+    )
+
+
+class DomainCheckSerializer(serializers.Serializer):
+    domain = DomainSerializer()
+    verified = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why it is not verified (empty when it is).")
+
+
+class AccountEventSerializer(EventSerializer):
+    """An event of the account itself (its domains): no connection, no number."""
+
+    class Meta(EventSerializer.Meta):
+        fields = ["id", *EventSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class AccountEventPageSerializer(serializers.Serializer):
+    events = AccountEventSerializer(many=True)
+    next_after = serializers.IntegerField(
+        help_text="Pass as ?after= to get the next events (the last id seen)."
+    )
+    has_more = serializers.BooleanField()

@@ -10,6 +10,7 @@ app_name = "api"
 
 account = "accounts/<str:account>/"
 connection = account + "connections/<uuid:connection_id>/"
+domain = account + "domains/<int:domain_id>/"
 
 urlpatterns = [
     path("connections/", views.AllConnectionsView.as_view(), name="all-connections"),
@@ -24,6 +25,10 @@ urlpatterns = [
     path(connection + "users/", views.DirectoryUsersView.as_view(), name="users"),
     path(connection + "groups/", views.DirectoryGroupsView.as_view(), name="groups"),
     path(connection + "events/", views.EventsView.as_view(), name="events"),
+    path(account + "domains/", views.DomainsView.as_view(), name="domains"),
+    path(domain, views.DomainDetailView.as_view(), name="domain"),
+    path(domain + "verify/", views.DomainVerifyView.as_view(), name="domain-verify"),
+    path(account + "events/", views.AccountEventsView.as_view(), name="account-events"),
     path("schema/", docs.SchemaView.as_view(), name="schema"),
     path("docs/", docs.docs_page, name="docs"),
     re_path(r"^.*$", docs.not_found, name="not-found"),

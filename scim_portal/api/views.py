@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from .. import permissions
 from ..health import with_last_status
 from ..models import (
+    AccountDomain,
     Connection,
     ConnectionToken,
     DirectoryGroup,
@@ -36,16 +37,23 @@ from ..models import (
 )
 from ..portal.accounts import account_from_url
 from ..provisioning import create_connection, delete_connection, issue_token, revoke_token
+from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.events import Actor
+from ..provisioning.exceptions import DomainError
 from .authentication import EnvironmentKeyAuthentication
 from .pagination import IdCursorPagination
 from .permissions import AccountPermission, EnvironmentOnly, is_environment
 from .serializers import (
+    AccountEventPageSerializer,
+    AccountEventSerializer,
     ConnectionCreateSerializer,
     ConnectionSerializer,
     CreatedConnectionSerializer,
     DirectoryGroupSerializer,
     DirectoryUserSerializer,
+    DomainCheckSerializer,
+    DomainCreateSerializer,
+    DomainSerializer,
     EventPageSerializer,
     EventSerializer,
     IssuedTokenSerializer,
@@ -307,3 +315,111 @@ class AllConnectionsView(ApiView, generics.GenericAPIView):
         page = self.paginate_queryset(connections)
         data = ConnectionSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
+
+
+# Verified domains and account events
+
+
+class DomainsView(AccountView):
+    @extend_schema(summary="List the account's domains", responses=DomainSerializer(many=True))
+    def get(self, request: Request, account: str) -> Response:
+        domains = AccountDomain.objects.filter(account=self.account)
+        return Response(DomainSerializer(domains, many=True).data)
+
+    @extend_schema(
+        summary="Add a domain",
+        description="The domain starts unverified: publish a TXT record named `record_name` "
+        "holding `record_value`, then call verify. Refused (400) when it is not a domain name, "
+        "is already added, or is verified by another account.",
+        request=DomainCreateSerializer,
+        responses={201: DomainSerializer},
+    )
+    def post(self, request: Request, account: str) -> Response:
+        serializer = DomainCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            domain = add_domain(self.account, serializer.validated_data["domain"], actor=self.actor)
+        except DomainError as exc:
+            raise ApiValidationError({"domain": [str(exc)]}) from exc
+        return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
+
+
+class DomainView(AccountView):
+    """A view under ``accounts/<account>/domains/<id>/``."""
+
+    def get_domain(self) -> AccountDomain:
+        try:
+            return AccountDomain.objects.get(account=self.account, pk=self.kwargs["domain_id"])
+        except AccountDomain.DoesNotExist:
+            raise Http404("No such domain in this account.") from None
+
+
+class DomainDetailView(DomainView):
+    @extend_schema(summary="Get a domain", responses=DomainSerializer)
+    def get(self, request: Request, account: str, domain_id: int) -> Response:
+        return Response(DomainSerializer(self.get_domain()).data)
+
+    @extend_schema(
+        summary="Remove a domain",
+        description="Its people can no longer be claimed through it; another account may "
+        "then verify it.",
+        responses={204: None},
+    )
+    def delete(self, request: Request, account: str, domain_id: int) -> Response:
+        remove_domain(self.get_domain(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DomainVerifyView(DomainView):
+    @extend_schema(
+        summary="Check a domain's TXT record now",
+        description="200 whatever the outcome: `verified` says whether the domain is verified "
+        "and `reason` why not (no record, another value, DNS did not answer, verified by "
+        "another account).",
+        request=None,
+        responses=DomainCheckSerializer,
+    )
+    def post(self, request: Request, account: str, domain_id: int) -> Response:
+        domain = self.get_domain()
+        try:
+            verified = verify_domain(domain, actor=self.actor)
+        except DomainError as exc:  # removed meanwhile
+            raise Http404(str(exc)) from exc
+        reason = "" if verified else domain.last_check_error
+        return Response(
+            {"domain": DomainSerializer(domain).data, "verified": verified, "reason": reason}
+        )
+
+
+class AccountEventsView(AccountView):
+    MAX_LIMIT = EventsView.MAX_LIMIT
+
+    @extend_schema(
+        summary="Events of the account itself, in order",
+        description="Changes of the account's verified domains (events without a connection), "
+        "ordered by id. Poll with ?after=<last id seen>.",
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.INT, description="Last id seen (0)."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (100)."),
+        ],
+        responses=AccountEventPageSerializer,
+    )
+    def get(self, request: Request, account: str) -> Response:
+        after = _non_negative(request.query_params.get("after", "0"), "after")
+        limit = min(
+            _non_negative(request.query_params.get("limit", "100"), "limit"), self.MAX_LIMIT
+        )
+        events = list(
+            ProvisioningEvent.objects.filter(
+                account_id=self.account.pk, connection__isnull=True, id__gt=after
+            ).order_by("id")[: limit + 1]
+        )
+        has_more = len(events) > limit
+        events = events[:limit]
+        return Response(
+            {
+                "events": AccountEventSerializer(events, many=True).data,
+                "next_after": events[-1].pk if events else after,
+                "has_more": has_more,
+            }
+        )

@@ -80,6 +80,14 @@ class AccountDomain(models.Model):
         return self.verified_at is not None
 
     @property
+    def unicode_domain(self) -> str:
+        """The domain as people write it: ``bücher.example`` for ``xn--bcher-kva.example``."""
+        try:
+            return self.domain.encode("ascii").decode("idna")
+        except UnicodeError:
+            return self.domain
+
+    @property
     def record_name(self) -> str:
         """The DNS name of the TXT record that proves ownership."""
         return f"{app_settings.DOMAIN_VERIFICATION_PREFIX}.{self.domain}"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import domains, views
 
 app_name = "portal"
 
 connection = "<uuid:connection_id>/"
+domain = "domains/<int:domain_id>/"
 
 urlpatterns = [
     path("", views.ConnectionListView.as_view(), name="connection-list"),
     path("new/", views.ConnectionCreateView.as_view(), name="connection-create"),
+    path("domains/", domains.DomainListView.as_view(), name="domains"),
+    path(f"{domain}verify/", domains.DomainVerifyView.as_view(), name="domain-verify"),
+    path(f"{domain}remove/", domains.DomainRemoveView.as_view(), name="domain-remove"),
     path(connection, views.ConnectionDetailView.as_view(), name="connection-detail"),
     path(f"{connection}users/", views.UserListView.as_view(), name="users"),
     path(f"{connection}users/<uuid:user_id>/", views.UserDetailView.as_view(), name="user"),

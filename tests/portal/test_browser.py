@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.dns_server import DnsServer
 from tests.test_example_project import ROOT, free_port, wait_until_answering
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,15 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "s
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def dns():
+    """The DNS server the site asks when a domain is verified."""
+    server = DnsServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, dns):
     """The example project on a fresh SQLite database with the demo data."""
     skipped = ("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS")
     env = {key: value for key, value in os.environ.items() if not key.startswith(skipped)}
@@ -31,6 +40,7 @@ def site(tmp_path_factory):
         SQLITE_PATH=str(tmp_path_factory.mktemp("site") / "db.sqlite3"),
         PYTHONPATH=str(ROOT),
         PORT=str(port),
+        DNS_NAMESERVERS=dns.nameserver,
     )
     for command in (["migrate", "--no-input", "-v0"], ["seed_demo"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
@@ -180,4 +190,33 @@ def test_member_has_no_provisioning_tab(browser, site):
     expect(page.get_by_role("link", name="Provisioning")).to_have_count(0)
     response = page.goto(f"{site}/provisioning/acme/")
     assert response.status == 403
+    page.context.close()
+
+
+def test_admin_verifies_a_domain_with_a_dns_record(browser, site, dns):
+    page = log_in(browser, site, "acme-admin")
+    page.get_by_role("link", name="Provisioning").click()
+    page.get_by_role("link", name="Verified domains").click()
+    expect(page.get_by_role("heading", name="Verified domains")).to_be_visible()
+    page.get_by_label("Domain").fill("Acme-Corp.example")
+    page.get_by_role("button", name="Add domain").click()
+    expect(page.get_by_role("heading", name="acme-corp.example")).to_be_visible()
+    name = page.get_by_label("TXT record name").input_value()
+    value = page.get_by_label("TXT record value").input_value()
+    assert name == "_scim-portal-verification.acme-corp.example"
+    assert re.fullmatch(r"scim-portal-verification=[0-9a-f]{32}", value)
+    shot(page, "domain-added")
+
+    page.get_by_role("button", name="Verify acme-corp.example").click()
+    expect(page.get_by_text("acme-corp.example is not verified yet: No TXT record")).to_be_visible()
+    card = page.get_by_role("region", name="acme-corp.example")
+    expect(card.get_by_text("Not verified", exact=True)).to_be_visible()
+
+    dns.publish(name, value)
+    page.get_by_role("button", name="Verify acme-corp.example").click()
+    expect(page.get_by_text("acme-corp.example is verified.")).to_be_visible()
+    expect(card.get_by_text("Verified", exact=True)).to_be_visible()
+    expect(page.get_by_label("TXT record value")).to_have_count(0)
+    expect(page.get_by_text("Domain Verified", exact=True)).to_be_visible()
+    shot(page, "domain-verified")
     page.context.close()
