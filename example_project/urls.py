@@ -9,6 +9,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("a/<slug:account_slug>/", views.dashboard, name="dashboard"),
+    path("invitations/", views.invitations, name="invitations"),
+    path("invitations/<uuid:directory_user_id>/accept/", views.accept, name="accept-invitation"),
     path("admin/", admin.site.urls),
     path("", include("scim_portal.urls")),
 ]

@@ -2,6 +2,7 @@
 default, seed the demo, serve, and log in with a printed demo login."""
 
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -99,6 +100,45 @@ def test_example_project_migrates_seeds_and_serves_the_demo_login(example_env):
         dashboard = response.read().decode()
         assert "Acme Corporation" in dashboard
         assert "acme-auditor" in dashboard  # the members table
+
+        # Globex's IdP sends acme's admin: not linked, not edited; she is invited instead,
+        # and joining Globex gives her a membership there, nothing else.
+        created = manage(
+            example_env,
+            "scim_portal",
+            "create-connection",
+            "--account",
+            "globex",
+            "--name",
+            "Globex IdP",
+            "--provider",
+            "okta",
+            "--json",
+        ).stdout
+        connection = json.loads(created)
+        body = json.dumps(
+            {
+                "userName": "ada@globex",
+                "name": {"givenName": "Mallory"},
+                "emails": [{"value": "acme-admin@acme.example"}],
+            }
+        ).encode()
+        scim = urllib.request.Request(
+            f"{base}/scim/v2/{connection['id']}/Users", data=body, method="POST",
+            headers={"Authorization": f"Bearer {connection['token']}",
+                     "Content-Type": "application/scim+json"},
+        )  # fmt: skip
+        assert urllib.request.urlopen(scim, timeout=10).status == 201
+        invitations = opener.open(f"{base}/invitations/", timeout=5).read().decode()
+        assert "Globex Inc." in invitations
+        accept = re.search(r'action="(/invitations/[^"]+/accept/)"', invitations)[1]
+        csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+        joined = opener.open(urllib.request.Request(
+            base + accept, data=urllib.parse.urlencode({"csrfmiddlewaretoken": csrf}).encode(),
+            headers={"Referer": base},
+        ), timeout=10)  # fmt: skip
+        assert joined.url == f"{base}/a/globex/"
+        assert "Mallory" not in joined.read().decode()
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from django.apps import apps
 
 from scim_portal.provisioning.adapter import AccountMemberships
 
@@ -11,6 +14,8 @@ from .roles import ROLES, set_membership
 
 #: A provisioned user no role mapping gives a role to is a plain member.
 FALLBACK_ROLE = "member"
+
+logger = logging.getLogger(__name__)
 
 
 class Memberships(AccountMemberships):
@@ -41,3 +46,22 @@ class Memberships(AccountMemberships):
         return (
             Membership.objects.filter(user=user, is_active=True).exclude(account=account).exists()
         )
+
+    def find_user_by_email(self, email: str, account: Any) -> Any | None:
+        """Who owns ``email``. A host with django-allauth trusts only a verified address;
+        the connection still claims that person only under the ownership rules (their
+        domain verified for ``account``, managed by no other connection, not staff)."""
+        if apps.is_installed("allauth.account"):
+            from allauth.account.models import EmailAddress
+
+            found = list(
+                EmailAddress.objects.filter(email__iexact=email, verified=True).select_related(
+                    "user"
+                )[:2]
+            )
+            return found[0].user if len(found) == 1 else None
+        return super().find_user_by_email(email, account)
+
+    def invite(self, account: Any, user: Any, directory_user: Any) -> None:
+        """A real host would email ``user`` here; they see the invitation on /invitations/."""
+        logger.info("Invited %s to join %s (SCIM user %s)", user, account, directory_user.pk)

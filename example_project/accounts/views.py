@@ -1,6 +1,11 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.ownership import CannotLink, accept_invitation, invitations_for
 
 from .models import Account, Membership
 from .roles import ROLES, role_key
@@ -41,3 +46,25 @@ def dashboard(request, account_slug):
             "members": [(m, ROLES.get(role_key(m) or "", ("—",))[0]) for m in members],
         },
     )
+
+
+@login_required
+def invitations(request):
+    """Accounts whose identity provider provisioned someone with this person's email."""
+    return render(
+        request, "accounts/invitations.html", {"invitations": invitations_for(request.user)}
+    )
+
+
+@require_POST
+@login_required
+def accept(request, directory_user_id):
+    invitation = invitations_for(request.user).filter(pk=directory_user_id).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    try:
+        accept_invitation(invitation, request.user, actor=Actor.for_user(request.user))
+    except CannotLink as exc:
+        messages.error(request, str(exc))
+        return redirect("invitations")
+    return redirect("dashboard", account_slug=invitation.connection.account.slug)

@@ -5,9 +5,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from example_project.accounts.models import Account
 from example_project.accounts.roles import ensure_roles, set_membership
+from scim_portal.models import AccountDomain, VerificationMethod
 
 #: username, password, account slug, role
 DEMO_USERS = [
@@ -17,6 +19,10 @@ DEMO_USERS = [
     ("globex-admin", "globex-admin-demo", "globex", "admin"),
 ]
 DEMO_ACCOUNTS = {"acme": "Acme Corporation", "globex": "Globex Inc."}
+#: Each account's people have addresses on its own domain; acme's is verified (as vendor
+#: staff would mark it), so acme's connections may claim acme's existing people.
+EMAIL_DOMAINS = {"acme": "acme.example", "globex": "globex.example"}
+VERIFIED = ["acme"]
 STAFF = ("staff", "staff-demo")
 
 
@@ -32,7 +38,7 @@ class Command(BaseCommand):
             ensure_roles(accounts[slug])
         for username, password, slug, role in DEMO_USERS:
             user, created = user_model.objects.get_or_create(
-                username=username, defaults={"email": f"{username}@example.com"}
+                username=username, defaults={"email": f"{username}@{EMAIL_DOMAINS[slug]}"}
             )
             if created:
                 user.set_password(password)
@@ -40,11 +46,22 @@ class Command(BaseCommand):
             set_membership(accounts[slug], user, role)
         staff, created = user_model.objects.get_or_create(
             username=STAFF[0],
-            defaults={"email": "staff@example.com", "is_staff": True, "is_superuser": True},
+            defaults={"email": "staff@vendor.example", "is_staff": True, "is_superuser": True},
         )
         if created:
             staff.set_password(STAFF[1])
             staff.save()
+        for slug in VERIFIED:
+            AccountDomain.objects.get_or_create(
+                account=accounts[slug],
+                domain=EMAIL_DOMAINS[slug],
+                defaults={
+                    "verification_token": AccountDomain.generate_token(),
+                    "verified_at": timezone.now(),
+                    "verified_by": staff,
+                    "verification_method": VerificationMethod.STAFF,
+                },
+            )
 
         self.stdout.write("Demo logins (username / password):")
         for username, password, slug, role in DEMO_USERS:
