@@ -52,8 +52,8 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
 class LinkPolicy(models.TextChoices):
     """What becomes of a new directory user in the host application."""
 
-    VERIFIED_EMAIL = "verified_email", "Link to the user with the same verified email, else create"
-    ALWAYS_CREATE = "always_create", "Always create a new user"
+    VERIFIED_EMAIL = "verified_email", "Claim the existing user on a verified domain, else create"
+    ALWAYS_CREATE = "always_create", "Create a new user; never claim an existing one"
     NEVER = "never", "Do not create or link users (directory only)"
 
 
