@@ -263,25 +263,26 @@ class EventsView(AccountView):
         responses=EventPageSerializer,
     )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
-        connection = self.get_connection()
-        after = _non_negative(request.query_params.get("after", "0"), "after")
-        limit = min(
-            _non_negative(request.query_params.get("limit", "100"), "limit"), self.MAX_LIMIT
-        )
-        events = list(
-            ProvisioningEvent.objects.filter(connection=connection, number__gt=after).order_by(
-                "number"
-            )[: limit + 1]
-        )
-        has_more = len(events) > limit
-        events = events[:limit]
-        return Response(
-            {
-                "events": EventSerializer(events, many=True).data,
-                "next_after": events[-1].number if events else after,
-                "has_more": has_more,
-            }
-        )
+        events = ProvisioningEvent.objects.filter(connection=self.get_connection())
+        return _event_page(request, events, "number", EventSerializer, self.MAX_LIMIT)
+
+
+def _event_page(
+    request: Request, events: QuerySet[ProvisioningEvent], key: str, serializer: Any, most: int
+) -> Response:
+    """The events after ``?after=`` (by ``key``, ascending), at most ``?limit=`` of them."""
+    after = _non_negative(request.query_params.get("after", "0"), "after")
+    limit = min(_non_negative(request.query_params.get("limit", "100"), "limit"), most)
+    page = list(events.filter(**{f"{key}__gt": after}).order_by(key)[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Response(
+        {
+            "events": serializer(page, many=True).data,
+            "next_after": getattr(page[-1], key) if page else after,
+            "has_more": has_more,
+        }
+    )
 
 
 def _non_negative(value: str, name: str) -> int:
@@ -405,21 +406,7 @@ class AccountEventsView(AccountView):
         responses=AccountEventPageSerializer,
     )
     def get(self, request: Request, account: str) -> Response:
-        after = _non_negative(request.query_params.get("after", "0"), "after")
-        limit = min(
-            _non_negative(request.query_params.get("limit", "100"), "limit"), self.MAX_LIMIT
+        events = ProvisioningEvent.objects.filter(
+            account_id=self.account.pk, connection__isnull=True
         )
-        events = list(
-            ProvisioningEvent.objects.filter(
-                account_id=self.account.pk, connection__isnull=True, id__gt=after
-            ).order_by("id")[: limit + 1]
-        )
-        has_more = len(events) > limit
-        events = events[:limit]
-        return Response(
-            {
-                "events": AccountEventSerializer(events, many=True).data,
-                "next_after": events[-1].pk if events else after,
-                "has_more": has_more,
-            }
-        )
+        return _event_page(request, events, "id", AccountEventSerializer, self.MAX_LIMIT)
