@@ -93,7 +93,12 @@ def record(
     # Secrets found in the request (body, query, credential headers) are redacted where
     # they are, then scrubbed from every text of the row, wherever echoed.
     found = redaction.header_secrets(request.META)
-    body = request_text(request_body, _endpoint(request.path, connection_id), found)
+    # An unauthenticated request's body is nobody's: not parsed, not kept.
+    body = (
+        request_text(request_body, _endpoint(request.path, connection_id), found)
+        if token_prefix
+        else ""
+    )
     query = redaction.redact_query(request.META.get("QUERY_STRING", ""), found)
     # A successful read's answer is large and can be fetched again: keep writes and errors.
     keeps_response = request.method != "GET" or status >= 400

@@ -45,13 +45,38 @@ MIN_SCRUBBED_LENGTH = 4
 #: redacted whole, so a hostile body cannot exhaust the stack.
 MAX_DEPTH = 32
 
-_VALUE_FILTER = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^"\]])*\]')
+#: A PATCH path or key longer than this is not parsed but treated as a secret.
+MAX_PATH_LENGTH = 1024
+#: The attribute path of anything too long to parse: always secret.
+OVERLONG = ("\x00overlong",)
 _RESOURCE_TYPES = {"users": "User", "groups": "Group"}
 
 
 def _attribute_text(path: str) -> str:
-    """``path`` without value filters: ``emails[type eq "work"].value`` is ``emails.value``."""
-    return _VALUE_FILTER.sub("", path.strip()).split("[")[0]
+    """``path`` without value filters: ``emails[type eq "work"].value`` is ``emails.value``;
+    an unclosed ``[`` drops the rest. One pass, no backtracking (paths are attacker input)."""
+    kept: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for char in path.strip():
+        if not depth:
+            if char == "[":
+                depth = 1
+            else:
+                kept.append(char)
+        elif quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+    return "".join(kept)
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,8 @@ class SecretAttributes:
     def parts(self, path: str) -> tuple[str, ...]:
         """The attribute path of a PATCH ``path`` or a top-level key: URN prefixes
         resolved, value filters (``emails[type eq "work"]``) left out, lowercased."""
+        if len(path) > MAX_PATH_LENGTH:
+            return OVERLONG
         text = _attribute_text(path).lower()
         for urn in self.extension_schemas:
             if text == urn:
@@ -83,6 +110,8 @@ class SecretAttributes:
 
     def is_secret(self, parts: tuple[str, ...]) -> bool:
         """Whether ``parts`` is a secret attribute or lies inside one."""
+        if parts == OVERLONG:
+            return True
         return any(parts[:length] in self.paths for length in range(1, len(parts) + 1))
 
 

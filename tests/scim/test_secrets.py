@@ -142,6 +142,7 @@ def test_an_error_echoing_a_secret_is_scrubbed_from_every_text(scim, rf):
         duration_ms=1.0,
         request_body=f'{{"userName": "a", "password": "{secret}"}}'.encode(),
         response_data={"status": "400", "detail": f"'{secret}' and '{secret}x' are bad"},
+        token_prefix="scimp_abcdefgh",
     )
     entry = RequestLog.objects.get()
     assert entry.detail == "'[redacted]' and '[redacted]' are bad"
@@ -170,3 +171,28 @@ def test_huge_and_deeply_nested_bodies_are_logged(scim, settings):
     assert len(huge_entry.request_body) == app_settings.REQUEST_LOG_BODY_LIMIT
     assert huge_entry.request_body.endswith("…") and "p4ssw0rd" not in huge_entry.request_body
     assert deep_entry.request_body.startswith('{"userName": "[redacted]", "x": [[[')
+
+
+def test_an_unauthenticated_body_is_not_kept(scim, client):
+    secret = uuid4().hex
+    response = client.post(
+        f"{scim.base}/Users",
+        f'{{"userName": "{secret}"}}',
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION="Bearer scimp_wrong",
+    )
+    assert response.status_code == 401
+    entry = RequestLog.objects.get()
+    assert entry.status == 401 and entry.request_body == ""
+
+
+def test_hostile_paths_and_keys_cost_linear_time(scim):
+    """An unclosed ``[`` once made the value-filter pattern backtrack for minutes."""
+    user = scim.create_user("slow@example.com")["id"]
+    for repeat in (50_000, 600):
+        response = scim.patch_ops(
+            f"/Users/{user}", {"op": "replace", "path": '["' * repeat, "value": "x"}
+        )
+        assert response.status_code == 400
+    entry = RequestLog.objects.filter(method="PATCH").order_by("-id").first()
+    assert entry.request_body.endswith('"value": "[redacted]"}]}')  # too long to parse: secret
