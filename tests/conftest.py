@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.test import override_settings
 from guardian.shortcuts import assign_perm
 
@@ -11,6 +12,12 @@ from scim_portal.provisioning import create_connection, directory
 from tests.dns_server import DnsServer, silent_port
 from tests.factories import ConnectionFactory, OrganizationFactory, UserFactory
 from tests.scim_client import ScimClient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (rate limits, invitations, one-time keys)."""
+    cache.clear()
 
 
 @pytest.fixture

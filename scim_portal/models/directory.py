@@ -55,6 +55,12 @@ class HostLink(models.TextChoices):
     #: The email belongs to a host user no connection may touch (staff, or ambiguous).
     BLOCKED = "blocked", "Not linked: protected account"
 
+    @classmethod
+    def public(cls, value: str) -> str:
+        """``value`` as the tenant may see it: awaiting and blocked look alike, so a
+        connection cannot tell vendor staff or shared addresses from anyone else."""
+        return "pending" if value in {cls.AWAITING, cls.BLOCKED} else value
+
 
 class DirectoryUser(DirectoryResource):
     """A user provisioned by an identity provider; ``id`` is its SCIM id."""
@@ -116,6 +122,8 @@ class DirectoryUser(DirectoryResource):
 
     #: Set by the provisioning services: what was accepted but flagged (not stored here).
     warning: str = ""
+    #: Set by the adapter: an existing host user was claimed or linked (not stored here).
+    claimed: bool = False
 
     def __str__(self) -> str:
         return self.user_name

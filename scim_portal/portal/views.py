@@ -301,8 +301,9 @@ class UserListView(PortalView):
                 | Q(email__icontains=query)
                 | Q(external_id=query)
             )
-        if link and link in HostLink.values:
-            users = users.filter(host_link=link)
+        pending = [HostLink.AWAITING, HostLink.BLOCKED]  # alike to the tenant (HostLink.public)
+        if link == "pending":
+            users = users.filter(host_link__in=pending)
         users = users.annotate(group_count=Count("directory_groups"))
         page = _page(request, users)
         if self.connection.out_of_domain_policy == EmailDomainPolicy.FLAG:
@@ -314,7 +315,7 @@ class UserListView(PortalView):
             query=query,
             link=link,
             awaiting=DirectoryUser.objects.filter(
-                connection=self.connection, host_link=HostLink.AWAITING
+                connection=self.connection, host_link__in=pending
             ).count(),
         )
 

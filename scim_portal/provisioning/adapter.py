@@ -22,7 +22,15 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from ..conf import app_settings, reload_hooks
 from ..models import DeprovisionPolicy, HostLink
-from .ownership import decide, email_taken, has_membership, manages, users_with_email
+from .domains import is_verified_elsewhere
+from .ownership import (
+    decide,
+    email_taken,
+    has_membership,
+    manages,
+    should_invite,
+    users_with_email,
+)
 
 if TYPE_CHECKING:
     from ..models import Connection, DirectoryGroup, DirectoryUser
@@ -118,7 +126,8 @@ def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
     """Copy email and names onto the host user; the names of the fields changed.
 
     An email another host user already has is not copied: that would give two
-    people one address (and one of them the other's password resets).
+    people one address (and one of them the other's password resets). Nor is one on
+    a domain another account verified: that account's people are its own to provision.
     """
     name = directory_user.attributes.get("name") or {}
     wanted = {
@@ -126,7 +135,12 @@ def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
         "last_name": name.get("familyName") or "",
     }
     email = directory_user.email
-    if email and not email_taken(email, by_other_than=user):
+    account = directory_user.connection.account
+    if (
+        email
+        and not email_taken(email, by_other_than=user)
+        and not is_verified_elsewhere(account, email)
+    ):
         wanted[user.get_email_field_name()] = email
     changed = []
     for field, value in wanted.items():
@@ -213,25 +227,38 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
         return get_memberships()
 
     def user_created(self, user: DirectoryUser) -> None:
+        self._link(user)
+
+    def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
+        host = user.host_user
+        if not has_membership(user):
+            if any(path.lower().startswith("emails") for path in changes):
+                self._link(user)  # a new email may belong to someone else, or to nobody
+        elif host is not None and manages(user) and _copy_profile(user, host):
+            host.save()
+
+    def _link(self, user: DirectoryUser) -> None:
+        """Link ``user`` to the host per :func:`~.ownership.decide`, and record how
+        (``user.claimed`` when an existing host user was claimed)."""
         connection = user.connection
         hook = self.memberships or AccountMemberships()
         link = decide(user, hook)
         host = link.host_user
+        user.claimed = host is not None
         if link.link == HostLink.MANAGED and host is None:
             host = hook.create_user(user)
+        awaited_before = user.awaited_user_id
         user.host_user, user.host_link, user.awaited_user = host, link.link, link.awaited
         user.save(update_fields=["host_user", "host_link", "awaited_user"])
         if link.link == HostLink.AWAITING:
-            hook.invite(connection.account, link.awaited, user)
+            if link.awaited.pk != awaited_before and should_invite(
+                connection.account, link.awaited
+            ):
+                hook.invite(connection.account, link.awaited, user)
         elif host is not None and self.memberships is not None:
             self.memberships.add(
                 connection.account, host, role=user.role, active=user.active is not False
             )
-
-    def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
-        host = user.host_user
-        if host is not None and manages(user) and _copy_profile(user, host):
-            host.save()
 
     def user_deactivated(self, user: DirectoryUser) -> None:
         self._deactivate(user)

@@ -25,6 +25,7 @@ from ..models import (
     EmailDomainPolicy,
     EventType,
     GroupMembership,
+    HostLink,
     RoleMapping,
 )
 from .adapter import get_adapter
@@ -208,9 +209,18 @@ def create_user(
             EventType.USER_CREATED,
             "User",
             user.id,
-            {**summary, "role": user.role, "host_link": user.host_link},
+            {**summary, "role": user.role, "host_link": HostLink.public(user.host_link)},
         )
+        _record_claim(user, events)
     return user
+
+
+def _record_claim(user: DirectoryUser, events: EventRecorder) -> None:
+    """A ``user.linked`` event when the adapter linked an existing host user."""
+    if user.claimed and user.host_user_id is not None:
+        how = "claimed" if user.host_link == HostLink.MANAGED else "linked"
+        changes = {"userName": user.user_name, "host_user": user.host_user_id, "how": how}
+        events.add(EventType.USER_LINKED, "User", user.id, changes)
 
 
 @transaction.atomic
@@ -256,6 +266,7 @@ def update_user(
         if changes:
             call_adapter("user_updated", user, changes)
             events.add(EventType.USER_UPDATED, "User", user.id, changes)
+            _record_claim(user, events)
         if was_active and not _is_active(user.active):
             call_adapter("user_deactivated", user)
             events.add(EventType.USER_DEACTIVATED, "User", user.id, {"userName": user.user_name})

@@ -299,3 +299,14 @@ _STATE = ("verified_at", "verified_by_id", "verification_method", "last_checked_
 def _copy_state(source: AccountDomain, target: AccountDomain) -> None:
     for field in _STATE:
         setattr(target, field, getattr(source, field))
+
+
+def is_verified_elsewhere(account: Any, email: str) -> bool:
+    """Whether ``email``'s domain is verified for an account other than ``account``."""
+    domain = domain_of(email)
+    return (
+        domain is not None
+        and AccountDomain.objects.filter(domain=domain, verified_at__isnull=False)
+        .exclude(account=account)
+        .exists()
+    )

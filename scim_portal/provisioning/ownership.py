@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 
 from ..conf import app_settings
@@ -82,7 +83,18 @@ class Link:
 
 
 def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Link:
-    """How a directory user just created joins the host (nothing is written here)."""
+    """How a directory user joins the host (nothing is written here).
+
+    - no email, or an email no host user has: a new host user, managed;
+    - the owner the hook names, on a domain verified for the account, managed by no
+      connection, under the ``verified_email`` policy: claimed, managed;
+    - an owner a sibling connection of the same account manages: linked as a member;
+    - an owner the hook names otherwise: awaited (invited), unless they are staff, a
+      superuser, already linked in this connection, or managed by another account's
+      connection while the email is on this account's own verified domain: blocked;
+    - an email the hook names no owner for, but host users hold: blocked (an
+      unconfirmed holder is never invited, and no duplicate is created).
+    """
     connection = directory_user.connection
     if connection.link_policy == LinkPolicy.NEVER:
         return Link(HostLink.NONE)
@@ -90,24 +102,24 @@ def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Li
     if not email:
         return Link(HostLink.MANAGED)
     found = memberships.find_user_by_email(email, connection.account)
-    confirmed = found is not None
     if found is None:
-        holders = users_with_email(email)
-        if not holders:
-            return Link(HostLink.MANAGED)  # nobody has it: a new host user
-        if len(holders) > 1:
-            return Link(HostLink.BLOCKED)  # several people: nobody to pick
-        found = holders[0]
+        return Link(HostLink.BLOCKED if email_taken(email) else HostLink.MANAGED)
     if is_protected(found) or _linked_in(directory_user, found):
         return Link(HostLink.BLOCKED)
-    claimable = (
-        confirmed
-        and connection.link_policy == LinkPolicy.VERIFIED_EMAIL
-        and is_verified_for(connection.account, email)
-        and not DirectoryUser.objects.filter(host_user=found, host_link=HostLink.MANAGED).exists()
+    manager = (
+        DirectoryUser.objects.filter(host_user=found, host_link=HostLink.MANAGED)
+        .exclude(pk=directory_user.pk)
+        .select_related("connection")
+        .first()
     )
-    if claimable:
-        return Link(HostLink.MANAGED, host_user=found)
+    ours = is_verified_for(connection.account, email)
+    if manager is None:
+        if ours and connection.link_policy == LinkPolicy.VERIFIED_EMAIL:
+            return Link(HostLink.MANAGED, host_user=found)
+    elif manager.connection.account_id == connection.account_id:
+        return Link(HostLink.MEMBER, host_user=found)
+    elif ours:
+        return Link(HostLink.BLOCKED)
     return Link(HostLink.AWAITING, awaited=found)
 
 
@@ -145,6 +157,9 @@ def accept_invitation(
     )
     if locked.host_link != HostLink.AWAITING or locked.awaited_user_id != host_user.pk:
         raise CannotLink("This invitation is not for this person, or was already answered.")
+    email = getattr(host_user, host_user.get_email_field_name(), "") or ""
+    if email.lower() != locked.email.lower():
+        raise CannotLink("The identity provider has changed this person's email since.")
     if is_protected(host_user):
         raise CannotLink("Staff and superuser accounts are never linked to a directory.")
     if _linked_in(locked, host_user):
@@ -164,11 +179,25 @@ def accept_invitation(
             EventType.USER_LINKED,
             "User",
             locked.pk,
-            {"userName": locked.user_name, "host_user": host_user.pk, "host_link": "member"},
+            {"userName": locked.user_name, "host_user": host_user.pk, "how": "accepted"},
         )
     directory_user.host_user, directory_user.host_link = host_user, HostLink.MEMBER
     directory_user.awaited_user = None
     return locked
+
+
+#: Seconds before the same person is invited to the same account again.
+INVITE_INTERVAL = 24 * 60 * 60
+
+
+def should_invite(account: Any, host_user: Any) -> bool:
+    """Whether to invite ``host_user`` to ``account`` now: once a day at most, so an IdP
+    that creates and deletes the same user in a loop cannot flood someone's inbox."""
+    key = f"scim_portal:invited:{account.pk}:{host_user.pk}"
+    try:
+        return bool(cache.add(key, 1, INVITE_INTERVAL))
+    except Exception:  # an unreachable cache must not block provisioning
+        return True
 
 
 def invitations_for(host_user: Any) -> Any:

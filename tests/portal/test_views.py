@@ -201,7 +201,7 @@ def test_unknown_form_is_400(admin, base):
 
 
 def test_users_show_how_each_joined_the_account_and_flag_unverified_domains(admin, setup, base):
-    UserFactory(username="elsewhere", email="grace@other.example")
+    UserFactory(username="grace-at-globex", email="grace@other.example")
     directory.create_user(
         setup["connection"], {"userName": "grace", "emails": [{"value": "grace@other.example"}]}
     )
@@ -209,14 +209,14 @@ def test_users_show_how_each_joined_the_account_and_flag_unverified_domains(admi
         setup["connection"], {"userName": "lin", "emails": [{"value": "lin@example.com"}]}
     )
     page = admin.get(base + "/users/").content.decode()
-    assert "1 user is" in page and "awaiting the person" in page
-    assert "Awaiting the person" in page and "Managed" in page
+    assert "1 user is" in page and "not linked yet" in page
+    assert "Email in use" in page and "Managed" in page
     assert page.count("Unverified domain") == 2  # nobody verified a domain yet
     VerifiedDomainFactory(account=setup["account"], domain="example.com")
     page = admin.get(base + "/users/").content.decode()
     assert page.count("Unverified domain") == 1  # grace@other.example only
-    awaiting = admin.get(base + "/users/", {"link": "awaiting"}).content.decode()
+    awaiting = admin.get(base + "/users/", {"link": "pending"}).content.decode()
     assert "grace" in awaiting and "ada@example.com" not in awaiting
     grace = DirectoryUser.objects.get(user_name="grace")
     detail = admin.get(base + f"/users/{grace.pk}/").content.decode()
-    assert "invited to join" in detail and "elsewhere" not in detail  # no other username shown
+    assert "accept an invitation" in detail and "grace-at-globex" not in detail

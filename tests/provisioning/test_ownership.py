@@ -79,7 +79,7 @@ def test_another_accounts_admin_is_not_linked_rewritten_or_deactivated(tenants):
     attack(scim, "admin@a.example")
     assert snapshot(admin) == before
     assert OrganizationMembership.objects.get(pk=membership.pk).is_active is True
-    assert not OrganizationMembership.objects.filter(organization=tenants["b"]).exists()
+    assert not OrganizationMembership.objects.filter(organization=tenants["b"], user=admin).exists()
 
 
 def test_a_domain_verified_by_the_attacker_still_cannot_take_a_user_another_connection_manages(
@@ -95,7 +95,7 @@ def test_a_domain_verified_by_the_attacker_still_cannot_take_a_user_another_conn
     user = attack(tenants["scim_b"], "dev@shared.example")
     assert snapshot(managed) == before
     assert ProvisioningEvent.objects.filter(resource_id=user["id"], type="user.created").get(
-    ).changes["host_link"] == "awaiting"  # fmt: skip
+    ).changes["host_link"] == "pending"  # fmt: skip
 
 
 @pytest.mark.parametrize("who", ["root", "staff"])
@@ -256,3 +256,94 @@ def test_emails_outside_verified_domains_follow_the_connection_policy(
         assert warnings_logged == ["The email out@gmail.example is outside the account's "
                                    "verified domains."]  # fmt: skip
     assert logs[201] == "" or flagged
+
+
+def test_an_idp_cannot_plant_an_email_on_another_accounts_verified_domain(tenants, client):
+    """A's IdP sends B's CEO's address: A's new host user gets no email, so B's IdP later
+    creates B's CEO freely and A's user can never be invited into B as the CEO."""
+    VerifiedDomainFactory(account=tenants["b"], domain="b.example")
+    connection_a, issued_a = create_connection(account=tenants["a"], name="A", provider="entra")
+    planted = ScimClient(client, connection_a, issued_a.raw).create_user(
+        "not-the-ceo", emails=[{"value": "ceo@b.example"}]
+    )
+    host_a = DirectoryUser.objects.get(pk=planted["id"]).host_user
+    assert host_a.email == ""
+    ceo = tenants["scim_b"].create_user("ceo", emails=[{"value": "ceo@b.example"}])
+    ceo_user = DirectoryUser.objects.get(pk=ceo["id"])
+    assert ceo_user.host_link == HostLink.MANAGED and ceo_user.host_user != host_a
+    assert ceo_user.host_user.email == "ceo@b.example"
+
+
+def test_a_user_another_account_manages_on_our_own_domain_is_blocked_not_invited(tenants, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "MEMBERSHIPS": f"{__name__}.Recording"}
+    Recording.invited = []
+    connection_a, _ = create_connection(account=tenants["a"], name="A", provider="entra")
+    directory.create_user(connection_a, {"userName": "x", "emails": [{"value": "cfo@b.example"}]})
+    VerifiedDomainFactory(account=tenants["b"], domain="b.example")  # verified afterwards
+    user = tenants["scim_b"].create_user("cfo", emails=[{"value": "cfo@b.example"}])
+    assert DirectoryUser.objects.get(pk=user["id"]).host_link == HostLink.BLOCKED
+    assert Recording.invited == []
+
+
+class Unconfirmed(Recording):
+    def find_user_by_email(self, email, account):
+        return None  # e.g. django-allauth: nobody has verified this address
+
+
+def test_an_unconfirmed_holder_of_the_email_is_never_invited(tenants, settings):
+    """Someone who signed up with B's CEO's address without verifying it gets nothing."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "MEMBERSHIPS": f"{__name__}.Unconfirmed"}
+    Recording.invited = []
+    mallory = UserFactory(username="mallory", email="ceo@b.example")
+    VerifiedDomainFactory(account=tenants["b"], domain="b.example")
+    user = tenants["scim_b"].create_user("ceo", emails=[{"value": "ceo@b.example"}])
+    directory_user = DirectoryUser.objects.get(pk=user["id"])
+    assert directory_user.host_link == HostLink.BLOCKED and directory_user.awaited_user is None
+    assert Recording.invited == [] and not invitations_for(mallory).exists()
+    assert User.objects.filter(email__iexact="ceo@b.example").count() == 1  # no duplicate
+
+
+def test_a_second_connection_of_the_same_account_links_its_people_as_members(tenants, client):
+    VerifiedDomainFactory(account=tenants["b"], domain="b.example")
+    first = tenants["scim_b"].create_user("sam", emails=[{"value": "sam@b.example"}])
+    host = DirectoryUser.objects.get(pk=first["id"]).host_user
+    connection, issued = create_connection(account=tenants["b"], name="Entra", provider="entra")
+    second = ScimClient(client, connection, issued.raw).create_user(
+        "sam", emails=[{"value": "sam@b.example"}]
+    )
+    linked = DirectoryUser.objects.get(pk=second["id"])
+    assert (linked.host_link, linked.host_user) == (HostLink.MEMBER, host)
+    event = ProvisioningEvent.objects.get(connection=connection, type="user.linked")
+    assert event.changes == {"userName": "sam", "host_user": host.pk, "how": "linked"}
+
+
+def test_a_claim_is_recorded_with_the_host_user_it_took(tenants):
+    VerifiedDomainFactory(account=tenants["b"], domain="b.example")
+    person = UserFactory(email="kim@b.example")
+    user = tenants["scim_b"].create_user("kim", emails=[{"value": "kim@b.example"}])
+    event = ProvisioningEvent.objects.get(resource_id=user["id"], type="user.linked")
+    assert event.changes == {"userName": "kim", "host_user": person.pk, "how": "claimed"}
+
+
+def test_an_email_change_re_decides_and_stale_invitations_cannot_be_accepted(tenants):
+    admin, scim = tenants["admin_a"], tenants["scim_b"]
+    user = scim.create_user("a-admin", emails=[{"value": "admin@a.example"}])
+    [invitation] = invitations_for(admin)
+    scim.patch_ops(
+        f"/Users/{user['id']}",
+        {"op": "replace", "path": "emails", "value": [{"value": "fresh@b.example"}]},
+    )
+    moved = DirectoryUser.objects.get(pk=user["id"])
+    assert moved.host_link == HostLink.MANAGED and moved.host_user.email == "fresh@b.example"
+    with pytest.raises(CannotLink):
+        accept_invitation(invitation, admin)
+    assert not OrganizationMembership.objects.filter(organization=tenants["b"], user=admin)
+
+
+def test_the_same_person_is_invited_once_a_day_at_most(tenants, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "MEMBERSHIPS": f"{__name__}.Recording"}
+    Recording.invited = []
+    for _ in range(3):  # an IdP creating and deleting in a loop
+        user = tenants["scim_b"].create_user("a-admin", emails=[{"value": "admin@a.example"}])
+        tenants["scim_b"].delete(f"/Users/{user['id']}")
+    assert len(Recording.invited) == 1
