@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+import idna
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -83,8 +84,8 @@ class AccountDomain(models.Model):
     def unicode_domain(self) -> str:
         """The domain as people write it: ``bücher.example`` for ``xn--bcher-kva.example``."""
         try:
-            return self.domain.encode("ascii").decode("idna")
-        except UnicodeError:
+            return str(idna.decode(self.domain))
+        except (idna.IDNAError, UnicodeError):
             return self.domain
 
     @property

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import dns.exception
+import idna
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -49,14 +50,18 @@ def dns_txt_lookup(name: str) -> list[str]:
 
 
 def normalize_domain(value: str) -> str:
-    """``value`` as stored: stripped, lower-case, IDNA-encoded, no trailing dot.
+    """``value`` as stored: stripped, lower-case, IDNA 2008-encoded (UTS #46,
+    non-transitional, as browsers and registries do: ``straße.de`` is
+    ``xn--strae-oqa.de``, not ``strasse.de``), no trailing dot.
 
     Raises ``ValueError`` when it is not a domain name with at least two labels.
     """
-    text = str(value).strip().rstrip(".").lower()
+    text = str(value).strip().rstrip(".")
     try:
-        encoded = text.encode("idna").decode("ascii")
-    except UnicodeError:
+        encoded = idna.encode(text, uts46=True, transitional=False).decode("ascii")
+        if idna.encode(idna.decode(encoded)).decode("ascii") != encoded:
+            raise ValueError
+    except (idna.IDNAError, UnicodeError, ValueError):
         raise ValueError(f"{value!r} is not a domain name.") from None
     labels = encoded.split(".")
     if len(encoded) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels):

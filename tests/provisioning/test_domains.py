@@ -278,3 +278,14 @@ def test_remove_a_verified_domain(organization, actor):
     # Once removed, another account may add and verify it.
     other = add_domain(OrganizationFactory(), "acme.example", actor=actor)
     assert mark_verified(other, actor=actor) is True
+
+
+def test_domains_are_idna_2008_so_strasse_is_not_strasse_with_eszett():
+    """The owner of strasse.de must not claim people at straße.de, a different domain."""
+    from scim_portal.provisioning.domains import domain_of, normalize_domain
+
+    assert normalize_domain("straße.de") == "xn--strae-oqa.de"
+    assert domain_of("ceo@straße.de") != normalize_domain("strasse.de")
+    assert domain_of("CEO@Bücher.Example.") == "xn--bcher-kva.example"
+    with pytest.raises(ValueError):
+        normalize_domain("a\u200db.example")  # a joiner that IDNA 2003 silently dropped
