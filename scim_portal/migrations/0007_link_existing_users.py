@@ -1,12 +1,22 @@
 """Ownership of host users linked before 0006 (a data migration)."""
 
+from datetime import timedelta
+
 from django.db import migrations, models
+
+#: A host user joined within this long of its directory user was created with it.
+CREATED_TOGETHER = timedelta(minutes=1)
 
 
 def link_existing(apps, schema_editor):
-    """Links made before ownership existed: a host user the app created (no usable
-    password, linked by one directory user only, not staff) is managed by that
-    connection; any other link keeps only its membership (docs/security.md)."""
+    """Links made before ownership existed, conservatively:
+
+    - staff and superusers are unlinked (no connection may touch them);
+    - a host user the app created with its directory user (no usable password, joined
+      within a minute of it, linked by that directory user only) is managed by its
+      connection;
+    - any other link (a person linked by email, perhaps by another tenant's IdP) keeps
+      only its membership (docs/security.md)."""
     DirectoryUser = apps.get_model("scim_portal", "DirectoryUser")
     linked = DirectoryUser.objects.filter(host_user__isnull=False)
     counts = dict(
@@ -14,11 +24,16 @@ def link_existing(apps, schema_editor):
     )
     for user in linked.select_related("host_user").iterator():
         host = user.host_user
+        if getattr(host, "is_staff", False) or getattr(host, "is_superuser", False):
+            user.host_user, user.host_link = None, "blocked"
+            user.save(update_fields=["host_user", "host_link"])
+            continue
+        joined = getattr(host, "date_joined", None)
         created_here = (
             counts.get(host.pk) == 1
-            and not getattr(host, "is_staff", False)
-            and not getattr(host, "is_superuser", False)
             and str(getattr(host, "password", "")).startswith("!")
+            and joined is not None
+            and abs(joined - user.created) <= CREATED_TOGETHER
         )
         user.host_link = "managed" if created_here else "member"
         user.save(update_fields=["host_link"])
