@@ -141,7 +141,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["account", "name", "provider"]
-        return [*self.readonly_fields, "name", "link_policy", "deprovision_policy", "default_role"]
+        return [*self.readonly_fields, *ConnectionChangeForm.Meta.fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else ()

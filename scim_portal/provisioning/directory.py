@@ -525,14 +525,21 @@ def delete_group(
     group = _locked(DirectoryGroup, connection, group_id)
     _check_version(group, if_match)
     with recording(connection, actor) as events:
-        mapped = RoleMapping.objects.filter(group=group).exists()
+        mapping = RoleMapping.objects.filter(group=group).first()
         members = (
             set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
-            if mapped
+            if mapping is not None
             else set()
         )
         call_adapter("group_deleted", group)
         events.add(EventType.GROUP_DELETED, "Group", group.id, {"displayName": group.display_name})
+        if mapping is not None:  # goes with its group
+            changes = {
+                "group": str(group.pk),
+                "displayName": group.display_name,
+                "role": {"old": mapping.role, "new": None},
+            }
+            events.add(EventType.ROLE_MAPPING_REMOVED, "RoleMapping", mapping.pk, changes)
         group.delete()
         recompute_roles(connection, members, events)
 
@@ -553,6 +560,8 @@ def set_role_mapping(
     if group.connection_id != connection.pk:
         raise ResourceNotFound("The group is not in this connection.")
     old = RoleMapping.objects.filter(group=group).first()
+    if old is not None and (old.role, old.precedence) == (role, precedence):
+        return old
     mapping, _ = RoleMapping.objects.update_or_create(
         group=group, defaults={"connection": connection, "role": role, "precedence": precedence}
     )

@@ -321,6 +321,11 @@ def redact_body(body: Any, endpoint: str, found: set[str] | None = None) -> Any:
     found = set() if found is None else found
     if endpoint.strip("/").lower() == "bulk":
         body = redact_bulk(body, found)
+    elif endpoint.lower().endswith(".search") and isinstance(body, dict):
+        body = {
+            key: REDACTED if str(key).lower() == "filter" and names_a_secret(item, found) else item
+            for key, item in body.items()
+        }
     else:
         resource_type = resource_type_for(endpoint)
         body = redact_patch(redact_resource(body, resource_type, found), resource_type, found)
@@ -330,14 +335,40 @@ def redact_body(body: Any, endpoint: str, found: set[str] | None = None) -> Any:
 # Query strings and headers
 
 
+_FILTER_WORD = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s()\[\]"]+')
+
+
+def names_a_secret(filter_text: Any, found: set[str]) -> bool:
+    """Whether a filter compares a secret attribute (``password eq "…"``); if so, its
+    quoted values join ``found``. Filtering on a secret never matches anything: the
+    whole filter is redacted rather than parsed."""
+    if not isinstance(filter_text, str):
+        return False
+    if len(filter_text) > MAX_PATH_LENGTH * 8:
+        return True
+    attributes = secret_attributes(None)
+    words = _FILTER_WORD.findall(filter_text)
+    if not any(
+        not word.startswith('"') and attributes.is_secret(attributes.parts(word)) for word in words
+    ):
+        return False
+    found.update(word[1:-1] for word in words if word.startswith('"') and len(word) > 2)
+    return True
+
+
 def redact_query(query: str, found: set[str] | None = None) -> str:
     """A raw query string with the value of each credential-named parameter
-    (``access_token``, ``api_key`` …) replaced by :data:`REDACTED`."""
+    (``access_token``, ``api_key`` …), and of a filter on a secret attribute, replaced
+    by :data:`REDACTED`."""
     found = set() if found is None else found
     parameters = query.split("&")
     for index, parameter in enumerate(parameters):
         name, equals, value = parameter.partition("=")
-        if equals and CREDENTIAL_NAME.search(unquote_plus(name)):
+        plain = unquote_plus(name)
+        secret = CREDENTIAL_NAME.search(plain) or (
+            plain.lower() == "filter" and names_a_secret(unquote_plus(value), found)
+        )
+        if equals and secret:
             found.update({value, unquote_plus(value)})
             parameters[index] = f"{name}={REDACTED}"
     return "&".join(parameters)

@@ -148,3 +148,17 @@ def test_secrets_never_reach_events(scim):
     user = scim.create_user("secretive@example.com")
     scim.patch_ops(f"/Users/{user['id']}", {"op": "replace", "path": "password", "value": "pw-123"})
     assert "pw-123" not in str(list(ProvisioningEvent.objects.values_list("changes", flat=True)))
+
+
+def test_role_mapping_events_are_written_once_and_when_its_group_goes(db):
+    connection, _ = create_connection(account=OrganizationFactory(), name="X", provider="okta")
+    group = directory.create_group(connection, {"displayName": "Admins"})
+    directory.set_role_mapping(connection, group, "admin", precedence=5)
+    directory.set_role_mapping(connection, group, "admin", precedence=5)  # no change
+    directory.delete_group(connection, group.pk)
+    kinds = list(
+        ProvisioningEvent.objects.filter(connection=connection, type__startswith="role_mapping")
+        .order_by("number")
+        .values_list("type", flat=True)
+    )
+    assert kinds == ["role_mapping.set", "role_mapping.removed"]

@@ -196,3 +196,15 @@ def test_hostile_paths_and_keys_cost_linear_time(scim):
         assert response.status_code == 400
     entry = RequestLog.objects.filter(method="PATCH").order_by("-id").first()
     assert entry.request_body.endswith('"value": "[redacted]"}]}')  # too long to parse: secret
+
+
+def test_a_filter_on_a_secret_attribute_is_not_kept(scim):
+    secret = uuid4().hex
+    scim.get(f"/Users?filter=password+eq+%22{secret}%22")
+    scim.post("/Users/.search", {"filter": f'PASSWORD eq "{secret}" or userName eq "x"'})
+    scim.get("/Users?filter=userName+eq+%22kept%22")
+    logged = list(
+        RequestLog.objects.values_list("query", "request_body", "detail", "response_body")
+    )
+    assert secret not in str(logged)
+    assert "filter=userName+eq+%22kept%22" in str(logged)  # other filters stay readable
