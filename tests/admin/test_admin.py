@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from scim_portal.models import Connection, ConnectionToken, EnvironmentKey
+from scim_portal.models import Connection, ConnectionToken, EnvironmentKey, ProvisioningEvent
 from tests.factories import UserFactory
 from tests.testapp.models import OrganizationMembership
 
@@ -75,13 +75,17 @@ def test_change_settings_through_the_service(staff, setup):
     connection = setup["connection"]
     staff.post(f"{ADMIN}/connection/{connection.pk}/change/", {
         "name": "Okta renamed", "link_policy": "always_create", "deprovision_policy": "remove",
-        "default_role": "viewer",
+        "out_of_domain_policy": "reject", "default_role": "viewer",
         "tokens-TOTAL_FORMS": "1", "tokens-INITIAL_FORMS": "1",
         "tokens-MIN_NUM_FORMS": "0", "tokens-MAX_NUM_FORMS": "1000",
         "tokens-0-id": setup["token"].pk, "tokens-0-connection": connection.pk,
     })  # fmt: skip
     connection.refresh_from_db()
     assert (connection.name, connection.default_role) == ("Okta renamed", "viewer")
+    assert connection.out_of_domain_policy == "reject"
+    event = ProvisioningEvent.objects.get(connection=connection, type="connection.updated")
+    assert event.changes["out_of_domain_policy"] == {"old": "flag", "new": "reject"}
+    assert event.actor["via"] == "admin" and event.actor["staff"] is True
     host = setup["user"].host_user
     assert OrganizationMembership.objects.get(user=host).role == "viewer"
 
