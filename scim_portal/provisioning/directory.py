@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -141,7 +142,7 @@ def _save_unique(
 def _locked(model: Any, connection: Connection, resource_id: Any) -> Any:
     try:
         return model.objects.select_for_update().get(connection=connection, pk=resource_id)
-    except (model.DoesNotExist, ValueError, TypeError):
+    except (model.DoesNotExist, ValidationError, ValueError, TypeError):
         raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
 
 

@@ -106,6 +106,16 @@ def test_unknown_id_is_404_scim_error(scim):
         response = scim.get(path)
         assert response.status_code == 404
         assert response.json()["schemas"] == [ERROR]
+        for kind in ("Users", "Groups"):  # every method, not only GET
+            target = path.replace("/Users/", f"/{kind}/")
+            patch = {"Operations": [{"op": "replace", "path": "displayName", "value": "x"}]}
+            for response in (
+                scim.put(target, {"userName": "x", "displayName": "x"}),
+                scim.patch(target, patch),
+                scim.delete(target),
+            ):
+                assert response.status_code == 404, (target, response.content)
+                assert response.json()["schemas"] == [ERROR]
 
 
 def test_put_replaces_the_resource(scim):
