@@ -309,9 +309,4 @@ def _copy_state(source: AccountDomain, target: AccountDomain) -> None:
 def is_verified_elsewhere(account: Any, email: str) -> bool:
     """Whether ``email``'s domain is verified for an account other than ``account``."""
     domain = domain_of(email)
-    return (
-        domain is not None
-        and AccountDomain.objects.filter(domain=domain, verified_at__isnull=False)
-        .exclude(account=account)
-        .exists()
-    )
+    return domain is not None and _verified_elsewhere(domain, account.pk)
