@@ -198,6 +198,10 @@ class ProvisioningAdapter:
     def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
         """The role the directory gives ``user`` changed (from role mappings)."""
 
+    def link_pending(self, user: DirectoryUser) -> None:
+        """``user`` is not linked to a host user yet, and may be now: a domain of its
+        account was just verified. Link it if the ownership rules allow."""
+
     def connection_deleted(self, connection: Connection, *, remove_directory: bool) -> None:
         """``connection`` is about to be deleted (after its users were handled)."""
 
@@ -236,6 +240,9 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
                 self._link(user)  # a new email may belong to someone else, or to nobody
         elif host is not None and manages(user) and _copy_profile(user, host):
             host.save()
+
+    def link_pending(self, user: DirectoryUser) -> None:
+        self._link(user)
 
     def _link(self, user: DirectoryUser) -> None:
         """Link ``user`` to the host per :func:`~.ownership.decide`, and record how

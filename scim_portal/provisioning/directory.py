@@ -290,6 +290,29 @@ def delete_user(
         user.delete()
 
 
+def link_pending_users(account: Any, domain: str, *, actor: Actor = SYSTEM) -> int:
+    """Give every directory user of ``account`` whose email is on ``domain`` (just
+    verified) and who is not linked yet another chance to be linked, each in its own
+    transaction; the number now linked."""
+    pending = DirectoryUser.objects.filter(
+        connection__account=account, host_link__in=[HostLink.AWAITING, HostLink.BLOCKED]
+    ).values_list("pk", "email")
+    linked = 0
+    for pk, email in pending.iterator():
+        if domain_of(email) == domain:
+            linked += _link_pending(pk, actor)
+    return linked
+
+
+@transaction.atomic
+def _link_pending(pk: Any, actor: Actor) -> int:
+    user = DirectoryUser.objects.select_for_update().select_related("connection").get(pk=pk)
+    with recording(user.connection, actor) as events:
+        call_adapter("link_pending", user)
+        _record_claim(user, events)
+    return int(user.host_link in {HostLink.MANAGED, HostLink.MEMBER})
+
+
 # Roles
 
 

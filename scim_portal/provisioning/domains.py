@@ -163,15 +163,32 @@ def verify_domain(domain: AccountDomain, *, actor: Actor) -> bool:
     else:
         # Outside any transaction: DNS may take DNS_TIMEOUT seconds.
         reason = _txt_record_problem(domain)
-    return _record_check(domain, reason, actor=actor)
+    verified = _record_check(domain, reason, actor=actor)
+    if verified:
+        _link_its_people(domain, actor)
+    return verified
 
 
-@transaction.atomic
+def _link_its_people(domain: AccountDomain, actor: Actor) -> None:
+    """Directory users who were waiting because their domain was not verified."""
+    from .directory import link_pending_users  # directory imports this module
+
+    link_pending_users(domain.account, domain.domain, actor=actor)
+
+
 def mark_verified(domain: AccountDomain, *, actor: Actor) -> bool:
     """Verify ``domain`` without DNS, for vendor staff who checked ownership another way
     (method "staff", with an event). Returns False if it already was verified; raises
     :class:`DomainError` when another account has verified it. ``domain`` is updated
     in place."""
+    marked = _mark_verified(domain, actor=actor)
+    if marked:
+        _link_its_people(domain, actor)
+    return marked
+
+
+@transaction.atomic
+def _mark_verified(domain: AccountDomain, *, actor: Actor) -> bool:
     _lock_account(domain.account_id)
     row = _fresh(domain)
     marked = not row.is_verified

@@ -347,3 +347,21 @@ def test_the_same_person_is_invited_once_a_day_at_most(tenants, settings):
         user = tenants["scim_b"].create_user("a-admin", emails=[{"value": "admin@a.example"}])
         tenants["scim_b"].delete(f"/Users/{user['id']}")
     assert len(Recording.invited) == 1
+
+
+def test_verifying_a_domain_links_the_people_who_were_waiting_for_it(tenants):
+    from scim_portal.provisioning.domains import add_domain, mark_verified
+    from scim_portal.provisioning.events import Actor
+
+    person = UserFactory(email="lee@b.example")
+    scim = tenants["scim_b"]
+    lee = scim.create_user("lee", emails=[{"value": "lee@b.example"}])
+    other = scim.create_user("a-admin", emails=[{"value": "admin@a.example"}])
+    assert DirectoryUser.objects.get(pk=lee["id"]).host_link == HostLink.AWAITING
+    domain = add_domain(tenants["b"], "b.example", actor=Actor())
+    mark_verified(domain, actor=Actor.for_user(tenants["staff"], via="admin"))
+    claimed = DirectoryUser.objects.get(pk=lee["id"])
+    assert (claimed.host_link, claimed.host_user) == (HostLink.MANAGED, person)
+    assert DirectoryUser.objects.get(pk=other["id"]).host_link == HostLink.AWAITING  # a.example
+    event = ProvisioningEvent.objects.get(resource_id=lee["id"], type="user.linked")
+    assert event.changes["how"] == "claimed" and event.actor["via"] == "admin"
