@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -18,6 +19,9 @@ from rest_framework.response import Response
 logger = logging.getLogger("scim_portal.scim")
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+#: Seconds an IdP is asked to wait when the database cannot be reached (integer
+#: seconds: Okta honours no other form of ``Retry-After``).
+DATABASE_RETRY_AFTER = 30
 
 
 class ScimError(drf_exceptions.APIException):
@@ -97,6 +101,12 @@ def _detail_text(detail: Any) -> str:
     return str(detail)
 
 
+def request_id(context: dict[str, Any]) -> str:
+    """The id of the request being answered (``X-Request-ID``; see ``ScimView``)."""
+    request = context.get("request")
+    return str(getattr(request, "scim_request_id", "") or "-")
+
+
 def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised by a SCIM view as a SCIM Error."""
     headers: dict[str, str] = {}
@@ -118,10 +128,20 @@ def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         wait = getattr(exc, "wait", None)
         if isinstance(exc, drf_exceptions.Throttled) and wait is not None:
             headers["Retry-After"] = str(int(wait))
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or restarting: a temporary condition, said once in the log.
+        logger.error("Database unavailable for a SCIM request (%s): %s", request_id(context), exc)
+        status_code, scim_type = status.HTTP_503_SERVICE_UNAVAILABLE, None
+        detail = "The service is temporarily unavailable; please retry later."
+        headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     else:
-        logger.exception("Unhandled error in a SCIM request", exc_info=exc)
+        reference = request_id(context)
+        logger.exception("Unhandled error in SCIM request %s", reference, exc_info=exc)
         status_code, scim_type = status.HTTP_500_INTERNAL_SERVER_ERROR, None
-        detail = "The server could not process the request. It has been logged; please retry."
+        detail = (
+            f"The server could not process the request. It has been logged as {reference}; "
+            "please retry."
+        )
 
     if status_code == status.HTTP_401_UNAUTHORIZED:
         headers["WWW-Authenticate"] = 'Bearer realm="SCIM"'

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+#: SCIM documents nest a few levels (a Bulk operation's PATCH value: about 8); anything
+#: deeper than this is refused before any code walks it recursively.
+MAX_JSON_DEPTH = 64
 
 
 class ScimJSONRenderer(JSONRenderer):
@@ -17,7 +21,33 @@ class ScimJSONRenderer(JSONRenderer):
     charset = None
 
 
-class ScimJSONParser(JSONParser):
+def nesting_depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class DepthLimitedJSONParser(JSONParser):
+    """JSON, refused with a parse error (400 ``invalidSyntax``) when it nests deeper
+    than :data:`MAX_JSON_DEPTH`, including bodies too deep for Python's parser."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body nests too deeply.") from None
+        if nesting_depth(data) > MAX_JSON_DEPTH:
+            raise ParseError(f"JSON parse error - the body nests deeper than {MAX_JSON_DEPTH}.")
+        return data
+
+
+class ScimJSONParser(DepthLimitedJSONParser):
     media_type = SCIM_MEDIA_TYPE
 
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ..conf import app_settings
-from .exceptions import InvalidSyntax, PayloadTooLarge
+from .exceptions import InvalidSyntax, InvalidValue, PayloadTooLarge
 
 #: Attributes a client may send but never sets (RFC 7643 section 3.1 and 4.1.2).
 READ_ONLY_TOP_LEVEL = {"id", "meta"}
@@ -98,6 +98,8 @@ def normalize_patch_operations(body: Any) -> list[dict[str, Any]]:
         op["op"] = op["op"].lower()
         if op.get("path") is not None and not isinstance(op["path"], str):
             raise InvalidSyntax("A PATCH operation's 'path' must be a string.")
+        if op["op"] in {"add", "replace"} and "value" not in op:
+            raise InvalidValue(f"A PATCH '{op['op']}' operation needs a 'value'.")
         if op["op"] in {"add", "replace"}:
             if not op.get("path") and isinstance(op.get("value"), dict):
                 op["value"] = {

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.urls import reverse
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +33,12 @@ from .exceptions import (
 from .filters import parse
 from .limits import check_rate
 from .logging import record
-from .negotiation import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
+from .negotiation import (
+    DepthLimitedJSONParser,
+    ScimContentNegotiation,
+    ScimJSONParser,
+    ScimJSONRenderer,
+)
 from .operations import Outcome, ResourceOperations
 from .paging import read_page, run_query
 from .resources import GROUPS, USERS, ResourceKind, ResponseShape
@@ -52,7 +58,7 @@ class ScimView(APIView):
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [ScimJSONRenderer]
-    parser_classes = [ScimJSONParser, JSONParser]
+    parser_classes = [ScimJSONParser, DepthLimitedJSONParser]
     content_negotiation_class = ScimContentNegotiation
     throttle_classes: list[Any] = []
 
@@ -70,15 +76,19 @@ class ScimView(APIView):
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         self.warnings: list[str] = []
+        self.scim_client: ScimClient | None = None
+        request.scim_request_id = uuid.uuid4().hex[:16]
         try:
             raw_body: bytes | None = request.body
         except RequestDataTooBig:
             raw_body = None
             self.oversized = True
+            _drain(request)
         else:
             self.oversized = False
         self._raw_body = raw_body
         response = super().dispatch(request, *args, **kwargs)
+        response["X-Request-ID"] = request.scim_request_id
         self._log(kwargs, response, raw_body, (time.perf_counter() - started) * 1000)
         return response
 
@@ -89,6 +99,7 @@ class ScimView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if isinstance(request.user, ScimClient):
+            self.scim_client = request.user
             check_rate(request.user.connection.pk)
         if self.oversized or len(self._raw_body or b"") > self.max_body_bytes():
             raise PayloadTooLarge(
@@ -102,16 +113,15 @@ class ScimView(APIView):
             raise InvalidValue("The request body contains a NUL character.")
 
     def _log(self, kwargs: dict[str, Any], response: Any, body: bytes | None, ms: float) -> None:
+        """One request-log row; never raises (the answer matters more than its log line),
+        and never authenticates again (the client is the one ``initial`` found)."""
         connection_id = kwargs.get("connection_id")
         if connection_id is None:
             return
-        user = getattr(self.request, "user", None) if hasattr(self, "request") else None
-        token_prefix = ""
-        if isinstance(user, ScimClient):
-            token_prefix = user.token.prefix
-        elif not Connection.objects.filter(pk=connection_id).exists():
-            return  # no such connection: nothing to attach the log to
         try:
+            client = self.scim_client
+            if client is None and not Connection.objects.filter(pk=connection_id).exists():
+                return  # no such connection: nothing to attach the log to
             record(
                 connection_id=connection_id,
                 request=self.request,
@@ -119,10 +129,12 @@ class ScimView(APIView):
                 duration_ms=ms,
                 request_body=body,
                 response_data=getattr(response, "data", None),
-                token_prefix=token_prefix,
+                token_prefix=client.token.prefix if client is not None else "",
                 warning=" ".join(self.warnings),
             )
-        except Exception:  # the answer matters more than its log line
+        except (OperationalError, InterfaceError):
+            pass  # the database is down: the answer (a 503) already said so in the log
+        except Exception:
             logger.exception("Could not record a SCIM request in the request log")
 
     # Shared helpers
@@ -142,6 +154,25 @@ class ScimView(APIView):
         if outcome.warning:
             self.warnings.append(outcome.warning)
         return outcome.response()
+
+
+#: Most bytes of an oversized body read and thrown away before the 413, so the client
+#: reads the answer instead of a reset connection; past this, the connection is closed.
+MAX_DRAINED_BYTES = 16 * 1024 * 1024
+
+
+def _drain(request: Any) -> None:
+    """Read and discard the body Django refused to load (it is over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``), up to :data:`MAX_DRAINED_BYTES`."""
+    left = MAX_DRAINED_BYTES
+    try:
+        while left > 0:
+            chunk = request.read(min(65536, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except OSError:
+        return
 
 
 def _contains_nul(value: Any) -> bool:

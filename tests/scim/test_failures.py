@@ -1,0 +1,97 @@
+"""Every failure gets a SCIM answer: JSON, the right status, never HTML."""
+
+import logging
+
+import pytest
+from django.core.cache.backends.base import BaseCache
+from django.db import OperationalError
+
+from scim_portal.models import ConnectionToken, DirectoryUser, RequestLog
+from scim_portal.scim import exceptions
+
+ERROR = exceptions.ERROR_SCHEMA
+
+pytestmark = pytest.mark.django_db
+
+
+def nested(depth):
+    return '{"userName": "deep", "x": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize("depth", [65, 5000, 100_000])
+def test_over_deep_json_is_invalid_syntax(scim, depth):
+    response = scim.post("/Users", nested(depth))
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["scimType"] == "invalidSyntax"
+    assert not DirectoryUser.objects.exists()
+    assert RequestLog.objects.get().status == 400
+
+
+def test_json_as_deep_as_scim_needs_is_accepted(scim):
+    assert scim.post("/Users", nested(30)).status_code == 201
+
+
+@pytest.mark.parametrize("op", ["add", "replace", "Replace"])
+@pytest.mark.parametrize("path", ["title", None])
+def test_add_or_replace_without_a_value_is_invalid_value(scim, op, path):
+    user = scim.create_user("novalue@example.com", title="Kept")
+    operation = {"op": op, **({"path": path} if path else {})}
+    response = scim.patch_ops(f"/Users/{user['id']}", operation)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert "needs a 'value'" in response.json()["detail"]
+    assert scim.get(f"/Users/{user['id']}").json()["title"] == "Kept"
+
+
+def test_database_unavailable_is_a_503_with_integer_retry_after(scim, monkeypatch, caplog):
+    def down(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(type(ConnectionToken.objects), "by_value", down)
+    with caplog.at_level(logging.ERROR, logger="scim_portal.scim"):
+        response = scim.get("/Users")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/scim+json"
+    assert response["Retry-After"] == str(exceptions.DATABASE_RETRY_AFTER)
+    body = response.json()
+    assert body["schemas"] == [ERROR] and body["status"] == "503"
+    assert "Connection refused" not in body["detail"]
+    assert len([r for r in caplog.records if "Database unavailable" in r.message]) == 1
+
+
+def test_an_unexpected_error_is_a_500_naming_its_request_id(scim, monkeypatch, caplog):
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("scim_portal.scim.views.SearchParameters.from_query", boom)
+    with caplog.at_level(logging.ERROR, logger="scim_portal.scim"):
+        response = scim.get("/Users")
+    assert response.status_code == 500 and response.json()["schemas"] == [ERROR]
+    request_id = response["X-Request-ID"]
+    assert request_id in response.json()["detail"] and "a bug" not in response.json()["detail"]
+    assert any(request_id in record.getMessage() for record in caplog.records)
+    assert request_id in RequestLog.objects.get(status=500).detail
+
+
+class UnreachableCache(BaseCache):
+    """A cache whose server is down: every operation raises."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__({})
+
+    def _fail(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    add = get = set = incr = delete = touch = get_many = set_many = delete_many = _fail
+    clear = has_key = _fail
+
+
+def test_an_unreachable_cache_serves_requests_without_a_rate_limit(scim, settings, caplog):
+    settings.CACHES = {"default": {"BACKEND": f"{__name__}.UnreachableCache"}}
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "RATE_LIMIT_PER_MINUTE": 1}
+    with caplog.at_level(logging.WARNING, logger="scim_portal.scim"):
+        statuses = [scim.get("/Users").status_code for _ in range(3)]
+        created = scim.post("/Users", {"userName": "cacheless@example.com"}).status_code
+    assert statuses == [200, 200, 200] and created == 201
+    assert any("not rate limited" in record.message for record in caplog.records)
