@@ -57,3 +57,67 @@ def test_existing_links_are_migrated_conservatively():
     assert (rows["duplicate"].host_link, rows["duplicate"].host_user_id) == ("", None)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+UNFOLDED = [("scim_portal", "0009_link_policy_labels")]
+FOLDED = [("scim_portal", "0010_unicode_folded_keys")]
+
+
+def _directory_at(executor, target):
+    executor.migrate(target)
+    apps = executor.loader.project_state(target).apps
+    Organization = apps.get_model("testapp", "Organization")
+    Connection = apps.get_model("scim_portal", "Connection")
+    connection_b = Connection.objects.create(
+        account=Organization.objects.create(handle="b", name="B"), name="B", provider="okta"
+    )
+    return apps, connection_b
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_names_and_values_get_their_folded_keys():
+    executor = MigrationExecutor(connection)
+    apps, connection_b = _directory_at(executor, UNFOLDED)
+    DirectoryUser = apps.get_model("scim_portal", "DirectoryUser")
+    user = DirectoryUser.objects.create(
+        connection=connection_b, user_name="ZOË.Ωmega@example.com", display_name="Émile"
+    )
+    value = apps.get_model("scim_portal", "DirectoryUserValue").objects.create(
+        user=user,
+        connection=connection_b,
+        attribute="emails",
+        position=0,
+        value_key="straße@example.com",
+        item={"value": "Straße@example.com"},
+    )
+    group = apps.get_model("scim_portal", "DirectoryGroup").objects.create(
+        connection=connection_b, display_name="ÜNITS"
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(FOLDED)
+    apps = executor.loader.project_state(FOLDED).apps
+    user = apps.get_model("scim_portal", "DirectoryUser").objects.get(pk=user.pk)
+    assert (user.user_name_key, user.display_name_key) == ("zoë.ωmega@example.com", "émile")
+    value = apps.get_model("scim_portal", "DirectoryUserValue").objects.get(pk=value.pk)
+    assert value.value_key == "strasse@example.com"
+    group = apps.get_model("scim_portal", "DirectoryGroup").objects.get(pk=group.pk)
+    assert group.display_name_key == "ünits"
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_names_equal_only_by_unicode_folding_stop_the_migration_with_what_to_do():
+    executor = MigrationExecutor(connection)
+    apps, connection_b = _directory_at(executor, UNFOLDED)
+    DirectoryUser = apps.get_model("scim_portal", "DirectoryUser")
+    for name in ("straße@example.com", "STRASSE@example.com"):  # LOWER() tells them apart
+        DirectoryUser.objects.create(connection=connection_b, user_name=name)
+    executor = MigrationExecutor(connection)
+    with pytest.raises(RuntimeError, match=r"STRASSE@example\.com.*Delete or rename"):
+        executor.migrate(FOLDED)
+    DirectoryUser.objects.filter(user_name="STRASSE@example.com").delete()
+    executor = MigrationExecutor(connection)
+    executor.migrate(FOLDED)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

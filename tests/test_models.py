@@ -17,6 +17,27 @@ def test_user_name_unique_per_connection_ignoring_case(connection):
         DirectoryUserFactory(connection=connection, user_name="ada.lovelace@example.COM")
 
 
+@pytest.mark.parametrize(
+    ("model", "field", "name", "other"),
+    [
+        ("user", "user_name", "Émile@example.com", "ÉMILE@EXAMPLE.COM"),
+        ("user", "user_name", "straße@example.com", "STRASSE@example.com"),
+        ("group", "display_name", "Zoë Ωmega", "ZOË ΩMEGA"),
+    ],
+)
+def test_names_are_unique_by_unicode_case_folding_however_saved(
+    connection, model, field, name, other
+):
+    """The folded key is set on save and by bulk_create, not only by the provisioning API."""
+    factory = DirectoryUserFactory if model == "user" else DirectoryGroupFactory
+    factory(connection=connection, **{field: name})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        factory(connection=connection, **{field: other})
+    built = factory.build(connection=connection, **{field: other})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(built).objects.bulk_create([built])
+
+
 def test_same_user_name_allowed_in_two_connections():
     first, second = ConnectionFactory(), ConnectionFactory()
     DirectoryUserFactory(connection=first, user_name="ada@example.com")

@@ -56,11 +56,14 @@ def test_one_by_builds_the_orm_s_instance(connection):
     assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "0" * 32}) is None
     with pytest.raises(ValidationError):
         _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "not-a-uuid"})
-    # "__lower" compares LOWER(column): the unique userName key, whatever the case.
-    by_name = _sql.one_by(
-        DirectoryUser, {"connection": connection.pk, "user_name__lower": "ada@example.com"}
-    )
-    assert fields_of(by_name) == fields_of(DirectoryUser.objects.get(pk=user.pk))
+    # The unique userName key is the folded name, whatever the case it was sent in.
+    zoe = directory.create_user(connection, {"userName": "ZOË.Ωmega@example.com"})
+    for found, expected in (("ada@example.com", user), ("zoë.ωmega@example.com", zoe)):
+        by_key = _sql.one_by(DirectoryUser, {"connection": connection.pk, "user_name_key": found})
+        assert fields_of(by_key) == fields_of(DirectoryUser.objects.get(pk=expected.pk))
+        assert fields_of(by_key) == fields_of(
+            DirectoryUser.objects.get(connection=connection, user_name_key=found)
+        )
     assert (
         _sql.one_by(DirectoryUser, {"connection": connection.pk, "user_name": "ADA@example.com"})
         is None

@@ -94,8 +94,7 @@ def fetch_one(sql: str, params: Sequence[Any], using: str) -> tuple[Any, ...] | 
 
 
 def one_by(model: type[M], where: dict[str, Any]) -> M | None:
-    """The row of ``model`` whose fields equal ``where`` (a unique key), or None.
-    ``"<field>__lower"`` compares ``LOWER(<field>)`` (give the value lower-cased)."""
+    """The row of ``model`` whose fields equal ``where`` (a unique key), or None."""
     using = router.db_for_read(model)
     found = columns(model, "r", using)
     sql = _one_by_sql(model, tuple(where), using)
@@ -110,18 +109,11 @@ def _one_by_sql(model: type[models.Model], names: tuple[str, ...], using: str) -
 
 
 def _where(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
-    conditions = []
-    for name in names:
-        field, lower = name.removesuffix("__lower"), name.endswith("__lower")
-        quoted = f"r.{column(model, field, using)}"
-        conditions.append(f"LOWER({quoted}) = %s" if lower else f"{quoted} = %s")
-    return " AND ".join(conditions)
+    return " AND ".join(f"r.{column(model, name, using)} = %s" for name in names)
 
 
 def _where_params(model: type[models.Model], where: dict[str, Any], using: str) -> list[Any]:
-    return [
-        prepared(model, name.removesuffix("__lower"), value, using) for name, value in where.items()
-    ]
+    return [prepared(model, name, value, using) for name, value in where.items()]
 
 
 def values_in(

@@ -2,9 +2,9 @@
 
 What the IdP sent is kept so it gets back exactly what it wrote: the attributes
 that are filtered on all day live in indexed columns, the rest of the resource in
-``attributes`` (JSON). Case-insensitive uniqueness of ``userName`` and group
-``displayName`` per connection is a database constraint, so concurrent creates
-cannot both win.
+``attributes`` (JSON). ``userName`` and ``displayName`` compare ignoring case through
+their folded keys (:mod:`.folding`); uniqueness of a user's key and a group's per
+connection is a database constraint, so concurrent creates cannot both win.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from .._uuid import uuid7
 from .connections import Connection
+from .folding import MAX_EXPANSION, FoldedKeyField
 
 
 class DirectoryResource(models.Model):
@@ -66,7 +67,12 @@ class DirectoryUser(DirectoryResource):
     """A user provisioned by an identity provider; ``id`` is its SCIM id."""
 
     user_name = models.CharField(max_length=255)
+    #: ``fold(user_name)``: what lookups, filters, sorting and uniqueness compare.
+    user_name_key = FoldedKeyField(source="user_name", max_length=255 * MAX_EXPANSION)
     display_name = models.CharField(max_length=255, blank=True)
+    display_name_key = FoldedKeyField(
+        source="display_name", max_length=255 * MAX_EXPANSION, blank=True
+    )
     #: The primary email (or the first one); all emails are in ``attributes``.
     email = models.CharField(max_length=254, blank=True)
     #: None when the IdP never set ``active`` (RFC 7643: unassigned); provisioning
@@ -96,7 +102,7 @@ class DirectoryUser(DirectoryResource):
         ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
-                "connection", Lower("user_name"), name="scim_user_username_ci_unique"
+                fields=["connection", "user_name_key"], name="scim_user_name_key_unique"
             ),
             # A host user is managed by at most one connection, and linked once per connection.
             models.UniqueConstraint(
@@ -113,7 +119,7 @@ class DirectoryUser(DirectoryResource):
         indexes = [
             models.Index(fields=["connection", "id"], name="scim_user_conn_id_idx"),
             models.Index(fields=["connection", "external_id"], name="scim_user_extid_idx"),
-            models.Index("connection", Lower("display_name"), name="scim_user_dispname_idx"),
+            models.Index(fields=["connection", "display_name_key"], name="scim_user_dispkey_idx"),
             models.Index("connection", Lower("email"), name="scim_user_email_idx"),
             models.Index(fields=["connection", "active"], name="scim_user_active_idx"),
             models.Index(fields=["connection", "created"], name="scim_user_created_idx"),
@@ -133,6 +139,8 @@ class DirectoryGroup(DirectoryResource):
     """A group provisioned by an identity provider; ``id`` is its SCIM id."""
 
     display_name = models.CharField(max_length=255)
+    #: ``fold(display_name)``: what lookups, filters, sorting and uniqueness compare.
+    display_name_key = FoldedKeyField(source="display_name", max_length=255 * MAX_EXPANSION)
     members = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="directory_groups"
     )
@@ -142,7 +150,7 @@ class DirectoryGroup(DirectoryResource):
         ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
-                "connection", Lower("display_name"), name="scim_group_dispname_ci_unique"
+                fields=["connection", "display_name_key"], name="scim_group_name_key_unique"
             ),
         ]
         indexes = [
@@ -192,7 +200,7 @@ class DirectoryUserValue(models.Model):
     #: Lower-cased ``type`` sub-attribute, if any.
     type = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     primary = models.BooleanField(null=True)
-    #: Lower-cased ``value`` sub-attribute when it fits the index; None otherwise.
+    #: ``fold()`` of the ``value`` sub-attribute when it fits the index; None otherwise.
     value_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     #: The whole item, for comparisons on its other sub-attributes.
     item = models.JSONField(default=dict)

@@ -6,7 +6,9 @@ tree into a query that runs in the database, always within one connection:
 
 - attributes with a column (``userName``, ``externalId``, ``displayName``,
   ``active``, ``meta.created``, ``meta.lastModified``, ``id``) use the column
-  and its index; case-insensitive ones compare ``LOWER(column)``;
+  and its index; ``userName`` and ``displayName`` compare their folded key
+  (:mod:`scim_portal.models.folding`) with the folded literal, never ``LOWER()``,
+  whose folding differs between databases and locales;
 - items of multi-valued attributes (``emails[type eq "work"].value``, …) are an
   ``EXISTS`` over :class:`~scim_portal.models.DirectoryUserValue`;
 - group members and a user's groups are an ``EXISTS`` over memberships;
@@ -55,6 +57,7 @@ from scim2_models.path import (
 
 from ..conf import app_settings
 from ..models import DirectoryUserValue, GroupMembership
+from ..models.folding import fold
 from .exceptions import InvalidFilter
 from .quirks import normalize_filter
 
@@ -91,6 +94,10 @@ GROUP_COLUMNS = {
 
 #: The column unique per connection (case-insensitively) of each resource type.
 UNIQUE_COLUMNS = {"User": "user_name", "Group": "display_name"}
+#: Case-insensitive text columns -> their folded key column (users and groups alike).
+FOLDED_KEYS = {"user_name": "user_name_key", "display_name": "display_name_key"}
+#: The longest folded ``value`` of a multi-valued item that has a ``value_key``.
+VALUE_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -162,10 +169,10 @@ class QueryBuilder(_LogicalVisitor):
         return self.visit(parse(text, None))
 
     def unique_key(self, tree: FilterNode) -> dict[str, str] | None:
-        """``{"<column>__lower": value}`` when ``tree`` is ``<attribute> eq "<text>"`` on the
-        column unique per connection (``userName``; a group's ``displayName``), compared
-        case-insensitively as :meth:`build` compares it: a key that finds at most one row
-        through the unique index. None for every other filter."""
+        """``{"<folded key column>": fold(value)}`` when ``tree`` is ``<attribute> eq
+        "<text>"`` on the column unique per connection (``userName``; a group's
+        ``displayName``), compared as :meth:`build` compares it: a key that finds at most
+        one row through the unique index. None for every other filter."""
         if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
             return None
         target = self.target(tree.attr_path)
@@ -174,7 +181,7 @@ class QueryBuilder(_LogicalVisitor):
         value = coerce(target, tree.op, tree.value)
         if target.case_exact or not isinstance(value, str) or not value:
             return None
-        return {f"{target.path}__lower": value.lower()}
+        return {FOLDED_KEYS[target.path]: fold(value)}
 
     def order_by(self, attribute: str, descending: bool) -> list[Any]:
         """Order-by expressions for ``sortBy`` (stable: ties broken by id)."""
@@ -191,7 +198,8 @@ class QueryBuilder(_LogicalVisitor):
         else:
             raise InvalidFilter(f"Cannot sort by the multi-valued attribute {attribute!r}.")
         if _is_text(target.value_type) and not target.case_exact:
-            expression = Lower(expression)
+            folded = target.kind == "column" and target.path in FOLDED_KEYS
+            expression = F(FOLDED_KEYS[target.path]) if folded else Lower(expression)
         ordered = (
             expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
         )
@@ -303,9 +311,14 @@ class QueryBuilder(_LogicalVisitor):
             return _json_compare(target.path, op, value)
         # displayName and email columns hold "" when the attribute is absent.
         empty_is_absent = target.kind == "column" and target.path in {"display_name", "email"}
-        return _comparison(
-            lhs, target, op, value, nullable=target.path != "user_name", empty=empty_is_absent
-        )
+        nullable = target.path != "user_name"
+        key = FOLDED_KEYS.get(target.path) if target.kind == "column" else None
+        if key and isinstance(value, str) and not target.case_exact:
+            folded = Target("column", key, str, True)
+            return _comparison(
+                F(key), folded, op, fold(value), nullable=nullable, empty=empty_is_absent
+            )
+        return _comparison(lhs, target, op, value, nullable=nullable, empty=empty_is_absent)
 
     def _compare_membership(self, target: Target, op: CompareOperator, raw: Any) -> Q:
         if target.sub_attribute not in {"value", None} or op not in {
@@ -368,10 +381,11 @@ class _ItemQueryBuilder(_LogicalVisitor):
         if sub_lower == "type" and isinstance(value, str):
             lowered = Target("column", "type", str, True)
             return _comparison(F("type"), lowered, op, value.lower(), nullable=True)
-        indexable = isinstance(value, str) and (len(value) <= 255 or op in SUBSTRING)
-        if sub_lower == "value" and indexable and not target.case_exact:
-            lowered = Target("column", "value_key", str, True)
-            return _comparison(F("value_key"), lowered, op, value.lower(), nullable=True)
+        if sub_lower == "value" and isinstance(value, str) and not target.case_exact:
+            key = fold(value)
+            if len(key) <= VALUE_KEY_LENGTH or op in SUBSTRING:
+                folded = Target("column", "value_key", str, True)
+                return _comparison(F("value_key"), folded, op, key, nullable=True)
         if not _is_text(target.value_type):
             return _json_compare(f"item__{sub}", op, value)
         return _comparison(KT(f"item__{sub}"), target, op, value, nullable=True)
@@ -426,7 +440,10 @@ def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
         return raw
     if isinstance(raw, bool | dict | list):
         raise InvalidFilter(f"{raw!r} is not a string.")
-    return str(raw)
+    text = str(raw)
+    if "\x00" in text:  # from a "\u0000" escape; PostgreSQL text cannot hold it
+        raise InvalidFilter("Filter values cannot contain NUL characters.")
+    return text
 
 
 def _comparison(

@@ -19,6 +19,7 @@ USER_NAMES = ["ada@example.com", "Grace.Hopper@Example.com", 'quote"d@example.co
 GROUP_NAMES = ["Engineering", "ENG ops", "Ünits", 'say "hi"']
 USER_CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:Group"
+NO_NUL = st.characters(exclude_characters="\x00")  # refused: see the errors test below
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_a_unique_name_lookup_answers_what_the_general_filter_selects(directory,
             ]
         )
     )
-    wanted = data.draw(st.sampled_from(names) | st.text(max_size=12))
+    wanted = data.draw(st.sampled_from(names) | st.text(NO_NUL, max_size=12))
     value = respell(wanted, data) if data.draw(st.booleans()) else wanted
     spelled = data.draw(st.sampled_from([attribute, attribute.upper(), f"{core}:{attribute}"]))
     text = f"{spelled} eq {json.dumps(value)}"
@@ -78,7 +79,8 @@ def test_a_unique_name_lookup_answers_what_the_general_filter_selects(directory,
 
 
 def test_the_lookup_keeps_the_general_translation_s_errors(directory):
-    for text in ('userName eq "unterminated', "userName eq true", 'nosuch eq "x"'):
+    for text in ('userName eq "unterminated', "userName eq true", 'nosuch eq "x"',
+                 'userName eq "a\\u0000b"'):  # fmt: skip
         response = directory.get("/Users", filter=text)
         assert response.status_code == 400, text
         assert response.json()["scimType"] == "invalidFilter"
