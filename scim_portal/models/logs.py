@@ -34,6 +34,8 @@ class RequestLog(models.Model):
     #: The identity provider the user agent indicates (a provider key), or "".
     idp = models.CharField(max_length=32, blank=True)
     token_prefix = models.CharField(max_length=20, blank=True)
+    #: The request's ``X-Request-ID`` (in error messages and the server's log lines too).
+    request_id = models.CharField(max_length=128, blank=True)
     #: What was accepted but deserves a look (an email outside the verified domains).
     warning = models.TextField(blank=True)
     request_body = models.TextField(blank=True)

@@ -83,6 +83,7 @@ def record(
     response_data: Any,
     token_prefix: str = "",
     warning: str = "",
+    request_id: str = "",
 ) -> None:
     """Insert one log row (one query)."""
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
@@ -119,6 +120,7 @@ def record(
         idp=provider_for_user_agent(user_agent),
         token_prefix=token_prefix,
         warning=warning[:2000],
+        request_id=request_id[:128],
         request_body=scrub.fit(body, body_limit, "…"),
         response_body=scrub.fit(response, body_limit, "…"),
     )

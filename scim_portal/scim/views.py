@@ -77,7 +77,7 @@ class ScimView(APIView):
         started = time.perf_counter()
         self.warnings: list[str] = []
         self.scim_client: ScimClient | None = None
-        request.scim_request_id = uuid.uuid4().hex[:16]
+        request.scim_request_id = request_id_of(request)
         try:
             raw_body: bytes | None = request.body
         except RequestDataTooBig:
@@ -131,6 +131,7 @@ class ScimView(APIView):
                 response_data=getattr(response, "data", None),
                 token_prefix=client.token.prefix if client is not None else "",
                 warning=" ".join(self.warnings),
+                request_id=getattr(self.request, "scim_request_id", ""),
             )
         except (OperationalError, InterfaceError):
             pass  # the database is down: the answer (a 503) already said so in the log
@@ -154,6 +155,17 @@ class ScimView(APIView):
         if outcome.warning:
             self.warnings.append(outcome.warning)
         return outcome.response()
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+
+
+def request_id_of(request: Any) -> str:
+    """The request's id: the host's (``request.request_id``, as a request-id middleware
+    sets it), the load balancer's ``X-Request-ID`` when it looks like one, or a new one.
+    It is in the response's ``X-Request-ID``, the request log and error messages."""
+    given = getattr(request, "request_id", None) or request.META.get("HTTP_X_REQUEST_ID", "")
+    return str(given) if _REQUEST_ID.fullmatch(str(given)) else uuid.uuid4().hex[:16]
 
 
 #: Most bytes of an oversized body read and thrown away before the 413, so the client

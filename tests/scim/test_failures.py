@@ -71,7 +71,29 @@ def test_an_unexpected_error_is_a_500_naming_its_request_id(scim, monkeypatch, c
     request_id = response["X-Request-ID"]
     assert request_id in response.json()["detail"] and "a bug" not in response.json()["detail"]
     assert any(request_id in record.getMessage() for record in caplog.records)
-    assert request_id in RequestLog.objects.get(status=500).detail
+    entry = RequestLog.objects.get(status=500)
+    assert request_id in entry.detail and entry.request_id == request_id
+
+
+def test_the_portal_shows_a_requests_id_and_warning(scim, client):
+    from tests.factories import UserFactory
+
+    scim.post("/Users", {"userName": "w", "emails": [{"value": "w@unverified.example"}]})
+    entry = RequestLog.objects.get()
+    admin = UserFactory(is_superuser=True)
+    client.force_login(admin)
+    account = scim.connection.account.handle
+    page = client.get(f"/provisioning/{account}/{scim.connection.pk}/logs/{entry.pk}/")
+    text = page.content.decode()
+    assert entry.request_id in text and "outside the account" in text
+
+
+def test_the_load_balancers_request_id_is_kept_and_a_forged_one_is_not(scim):
+    response = scim.get("/Users", headers={"X-Request-ID": "lb-4f2a9c0e-77"})
+    assert response["X-Request-ID"] == "lb-4f2a9c0e-77"
+    assert RequestLog.objects.get().request_id == "lb-4f2a9c0e-77"
+    response = scim.get("/Users", headers={"X-Request-ID": "<script>alert(1)</script>"})
+    assert len(response["X-Request-ID"]) == 16 and "<" not in response["X-Request-ID"]
 
 
 class UnreachableCache(BaseCache):
