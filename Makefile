@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run test test-sqlite test-postgres lint format postgres chromium screenshots bench wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres lint format postgres redis pgbouncer chromium screenshots bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,38 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py seed_demo
 	@echo "Serving the example SaaS on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
 	PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+$(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable ".[server]"
+	touch $@ $(VENV)/.installed
+
+# The production profile on 127.0.0.1:$(PORT): gunicorn, PostgreSQL and Redis, data in
+# .serve/ (docs/deployment.md). `make serve-manage ARGS="..."` runs manage.py against it.
+serve: $(VENV)/.serve-installed postgres redis
+	PORT=$(PORT) scripts/serve
+
+serve-manage: $(VENV)/.serve-installed
+	scripts/serve-manage $(ARGS)
+
+# A Debian package, installed if its program is missing: $(call debian,PROGRAM,PACKAGE).
+define debian
+	@if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ] && [ ! -x /usr/bin/$(1) ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null)); \
+	  else \
+	    echo "$(1) is missing: install Debian's $(2) package (sudo apt-get install $(2))." >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+# Redis (Django's cache of the production profile and of the many-machines tests).
+redis:
+	$(call debian,redis-server,redis-server)
+
+# PgBouncer (the tests of transaction pooling start one).
+pgbouncer:
+	$(call debian,pgbouncer,pgbouncer)
 
 # The server binaries of Debian's postgresql package, installed if missing.
 postgres:
@@ -46,7 +78,7 @@ chromium:
 	  fi; \
 	fi
 
-test: $(VENV)/.dev-installed postgres chromium lint test-sqlite test-postgres
+test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint test-sqlite test-postgres
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -57,7 +89,7 @@ test-sqlite: $(VENV)/.dev-installed chromium
 	@echo "=== test suite on SQLite ==="
 	$(BIN)/pytest
 
-test-postgres: $(VENV)/.dev-installed postgres chromium
+test-postgres: $(VENV)/.dev-installed postgres redis pgbouncer chromium
 	@echo "=== test suite on PostgreSQL ==="
 	scripts/with-postgres $(BIN)/pytest
 

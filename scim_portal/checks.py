@@ -150,3 +150,33 @@ def check_deprecated_hooks(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="scim_portal.W005",
         )
     ]
+
+
+@register(Tags.compatibility, Tags.database)
+def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """SQLite under an IdP's concurrent writes: without IMMEDIATE transactions a writer
+    that began by reading fails with "database is locked" as soon as another writes
+    (SQLite cannot upgrade its read lock while waiting); without a busy timeout every
+    writer that finds the lock taken fails at once."""
+    database: dict[str, Any] = settings.DATABASES.get("default", {})
+    if database.get("ENGINE") != "django.db.backends.sqlite3":
+        return []
+    options: dict[str, Any] = database.get("OPTIONS") or {}
+    missing = []
+    if str(options.get("transaction_mode") or "").upper() not in ("IMMEDIATE", "EXCLUSIVE"):
+        missing.append('"transaction_mode": "IMMEDIATE"')
+    if not options.get("timeout"):
+        missing.append('"timeout": 20')
+    if not missing:
+        return []
+    return [
+        Warning(
+            "The default database is SQLite without IMMEDIATE transactions or a busy timeout: "
+            "simultaneous SCIM writes (an IdP sends several at once) fail with "
+            '"database is locked" (HTTP 500).',
+            hint=f"Add {', '.join(missing)} to DATABASES['default']['OPTIONS'] (and "
+            '"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"), or '
+            "use PostgreSQL in production.",
+            id="scim_portal.W006",
+        )
+    ]
