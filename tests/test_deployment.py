@@ -92,9 +92,9 @@ def test_gunicorn_serves_a_styled_site_with_debug_off_and_logs_request_ids(produ
         body = missing.value.read().decode()
         assert "Traceback" not in body  # DEBUG is off: no technical page
         assert "Using the URLconf" not in body
-        # A 4,000-character filter reaches the app (gunicorn's default request line, 4,094,
+        # A 4,084-character filter reaches the app (gunicorn's default request line, 4,094,
         # answered its own HTML 414): the app answers SCIM JSON (401: no token here).
-        long_filter = urllib.parse.quote('userName eq "' + "a" * 3980 + '"')
+        long_filter = urllib.parse.quote('userName eq "' + "a" * 4070 + '"')
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/scim/v2/{uuid.uuid4()}/Users?filter={long_filter}")
         assert refused.value.code in {401, 404}
