@@ -22,7 +22,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from ..conf import app_settings, reload_hooks
 from ..models import DeprovisionPolicy, HostLink
-from .domains import is_verified_elsewhere
+from .domains import owner_of_email
 from .ownership import (
     decide,
     email_taken,
@@ -116,13 +116,15 @@ class AccountMemberships:
             suffix += 1
             username = f"{base[: limit - len(str(suffix)) - 1]}-{suffix}"
         user = model(**{model.USERNAME_FIELD: username})
-        _copy_profile(directory_user, user)
+        _copy_profile(directory_user, user, email_free=True)
         user.set_unusable_password()
         user.save()
         return user
 
 
-def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
+def _copy_profile(
+    directory_user: DirectoryUser, user: Any, *, email_free: bool = False
+) -> list[str]:
     """Copy email and names onto the host user; the names of the fields changed.
 
     An email another host user already has is not copied: that would give two
@@ -135,11 +137,11 @@ def _copy_profile(directory_user: DirectoryUser, user: Any) -> list[str]:
         "last_name": name.get("familyName") or "",
     }
     email = directory_user.email
-    account = directory_user.connection.account
+    owner = owner_of_email(directory_user) if email else None
     if (
         email
-        and not email_taken(email, by_other_than=user)
-        and not is_verified_elsewhere(account, email)
+        and owner in {None, directory_user.connection.account_id}
+        and (email_free or not email_taken(email, by_other_than=user))
     ):
         wanted[user.get_email_field_name()] = email
     changed = []

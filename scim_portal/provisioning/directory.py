@@ -31,7 +31,7 @@ from ..models import (
 )
 from ..models.folding import fold
 from .adapter import get_adapter
-from .domains import domain_of, is_verified_for
+from .domains import domain_of, owner_of_email
 from .events import SYSTEM, Actor, EventRecorder, diff, id_list, recording
 from .exceptions import (
     EmailOutsideDomains,
@@ -180,13 +180,13 @@ def _check_version(resource: DirectoryUser | DirectoryGroup, if_match: str | Non
 # Users
 
 
-def check_email_domain(connection: Connection, email: str) -> str:
+def check_email_domain(connection: Connection, user: DirectoryUser) -> str:
     """Apply the connection's policy for emails outside the account's verified domains:
-    "" if the email is fine, a warning to flag, or :class:`EmailOutsideDomains`."""
-    policy = connection.out_of_domain_policy
+    "" if the user's email is fine, a warning to flag, or :class:`EmailOutsideDomains`."""
+    policy, email = connection.out_of_domain_policy, user.email
     if not email or policy == EmailDomainPolicy.ACCEPT:
         return ""
-    if is_verified_for(connection.account, email):
+    if owner_of_email(user) == connection.account_id:
         return ""
     if policy == EmailDomainPolicy.REJECT:
         raise EmailOutsideDomains(domain_of(email) or email)
@@ -207,7 +207,7 @@ def create_user(
             role=connection.default_role,
             **user_columns(document),
         )
-        user.warning = check_email_domain(connection, user.email)
+        user.warning = check_email_domain(connection, user)
         _save_unique(user, "userName", user.user_name, force_insert=True)
         DirectoryUserValue.objects.bulk_create(_value_rows(user))
         call_adapter("user_created", user)
@@ -257,7 +257,7 @@ def update_user(
         for field, value in user_columns(document).items():
             setattr(user, field, value)
         if user.email.lower() != old_email.lower():
-            user.warning = check_email_domain(connection, user.email)
+            user.warning = check_email_domain(connection, user)
         user.attributes = document
         user.version += 1
         user.last_modified = timezone.now()

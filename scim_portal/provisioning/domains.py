@@ -95,6 +95,26 @@ def is_verified_for(account: Any, email: str) -> bool:
     return domain is not None and domain in verified_domains(account)
 
 
+def verified_owner(email: str) -> Any | None:
+    """The pk of the account ``email``'s domain is verified for (there is at most one),
+    or None (one query)."""
+    domain = domain_of(email)
+    if domain is None:
+        return None
+    owners = AccountDomain.objects.filter(domain=domain, verified_at__isnull=False)
+    return owners.values_list("account_id", flat=True).first()
+
+
+def owner_of_email(directory_user: Any) -> Any | None:
+    """:func:`verified_owner` of ``directory_user.email``, asked once per email and kept
+    on the instance: a create asks it for its policy, its link and its profile copy."""
+    known = directory_user.__dict__.get("_verified_owner")
+    if known is None or known[0] != directory_user.email:
+        known = (directory_user.email, verified_owner(directory_user.email))
+        directory_user.__dict__["_verified_owner"] = known
+    return known[1]
+
+
 # Services
 
 TAKEN = "{domain} is already verified by another account."
@@ -321,9 +341,3 @@ _STATE = ("verified_at", "verified_by_id", "verification_method", "last_checked_
 def _copy_state(source: AccountDomain, target: AccountDomain) -> None:
     for field in _STATE:
         setattr(target, field, getattr(source, field))
-
-
-def is_verified_elsewhere(account: Any, email: str) -> bool:
-    """Whether ``email``'s domain is verified for an account other than ``account``."""
-    domain = domain_of(email)
-    return domain is not None and _verified_elsewhere(domain, account.pk)

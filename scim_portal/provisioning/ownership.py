@@ -24,7 +24,7 @@ from django.db import transaction
 
 from ..conf import app_settings
 from ..models import DirectoryUser, EventType, HostLink, LinkPolicy
-from .domains import is_verified_for
+from .domains import owner_of_email
 from .events import SYSTEM, Actor, recording
 from .exceptions import ProvisioningError
 
@@ -101,9 +101,14 @@ def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Li
     email = directory_user.email
     if not email:
         return Link(HostLink.MANAGED)
-    found = memberships.find_user_by_email(email, connection.account)
+    if uses_default_lookup(memberships):
+        holders = users_with_email(email)  # the default hook's own query, asked once
+        found, taken = (holders[0] if len(holders) == 1 else None), bool(holders)
+    else:
+        found = memberships.find_user_by_email(email, connection.account)
+        taken = found is not None or email_taken(email)
     if found is None:
-        return Link(HostLink.BLOCKED if email_taken(email) else HostLink.MANAGED)
+        return Link(HostLink.BLOCKED if taken else HostLink.MANAGED)
     if is_protected(found) or _linked_in(directory_user, found):
         return Link(HostLink.BLOCKED)
     manager = (
@@ -112,7 +117,7 @@ def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Li
         .select_related("connection")
         .first()
     )
-    ours = is_verified_for(connection.account, email)
+    ours = owner_of_email(directory_user) == connection.account_id
     if manager is None:
         if ours and connection.link_policy == LinkPolicy.VERIFIED_EMAIL:
             return Link(HostLink.MANAGED, host_user=found)
@@ -121,6 +126,18 @@ def decide(directory_user: DirectoryUser, memberships: AccountMemberships) -> Li
     elif ours:
         return Link(HostLink.BLOCKED)
     return Link(HostLink.AWAITING, awaited=found)
+
+
+def uses_default_lookup(memberships: AccountMemberships) -> bool:
+    """Whether the hook finds people by email the default way (overriding neither
+    ``find_user_by_email`` nor the deprecated ``find_user_by_verified_email``)."""
+    from .adapter import AccountMemberships
+
+    kind = type(memberships)
+    return (
+        kind.find_user_by_email is AccountMemberships.find_user_by_email
+        and kind.find_user_by_verified_email is AccountMemberships.find_user_by_verified_email
+    )
 
 
 def _linked_in(directory_user: DirectoryUser, host_user: Any) -> bool:

@@ -127,3 +127,15 @@ def test_a_deep_page_is_a_deferred_join_with_the_same_budget(scim, django_assert
     ordered = sorted(users, key=lambda user: user.id)[start - 1 : start + 99]
     assert [r["userName"] for r in body["Resources"]] == [u.user_name for u in ordered]
     assert all(r["groups"][0]["display"] == "Everyone" for r in body["Resources"])
+
+
+def test_create_user_query_budget(scim, django_assert_num_queries):
+    """A create that provisions a host user under the ownership rules (docs/security.md):
+    the token and its first-use stamps (3), the transaction (savepoint, release), the
+    email domain's verified owner asked once for policy, link and profile (1), the
+    directory row and its values (2), who holds the email (1), the new host user with a
+    free username (2), its link (1), the account and the test host's membership
+    update_or_create (5), the event number and event (2), the request log (1)."""
+    body = {"userName": "budget@example.com", "emails": [{"value": "budget@example.com"}]}
+    with django_assert_num_queries(22):
+        assert scim.post("/Users", body).status_code == 201
