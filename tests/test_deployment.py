@@ -3,15 +3,19 @@ meets them: `check --deploy`, a styled site with DEBUG off behind gunicorn, log 
 timestamps and request ids, and 16 simultaneous IdP writes on `make run`'s SQLite."""
 
 import json
+import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -196,3 +200,69 @@ def test_simultaneous_member_adds_on_make_runs_sqlite_all_succeed(example_env):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def serve_manage(env, *args):
+    return subprocess.run(
+        ["scripts/serve-manage", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql  # once per `make test` (it starts its own PostgreSQL and Redis)
+def test_make_serve_serves_the_production_profile_and_keeps_its_data_across_restarts():
+    """The contract: `PORT=N make serve` (scripts/serve) and `make serve-manage ARGS=…`."""
+    state = Path(tempfile.mkdtemp(prefix="scim-serve-", dir="/tmp"))
+    state.chmod(0o755)  # PostgreSQL runs as the postgres user when we are root
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "DJANGO", "TEST_"))},
+        "SERVE_DIR": str(state / "serve"),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    def start():
+        server = subprocess.Popen(
+            ["scripts/serve"], cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        wait_until_answering(f"{base}/login/", server, seconds=180)
+        return server
+
+    def stop(server):
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
+        return server.communicate(timeout=60)[0]
+
+    try:
+        server = start()
+        try:
+            created = json.loads(serve_manage(
+                env, "scim_portal", "create-connection", "--account", "acme", "--name", "Okta",
+                "--provider", "okta", "--json",
+            ).stdout)  # fmt: skip
+            assert created["scim_url"] == f"{base}/scim/v2/{created['id']}"
+            request = urllib.request.Request(
+                f"{created['scim_url']}/Users", method="POST",
+                data=json.dumps({"userName": "Zoë.Ωmega@acme.example"}).encode(),
+                headers={"Authorization": f"Bearer {created['token']}",
+                         "Content-Type": "application/scim+json"},
+            )  # fmt: skip
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 201
+            page = urllib.request.urlopen(f"{base}/login/", timeout=10).read().decode()
+            sheet = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)[0]
+            assert urllib.request.urlopen(base + sheet, timeout=10).status == 200  # DEBUG off
+        finally:
+            output = stop(server)
+        assert "acme-admin" in output and "serve: stopped" in output  # seeded, then stopped
+        server = start()  # the same data after a restart
+        try:
+            listed = serve_manage(env, "scim_portal", "list-connections", "--json").stdout
+            assert created["id"] in listed
+        finally:
+            stop(server)
+    finally:
+        subprocess.run(["rm", "-rf", str(state)], check=False)
