@@ -149,6 +149,11 @@ else:
             "NAME": os.environ.get("SQLITE_PATH", BASE_DIR / "db.sqlite3"),
         }
     }
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # An unreachable host (not a refused port) answers 503 in seconds, not a worker timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3"))
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 if env_flag("DATABASE_TRANSACTION_POOLING", False):
@@ -173,6 +178,9 @@ if CACHE_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "scim-portal"),
+            # A Redis that hangs (not one that refuses) must cost a second, not a worker:
+            # the app then leaves the cache alone for a while (scim_portal._cache).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 

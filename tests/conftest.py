@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from guardian.shortcuts import assign_perm
 
-from scim_portal import permissions
+from scim_portal import _cache, permissions
 from scim_portal.models import RequestLog
 from scim_portal.provisioning import create_connection, directory
 from tests.dns_server import DnsServer, silent_port
@@ -18,6 +18,7 @@ from tests.scim_client import ScimClient
 def _fresh_cache():
     """Each test starts with an empty cache (rate limits, invitations, one-time keys)."""
     cache.clear()
+    _cache.reset()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 meets them: `check --deploy`, a styled site with DEBUG off behind gunicorn, log lines with
 timestamps and request ids, and 16 simultaneous IdP writes on `make run`'s SQLite."""
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -224,17 +226,47 @@ def test_make_serve_serves_the_production_profile_and_keeps_its_data_across_rest
     }
     base = f"http://127.0.0.1:{port}"
 
+    running: list[subprocess.Popen] = []
+
     def start():
         server = subprocess.Popen(
             ["scripts/serve"], cwd=ROOT, env=env, start_new_session=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        wait_until_answering(f"{base}/login/", server, seconds=180)
-        return server
+        running.append(server)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                urllib.request.urlopen(f"{base}/login/", timeout=2)
+                return server
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError("make serve did not answer within 180 s")
 
     def stop(server):
         os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
+        running.remove(server)
         return server.communicate(timeout=60)[0]
+
+    def leave_nothing_running():
+        """What a failed start or stop would leave: its servers, stopped before the
+        folder goes."""
+        for server in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=60)
+        data = state / "serve" / "postgres" / "data"
+        if (data / "postmaster.pid").exists():
+            pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+            command = [str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            if os.getuid() == 0:
+                command = ["runuser", "-u", "postgres", "--", *command]
+            subprocess.run(command, check=False, capture_output=True, timeout=60)
+        redis_pid = state / "serve" / "redis" / "redis.pid"
+        if redis_pid.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(redis_pid.read_text().strip()), signal.SIGTERM)
 
     try:
         server = start()
@@ -265,4 +297,5 @@ def test_make_serve_serves_the_production_profile_and_keeps_its_data_across_rest
         finally:
             stop(server)
     finally:
+        leave_nothing_running()
         subprocess.run(["rm", "-rf", str(state)], check=False)

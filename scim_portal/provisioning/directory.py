@@ -46,11 +46,13 @@ from .exceptions import (
 Document = dict[str, Any]
 #: Bytes of a folded key an index entry holds safely (PostgreSQL's B-tree stops near
 #: 2,700): 255 characters that each fold to three 4-byte ones would not fit.
-MAX_KEY_BYTES = 1000
+MAX_KEY_BYTES = 2600
 VALUE_KEY_LENGTH = 255
 
 
-def _text(document: Document, key: str, limit: int, *, required: bool = False) -> str | None:
+def _text(
+    document: Document, key: str, limit: int, *, required: bool = False, folded: bool = False
+) -> str | None:
     value = document.get(key)
     if value is None or value == "":
         if required:
@@ -59,7 +61,7 @@ def _text(document: Document, key: str, limit: int, *, required: bool = False) -
     value = str(value)
     if len(value) > limit:
         raise InvalidDocument(f"{key} is longer than {limit} characters.")
-    if len(fold(value).encode()) > MAX_KEY_BYTES:
+    if folded and len(fold(value).encode()) > MAX_KEY_BYTES:
         raise InvalidDocument(f"{key} is too long once case-folded.")
     return value
 
@@ -74,9 +76,9 @@ def _primary_email(document: Document) -> str:
 def user_columns(document: Document) -> dict[str, Any]:
     """The indexed columns of a user document."""
     return {
-        "user_name": _text(document, "userName", 255, required=True),
+        "user_name": _text(document, "userName", 255, required=True, folded=True),
         "external_id": _text(document, "externalId", 255),
-        "display_name": _text(document, "displayName", 255) or "",
+        "display_name": _text(document, "displayName", 255, folded=True) or "",
         "email": _primary_email(document),
         "active": document.get("active") if isinstance(document.get("active"), bool) else None,
     }
@@ -85,7 +87,7 @@ def user_columns(document: Document) -> dict[str, Any]:
 def group_columns(document: Document) -> dict[str, Any]:
     """The indexed columns of a group document."""
     return {
-        "display_name": _text(document, "displayName", 255, required=True),
+        "display_name": _text(document, "displayName", 255, required=True, folded=True),
         "external_id": _text(document, "externalId", 255),
     }
 

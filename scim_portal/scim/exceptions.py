@@ -101,6 +101,39 @@ def _detail_text(detail: Any) -> str:
     return str(detail)
 
 
+#: SQLSTATEs of a server going away or full (class 08: connection exceptions).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+#: SQLSTATEs a retry of the same request resolves soon: serialization failure,
+#: deadlock, lock not available.
+_CONTENTION_STATES = ("40001", "40P01", "55P03")
+CONTENTION_RETRY_AFTER = 2
+
+
+def retry_after(exc: Exception) -> int | None:
+    """Seconds to wait when ``exc`` is a database condition a retry will get past (the
+    server unreachable or restarting, contention), else None: a query that fails every
+    time (a timeout, a missing table after a deploy without ``migrate``) is a 500, not
+    a 503 the IdP would retry for ever."""
+    if isinstance(exc, InterfaceError):
+        return DATABASE_RETRY_AFTER  # the connection is closed
+    if not isinstance(exc, OperationalError):
+        return None
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state is None:
+        message = str(cause or exc).lower()
+        if "database is locked" in message or "database table is locked" in message:
+            return CONTENTION_RETRY_AFTER  # SQLite, past its busy timeout
+        if "no such" in message or "syntax error" in message:
+            return None  # SQLite: the schema is not what the code expects
+        return DATABASE_RETRY_AFTER  # psycopg: no server answered at all
+    if str(state).startswith(_UNAVAILABLE_STATES):
+        return DATABASE_RETRY_AFTER
+    if str(state) in _CONTENTION_STATES:
+        return CONTENTION_RETRY_AFTER
+    return None
+
+
 def request_id(context: dict[str, Any]) -> str:
     """The id of the request being answered (``X-Request-ID``; see ``ScimView``)."""
     request = context.get("request")
@@ -128,12 +161,12 @@ def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         wait = getattr(exc, "wait", None)
         if isinstance(exc, drf_exceptions.Throttled) and wait is not None:
             headers["Retry-After"] = str(int(wait))
-    elif isinstance(exc, OperationalError | InterfaceError):
-        # The database is down or restarting: a temporary condition, said once in the log.
+    elif (wait := retry_after(exc)) is not None:
+        # The database is down, restarting or busy: temporary, said once in the log.
         logger.error("Database unavailable for a SCIM request (%s): %s", request_id(context), exc)
         status_code, scim_type = status.HTTP_503_SERVICE_UNAVAILABLE, None
         detail = "The service is temporarily unavailable; please retry later."
-        headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        headers["Retry-After"] = str(wait)
     else:
         reference = request_id(context)
         logger.exception("Unhandled error in SCIM request %s", reference, exc_info=exc)

@@ -458,14 +458,17 @@ def _comparison(
     absent = _is_null(lhs) | Q(Exact(lhs, Value(""))) if empty else _is_null(lhs)
     if value is None:
         return ~absent if op == CompareOperator.ne else absent
+    rhs: Any = Value(value)
     if isinstance(value, str) and not target.case_exact:
-        lhs, value = Lower(lhs), value.lower()
+        # Attributes with no folded key (kept in the JSON document): both sides through
+        # the database's LOWER(), so they agree even where it folds only ASCII.
+        lhs, rhs = Lower(lhs), Lower(rhs)
     # Two-valued logic: a missing value compares false (true for "ne"), never NULL,
     # so that "not (...)" around it selects what SCIM says it selects.
     if op == CompareOperator.ne:
-        query = ~Q(Exact(lhs, Value(value)))
+        query = ~Q(Exact(lhs, rhs))
         return query | absent if nullable else query
-    query = Q(LOOKUPS[op](lhs, Value(value)))
+    query = Q(LOOKUPS[op](lhs, rhs))
     return query & ~absent if nullable else query
 
 

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from django.core.cache import caches
 from rest_framework.exceptions import Throttled
 
+from .._cache import guarded
 from ..conf import app_settings
 
 WINDOW_SECONDS = 60
-
-
-logger = logging.getLogger("scim_portal.scim")
-#: When the last "rate limit off" warning was logged (once a minute per process at most).
-_warned_at = 0.0
-
-
-def _warn_open(exc: Exception) -> None:
-    global _warned_at
-    now = time.monotonic()
-    if now - _warned_at >= WINDOW_SECONDS:
-        _warned_at = now
-        logger.warning("The cache is unreachable (%s); SCIM requests are not rate limited", exc)
 
 
 def check_rate(connection_id: Any) -> None:
@@ -40,16 +27,17 @@ def check_rate(connection_id: Any) -> None:
     window = int(now // WINDOW_SECONDS)
     key = f"scim_portal:rate:{connection_id}:{window}"
     cache = caches["default"]
-    try:
+
+    def count_one() -> int:
         cache.add(key, 0, WINDOW_SECONDS * 2)
         try:
-            count = cache.incr(key)
+            return int(cache.incr(key))
         except ValueError:  # evicted between add and incr
             cache.set(key, 1, WINDOW_SECONDS * 2)
-            count = 1
-    except Exception as exc:  # an unreachable cache must not stop provisioning
-        _warn_open(exc)
-        return
+            return 1
+
+    # An unreachable cache must not stop provisioning: unthrottled until it is back.
+    count = guarded(count_one, 0, "the SCIM rate limit")
     if count > limit:
         retry_after = int((window + 1) * WINDOW_SECONDS - now) + 1
         raise Throttled(

@@ -21,16 +21,17 @@ class ScimJSONRenderer(JSONRenderer):
     charset = None
 
 
-def nesting_depth(value: Any) -> int:
-    """How deeply ``value`` nests objects and arrays (without recursion)."""
-    deepest, stack = 0, [(value, 1)]
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` deep (without
+    recursion; only containers are visited, and the walk stops at the first too deep)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 class DepthLimitedJSONParser(JSONParser):
@@ -42,7 +43,7 @@ class DepthLimitedJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body nests too deeply.") from None
-        if nesting_depth(data) > MAX_JSON_DEPTH:
+        if nests_deeper_than(data, MAX_JSON_DEPTH):
             raise ParseError(f"JSON parse error - the body nests deeper than {MAX_JSON_DEPTH}.")
         return data
 

@@ -33,6 +33,7 @@ from django.db.models import F, Window
 from django.db.models.functions import Mod, RowNumber
 from django.db.models.signals import post_delete, post_save
 
+from .._cache import guarded
 from ..conf import app_settings
 from ..models import Connection, DirectoryGroup, DirectoryUser
 from .filters import parse
@@ -156,11 +157,8 @@ class PositionStore:
         return cls(connection, model)
 
     def load(self) -> Positions | None:
-        try:
-            value = self.cache.get(self.key)
-        except Exception:  # an unreachable cache costs a COUNT(*), never the answer
-            logger.warning("Could not read list positions from the cache", exc_info=True)
-            return None
+        # An unreachable cache costs a COUNT(*), never the answer.
+        value = guarded(lambda: self.cache.get(self.key), None, "list positions")
         if value is None or value[0] < self.version:
             return None
         return Positions(*value)
@@ -173,10 +171,7 @@ class PositionStore:
             positions.step,
             positions.marks,
         )
-        try:
-            self.cache.set(self.key, value, self.timeout)
-        except Exception:
-            logger.warning("Could not keep list positions in the cache", exc_info=True)
+        guarded(lambda: self.cache.set(self.key, value, self.timeout), None, "list positions")
 
 
 def _read_directory(

@@ -133,8 +133,9 @@ class ScimView(APIView):
                 warning=" ".join(self.warnings),
                 request_id=getattr(self.request, "scim_request_id", ""),
             )
-        except (OperationalError, InterfaceError):
-            pass  # the database is down: the answer (a 503) already said so in the log
+        except (OperationalError, InterfaceError) as exc:
+            if response.status_code != 503:  # a 503 already said so in the log
+                logger.warning("Could not record a SCIM request in the request log: %s", exc)
         except Exception:
             logger.exception("Could not record a SCIM request in the request log")
 

@@ -116,4 +116,33 @@ def test_an_unreachable_cache_serves_requests_without_a_rate_limit(scim, setting
         statuses = [scim.get("/Users").status_code for _ in range(3)]
         created = scim.post("/Users", {"userName": "cacheless@example.com"}).status_code
     assert statuses == [200, 200, 200] and created == 201
-    assert any("not rate limited" in record.message for record in caplog.records)
+    warnings = [r.message for r in caplog.records if "cache is unreachable" in r.message]
+    assert len(warnings) == 1 and "rate limit off" in warnings[0]  # once, then left alone
+
+
+class _Cause(Exception):
+    def __init__(self, message, sqlstate=None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _operational(message, sqlstate=None):
+    error = OperationalError(message)
+    error.__cause__ = _Cause(message, sqlstate)
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "wait"),
+    [
+        (_operational("connection to server failed: Connection refused"), 30),
+        (_operational("terminating connection due to administrator command", "57P01"), 30),
+        (_operational("sorry, too many clients already", "53300"), 30),
+        (_operational("could not serialize access", "40001"), 2),
+        (_operational("database is locked"), 2),
+        (_operational("canceling statement due to statement timeout", "57014"), None),
+        (_operational("no such table: scim_portal_directoryuser"), None),
+    ],
+)
+def test_only_database_conditions_a_retry_gets_past_are_503(error, wait):
+    assert exceptions.retry_after(error) == wait

@@ -216,5 +216,5 @@ def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, ca
     assert listed(scim, count=2)[0] == 3
     scim.create_user("more@example.com")  # the forget after its commit fails quietly
     assert listed(scim, count=2) == (4, [str(pk) for pk in truth(scim.connection)[:2]])
-    assert "Could not read list positions" in caplog.text
+    assert "list positions off for 30 s" in caplog.text
     assert "Could not forget list positions" in caplog.text

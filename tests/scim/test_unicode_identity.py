@@ -167,7 +167,18 @@ def test_sorting_by_name_ignores_case_in_every_script(scim):
 def test_a_name_too_long_for_the_index_once_folded_is_a_400_not_a_database_error(scim):
     """Each folded key is indexed; an index entry holds about 2,700 bytes on PostgreSQL."""
     assert scim.post("/Users", {"userName": "ﬃ" * 250}).status_code == 201  # 750 bytes
-    long = "\U0001d15e" * 250  # each decomposes into two 4-byte characters: 2,000 bytes
+    half = "\U0001d15e" * 255  # each decomposes into two 4-byte characters: 2,040 bytes
+    assert scim.post("/Users", {"userName": half}).status_code == 201  # the index holds it
+    long = "\U0001d160" * 255  # each decomposes into three: 3,060 bytes
     response = scim.post("/Users", {"userName": long})
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
     assert "too long once case-folded" in response.json()["detail"]
+
+
+def test_attributes_kept_in_the_document_match_their_own_spelling(scim):
+    """No folded key for ``title`` or ``name.familyName``: the database's LOWER() on both
+    sides, so an exact-case match is found even where LOWER() folds only ASCII."""
+    user = scim.create_user("doc@example.com", title="Émile", name={"familyName": "Ωmega"})
+    for query in ('title eq "Émile"', 'name.familyName eq "Ωmega"', 'title sw "Ém"'):
+        found = scim.get("/Users", filter=query).json()
+        assert [r["id"] for r in found["Resources"]] == [user["id"]], query
