@@ -1,5 +1,6 @@
 """Concurrent IdP traffic on PostgreSQL, through gunicorn with several worker processes."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,22 +21,31 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(tr
 PARALLEL = 16
 
 
-@pytest.fixture
-def server():
-    """gunicorn, 4 workers, serving the test settings on the test database."""
+@contextlib.contextmanager
+def gunicorn(*flags: str, workers: int = 4):
+    """gunicorn serving the test settings on the test database: ``(base URL, process)``."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
            "PGDATABASE": db.settings_dict["NAME"], "PYTHONPATH": str(ROOT)}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tests.wsgi:application", "--workers", "4",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "tests.wsgi:application", "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", *flags],
         cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     wait_until_answering(f"{base}/scim/v2/", process)  # a SCIM 404 once up
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def server():
+    """gunicorn, 4 workers."""
+    with gunicorn() as (base, _process):
+        yield base
 
 
 @pytest.fixture

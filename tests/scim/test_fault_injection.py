@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -21,8 +20,8 @@ from django.db import connection as db
 from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership
 from scim_portal.provisioning import create_connection, directory
 from tests.factories import OrganizationFactory
+from tests.scim.test_concurrency import gunicorn as start_gunicorn
 from tests.scim.test_outages import pg_ctl
-from tests.test_example_project import ROOT, free_port, wait_until_answering
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 MEMBERS = 10_000
@@ -30,19 +29,9 @@ MEMBERS = 10_000
 
 @pytest.fixture
 def gunicorn():
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
-           "PGDATABASE": db.settings_dict["NAME"], "PYTHONPATH": str(ROOT)}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tests.wsgi:application", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "critical", "--timeout", "60"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{base}/scim/v2/", process)
-    yield base, process
-    process.terminate()
-    process.wait(timeout=20)
+    """Two workers, patient enough for a 10,000-row transaction."""
+    with start_gunicorn("--timeout", "60", workers=2) as running:
+        yield running
 
 
 def user(connection, name):
