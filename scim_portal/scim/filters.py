@@ -113,7 +113,7 @@ class Target:
     resource_type: str = ""
 
 
-def parse(text: str, model: Any) -> FilterNode:
+def parse(text: str) -> FilterNode:
     """The syntax tree of ``text``; :class:`InvalidFilter` if it does not parse or is
     longer or deeper than the configured limits."""
     if len(text) > app_settings.MAX_FILTER_LENGTH:
@@ -166,7 +166,7 @@ class QueryBuilder(_LogicalVisitor):
     # Entry points
 
     def build(self, text: str) -> Q:
-        return self.visit(parse(text, None))
+        return self.visit(parse(text))
 
     def unique_key(self, tree: FilterNode) -> dict[str, str] | None:
         """``{"<folded key column>": fold(value)}`` when ``tree`` is ``<attribute> eq

@@ -95,14 +95,11 @@ class ResourceOperations:
         self.shape = shape
         self.actor = actor
 
-    def get_object(self, resource_id: str) -> Any:
-        return self.read(resource_id, with_related=False)[0]
-
-    def read(self, resource_id: str, *, with_related: bool = True) -> tuple[Any, Related | None]:
+    def read(self, resource_id: str) -> tuple[Any, Related | None]:
         """The resource (404 if it is not this connection's) and its related items as
         :meth:`find` gives them."""
         try:
-            found = self.find({"id": resource_id}, self.shape if with_related else None)
+            found = self.find({"id": resource_id}, self.shape)
         except (ValidationError, ValueError, TypeError):
             found = None
         if found is None:
@@ -311,7 +308,7 @@ def split_group_operations(
             match = _MEMBERS_FILTER.match(bare)
             if match is None or op != "remove":
                 raise InvalidPath(f"Unsupported members path {path!r} for '{op}'.")
-            ids = [str(v) for v in _equal_values(parse(match["filter"], None))]
+            ids = [str(v) for v in _equal_values(parse(match["filter"]))]
             changes.append(directory.MemberChange("remove", tuple(ids)))
         elif lowered.startswith("members"):
             raise InvalidPath(f"Unsupported members path {path!r}.")

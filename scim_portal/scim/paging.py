@@ -74,7 +74,7 @@ def run_query(
         return _read_directory(kind, connection, queryset, params.start - 1, params.count)
     builder = kind.query_builder()
     if params.filter:
-        tree = parse(params.filter, None) if tree is None else tree
+        tree = parse(params.filter) if tree is None else tree
         queryset = queryset.filter(builder.visit(tree))
     if params.count == 0:
         return queryset.count(), []

@@ -341,4 +341,3 @@ class GroupKind(ResourceKind):
 
 USERS = UserKind()
 GROUPS = GroupKind()
-KINDS = {"User": USERS, "Group": GROUPS}

@@ -46,9 +46,6 @@ from .resources import GROUPS, USERS, ResourceKind, ResponseShape
 logger = logging.getLogger("scim_portal.scim")
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
 
 
 class ScimView(APIView):
@@ -354,7 +351,7 @@ class ResourceView(ScimView):
 
     def search(self, params: SearchParameters) -> Response:
         kind = self.kind
-        tree = parse(params.filter, None) if params.filter else None
+        tree = parse(params.filter) if params.filter else None
         key = kind.query_builder().unique_key(tree) if tree is not None else None
         if key is None:
             total, page = run_query(kind, self.connection, params, tree)
