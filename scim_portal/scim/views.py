@@ -32,7 +32,7 @@ from .exceptions import (
 )
 from .filters import parse
 from .limits import check_rate
-from .logging import record
+from .request_log import record
 from .negotiation import (
     DepthLimitedJSONParser,
     ScimContentNegotiation,

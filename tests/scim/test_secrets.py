@@ -7,7 +7,7 @@ from django.db import connection
 
 from scim_portal.conf import app_settings
 from scim_portal.models import DirectoryUser, RequestLog
-from scim_portal.scim.logging import record
+from scim_portal.scim.request_log import record
 
 pytestmark = pytest.mark.django_db
 
