@@ -32,7 +32,6 @@ from .exceptions import (
 )
 from .filters import parse
 from .limits import check_rate
-from .request_log import record
 from .negotiation import (
     DepthLimitedJSONParser,
     ScimContentNegotiation,
@@ -41,6 +40,7 @@ from .negotiation import (
 )
 from .operations import Outcome, ResourceOperations
 from .paging import read_page, run_query
+from .request_log import record
 from .resources import GROUPS, USERS, ResourceKind, ResponseShape
 
 logger = logging.getLogger("scim_portal.scim")
