@@ -177,5 +177,6 @@ def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
 
     if status_code == status.HTTP_401_UNAUTHORIZED:
-        headers["WWW-Authenticate"] = 'Bearer realm="SCIM"'
+        # What the view's authentication class says (DRF puts it on the exception).
+        headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or "Bearer"
     return Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)

@@ -1,4 +1,4 @@
-"""Per-connection rate limiting through Django's cache framework."""
+"""Per-connection rate limiting: a DRF throttle counting in Django's cache framework."""
 
 from __future__ import annotations
 
@@ -6,23 +6,25 @@ import time
 from typing import Any
 
 from django.core.cache import caches
-from rest_framework.exceptions import Throttled
+from rest_framework.throttling import BaseThrottle
 
 from .._cache import guarded
 from ..conf import app_settings
+from .authentication import ScimClient
 
 WINDOW_SECONDS = 60
 
 
-def check_rate(connection_id: Any) -> None:
-    """Count one request of the connection in the current minute; 429 past the limit.
+def seconds_until_allowed(connection_id: Any) -> int | None:
+    """Count one request of the connection in the current minute; past the limit, the
+    whole seconds until the next minute (an IdP's ``Retry-After``), else None.
 
     A fixed window per connection: ``cache.add`` then ``cache.incr`` are atomic in
     Redis and Memcached, so every process and machine shares one count.
     """
     limit = app_settings.RATE_LIMIT_PER_MINUTE
     if not limit:
-        return
+        return None
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     key = f"scim_portal:rate:{connection_id}:{window}"
@@ -38,9 +40,20 @@ def check_rate(connection_id: Any) -> None:
 
     # An unreachable cache must not stop provisioning: unthrottled until it is back.
     count = guarded(count_one, 0, "the SCIM rate limit")
-    if count > limit:
-        retry_after = int((window + 1) * WINDOW_SECONDS - now) + 1
-        raise Throttled(
-            wait=retry_after,
-            detail=f"More than {limit} requests a minute for this connection; retry later.",
+    if count <= limit:
+        return None
+    return int((window + 1) * WINDOW_SECONDS - now) + 1
+
+
+class ConnectionRateThrottle(BaseThrottle):
+    """``SCIM_PORTAL["RATE_LIMIT_PER_MINUTE"]`` requests a minute per connection."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        client = request.user
+        self.seconds = (
+            seconds_until_allowed(client.connection.pk) if isinstance(client, ScimClient) else None
         )
+        return self.seconds is None
+
+    def wait(self) -> float | None:
+        return self.seconds

@@ -8,11 +8,12 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.urls import reverse
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,7 +32,7 @@ from .exceptions import (
     scim_exception_handler,
 )
 from .filters import parse
-from .limits import check_rate
+from .limits import ConnectionRateThrottle
 from .negotiation import (
     DepthLimitedJSONParser,
     ScimContentNegotiation,
@@ -57,7 +58,7 @@ class ScimView(APIView):
     renderer_classes = [ScimJSONRenderer]
     parser_classes = [ScimJSONParser, DepthLimitedJSONParser]
     content_negotiation_class = ScimContentNegotiation
-    throttle_classes: list[Any] = []
+    throttle_classes = [ConnectionRateThrottle]
 
     def get_exception_handler(self) -> Any:
         return scim_exception_handler
@@ -93,11 +94,20 @@ class ScimView(APIView):
     def max_body_bytes(self) -> int:
         return int(app_settings.MAX_REQUEST_BYTES)
 
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        if isinstance(request.user, ScimClient):
+            self.scim_client = request.user  # for the request log, whatever happens next
+
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        limit = app_settings.RATE_LIMIT_PER_MINUTE
+        raise Throttled(
+            wait=wait,
+            detail=f"More than {limit} requests a minute for this connection; retry later.",
+        )
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if isinstance(request.user, ScimClient):
-            self.scim_client = request.user
-            check_rate(request.user.connection.pk)
         if self.oversized or len(self._raw_body or b"") > self.max_body_bytes():
             raise PayloadTooLarge(
                 f"The request body is larger than this server accepts ({self.max_body_bytes()} "

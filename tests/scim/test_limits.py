@@ -64,3 +64,14 @@ def test_bulk_limits_are_advertised(scim, settings):
     big = {"Operations": [{"method": "POST", "path": "/Users", "bulkId": "a",
                            "data": {"userName": "x" * 6000}}]}  # fmt: skip
     assert scim.post("/Bulk", big).status_code == 413
+
+
+def test_a_throttled_request_is_logged_with_its_token(scim, settings):
+    from scim_portal.models import RequestLog
+
+    limit(settings, RATE_LIMIT_PER_MINUTE=1)
+    scim.get("/Users")
+    assert scim.get("/Users").status_code == 429
+    refused = RequestLog.objects.get(status=429)
+    assert refused.token_prefix == scim.connection.tokens.get().prefix
+    assert "More than 1 requests a minute" in refused.detail
