@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..accounts import url_key
 from ..health import health
 from ..models import (
     AccountDomain,
@@ -16,7 +17,6 @@ from ..models import (
     DirectoryUser,
     ProvisioningEvent,
 )
-from ..portal.accounts import url_key
 from ..providers import provider_choices
 
 

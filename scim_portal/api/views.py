@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import permissions
+from ..accounts import account_from_url
 from ..health import with_last_status
 from ..models import (
     AccountDomain,
@@ -35,7 +36,6 @@ from ..models import (
     DirectoryUser,
     ProvisioningEvent,
 )
-from ..portal.accounts import account_from_url
 from ..provisioning import create_connection, delete_connection, issue_token, revoke_token
 from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.events import Actor

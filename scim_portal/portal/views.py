@@ -26,6 +26,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
 from .. import permissions
+from ..accounts import account_from_url, url_key
 from ..conf import app_settings
 from ..health import health, with_last_status
 from ..models import (
@@ -51,7 +52,6 @@ from ..provisioning.adapter import get_adapter
 from ..provisioning.domains import domain_of, verified_domains
 from ..provisioning.events import Actor
 from . import explanations
-from .accounts import account_from_url, url_key
 from .forms import (
     ConnectionForm,
     DeleteConnectionForm,

@@ -1,4 +1,4 @@
-"""Finding the current account of a portal request."""
+"""Accounts in URLs: how the portal and the management API name an account (below both)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 
-from ..conf import app_settings, get_account_model
+from .conf import app_settings, get_account_model
 
 
 def account_from_url(request: HttpRequest, account: str) -> Any:
