@@ -64,7 +64,7 @@ def test_an_unexpected_error_is_a_500_naming_its_request_id(scim, monkeypatch, c
     def boom(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("scim_portal.scim.views.SearchParameters.from_query", boom)
+    monkeypatch.setattr("scim_portal.scim.views.resources.SearchParameters.from_query", boom)
     with caplog.at_level(logging.ERROR, logger="scim_portal.scim"):
         response = scim.get("/Users")
     assert response.status_code == 500 and response.json()["schemas"] == [ERROR]
