@@ -1,4 +1,4 @@
-"""Creating and deleting connections, issuing and revoking their tokens."""
+"""Creating, changing and deleting connections, issuing and revoking their tokens."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from ..models import (
     IssuedToken,
 )
 from ..providers import get_provider
-from .directory import call_adapter
+from .documents import call_adapter
 from .events import SYSTEM, Actor, EventRecorder, recording
+from .roles import recompute_all_roles
 
 #: Directory rows handled per batch when a connection is deleted (bounded memory).
 DELETE_BATCH_SIZE = 500
@@ -200,3 +201,46 @@ def prune(now: datetime | None = None) -> tuple[int, int]:
     logs = RequestLog.objects.filter(created_at__lt=log_cutoff).delete()[0]
     events = ProvisioningEvent.objects.filter(created_at__lt=event_cutoff).delete()[0]
     return logs, events
+
+
+#: Connection fields a person may change, with how an event shows them.
+SETTINGS_FIELDS = (
+    "name",
+    "link_policy",
+    "deprovision_policy",
+    "out_of_domain_policy",
+    "default_role",
+)
+
+
+@transaction.atomic
+def update_connection_settings(
+    connection: Connection, *, actor: Actor = SYSTEM, **fields: Any
+) -> Connection:
+    """Change the connection's name, policies or default role; a ``connection.updated``
+    event records who changed what (old and new values).
+
+    A new default role is given at once to every user no mapped group gives a role.
+    """
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Cannot change {', '.join(sorted(unknown))} of a connection.")
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    old = {field: getattr(locked, field) for field in fields}
+    for field, value in fields.items():
+        setattr(locked, field, value)
+    locked.full_clean(exclude=["account", "created_by"])
+    changed = {
+        field: {"old": old[field], "new": getattr(locked, field)}
+        for field in fields
+        if getattr(locked, field) != old[field]
+    }
+    if changed:
+        locked.save(update_fields=list(changed))
+        with recording(locked, actor) as events:
+            events.add(EventType.CONNECTION_UPDATED, "Connection", locked.pk, changed)
+    if "default_role" in changed:
+        recompute_all_roles(locked, actor=actor)
+    for field in fields:
+        setattr(connection, field, getattr(locked, field))
+    return locked

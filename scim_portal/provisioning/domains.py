@@ -191,7 +191,7 @@ def verify_domain(domain: AccountDomain, *, actor: Actor) -> bool:
 
 def _link_its_people(domain: AccountDomain, actor: Actor) -> None:
     """Directory users who were waiting because their domain was not verified."""
-    from .directory import link_pending_users  # directory imports this module
+    from .users import link_pending_users  # users imports this module
 
     link_pending_users(domain.account, domain.domain, actor=actor)
 

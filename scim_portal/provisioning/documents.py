@@ -1,0 +1,163 @@
+"""Documents and their columns, and what every directory write shares.
+
+Documents are SCIM resources as stored (what the IdP wrote, minus ``id``, ``meta``,
+secrets and the read-only ``groups``); the indexed columns are derived from them here,
+so every caller gets the same columns. Updates lock the resource row first
+(:func:`locked`), so concurrent writes to one resource apply one after the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+
+from ..models import (
+    Connection,
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+)
+from ..models.folding import fold
+from .adapter import get_adapter
+from .exceptions import (
+    HostProvisioningFailed,
+    InvalidDocument,
+    ResourceNotFound,
+    UniquenessConflict,
+    VersionMismatch,
+)
+
+Document = dict[str, Any]
+#: Bytes of a folded key an index entry holds safely (PostgreSQL's B-tree stops near
+#: 2,700): 255 characters that each fold to three 4-byte ones would not fit.
+MAX_KEY_BYTES = 2600
+VALUE_KEY_LENGTH = 255
+
+
+def _text(
+    document: Document, key: str, limit: int, *, required: bool = False, folded: bool = False
+) -> str | None:
+    value = document.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidDocument(f"{key} is required.")
+        return None
+    value = str(value)
+    if len(value) > limit:
+        raise InvalidDocument(f"{key} is longer than {limit} characters.")
+    if folded and len(fold(value).encode()) > MAX_KEY_BYTES:
+        raise InvalidDocument(f"{key} is too long once case-folded.")
+    return value
+
+
+def _primary_email(document: Document) -> str:
+    emails = [e for e in document.get("emails") or [] if isinstance(e, dict) and e.get("value")]
+    primary = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
+    value = str(primary["value"]) if primary else ""
+    return value if len(value) <= 254 else ""
+
+
+def user_columns(document: Document) -> dict[str, Any]:
+    """The indexed columns of a user document."""
+    return {
+        "user_name": _text(document, "userName", 255, required=True, folded=True),
+        "external_id": _text(document, "externalId", 255),
+        "display_name": _text(document, "displayName", 255, folded=True) or "",
+        "email": _primary_email(document),
+        "active": document.get("active") if isinstance(document.get("active"), bool) else None,
+    }
+
+
+def group_columns(document: Document) -> dict[str, Any]:
+    """The indexed columns of a group document."""
+    return {
+        "display_name": _text(document, "displayName", 255, required=True, folded=True),
+        "external_id": _text(document, "externalId", 255),
+    }
+
+
+def _multi_valued_items(document: Document) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+    """``(attribute key, items)`` of every multi-valued complex attribute."""
+    for key, value in document.items():
+        if key.lower().startswith("urn:") and isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                if _is_item_list(sub_value):
+                    yield f"{key}:{sub_key}".lower(), sub_value
+        elif key != "groups" and _is_item_list(value):
+            yield key.lower(), value
+
+
+def _is_item_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def value_rows(user: DirectoryUser) -> list[DirectoryUserValue]:
+    rows = []
+    for attribute, items in _multi_valued_items(user.attributes):
+        for position, item in enumerate(items):
+            raw_type, value = item.get("type"), item.get("value")
+            value_key = fold(str(value)) if value is not None else None
+            if value_key is not None and len(value_key) > VALUE_KEY_LENGTH:
+                value_key = None  # too long to index; compared through ``item``
+            rows.append(
+                DirectoryUserValue(
+                    user=user,
+                    connection_id=user.connection_id,
+                    attribute=attribute[:255],
+                    position=position,
+                    type=str(raw_type).lower()[:64] if raw_type is not None else None,
+                    primary=item.get("primary") if isinstance(item.get("primary"), bool) else None,
+                    value_key=value_key
+                    if value_key and len(value_key) <= VALUE_KEY_LENGTH
+                    else None,
+                    item=item,
+                )
+            )
+    return rows
+
+
+def multi_valued_part(document: Document) -> list[tuple[str, list[dict[str, Any]]]]:
+    return sorted(_multi_valued_items(document), key=lambda pair: pair[0])
+
+
+def save_unique(obj: DirectoryUser | DirectoryGroup, attribute: str, value: str, **kw: Any) -> None:
+    # No savepoint of its own: every caller is an atomic service function, so the
+    # conflict rolls back the whole change, which is what a SCIM 409 means.
+    try:
+        obj.save(**kw)
+    except IntegrityError as exc:
+        raise UniquenessConflict(attribute, value) from exc
+
+
+def locked(model: Any, connection: Connection, resource_id: Any) -> Any:
+    try:
+        return model.objects.select_for_update().get(connection=connection, pk=resource_id)
+    except (model.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
+
+
+def call_adapter(hook: str, *args: Any, **kwargs: Any) -> None:
+    """Call the host adapter; any failure becomes :class:`HostProvisioningFailed`."""
+    try:
+        getattr(get_adapter(), hook)(*args, **kwargs)
+    except HostProvisioningFailed:
+        raise
+    except Exception as exc:
+        raise HostProvisioningFailed(hook) from exc
+
+
+def is_active(value: bool | None) -> bool:
+    return value is not False
+
+
+def check_version(resource: DirectoryUser | DirectoryGroup, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    accepted = {tag.strip() for tag in if_match.split(",")}
+    if "*" in accepted:
+        return
+    current = resource.etag
+    if current not in accepted and current.removeprefix("W/") not in accepted:
+        raise VersionMismatch(f"The resource is at version {current}.")
