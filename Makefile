@@ -35,7 +35,7 @@ serve: $(VENV)/.serve-installed postgres redis
 	PORT=$(PORT) scripts/serve
 
 serve-manage: $(VENV)/.serve-installed
-	scripts/serve-manage $(ARGS)
+	@scripts/serve-manage $(ARGS)
 
 # A Debian package, installed if its program is missing: $(call debian,PROGRAM,PACKAGE).
 define debian

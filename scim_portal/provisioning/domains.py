@@ -91,16 +91,17 @@ def verified_domains(account: Any) -> frozenset[str]:
 
 def is_verified_for(account: Any, email: str) -> bool:
     """Whether ``email``'s domain is verified for ``account``."""
-    domain = domain_of(email)
-    return domain is not None and domain in verified_domains(account)
+    return verified_owner(email) == account.pk
 
 
 def verified_owner(email: str) -> Any | None:
-    """The pk of the account ``email``'s domain is verified for (there is at most one),
-    or None (one query)."""
+    """The pk of the account ``email``'s domain is verified for, or None (one query)."""
     domain = domain_of(email)
-    if domain is None:
-        return None
+    return None if domain is None else _owner_of_domain(domain)
+
+
+def _owner_of_domain(domain: str) -> Any | None:
+    """The pk of the account ``domain`` is verified for: there is at most one."""
     owners = AccountDomain.objects.filter(domain=domain, verified_at__isnull=False)
     return owners.values_list("account_id", flat=True).first()
 
@@ -247,11 +248,8 @@ def _lock_account(account_pk: Any) -> None:
 
 
 def _verified_elsewhere(domain: str, account_pk: Any) -> bool:
-    return (
-        AccountDomain.objects.filter(domain=domain, verified_at__isnull=False)
-        .exclude(account_id=account_pk)
-        .exists()
-    )
+    owner = _owner_of_domain(domain)
+    return owner is not None and owner != account_pk
 
 
 def _txt_record_problem(domain: AccountDomain) -> str:

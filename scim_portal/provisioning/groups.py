@@ -31,7 +31,7 @@ from .events import SYSTEM, Actor, EventRecorder, diff, id_list, recording
 from .exceptions import (
     InvalidMembers,
 )
-from .roles import recompute_roles
+from .roles import recompute_roles, record_mapping_removed
 
 
 @dataclass(frozen=True)
@@ -223,11 +223,6 @@ def delete_group(
         call_adapter("group_deleted", group)
         events.add(EventType.GROUP_DELETED, "Group", group.id, {"displayName": group.display_name})
         if mapping is not None:  # goes with its group
-            changes = {
-                "group": str(group.pk),
-                "displayName": group.display_name,
-                "role": {"old": mapping.role, "new": None},
-            }
-            events.add(EventType.ROLE_MAPPING_REMOVED, "RoleMapping", mapping.pk, changes)
+            record_mapping_removed(events, mapping, group)
         group.delete()
         recompute_roles(connection, members, events)

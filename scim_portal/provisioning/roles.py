@@ -111,14 +111,19 @@ def remove_role_mapping(
     if mapping is None:
         return
     with recording(connection, actor) as events:
-        changes = {
-            "group": str(group.pk),
-            "displayName": group.display_name,
-            "role": {"old": mapping.role, "new": None},
-        }
-        events.add(EventType.ROLE_MAPPING_REMOVED, "RoleMapping", mapping.pk, changes)
+        record_mapping_removed(events, mapping, group)
     mapping.delete()
     _recompute_group_members(connection, group, actor)
+
+
+def record_mapping_removed(events: EventRecorder, mapping: RoleMapping, group: Any) -> None:
+    """A ``role_mapping.removed`` event: the mapping was removed, or went with its group."""
+    changes = {
+        "group": str(group.pk),
+        "displayName": group.display_name,
+        "role": {"old": mapping.role, "new": None},
+    }
+    events.add(EventType.ROLE_MAPPING_REMOVED, "RoleMapping", mapping.pk, changes)
 
 
 def _recompute_group_members(connection: Connection, group: DirectoryGroup, actor: Actor) -> None:
