@@ -32,6 +32,7 @@ from ..provisioning.exceptions import (
 from . import exceptions, schema
 from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
 from .filters import _equal_values, parse
+from .members import listed_members
 from .providers import TOLERANT, Dialect
 from .resources import USERS, Related, ResourceKind, ResponseShape, models_error
 
@@ -251,25 +252,10 @@ class ResourceOperations:
 
 
 def _members(kind: Any, value: Any) -> directory.MemberChange:
-    """A member change from a ``members`` value: a list of ``{"value": id, "display": …}``
-    objects (or one such object, or a resource body holding ``members``)."""
-    if isinstance(value, dict) and "value" not in {k.lower() for k in value}:
-        value = next((v for k, v in value.items() if k.lower() == "members"), [])
-    if value is None:
-        value = []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise InvalidValue('\'members\' must be a list of {"value": "<user id>"} objects.')
-    ids, displays = [], []
-    for member in value:
-        item = {k.lower(): v for k, v in member.items()} if isinstance(member, dict) else {}
-        if not isinstance(item.get("value"), str):
-            raise InvalidValue("Each member needs a 'value' with the user's id.")
-        ids.append(item["value"])
-        if isinstance(item.get("display"), str):
-            displays.append((item["value"], item["display"]))
-    return directory.MemberChange(kind, tuple(ids), tuple(displays))
+    """A member change from a ``members`` value (see :func:`.members.listed_members`)."""
+    listed = listed_members(value)
+    displays = tuple((user_id, display) for user_id, display in listed if display is not None)
+    return directory.MemberChange(kind, tuple(user_id for user_id, _ in listed), displays)
 
 
 _MEMBERS_FILTER = re.compile(r"^members\[(?P<filter>.*)\]$", re.IGNORECASE | re.DOTALL)

@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from ...providers import get_provider
-from ..exceptions import InvalidValue
+from ..members import listed_members
 from .base import ProviderProfile
 
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
@@ -83,30 +83,10 @@ class Entra(ProviderProfile):
                         "op": "remove",
                         "path": f"members[value eq {json.dumps(member, ensure_ascii=False)}]",
                     }
-                    for member in _listed_members(operation["value"])
+                    for member, _display in listed_members(operation["value"])
                 ]
         return [operation]
 
 
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
-
-
-def _listed_members(value: Any) -> list[str]:
-    """The user ids a member list names: ``[{"value": id}, …]``, one such object,
-    or an object holding ``members``; InvalidValue for anything else."""
-    if isinstance(value, dict) and "value" not in {key.lower() for key in value}:
-        value = next((v for k, v in value.items() if k.lower() == "members"), [])
-    if value is None:
-        value = []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise InvalidValue('\'members\' must be a list of {"value": "<user id>"} objects.')
-    ids = []
-    for member in value:
-        item = {k.lower(): v for k, v in member.items()} if isinstance(member, dict) else {}
-        if not isinstance(item.get("value"), str):
-            raise InvalidValue("Each member needs a 'value' with the user's id.")
-        ids.append(item["value"])
-    return ids
