@@ -5,9 +5,10 @@ a :class:`Dialect`, which puts it in the form scim2-models accepts under
 :data:`~scim_portal.scim.schema.POLICY`:
 
 1. first the RFC's rules, read tolerantly, for every client (here): a JSON object
-   where one is due; attribute names and PATCH ``op`` values in any case (RFC 7644
-   section 3.5.2, section 3.10); read-only ``id`` and ``meta`` ignored in resource
-   bodies, with ``schemas`` in path-less PATCH values (RFC 7643 section 3.1);
+   where one is due; attribute names in any case (RFC 7643 section 2.1), and PATCH
+   ``op`` values too (INTEROP.md, checklist item 13); read-only ``id`` and ``meta``
+   ignored in resource bodies (RFC 7644 section 3.5.1), with ``schemas`` in
+   path-less PATCH values;
 2. then the quirks each provider documents, one :class:`ProviderProfile` per
    provider, one module each: the request's own provider first (the one its
    ``User-Agent`` names, then its connection's), then every other registered one.
