@@ -1,7 +1,10 @@
-"""The identity providers a connection can be made for.
+"""The identity providers a connection can be made for: who each one is.
 
-The registry drives the provider choice in the portal, admin and API, and the
-details that differ per provider (the SCIM URL Entra ID expects).
+This catalogue sits below every layer: the models, portal, admin, API and the
+management command read it for the provider choice, the SCIM URL a provider is
+given (Entra ID's ends in a flag) and its setup guide. What each provider's SCIM
+client sends and expects back is protocol, and lives with the protocol: one
+module per provider in :mod:`scim_portal.scim.providers`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ class Provider:
     url_suffix: str = ""
     #: Lower-case fragments of the User-Agent header this provider's SCIM client sends.
     user_agent_markers: tuple[str, ...] = ()
+
+    @property
+    def guide_template(self) -> str:
+        """The template of this provider's setup guide, shown with the connection."""
+        return f"scim_portal/guides/{self.key}.html"
 
 
 PROVIDERS: dict[str, Provider] = {

@@ -168,7 +168,7 @@ class PortalView(LoginRequiredMixin, View):
             token_obj=issued.token,
             scim_url=self.connection.scim_url(base) + self.connection.provider_info.url_suffix,
             created=created,
-            guide=f"scim_portal/guides/{self.connection.provider}.html",
+            guide=self.connection.provider_info.guide_template,
         )
         add_never_cache_headers(response)
         return response
@@ -242,7 +242,7 @@ class ConnectionDetailView(PortalView):
             connection=connection,
             health=health(connection),
             scim_url=connection.scim_url(base) + connection.provider_info.url_suffix,
-            guide=f"scim_portal/guides/{connection.provider}.html",
+            guide=connection.provider_info.guide_template,
             recent_events=ProvisioningEvent.objects.filter(connection=connection).order_by(
                 "-number"
             )[:5],

@@ -59,7 +59,7 @@ from ..conf import app_settings
 from ..models import DirectoryUserValue, GroupMembership
 from ..models.folding import fold
 from .exceptions import InvalidFilter
-from .quirks import normalize_filter
+from .providers import TOLERANT, Dialect
 
 LOOKUPS = {
     CompareOperator.eq: Exact,
@@ -113,13 +113,13 @@ class Target:
     resource_type: str = ""
 
 
-def parse(text: str) -> FilterNode:
-    """The syntax tree of ``text``; :class:`InvalidFilter` if it does not parse or is
-    longer or deeper than the configured limits."""
+def parse(text: str, dialect: Dialect = TOLERANT) -> FilterNode:
+    """The syntax tree of ``text`` as ``dialect`` reads it; :class:`InvalidFilter` if it
+    does not parse or is longer or deeper than the configured limits."""
     if len(text) > app_settings.MAX_FILTER_LENGTH:
         raise InvalidFilter(f"Filters may be at most {app_settings.MAX_FILTER_LENGTH} characters.")
     try:
-        tree = ScimFilter(normalize_filter(text)).ast
+        tree = ScimFilter(dialect.filter(text)).ast
     except RecursionError:
         raise InvalidFilter("The filter is nested too deeply.") from None
     except (ModelsScimException, ValueError, TypeError) as exc:
@@ -165,8 +165,8 @@ class QueryBuilder(_LogicalVisitor):
 
     # Entry points
 
-    def build(self, text: str) -> Q:
-        return self.visit(parse(text))
+    def build(self, text: str, dialect: Dialect = TOLERANT) -> Q:
+        return self.visit(parse(text, dialect))
 
     def unique_key(self, tree: FilterNode) -> dict[str, str] | None:
         """``{"<folded key column>": fold(value)}`` when ``tree`` is ``<attribute> eq
@@ -421,7 +421,7 @@ def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
         if op not in {CompareOperator.eq, CompareOperator.ne}:
             raise InvalidFilter(f"'{op}' cannot compare a boolean attribute.")
         if isinstance(raw, str) and raw.lower() in {"true", "false"}:
-            return raw.lower() == "true"  # Entra sends "True"
+            return raw.lower() == "true"  # a string "True" (INTEROP.md, item 13)
         if not isinstance(raw, bool):
             raise InvalidFilter(f"{raw!r} is not a boolean.")
         return raw

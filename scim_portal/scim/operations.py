@@ -32,7 +32,8 @@ from ..provisioning.exceptions import (
 from . import exceptions, schema
 from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
 from .filters import _equal_values, parse
-from .quirks import normalize_patch_operations
+from .members import listed_members
+from .providers import TOLERANT, Dialect
 from .resources import USERS, Related, ResourceKind, ResponseShape, models_error
 
 logger = logging.getLogger("scim_portal.scim")
@@ -88,12 +89,15 @@ class ResourceOperations:
         base_url: str,
         shape: ResponseShape,
         actor: Actor,
+        dialect: Dialect = TOLERANT,
     ) -> None:
         self.kind = kind
         self.connection = connection
         self.base_url = base_url
         self.shape = shape
         self.actor = actor
+        #: How the client speaks (its provider's normalisers first).
+        self.dialect = dialect
 
     def read(self, resource_id: str) -> tuple[Any, Related | None]:
         """The resource (404 if it is not this connection's) and its related items as
@@ -157,7 +161,7 @@ class ResourceOperations:
 
     @translate_provisioning_errors
     def create(self, body: Any) -> Outcome:
-        document = self.kind.parse(body)
+        document = self.kind.parse(body, self.dialect)
         obj: Any
         if self.kind is USERS:
             obj = directory.create_user(self.connection, document, actor=self.actor)
@@ -169,7 +173,7 @@ class ResourceOperations:
 
     @translate_provisioning_errors
     def replace(self, resource_id: str, body: Any, if_match: str | None = None) -> Outcome:
-        document = self.kind.parse(body)
+        document = self.kind.parse(body, self.dialect)
         obj: Any
         if self.kind is USERS:
             obj, _ = directory.update_user(
@@ -194,7 +198,7 @@ class ResourceOperations:
     def patch(
         self, resource_id: str, body: Any, if_match: str | None = None, wants_body: bool = False
     ) -> Outcome:
-        operations = normalize_patch_operations(body)
+        operations = self.dialect.patch_operations(body, self.kind.name)
         obj: Any
         if self.kind is USERS:
             obj, _ = directory.update_user(
@@ -205,7 +209,7 @@ class ResourceOperations:
                 actor=self.actor,
             )
             return self.single(obj)
-        attribute_ops, member_changes = split_group_operations(operations)
+        attribute_ops, member_changes = split_group_operations(operations, self.dialect)
         build: Callable[[Any], dict[str, Any]] | None = None
         if attribute_ops:
             build = lambda group: self._patched(group, attribute_ops)  # noqa: E731
@@ -248,32 +252,17 @@ class ResourceOperations:
 
 
 def _members(kind: Any, value: Any) -> directory.MemberChange:
-    """A member change from a ``members`` value: a list of ``{"value": id, "display": …}``
-    objects (or one such object, or a resource body holding ``members``)."""
-    if isinstance(value, dict) and "value" not in {k.lower() for k in value}:
-        value = next((v for k, v in value.items() if k.lower() == "members"), [])
-    if value is None:
-        value = []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise InvalidValue('\'members\' must be a list of {"value": "<user id>"} objects.')
-    ids, displays = [], []
-    for member in value:
-        item = {k.lower(): v for k, v in member.items()} if isinstance(member, dict) else {}
-        if not isinstance(item.get("value"), str):
-            raise InvalidValue("Each member needs a 'value' with the user's id.")
-        ids.append(item["value"])
-        if isinstance(item.get("display"), str):
-            displays.append((item["value"], item["display"]))
-    return directory.MemberChange(kind, tuple(ids), tuple(displays))
+    """A member change from a ``members`` value (see :func:`.members.listed_members`)."""
+    listed = listed_members(value)
+    displays = tuple((user_id, display) for user_id, display in listed if display is not None)
+    return directory.MemberChange(kind, tuple(user_id for user_id, _ in listed), displays)
 
 
 _MEMBERS_FILTER = re.compile(r"^members\[(?P<filter>.*)\]$", re.IGNORECASE | re.DOTALL)
 
 
 def split_group_operations(
-    operations: list[dict[str, Any]],
+    operations: list[dict[str, Any]], dialect: Dialect = TOLERANT
 ) -> tuple[list[dict[str, Any]], list[directory.MemberChange]]:
     """Separate member operations (applied as set operations in the database) from
     operations on the group's other attributes (applied by scim2-models)."""
@@ -299,16 +288,13 @@ def split_group_operations(
         if lowered == "members":
             if op in {"add", "replace"}:
                 changes.append(_members(op, operation.get("value")))
-            elif operation.get("value"):
-                # Entra without aadOptscim062020: the value lists the members to remove.
-                changes.append(_members("remove", operation["value"]))
             else:
                 changes.append(directory.MemberChange("remove_all"))
         elif lowered.startswith("members["):
             match = _MEMBERS_FILTER.match(bare)
             if match is None or op != "remove":
                 raise InvalidPath(f"Unsupported members path {path!r} for '{op}'.")
-            ids = [str(v) for v in _equal_values(parse(match["filter"]))]
+            ids = [str(v) for v in _equal_values(parse(match["filter"], dialect))]
             changes.append(directory.MemberChange("remove", tuple(ids)))
         elif lowered.startswith("members"):
             raise InvalidPath(f"Unsupported members path {path!r}.")

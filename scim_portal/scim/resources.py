@@ -1,6 +1,6 @@
 """Users and Groups as SCIM resources: parsing what IdPs send, rendering what we return.
 
-Input is normalised (:mod:`.quirks`), validated by scim2-models under the
+Input is normalised (:mod:`.providers`), validated by scim2-models under the
 service's tolerant policy, and stored as the document the IdP wrote. Output is
 the stored document plus ``id``, ``meta`` and the memberships, serialised by
 scim2-models for a query response, honouring ``attributes`` and
@@ -19,8 +19,9 @@ from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership, _sql
-from . import exceptions, quirks, redaction, schema
+from . import exceptions, redaction, schema
 from .filters import QueryBuilder
+from .providers import TOLERANT, Dialect, ResourceInfo
 
 #: Set by the server or kept in their own tables, not in the stored document.
 SCHEMA_KEYS_DROPPED_ON_STORE = {"id", "meta", "groups", "members"}
@@ -130,16 +131,17 @@ class ResourceKind:
 
     # Input
 
-    def parse(self, body: Any) -> dict[str, Any]:
-        """The document to store for a POST/PUT body; SCIM errors for bad input."""
+    def parse(self, body: Any, dialect: Dialect = TOLERANT) -> dict[str, Any]:
+        """The document to store for a POST/PUT body as ``dialect`` reads it; SCIM
+        errors for bad input."""
         model = self.scim_model()
-        multi_valued = {
+        multi_valued = frozenset(
             (field.serialization_alias or name).lower()
             for name, field in model.model_fields.items()
             if _is_list(field.annotation)
-        }
-        drop = {"groups"} if self.name == "User" else set()
-        document = quirks.normalize_resource(body, multi_valued=multi_valued, drop=drop)
+        )
+        read_only = frozenset({"groups"} if self.name == "User" else ())
+        document = dialect.resource(body, ResourceInfo(self.name, multi_valued, read_only))
         try:
             with schema.POLICY:
                 resource = model.model_validate(document)

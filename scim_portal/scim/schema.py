@@ -28,8 +28,9 @@ from scim2_models import (
 from ..conf import app_settings, reload_hooks
 
 #: How much this service tolerates from IdPs (INTEROP.md): unknown attributes and
-#: schema URNs are ignored, Entra's ``remove`` with a ``value`` selects what to
-#: remove, and a valuePath that matches nothing creates the entry Entra describes.
+#: schema URNs are ignored, a ``remove`` with a ``value`` selects what to remove, and
+#: a valuePath that matches nothing creates the entry it describes (the clients that
+#: send these are in :mod:`scim_portal.scim.providers`).
 POLICY = ScimPolicy(
     unknown=ScimPolicy.Unknown.ignore,
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,

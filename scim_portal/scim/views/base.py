@@ -36,6 +36,7 @@ from ..negotiation import (
     ScimJSONRenderer,
 )
 from ..operations import Outcome
+from ..providers import Dialect, dialect_for
 from ..request_log import record
 from ..resources import ResponseShape
 
@@ -152,6 +153,11 @@ class ScimView(APIView):
 
     def actor(self) -> Actor:
         return Actor.for_token(self.client.token)
+
+    def dialect(self) -> Dialect:
+        """How this request's client speaks: its provider's normalisers first, found
+        from the User-Agent and the connection (:mod:`scim_portal.scim.providers`)."""
+        return dialect_for(self.connection.provider, self.request.headers.get("User-Agent", ""))
 
     def answer(self, outcome: Outcome) -> Response:
         """The response for ``outcome``; its warning goes to the request log."""

@@ -73,7 +73,12 @@ class BulkView(ScimView):
             data = _resolve_bulk_ids(operation.get("data"), created)
             kind, resource_id = self._target(path, method)
             ops = ResourceOperations(
-                kind, self.connection, self.base_url(), ResponseShape(), self.actor()
+                kind,
+                self.connection,
+                self.base_url(),
+                ResponseShape(),
+                self.actor(),
+                self.dialect(),
             )
             version = operation.get("version")
             if method == "POST":

@@ -67,12 +67,12 @@ class ResourceView(ScimView):
 
     def operations(self) -> ResourceOperations:
         return ResourceOperations(
-            self.kind, self.connection, self.base_url(), self.shape(), self.actor()
+            self.kind, self.connection, self.base_url(), self.shape(), self.actor(), self.dialect()
         )
 
     def search(self, params: SearchParameters) -> Response:
         kind = self.kind
-        tree = parse(params.filter) if params.filter else None
+        tree = parse(params.filter, self.dialect()) if params.filter else None
         key = kind.query_builder().unique_key(tree) if tree is not None else None
         if key is None:
             total, page = run_query(kind, self.connection, params, tree)
@@ -115,7 +115,7 @@ class RootSearchView(ScimView):
             queryset = kind.queryset(self.connection)
             if params.filter:
                 try:
-                    queryset = queryset.filter(builder.build(params.filter))
+                    queryset = queryset.filter(builder.build(params.filter, self.dialect()))
                 except exceptions.InvalidFilter as exc:
                     errors.append(exc)  # an attribute of the other type: false here
                     continue
