@@ -5,7 +5,7 @@ A page continues from a row — after it (``nextCursor``) or before it (``previo
 through the index of its order, ``WHERE (key, id) > (its key, its id) ORDER BY key, id
 LIMIT count + 1`` (one row more, to know whether a next page exists), so page 1,000
 costs what page 1 costs; and rows created or deleted between pages move no other row,
-so a walk sees every row that stays in the list once.
+so a walk sees once every row that stays in the list with the same sort key.
 
 A list is read as *parts*, one after another, each in its own order: a sorted list's
 rows that have a sort key, then those without it (RFC 7644 sorts them last either way)
