@@ -24,7 +24,7 @@ def user_name(i):
 def load_portal(count):
     from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership
     from scim_portal.provisioning import create_connection
-    from scim_portal.provisioning.directory import _value_rows, group_columns, user_columns
+    from scim_portal.provisioning.documents import group_columns, user_columns, value_rows
     from tests.testapp.models import Organization
 
     account = Organization.objects.create(handle=f"bench{count}", name="Bench")
@@ -46,7 +46,7 @@ def load_portal(count):
         DirectoryUser.objects.bulk_create(batch)
         from scim_portal.models import DirectoryUserValue
 
-        DirectoryUserValue.objects.bulk_create([row for u in batch for row in _value_rows(u)])
+        DirectoryUserValue.objects.bulk_create([row for u in batch for row in value_rows(u)])
         users += [str(u.pk) for u in batch]
     groups = []
     for g in range(GROUPS):

@@ -172,7 +172,7 @@ if CACHE_URL:
         raise ImproperlyConfigured(
             f"CACHE_URL/REDIS_URL must be a redis://, rediss:// or unix:// URL, not {CACHE_URL!r}."
         )
-    # One cache for every process and machine: rate limits and list positions are shared.
+    # One cache for every process and machine: rate limits and list totals are shared.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

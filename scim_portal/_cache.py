@@ -3,7 +3,8 @@
 A cache server that refuses connections costs nothing, but one that hangs costs its
 socket timeout on every call; skipping it for :data:`PAUSE_SECONDS` after a failure
 keeps every request fast while it is away. What the cache holds here (rate-limit counts,
-list positions) is an optimisation or a courtesy: without it, requests are still served.
+the sizes of directories) is an optimisation or a courtesy: without it, requests are
+still served.
 """
 
 from __future__ import annotations

@@ -12,9 +12,7 @@ class ScimPortalConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
         from .permissions import ensure_permissions
-        from .scim import paging
 
         post_migrate.connect(
             ensure_permissions, sender=self, dispatch_uid="scim_portal.ensure_permissions"
         )
-        paging.listen()

@@ -34,10 +34,9 @@ DEFAULTS: dict[str, Any] = {
     # SCIM lists: page size when the IdP gives no count, and the most one page holds.
     "DEFAULT_PAGE_SIZE": 100,
     "MAX_PAGE_SIZE": 1000,
-    # Seconds a directory's size and page positions are kept in Django's default cache for
-    # unfiltered lists (Okta's import). Changes through this app forget them at once; other
-    # writes that skip Django's signals (bulk_create, raw SQL) show within this time. 0: off.
-    "LIST_CACHE_TIMEOUT": 300,
+    # Seconds a cursor (RFC 9865 cursor paging) stays valid after the page that gave it;
+    # advertised as pagination.cursorTimeout.
+    "CURSOR_TIMEOUT": 3600,
     # Schema extensions (scim2-models Extension classes, dotted paths) of users and groups.
     "USER_EXTENSIONS": ["scim2_models.EnterpriseUser"],
     "GROUP_EXTENSIONS": [],

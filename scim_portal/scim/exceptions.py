@@ -65,6 +65,24 @@ class InvalidPath(ScimError):
     default_detail = "The path attribute is invalid or malformed."
 
 
+class InvalidCursor(ScimError):
+    scim_type = "invalidCursor"
+    default_detail = (
+        "The cursor is not valid for this query; send an empty cursor for the first page, "
+        "then the nextCursor or previousCursor of a response."
+    )
+
+
+class ExpiredCursor(ScimError):
+    scim_type = "expiredCursor"
+    default_detail = "The cursor has expired; start again with an empty cursor."
+
+
+class InvalidCount(ScimError):
+    scim_type = "invalidCount"
+    default_detail = "The count is not valid for this query."
+
+
 class Uniqueness(ScimError):
     status_code = status.HTTP_409_CONFLICT
     scim_type = "uniqueness"

@@ -16,6 +16,7 @@ from scim2_models import (
     Extension,
     Filter,
     Group,
+    Pagination,
     Patch,
     ResourceType,
     ScimPolicy,
@@ -73,6 +74,15 @@ def service_provider_config() -> ServiceProviderConfig:
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),
         etag=ETag(supported=True),
+        # RFC 9865: cursors beside index paging, which stays the default (Okta pages by index).
+        pagination=Pagination(
+            cursor=True,
+            index=True,
+            default_pagination_method=Pagination.DefaultPaginationMethod.index,
+            default_page_size=min(app_settings.DEFAULT_PAGE_SIZE, app_settings.MAX_PAGE_SIZE),
+            max_page_size=app_settings.MAX_PAGE_SIZE,
+            cursor_timeout=app_settings.CURSOR_TIMEOUT,
+        ),
         authentication_schemes=[
             AuthenticationScheme(
                 type=AuthenticationScheme.Type.oauthbearertoken,

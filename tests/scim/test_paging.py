@@ -1,17 +1,22 @@
-"""Unfiltered lists remember the directory's size and page positions between changes
+"""Unfiltered lists keep the directory's size under the connection's event sequence
 (scim_portal.scim.paging): every page must still be exactly what the database holds."""
 
+import time
+
 import pytest
+from django.core.cache import caches
 from django.db import transaction
 
-from scim_portal.models import DirectoryGroup, DirectoryUser
+from scim_portal.models import DirectoryUser
+from scim_portal.provisioning import directory
 from scim_portal.scim import paging
-from tests.factories import DirectoryGroupFactory, DirectoryUserFactory
+from tests.factories import DirectoryUserFactory
 
-# The positions are used only outside transactions, so these tests commit for real.
+# The size is kept only outside transactions, so these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 
 
 def bulk_users(connection, count, prefix="bulk"):
@@ -43,7 +48,7 @@ def test_a_full_page_of_an_unchanged_directory_is_not_counted_again(
 ):
     for i in range(5):
         scim.create_user(f"u{i}@example.com")
-    assert listed(scim, count=2)[0] == 5  # counted once, remembered
+    assert listed(scim, count=2)[0] == 5  # counted once, kept
     with django_assert_num_queries(4) as queries:  # auth, page, groups, request log
         total, ids = listed(scim, startIndex=3, count=2)
     assert not any("COUNT(" in query["sql"] for query in queries.captured_queries)
@@ -51,9 +56,7 @@ def test_a_full_page_of_an_unchanged_directory_is_not_counted_again(
     assert ids == [str(pk) for pk in truth(scim.connection)[2:4]]
 
 
-def test_a_page_past_the_end_of_a_remembered_directory_reads_nothing(
-    scim, django_assert_num_queries
-):
+def test_a_page_past_the_end_of_a_kept_directory_reads_nothing(scim, django_assert_num_queries):
     for i in range(3):
         scim.create_user(f"u{i}@example.com")
     listed(scim, count=1)
@@ -71,31 +74,31 @@ def _scim_delete(scim):
     assert scim.delete(f"/Users/{truth(scim.connection)[1]}").status_code == 204
 
 
-def _orm_create(scim):
-    DirectoryUserFactory(connection=scim.connection)
+def _bulk_create_and_delete(scim):
+    victim = truth(scim.connection)[0]
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "b1@example.com"}},
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "b2@example.com"}},
+        {"method": "DELETE", "path": f"/Users/{victim}"},
+    ]
+    response = scim.post("/Bulk", {"schemas": [BULK], "Operations": operations})
+    assert [item["status"] for item in response.json()["Operations"]] == ["201", "201", "204"]
 
 
-def _orm_delete(scim):
-    DirectoryUser.objects.get(pk=truth(scim.connection)[0]).delete()
+def _service_delete(scim):
+    """As Django admin and the portal delete: through the provisioning API."""
+    directory.delete_user(scim.connection, truth(scim.connection)[0])
 
 
-def _queryset_delete(scim):
-    DirectoryUser.objects.filter(pk__in=truth(scim.connection)[:3]).delete()
-
-
-def _create_in_a_transaction(scim):
+def _services_in_one_transaction(scim):
     with transaction.atomic():
-        DirectoryUserFactory(connection=scim.connection)
-        DirectoryUserFactory(connection=scim.connection)
-
-
-def _bulk_create_then_forget(scim):
-    bulk_users(scim.connection, 2, prefix="late")
-    paging.forget_positions(scim.connection)
+        for name in ("t1@example.com", "t2@example.com"):
+            directory.create_user(scim.connection, {"schemas": [USER_SCHEMA], "userName": name})
 
 
 def assert_shows_in_the_next_page(scim, change):
-    """Six users are listed (and remembered), ``change`` runs, the next page is the truth."""
+    """Six users are listed (and their number kept), ``change`` runs, the next page is
+    the truth."""
     for i in range(6):
         scim.create_user(f"u{i}@example.com")
     assert listed(scim, count=2)[0] == 6
@@ -106,38 +109,45 @@ def assert_shows_in_the_next_page(scim, change):
 
 @pytest.mark.parametrize(
     "change",
-    [_scim_create, _scim_delete, _orm_create, _orm_delete, _queryset_delete,
-     _create_in_a_transaction, _bulk_create_then_forget],
+    [_scim_create, _scim_delete, _bulk_create_and_delete, _service_delete,
+     _services_in_one_transaction],
 )  # fmt: skip
-def test_every_change_to_the_directory_shows_in_the_next_page(scim, change):
+def test_every_change_through_provisioning_shows_in_the_next_page(scim, change):
     assert_shows_in_the_next_page(scim, change)
 
 
-@pytest.fixture
-def without_signals():
-    """As if a forget were lost (a reader storing what it read just before a commit)."""
-    for signal, model, uid in paging.RECEIVERS:
-        assert signal.disconnect(sender=model, dispatch_uid=uid)
-    yield
-    paging.listen()
+def test_a_write_that_bypasses_provisioning_shows_in_pages_at_once_and_in_the_total_soon(
+    scim, monkeypatch
+):
+    for i in range(6):
+        scim.create_user(f"u{i}@example.com")
+    assert listed(scim, count=2)[0] == 6
+    DirectoryUserFactory(connection=scim.connection)  # no event, no new sequence
+    expected = [str(pk) for pk in truth(scim.connection)]
+    assert listed(scim, startIndex=6, count=2) == (6, expected[5:7])  # the page is the truth
+    later = time.time() + paging.TOTAL_TIMEOUT + 1
+    monkeypatch.setattr("django.core.cache.backends.locmem.time.time", lambda: later)
+    assert listed(scim, count=2)[0] == 7  # the kept size has expired
+    DirectoryUser.objects.filter(pk__in=expected[:2]).delete()
+    assert listed(scim, count=2)[0] == 7  # kept again, until...
+    scim.create_user("next@example.com")  # ...the next write through provisioning
+    assert listed(scim, count=2)[0] == 6
 
 
-@pytest.mark.parametrize("change", [_scim_create, _scim_delete])
-def test_changes_through_the_provisioning_api_need_no_signal(scim, without_signals, change):
-    assert_shows_in_the_next_page(scim, change)
-
-
-def test_groups_are_remembered_apart_from_users(scim):
+def test_groups_are_kept_apart_from_users(scim):
     scim.create_user("u@example.com")
     scim.create_group("One")
     assert listed(scim, "/Groups", count=1)[0] == 1
     assert listed(scim, count=1)[0] == 1
-    DirectoryGroupFactory(connection=scim.connection)
+    scim.create_group("Two")
     assert listed(scim, "/Groups", count=1)[0] == 2
     assert listed(scim, count=1)[0] == 1
+    group = scim.get("/Groups", count=1).json()["Resources"][0]["id"]
+    assert scim.delete(f"/Groups/{group}").status_code == 204
+    assert listed(scim, "/Groups", count=1)[0] == 1
 
 
-def test_a_connection_s_positions_are_its_own(scim, other_scim):
+def test_a_connection_s_total_is_its_own(scim, other_scim):
     for i in range(4):
         scim.create_user(f"u{i}@example.com")
     other_scim.create_user("other@example.com")
@@ -145,32 +155,43 @@ def test_a_connection_s_positions_are_its_own(scim, other_scim):
     assert listed(other_scim, count=1) == (1, [str(truth(other_scim.connection)[0])])
 
 
-def test_a_rolled_back_change_is_never_remembered(scim):
+def test_a_rolled_back_change_is_never_kept(scim):
     for i in range(4):
         scim.create_user(f"u{i}@example.com")
     with pytest.raises(RuntimeError), transaction.atomic():
         bulk_users(scim.connection, 3)
-        assert listed(scim, count=1)[0] == 7  # read inside the transaction: not remembered
+        assert listed(scim, count=1)[0] == 7  # read inside the transaction: not kept
         raise RuntimeError
     assert listed(scim, count=1)[0] == 4
 
 
-def test_every_page_from_marks_is_the_page_the_database_holds(
+def test_a_rolled_back_sequence_is_never_kept(scim):
+    """A create through provisioning raises the sequence inside a transaction that rolls
+    back; the next create commits the same sequence number with another directory."""
+    for i in range(4):
+        scim.create_user(f"u{i}@example.com")
+    assert listed(scim, count=1)[0] == 4
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _services_in_one_transaction(scim)
+        assert listed(scim, count=1)[0] == 6
+        raise RuntimeError
+    victim = truth(scim.connection)[0]
+    assert scim.delete(f"/Users/{victim}").status_code == 204
+    assert listed(scim, count=1)[0] == 3
+
+
+def test_every_deep_page_is_the_page_the_database_holds(
     scim, monkeypatch, django_assert_num_queries
 ):
-    # Small numbers for a small directory: marks every 7th row, at most 4 marks (so the
-    # step grows to 21 for 61 users), deep pages from offset 10.
+    # Deep pages from offset 10 in a small directory: deferred joins.
     monkeypatch.setattr(paging, "DEFERRED_JOIN_OFFSET", 10)
-    monkeypatch.setattr(paging, "MARK_STEP", 7)
-    monkeypatch.setattr(paging, "MAX_MARKS", 4)
     bulk_users(scim.connection, 61)
     expected = [str(pk) for pk in truth(scim.connection)]
-    listed(scim, startIndex=31, count=5)
-    listed(scim, startIndex=41, count=5)  # the second deep read takes the marks
+    listed(scim, startIndex=31, count=5)  # counts, and keeps the size
     with django_assert_num_queries(4) as queries:  # auth, page, groups, request log
         assert listed(scim, startIndex=50, count=5) == (61, expected[49:54])
     page_sql = queries.captured_queries[1]["sql"]
-    assert " IN (SELECT " not in page_sql and "COUNT(" not in page_sql
+    assert " IN (SELECT " in page_sql and "COUNT(" not in page_sql
     for start in range(1, 64):
         for count in (1, 6, 21, 25):
             assert listed(scim, startIndex=start, count=count) == (
@@ -179,9 +200,8 @@ def test_every_page_from_marks_is_the_page_the_database_holds(
             ), (start, count)
 
 
-def test_marks_are_forgotten_with_the_directory_state_they_describe(scim, monkeypatch):
+def test_a_deep_page_after_a_delete_is_the_page_the_database_holds(scim, monkeypatch):
     monkeypatch.setattr(paging, "DEFERRED_JOIN_OFFSET", 10)
-    monkeypatch.setattr(paging, "MARK_STEP", 5)
     bulk_users(scim.connection, 40)
     for _ in range(2):
         listed(scim, startIndex=21, count=5)
@@ -191,19 +211,7 @@ def test_marks_are_forgotten_with_the_directory_state_they_describe(scim, monkey
     assert listed(scim, startIndex=21, count=5) == (39, expected[20:25])
 
 
-@pytest.mark.django_db  # in the test's transaction, where callbacks wait for the commit
-def test_one_forget_per_transaction_for_a_run_of_deletes(scim, django_capture_on_commit_callbacks):
-    bulk_users(scim.connection, 30)
-    group = DirectoryGroupFactory(connection=scim.connection)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        DirectoryUser.objects.filter(connection=scim.connection).delete()
-        DirectoryGroup.objects.filter(pk=group.pk).delete()
-    assert len(callbacks) == 2  # users, then groups
-
-
 def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, caplog):
-    from django.core.cache import caches
-
     for i in range(3):
         scim.create_user(f"u{i}@example.com")
     cache = caches[paging.CACHE_ALIAS]
@@ -211,10 +219,9 @@ def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, ca
     def unreachable(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    for method in ("get", "set", "delete"):
+    for method in ("get", "set"):
         monkeypatch.setattr(cache, method, unreachable)
     assert listed(scim, count=2)[0] == 3
-    scim.create_user("more@example.com")  # the forget after its commit fails quietly
+    scim.create_user("more@example.com")
     assert listed(scim, count=2) == (4, [str(pk) for pk in truth(scim.connection)[:2]])
-    assert "list positions off for 30 s" in caplog.text
-    assert "Could not forget list positions" in caplog.text
+    assert "list totals off for 30 s" in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import groupby
 from typing import Any
 
 from rest_framework.request import Request
@@ -9,16 +11,22 @@ from rest_framework.response import Response
 
 from ...conf import app_settings
 from .. import exceptions
-from ..exceptions import InvalidValue
+from ..cursors import Cursors, Part, Walk, parts
+from ..exceptions import InvalidCount, InvalidCursor, InvalidValue
 from ..filters import parse
 from ..operations import ResourceOperations
-from ..paging import read_page, run_query
+from ..paging import count, read_page, run_query
 from ..resources import GROUPS, USERS, ResourceKind, ResponseShape
-from .base import ScimView, integer_parameter, list_response
+from .base import LIST_RESPONSE, ScimView, integer_parameter, list_response
 
 
 class SearchParameters:
-    """filter, paging, sorting and attribute selection of a query (GET or .search)."""
+    """filter, paging, sorting and attribute selection of a query (GET or .search).
+
+    Index paging (``startIndex``) is the default; a ``cursor`` parameter, empty for the
+    first page, asks for cursor paging (RFC 9865). A negative ``count`` is 0; above
+    ``MAX_PAGE_SIZE`` it is capped for index paging and ``invalidCount`` for cursors.
+    """
 
     def __init__(self, source: dict[str, Any]) -> None:
         def get(name: str) -> Any:
@@ -27,11 +35,22 @@ class SearchParameters:
         self.filter = get("filter")
         if self.filter is not None and not isinstance(self.filter, str):
             raise exceptions.InvalidFilter("'filter' must be a string.")
+        self.cursor: str | None = get("cursor")
+        if self.cursor is not None and not isinstance(self.cursor, str):
+            raise InvalidCursor("'cursor' must be a string.")
         start = integer_parameter(get("startIndex"), "startIndex")
+        if start is not None and self.cursor is not None:
+            raise InvalidValue(
+                "Page with 'startIndex' (index paging) or with 'cursor' (cursor paging), not both."
+            )
         self.start = max(1, start if start is not None else 1)
-        count = integer_parameter(get("count"), "count")
-        count = app_settings.DEFAULT_PAGE_SIZE if count is None else count
-        self.count = min(max(0, count), app_settings.MAX_PAGE_SIZE)
+        size = integer_parameter(get("count"), "count")
+        largest = app_settings.MAX_PAGE_SIZE
+        if size is None:
+            size = min(app_settings.DEFAULT_PAGE_SIZE, largest)
+        elif size > largest and self.cursor is not None:
+            raise InvalidCount(f"'count' may be at most {largest} (maxPageSize).")
+        self.count = min(max(0, size), largest)
         self.sort_by = get("sortBy")
         sort_order = (get("sortOrder") or "ascending").lower()
         if sort_order not in {"ascending", "descending"}:
@@ -46,6 +65,11 @@ class SearchParameters:
             return [part for item in items for part in str(item).split(",")]
 
         self.shape = ResponseShape(names("attributes"), names("excludedAttributes"))
+
+    def query(self) -> list[Any]:
+        """What a cursor is bound to: the filter and the order (not the attributes)."""
+        sort_by = str(self.sort_by).lower() if self.sort_by else ""
+        return [self.filter or "", sort_by, bool(sort_by) and self.descending]
 
     @classmethod
     def from_query(cls, query: Any) -> SearchParameters:
@@ -71,6 +95,8 @@ class ResourceView(ScimView):
         )
 
     def search(self, params: SearchParameters) -> Response:
+        if params.cursor is not None:
+            return Response(self.cursor_search(params))
         kind = self.kind
         tree = parse(params.filter, self.dialect()) if params.filter else None
         key = kind.query_builder().unique_key(tree) if tree is not None else None
@@ -87,6 +113,20 @@ class ResourceView(ScimView):
             obj, related = found
             resources = kind.render_many([obj], self.base_url(), params.shape, related)
         return Response(list_response(resources, total, params.start))
+
+    def cursor_search(self, params: SearchParameters) -> dict[str, Any]:
+        kind, connection = self.kind, self.connection
+        builder = kind.query_builder()
+        queryset = kind.queryset(connection)
+        if params.filter:
+            queryset = queryset.filter(builder.build(params.filter))
+        ordering = builder.order_by(params.sort_by, params.descending) if params.sort_by else None
+
+        def total() -> int:
+            return count(kind, connection, queryset, filtered=bool(params.filter))
+
+        walk = Walk(parts(kind, queryset, ordering))
+        return cursor_page(self, kind.endpoint, walk, params, total)
 
 
 class ResourceListView(ResourceView):
@@ -119,21 +159,54 @@ class RootSearchView(ScimView):
                 except exceptions.InvalidFilter as exc:
                     errors.append(exc)  # an attribute of the other type: false here
                     continue
-            results.append((kind, queryset.count(), queryset))
+            found = count(kind, self.connection, queryset, filtered=bool(params.filter))
+            results.append((kind, found, queryset))
         if not results:
             raise errors[0]
-        total = sum(count for _kind, count, _qs in results)
+        total = sum(found for _kind, found, _queryset in results)
+        if params.cursor is not None:
+            walk = Walk([Part(kind, queryset) for kind, _found, queryset in results])
+            return Response(cursor_page(self, ".search", walk, params, lambda: total))
         resources: list[dict[str, Any]] = []
         skip, room = params.start - 1, params.count
-        for kind, count, queryset in results:
-            if skip >= count:
-                skip -= count
+        for kind, found, queryset in results:
+            if skip >= found:
+                skip -= found
                 continue
             page = read_page(kind, self.connection, queryset, ["id"], skip, room) if room else []
             skip = 0
             resources += kind.render_many(page, self.base_url(), params.shape)
             room -= len(page)
         return Response(list_response(resources, total, params.start))
+
+
+def cursor_page(
+    view: ScimView, endpoint: str, walk: Walk, params: SearchParameters, total: Callable[[], int]
+) -> dict[str, Any]:
+    """The ListResponse of a cursor page (RFC 9865) of ``walk`` for ``params``: ``nextCursor``
+    unless it is the last page, ``previousCursor`` unless it is the first, no
+    ``startIndex``. ``total()`` is asked only when the page does not tell it."""
+    cursors = Cursors(view.connection, endpoint, params.query(), walk)
+    start = cursors.read(params.cursor, params.count) if params.cursor else None
+    body: dict[str, Any] = {"schemas": [LIST_RESPONSE]}
+    if params.count == 0:
+        return {**body, "totalResults": total(), "itemsPerPage": 0, "Resources": []}
+    page = walk.page(
+        start.position if start else None, bool(start and start.backward), params.count
+    )
+    resources: list[dict[str, Any]] = []
+    for kind, items in groupby(page.rows, key=lambda item: item[0].kind):
+        rows = [row for _part, row in items]
+        resources += kind.render_many(rows, view.base_url(), params.shape)
+    whole = start is None and page.next is None
+    body["totalResults"] = len(resources) if whole else total()
+    body["itemsPerPage"] = len(resources)
+    if page.next is not None:
+        body["nextCursor"] = cursors.mint(page.next, backward=False, count=params.count)
+    if page.previous is not None:
+        body["previousCursor"] = cursors.mint(page.previous, backward=True, count=params.count)
+    body["Resources"] = resources
+    return body
 
 
 class ResourceDetailView(ResourceView):
