@@ -74,7 +74,7 @@ def service_provider_config() -> ServiceProviderConfig:
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),
         etag=ETag(supported=True),
-        # RFC 9865: cursors beside index paging, which stays the default (Okta pages by index).
+        # RFC 9865: cursors beside index paging, which stays the default.
         pagination=Pagination(
             cursor=True,
             index=True,
