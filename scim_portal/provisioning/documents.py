@@ -1,9 +1,10 @@
 """Documents and their columns, and what every directory write shares.
 
 Documents are SCIM resources as stored (what the IdP wrote, minus ``id``, ``meta``,
-secrets and the read-only ``groups``); the indexed columns are derived from them here,
-so every caller gets the same columns. Updates lock the resource row first
-(:func:`locked`), so concurrent writes to one resource apply one after the other."""
+secrets and the read-only ``groups``); the indexed columns the registry names
+(:mod:`scim_portal.models.indexed`) are derived from them here, so every caller gets
+the same columns. Updates lock the resource row first (:func:`locked`), so concurrent
+writes to one resource apply one after the other."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ from ..models import (
     DirectoryUserValue,
 )
 from ..models.folding import fold
+from ..models.indexed import (
+    GROUP_COLUMNS,
+    USER_COLUMNS,
+    ColumnType,
+    IndexedAttribute,
+    IndexedColumns,
+)
 from .adapter import get_adapter
 from .exceptions import (
     HostProvisioningFailed,
@@ -36,46 +44,54 @@ MAX_KEY_BYTES = 2600
 VALUE_KEY_LENGTH = 255
 
 
-def _text(
-    document: Document, key: str, limit: int, *, required: bool = False, folded: bool = False
-) -> str | None:
-    value = document.get(key)
+def _text(value: Any, path: str, limit: int, *, required: bool, folded: bool) -> str | None:
     if value is None or value == "":
         if required:
-            raise InvalidDocument(f"{key} is required.")
+            raise InvalidDocument(f"{path} is required.")
         return None
     value = str(value)
     if len(value) > limit:
-        raise InvalidDocument(f"{key} is longer than {limit} characters.")
+        raise InvalidDocument(f"{path} is longer than {limit} characters.")
     if folded and len(fold(value).encode()) > MAX_KEY_BYTES:
-        raise InvalidDocument(f"{key} is too long once case-folded.")
+        raise InvalidDocument(f"{path} is too long once case-folded.")
     return value
 
 
-def _primary_email(document: Document) -> str:
-    emails = [e for e in document.get("emails") or [] if isinstance(e, dict) and e.get("value")]
-    primary = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
-    value = str(primary["value"]) if primary else ""
-    return value if len(value) <= 254 else ""
+def columns(indexed: IndexedColumns, document: Document) -> dict[str, Any]:
+    """The indexed columns (:mod:`scim_portal.models.indexed`) of ``document``;
+    :class:`InvalidDocument` if one of them cannot hold its value."""
+    return {
+        attribute.field: _column(indexed, attribute, document)
+        for attribute in indexed
+        if attribute.written
+    }
+
+
+def _column(indexed: IndexedColumns, attribute: IndexedAttribute, document: Document) -> Any:
+    if attribute.read is not None:
+        return attribute.read(document)
+    value = attribute.value_in(document)
+    if attribute.type is ColumnType.BOOLEAN:
+        return value if isinstance(value, bool) else None
+    field = indexed.model_field(attribute)
+    text = _text(
+        value,
+        attribute.path,
+        field.max_length,
+        required=attribute.required,
+        folded=bool(attribute.folded_key),
+    )
+    return "" if text is None and not field.null else text
 
 
 def user_columns(document: Document) -> dict[str, Any]:
     """The indexed columns of a user document."""
-    return {
-        "user_name": _text(document, "userName", 255, required=True, folded=True),
-        "external_id": _text(document, "externalId", 255),
-        "display_name": _text(document, "displayName", 255, folded=True) or "",
-        "email": _primary_email(document),
-        "active": document.get("active") if isinstance(document.get("active"), bool) else None,
-    }
+    return columns(USER_COLUMNS, document)
 
 
 def group_columns(document: Document) -> dict[str, Any]:
     """The indexed columns of a group document."""
-    return {
-        "display_name": _text(document, "displayName", 255, required=True, folded=True),
-        "external_id": _text(document, "externalId", 255),
-    }
+    return columns(GROUP_COLUMNS, document)
 
 
 def _multi_valued_items(document: Document) -> Iterable[tuple[str, list[dict[str, Any]]]]:

@@ -2,17 +2,21 @@
 
 scim2-models parses the filter and resolves every attribute path (names are
 case-insensitive, ``caseExact`` comes from the schema); this module turns the
-tree into a query that runs in the database, always within one connection:
+tree into a query that runs in the database, always within one connection. Each
+resolved attribute is a :class:`Target` that knows how to test, compare and sort it:
 
-- attributes with a column (``userName``, ``externalId``, ``displayName``,
-  ``active``, ``meta.created``, ``meta.lastModified``, ``id``) use the column
-  and its index; ``userName`` and ``displayName`` compare their folded key
+- :class:`ColumnTarget`: an attribute with a column of its own (the registry in
+  :mod:`scim_portal.models.indexed`: ``id``, ``userName``, ``externalId``,
+  ``displayName``, ``active``, ``meta.created``, ``meta.lastModified``) uses the
+  column and its index; ``userName`` and ``displayName`` compare their folded key
   (:mod:`scim_portal.models.folding`) with the folded literal, never ``LOWER()``,
   whose folding differs between databases and locales;
-- items of multi-valued attributes (``emails[type eq "work"].value``, …) are an
-  ``EXISTS`` over :class:`~scim_portal.models.DirectoryUserValue`;
-- group members and a user's groups are an ``EXISTS`` over memberships;
-- everything else is read from the stored JSON document.
+- :class:`ValuesTarget`: items of multi-valued attributes
+  (``emails[type eq "work"].value``, …) are an ``EXISTS`` over
+  :class:`~scim_portal.models.DirectoryUserValue`;
+- :class:`MembershipTarget`: group members and a user's groups are an ``EXISTS``
+  over memberships;
+- :class:`JsonTarget`: everything else is read from the stored JSON document.
 
 Anything that cannot be translated raises :class:`InvalidFilter`: the list is
 never returned unfiltered and nothing is filtered in Python.
@@ -21,7 +25,7 @@ never returned unfiltered and nothing is filtered in Python.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -58,6 +62,7 @@ from scim2_models.path import (
 from ..conf import app_settings
 from ..models import DirectoryUserValue, GroupMembership
 from ..models.folding import fold
+from ..models.indexed import ColumnType, IndexedAttribute, IndexedColumns
 from .exceptions import InvalidFilter
 from .providers import TOLERANT, Dialect
 
@@ -74,43 +79,189 @@ LOOKUPS = {
 ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
 SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
 
-# Attribute (path below the core schema, lower-case) -> column, per resource type.
-USER_COLUMNS = {
-    "id": "id",
-    "username": "user_name",
-    "externalid": "external_id",
-    "displayname": "display_name",
-    "active": "active",
-    "meta.created": "created",
-    "meta.lastmodified": "last_modified",
-}
-GROUP_COLUMNS = {
-    "id": "id",
-    "displayname": "display_name",
-    "externalid": "external_id",
-    "meta.created": "created",
-    "meta.lastmodified": "last_modified",
-}
-
-#: The column unique per connection (case-insensitively) of each resource type.
-UNIQUE_COLUMNS = {"User": "user_name", "Group": "display_name"}
-#: Case-insensitive text columns -> their folded key column (users and groups alike).
-FOLDED_KEYS = {"user_name": "user_name_key", "display_name": "display_name_key"}
 #: The longest folded ``value`` of a multi-valued item that has a ``value_key``.
 VALUE_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where a resolved attribute lives, and how its values compare."""
+class Membership:
+    """A resource's membership attribute (a group's ``members``, a user's ``groups``),
+    filtered as an ``EXISTS`` over :class:`~scim_portal.models.GroupMembership`."""
 
-    kind: str  # "column", "json", "values", "members", "groups"
-    path: str  # column name, JSON lookup path, or value-row attribute key
+    #: The attribute's name, lower-cased.
+    attribute: str
+    #: The membership's foreign key to the resource filtered (``group`` for members).
+    owner: str
+    #: The membership's column holding the related resource's id (``user_id`` for members).
+    item: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Where a resolved attribute lives and how its values compare: one subclass per
+    place (a column, the JSON document, the items' rows, the memberships)."""
+
     value_type: Any
     case_exact: bool
-    multivalued: bool = False
+    #: The sub-attribute named below a multi-valued attribute (``emails.type``).
     sub_attribute: str | None = None
-    resource_type: str = ""
+
+    @property
+    def is_text(self) -> bool:
+        return _is_text(self.value_type)
+
+    def present(self) -> Q:
+        raise NotImplementedError
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        raise NotImplementedError
+
+    def value_path(self, builder: QueryBuilder, node: ValuePath) -> Q:
+        """``attribute[filter]``: only a multi-valued attribute has one."""
+        raise InvalidFilter(f"{node.attr_path} is not a multi-valued attribute.")
+
+    def sort_key(self, attribute: str) -> Any:
+        """What ``sortBy=<attribute>`` orders by."""
+        raise InvalidFilter(f"Cannot sort by the multi-valued attribute {attribute!r}.")
+
+    def unique_key(self, raw: Any) -> dict[str, str] | None:
+        """``{"<folded key column>": fold(raw)}`` when ``<attribute> eq raw`` is a lookup
+        through the unique index of the folded names (at most one row), else None."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnTarget(Target):
+    """An attribute with a column of its own (:mod:`scim_portal.models.indexed`)."""
+
+    attribute: IndexedAttribute
+    #: The column holds "" when the attribute is absent (a text field that is not NULL).
+    empty_is_absent: bool = False
+
+    def present(self) -> Q:
+        return _present(self.attribute.field, self.is_text)
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        value = coerce(self, op, raw)
+        nullable, empty = not self.attribute.required, self.empty_is_absent
+        key = self.attribute.folded_key
+        if key and isinstance(value, str) and not self.case_exact:
+            return _comparison(F(key), True, op, fold(value), nullable=nullable, empty=empty)
+        return _comparison(
+            F(self.attribute.field), self.case_exact, op, value, nullable=nullable, empty=empty
+        )
+
+    def sort_key(self, attribute: str) -> Any:
+        if not self.is_text or self.case_exact:
+            return F(self.attribute.field)
+        if self.attribute.folded_key:
+            return F(self.attribute.folded_key)
+        return Lower(F(self.attribute.field))
+
+    def unique_key(self, raw: Any) -> dict[str, str] | None:
+        if not self.attribute.unique:
+            return None
+        value = coerce(self, CompareOperator.eq, raw)
+        if self.case_exact or not isinstance(value, str) or not value:
+            return None
+        return {self.attribute.folded_key: fold(value)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdTarget(ColumnTarget):
+    """The SCIM ``id``: the primary key, a UUID."""
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        return _compare_id(op, coerce(self, op, raw))
+
+
+@dataclass(frozen=True, kw_only=True)
+class JsonTarget(Target):
+    """An attribute read from the stored document."""
+
+    #: The lookup path into the JSON field: ``attributes__name__givenName``.
+    path: str
+
+    def present(self) -> Q:
+        return _present(self.path, self.is_text)
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        value = coerce(self, op, raw)
+        if not self.is_text:
+            return _json_compare(self.path, op, value)
+        return _comparison(KT(self.path), self.case_exact, op, value, nullable=True)
+
+    def sort_key(self, attribute: str) -> Any:
+        expression = KT(self.path)
+        return Lower(expression) if self.is_text and not self.case_exact else expression
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValuesTarget(Target):
+    """An item of a user's multi-valued attribute (``emails[type eq "work"].value``):
+    an ``EXISTS`` over the items' rows (:class:`~scim_portal.models.DirectoryUserValue`)."""
+
+    #: The rows' ``attribute``: ``emails``, or ``<extension urn>:<name>``, lower-cased.
+    attribute: str
+
+    def rows(self) -> Any:
+        return DirectoryUserValue.objects.filter(
+            user=OuterRef("pk"), connection=OuterRef("connection"), attribute=self.attribute
+        )
+
+    def present(self) -> Q:
+        rows = self.rows()
+        if self.sub_attribute:
+            rows = rows.filter(_ItemQueryBuilder.present_q(self.sub_attribute))
+        return Q(Exists(rows))
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        sub = self.sub_attribute or "value"
+        if op == CompareOperator.ne:
+            # "ne" on a multi-valued attribute: no value equals the operand (also when
+            # there is no value at all), as scim2-models reads it.
+            equal = _ItemQueryBuilder.compare_q(sub, self, CompareOperator.eq, raw)
+            return ~Q(Exists(self.rows().filter(equal)))
+        return Q(Exists(self.rows().filter(_ItemQueryBuilder.compare_q(sub, self, op, raw))))
+
+    def value_path(self, builder: QueryBuilder, node: ValuePath) -> Q:
+        inner = _ItemQueryBuilder(builder, node.attr_path).visit(node.val_filter)
+        return Q(Exists(self.rows().filter(inner)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembershipTarget(Target):
+    """A group's members or a user's groups: an ``EXISTS`` over memberships."""
+
+    membership: Membership
+
+    def present(self) -> Q:
+        rows = GroupMembership.objects.filter(**{self.membership.owner: OuterRef("pk")})
+        return Q(Exists(rows))
+
+    def compare(self, op: CompareOperator, raw: Any) -> Q:
+        if self.sub_attribute not in {"value", None} or op not in {
+            CompareOperator.eq,
+            CompareOperator.ne,
+        }:
+            raise InvalidFilter("Members can only be filtered by 'value eq' or 'value ne'.")
+        values = raw if isinstance(raw, list) else [raw]
+        ids = []
+        for value in values:
+            try:
+                ids.append(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+        rows = GroupMembership.objects.filter(
+            **{self.membership.owner: OuterRef("pk"), f"{self.membership.item}__in": ids}
+        )
+        query = Q(Exists(rows))
+        return ~query if op == CompareOperator.ne else query
+
+    def value_path(self, builder: QueryBuilder, node: ValuePath) -> Q:
+        """``members[value eq "…"]`` / ``groups[value eq "…"]``: ids joined by ``or``."""
+        by_value = replace(self, sub_attribute="value")
+        return by_value.compare(CompareOperator.eq, _equal_values(node.val_filter))
 
 
 def parse(text: str, dialect: Dialect = TOLERANT) -> FilterNode:
@@ -154,11 +305,21 @@ class _LogicalVisitor(FilterVisitor[Q]):
 
 
 class QueryBuilder(_LogicalVisitor):
-    """Build the ``Q`` of a filter for one resource type (``"User"`` or ``"Group"``)."""
+    """Build the ``Q`` of a filter for one resource type: its indexed ``columns``, its
+    ``membership`` attribute, and whether its multi-valued attributes have ``item_rows``
+    (a user's do)."""
 
-    def __init__(self, resource_type: str, model: Any) -> None:
-        self.resource_type = resource_type
-        self.columns = USER_COLUMNS if resource_type == "User" else GROUP_COLUMNS
+    def __init__(
+        self,
+        columns: IndexedColumns,
+        membership: Membership,
+        model: Any,
+        *,
+        item_rows: bool = False,
+    ) -> None:
+        self.columns = columns
+        self.membership = membership
+        self.item_rows = item_rows
         self.core_schema = str(model.__schema__)
         # A bound filter resolves any attribute path against the model's schema.
         self.resolver = ScimFilter[model]("id pr")  # type: ignore[index]
@@ -175,13 +336,7 @@ class QueryBuilder(_LogicalVisitor):
         one row through the unique index. None for every other filter."""
         if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
             return None
-        target = self.target(tree.attr_path)
-        if target.kind != "column" or target.path != UNIQUE_COLUMNS[self.resource_type]:
-            return None
-        value = coerce(target, tree.op, tree.value)
-        if target.case_exact or not isinstance(value, str) or not value:
-            return None
-        return {FOLDED_KEYS[target.path]: fold(value)}
+        return self.target(tree.attr_path).unique_key(tree.value)
 
     def order_by(self, attribute: str, descending: bool) -> list[Any]:
         """Order-by expressions for ``sortBy`` (stable: ties broken by id)."""
@@ -190,16 +345,7 @@ class QueryBuilder(_LogicalVisitor):
         except (ModelsScimException, ValueError) as exc:
             raise InvalidFilter(f"sortBy {attribute!r} is not an attribute path.") from exc
         assert isinstance(node, Present)
-        target = self.target(node.attr_path)
-        if target.kind == "column":
-            expression: Any = F(target.path)
-        elif target.kind == "json" and not target.multivalued:
-            expression = KT(target.path)
-        else:
-            raise InvalidFilter(f"Cannot sort by the multi-valued attribute {attribute!r}.")
-        if _is_text(target.value_type) and not target.case_exact:
-            folded = target.kind == "column" and target.path in FOLDED_KEYS
-            expression = F(FOLDED_KEYS[target.path]) if folded else Lower(expression)
+        expression = self.target(node.attr_path).sort_key(attribute)
         ordered = (
             expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
         )
@@ -217,126 +363,53 @@ class QueryBuilder(_LogicalVisitor):
         except (ModelsScimException, ValueError) as exc:
             raise InvalidFilter(f"Unknown attribute {attr_path}: {exc}") from exc
         assert binding is not None
-        value_type = binding.target_type
+        value_type, case_exact = binding.target_type, binding.case_exact
         is_extension = isinstance(binding.model, type) and issubclass(binding.model, Extension)
         schema = str(getattr(binding.model, "__schema__", "")) if is_extension else self.core_schema
         names = binding.urn[len(schema) + 1 :].split(".")
-        key = ".".join(names).lower()
         head = names[0].lower()
-        if not is_extension and key in self.columns:
-            return Target("column", self.columns[key], value_type, binding.case_exact)
-        if not is_extension and head == "meta":
-            raise InvalidFilter(f"Filtering on {binding.urn} is not supported.")
-        if not is_extension and self.resource_type == "Group" and head == "members":
-            return Target("members", "", value_type, True, True, names[-1].lower())
-        if not is_extension and self.resource_type == "User" and head == "groups":
-            return Target("groups", "", value_type, True, True, names[-1].lower())
-        if binding.is_multivalued:
-            if self.resource_type != "User":
+        if not is_extension:
+            indexed = self.columns.by_path.get(".".join(names).lower())
+            if indexed is not None:
+                column = IdTarget if indexed.type is ColumnType.ID else ColumnTarget
+                empty = self.columns.holds_empty(indexed)
+                return column(
+                    attribute=indexed,
+                    value_type=value_type,
+                    case_exact=case_exact,
+                    empty_is_absent=empty,
+                )
+            if head == "meta":
                 raise InvalidFilter(f"Filtering on {binding.urn} is not supported.")
-            attribute = (f"{schema}:{names[0]}" if is_extension else names[0]).lower()
-            sub = names[1] if len(names) > 1 else None
-            return Target("values", attribute, value_type, binding.case_exact, True, sub)
+            if head == self.membership.attribute:
+                return MembershipTarget(
+                    membership=self.membership,
+                    value_type=value_type,
+                    case_exact=True,
+                    sub_attribute=names[-1].lower(),
+                )
+        if binding.is_multivalued:
+            if not self.item_rows:
+                raise InvalidFilter(f"Filtering on {binding.urn} is not supported.")
+            return ValuesTarget(
+                attribute=(f"{schema}:{names[0]}" if is_extension else names[0]).lower(),
+                value_type=value_type,
+                case_exact=case_exact,
+                sub_attribute=names[1] if len(names) > 1 else None,
+            )
         json_path = "__".join(["attributes", *([schema] if is_extension else []), *names])
-        return Target("json", json_path, value_type, binding.case_exact)
+        return JsonTarget(path=json_path, value_type=value_type, case_exact=case_exact)
 
     # Visitor
 
     def visit_present(self, node: Present) -> Q:
-        return self._present(self.target(node.attr_path))
+        return self.target(node.attr_path).present()
 
     def visit_comparison(self, node: Comparison) -> Q:
-        return self._compare(self.target(node.attr_path), node.op, node.value)
+        return self.target(node.attr_path).compare(node.op, node.value)
 
     def visit_value_path(self, node: ValuePath) -> Q:
-        outer = self.target(node.attr_path)
-        if outer.kind in {"members", "groups"}:
-            return self._membership(node.val_filter)
-        if outer.kind != "values":
-            raise InvalidFilter(f"{node.attr_path} is not a multi-valued attribute.")
-        inner = _ItemQueryBuilder(self, node.attr_path).visit(node.val_filter)
-        rows = DirectoryUserValue.objects.filter(
-            user=OuterRef("pk"), connection=OuterRef("connection"), attribute=outer.path
-        ).filter(inner)
-        return Q(Exists(rows))
-
-    # Helpers
-
-    def _membership(self, node: FilterNode) -> Q:
-        """``members[value eq "…"]`` / ``groups[value eq "…"]``: ids joined by ``or``."""
-        kind = "members" if self.resource_type == "Group" else "groups"
-        target = Target(kind, "", str, True, True, "value")
-        return self._compare(target, CompareOperator.eq, _equal_values(node))
-
-    def _present(self, target: Target) -> Q:
-        if target.kind == "column":
-            query = Q(**{f"{target.path}__isnull": False})
-            if _is_text(target.value_type):
-                query &= ~Q(**{target.path: ""})
-            return query
-        if target.kind == "json":
-            query = Q(**{f"{target.path}__isnull": False})
-            if _is_text(target.value_type):
-                query &= ~Q(**{target.path: ""})
-            return query
-        if target.kind == "values":
-            rows = DirectoryUserValue.objects.filter(
-                user=OuterRef("pk"), connection=OuterRef("connection"), attribute=target.path
-            )
-            if target.sub_attribute:
-                rows = rows.filter(_ItemQueryBuilder.present_q(target.sub_attribute))
-            return Q(Exists(rows))
-        link = "group" if target.kind == "members" else "user"
-        return Q(Exists(GroupMembership.objects.filter(**{link: OuterRef("pk")})))
-
-    def _compare(self, target: Target, op: CompareOperator, raw: Any) -> Q:
-        if target.kind in {"members", "groups"}:
-            return self._compare_membership(target, op, raw)
-        if target.kind == "values":
-            sub = target.sub_attribute or "value"
-            items = DirectoryUserValue.objects.filter(
-                user=OuterRef("pk"), connection=OuterRef("connection"), attribute=target.path
-            )
-            if op == CompareOperator.ne:
-                # "ne" on a multi-valued attribute: no value equals the operand (also when
-                # there is no value at all), as scim2-models reads it.
-                equal = _ItemQueryBuilder.compare_q(sub, target, CompareOperator.eq, raw)
-                return ~Q(Exists(items.filter(equal)))
-            return Q(Exists(items.filter(_ItemQueryBuilder.compare_q(sub, target, op, raw))))
-        value = coerce(target, op, raw)
-        if target.kind == "column" and target.path == "id":
-            return _compare_id(op, value)
-        lhs: Any = F(target.path) if target.kind == "column" else KT(target.path)
-        if target.kind == "json" and not _is_text(target.value_type):
-            return _json_compare(target.path, op, value)
-        # displayName and email columns hold "" when the attribute is absent.
-        empty_is_absent = target.kind == "column" and target.path in {"display_name", "email"}
-        nullable = target.path != "user_name"
-        key = FOLDED_KEYS.get(target.path) if target.kind == "column" else None
-        if key and isinstance(value, str) and not target.case_exact:
-            folded = Target("column", key, str, True)
-            return _comparison(
-                F(key), folded, op, fold(value), nullable=nullable, empty=empty_is_absent
-            )
-        return _comparison(lhs, target, op, value, nullable=nullable, empty=empty_is_absent)
-
-    def _compare_membership(self, target: Target, op: CompareOperator, raw: Any) -> Q:
-        if target.sub_attribute not in {"value", None} or op not in {
-            CompareOperator.eq,
-            CompareOperator.ne,
-        }:
-            raise InvalidFilter("Members can only be filtered by 'value eq' or 'value ne'.")
-        values = raw if isinstance(raw, list) else [raw]
-        ids = []
-        for value in values:
-            try:
-                ids.append(uuid.UUID(str(value)))
-            except ValueError:
-                continue
-        link, other = ("group", "user_id") if target.kind == "members" else ("user", "group_id")
-        rows = GroupMembership.objects.filter(**{link: OuterRef("pk"), f"{other}__in": ids})
-        query = Q(Exists(rows))
-        return ~query if op == CompareOperator.ne else query
+        return self.target(node.attr_path).value_path(self, node)
 
 
 class _ItemQueryBuilder(_LogicalVisitor):
@@ -379,16 +452,14 @@ class _ItemQueryBuilder(_LogicalVisitor):
             query = Q(primary=value)
             return ~query if op == CompareOperator.ne else query
         if sub_lower == "type" and isinstance(value, str):
-            lowered = Target("column", "type", str, True)
-            return _comparison(F("type"), lowered, op, value.lower(), nullable=True)
+            return _comparison(F("type"), True, op, value.lower(), nullable=True)
         if sub_lower == "value" and isinstance(value, str) and not target.case_exact:
             key = fold(value)
             if len(key) <= VALUE_KEY_LENGTH or op in SUBSTRING:
-                folded = Target("column", "value_key", str, True)
-                return _comparison(F("value_key"), folded, op, key, nullable=True)
-        if not _is_text(target.value_type):
+                return _comparison(F("value_key"), True, op, key, nullable=True)
+        if not target.is_text:
             return _json_compare(f"item__{sub}", op, value)
-        return _comparison(KT(f"item__{sub}"), target, op, value, nullable=True)
+        return _comparison(KT(f"item__{sub}"), target.case_exact, op, value, nullable=True)
 
 
 def _equal_values(node: FilterNode) -> list[Any]:
@@ -448,7 +519,7 @@ def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
 
 def _comparison(
     lhs: Any,
-    target: Target,
+    case_exact: bool,
     op: CompareOperator,
     value: Any,
     *,
@@ -459,7 +530,7 @@ def _comparison(
     if value is None:
         return ~absent if op == CompareOperator.ne else absent
     rhs: Any = Value(value)
-    if isinstance(value, str) and not target.case_exact:
+    if isinstance(value, str) and not case_exact:
         # Attributes with no folded key (kept in the JSON document): both sides through
         # the database's LOWER(), so they agree even where it folds only ASCII.
         lhs, rhs = Lower(lhs), Lower(rhs)
@@ -470,6 +541,12 @@ def _comparison(
         return query | absent if nullable else query
     query = Q(LOOKUPS[op](lhs, rhs))
     return query & ~absent if nullable else query
+
+
+def _present(lookup: str, text: bool) -> Q:
+    """The value at ``lookup`` is there (and, for text, not empty)."""
+    query = Q(**{f"{lookup}__isnull": False})
+    return query & ~Q(**{lookup: ""}) if text else query
 
 
 def _is_null(lhs: Any) -> Q:

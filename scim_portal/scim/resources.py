@@ -19,8 +19,9 @@ from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership, _sql
+from ..models.indexed import GROUP_COLUMNS, USER_COLUMNS, IndexedColumns
 from . import exceptions, redaction, schema
-from .filters import QueryBuilder
+from .filters import Membership, QueryBuilder
 from .providers import TOLERANT, Dialect, ResourceInfo
 
 #: Set by the server or kept in their own tables, not in the stored document.
@@ -99,12 +100,18 @@ class ResourceKind:
     model_class: type[DirectoryUser] | type[DirectoryGroup]
     required: str
     related: str  # "groups" or "members"
+    #: The attributes kept in indexed columns, for filters and sorting.
+    columns: IndexedColumns
+    #: The related items as filters reach them.
+    membership: Membership
+    #: Whether filters on multi-valued attributes read the items' rows (a user's).
+    item_rows: bool = False
 
     def scim_model(self) -> Any:
         raise NotImplementedError
 
     def query_builder(self) -> QueryBuilder:
-        return _query_builder(self.name, self.scim_model())
+        return _query_builder(self, self.scim_model())
 
     #: Membership columns of the related items: the owner's column, then the item's id
     #: and the names its ``display`` is taken from (the first that is set).
@@ -300,10 +307,10 @@ def _droppable(model: Any) -> frozenset[str]:
 
 
 @cache
-def _query_builder(resource_type: str, model: Any) -> QueryBuilder:
+def _query_builder(kind: ResourceKind, model: Any) -> QueryBuilder:
     """Builders hold no request state: one per resource type and model (the model changes
     when the extension settings do, so a new one is built then)."""
-    return QueryBuilder(resource_type, model)
+    return QueryBuilder(kind.columns, kind.membership, model, item_rows=kind.item_rows)
 
 
 def _is_list(annotation: Any) -> bool:
@@ -316,6 +323,9 @@ class UserKind(ResourceKind):
     model_class = DirectoryUser
     required = "userName"
     related = "groups"
+    columns = USER_COLUMNS
+    membership = Membership("groups", owner="user", item="group_id")
+    item_rows = True
 
     def scim_model(self) -> Any:
         return schema.user_model()
@@ -332,6 +342,8 @@ class GroupKind(ResourceKind):
     model_class = DirectoryGroup
     required = "displayName"
     related = "members"
+    columns = GROUP_COLUMNS
+    membership = Membership("members", owner="group", item="user_id")
 
     def scim_model(self) -> Any:
         return schema.group_model()

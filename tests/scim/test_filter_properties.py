@@ -119,7 +119,7 @@ def test_database_filter_equals_in_memory_evaluation(django_db_blocker, users, e
             document = {"userName": f"user{index}{WORDS[index % len(WORDS)]}", **attributes}
             # Stored exactly as a SCIM POST stores it.
             stored.append(directory.create_user(connection, USERS.parse(document)))
-        builder = QueryBuilder("User", model)
+        builder = QueryBuilder(USERS.columns, USERS.membership, model, item_rows=True)
         for expression in expressions:
             bound = ScimFilter[model](expression)
             expected = {
