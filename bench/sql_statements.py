@@ -7,8 +7,13 @@ Run by hand (not part of ``make bench``)::
 It migrates the throwaway database, loads a small directory (500 users in 3 of 20
 groups each), then for every statement times both variants call by call, alternating
 them (so a busy neighbour slows both alike), ``--calls`` calls per repeat. It prints,
-per variant, the median per-call time of each repeat, the median of those medians and
-their spread (max - min): the run-to-run noise a gain must clear.
+per variant, the median of the repeats' median per-call times and their spread
+(max - min: the run-to-run noise a gain must clear), and the gain of each repeat (the
+two variants of a repeat ran side by side, so it moves less than either).
+
+The statements are the model managers' (``DirectoryUser.objects.one()``, …). At commit
+607b6da the same script timed the ``models/_sql.py`` of that time, including the
+statements since given back to the ORM (docs/benchmarks.md has both tables).
 """
 
 from __future__ import annotations
@@ -35,16 +40,11 @@ from django.db.models import F  # noqa: E402
 
 from scim_portal.models import (  # noqa: E402
     Connection,
-    ConnectionToken,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
     RequestLog,
-    _sql,
 )
-from scim_portal.models.connections import _token_by_digest  # noqa: E402
-from scim_portal.provisioning.events import _reserve_numbers  # noqa: E402
-from scim_portal.scim.resources import GROUPS, USERS  # noqa: E402
 from tests.testapp.models import Organization  # noqa: E402
 
 Variant = Callable[[], Any]
@@ -54,8 +54,6 @@ def load() -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     account = Organization.objects.create(handle="bench", name="Bench")
     connection = Connection.objects.create(account=account, name="Okta", provider="okta")
-    issued = ConnectionToken.build(connection)
-    issued.token.save()
     users = DirectoryUser.objects.bulk_create(
         DirectoryUser(
             connection=connection,
@@ -79,19 +77,10 @@ def load() -> dict[str, Any]:
         cursor.execute("ANALYZE")
     return {
         "connection": connection,
-        "digest": issued.token.digest,
         "user": users[250],
         "group": groups[7],
         "page_users": [u.pk for u in users[100:200]],
-        "page_groups": [g.pk for g in groups],
     }
-
-
-def orm_token(digest: str) -> ConnectionToken | None:
-    try:
-        return ConnectionToken.objects.select_related("connection").get(digest=digest)
-    except ConnectionToken.DoesNotExist:
-        return None
 
 
 def orm_one(model: Any, where: dict[str, Any]) -> Any:
@@ -102,6 +91,7 @@ def orm_one(model: Any, where: dict[str, Any]) -> Any:
 
 
 def orm_one_with_groups(where: dict[str, Any]) -> Any:
+    """One statement, as ``one_with_groups``: the user's row once per group."""
     rows = list(
         DirectoryUser.objects.filter(**where)
         .annotate(
@@ -115,11 +105,11 @@ def orm_one_with_groups(where: dict[str, Any]) -> Any:
     return rows[0], [(r.id, r.item_id, r.item_display) for r in rows if r.item_id is not None]
 
 
-def orm_values(kind: Any, keys: list[Any]) -> list[tuple[Any, ...]]:
+def orm_groups_of(user_ids: list[Any]) -> list[tuple[Any, ...]]:
     return list(
-        GroupMembership.objects.filter(**{f"{kind.owner_field}__in": keys})
-        .values_list(*kind.related_names)
-        .order_by(kind.item_fields[0])
+        GroupMembership.objects.filter(user_id__in=user_ids)
+        .values_list("user_id", "group_id", "group__display_name")
+        .order_by("group_id")
     )
 
 
@@ -137,8 +127,8 @@ def log_fields(connection: Connection) -> dict[str, Any]:
     }
 
 
-def orm_reserve(pk: Any, count: int) -> int:
-    rows = Connection.objects.filter(pk=pk)
+def orm_reserve(connection: Connection, count: int) -> int:
+    rows = Connection.objects.filter(pk=connection.pk)
     rows.update(last_event_number=F("last_event_number") + count)
     return rows.values_list("last_event_number", flat=True).get()
 
@@ -152,45 +142,30 @@ def in_transaction(function: Callable[..., Any], *args: Any) -> Any:
 
 def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
     connection, user, group = data["connection"], data["user"], data["group"]
-    digest = data["digest"]
     user_where = {"connection": connection.pk, "id": str(user.pk)}
     group_where = {"connection": connection.pk, "id": str(group.pk)}
-    names = USERS.related_names
     fields = log_fields(connection)
+    users, groups = DirectoryUser.objects, DirectoryGroup.objects
     return {
-        "token lookup (token + connection)": {
-            "sql": lambda: _token_by_digest(digest),
-            "orm": lambda: orm_token(digest),
-        },
         "one group by id": {
-            "sql": lambda: _sql.one_by(DirectoryGroup, group_where),
+            "sql": lambda: groups.one(connection.pk, id=group.pk),
             "orm": lambda: orm_one(DirectoryGroup, group_where),
         },
         "one user by id with its groups (one statement)": {
-            "sql": lambda: _sql.one_with_values(
-                DirectoryUser, user_where, GroupMembership, names, "user_id", "group_id"
-            ),
+            "sql": lambda: users.one_with_groups(connection.pk, id=user.pk),
             "orm": lambda: orm_one_with_groups(user_where),
         },
         "groups of a page of 100 users": {
-            "sql": lambda: _sql.values_in(
-                GroupMembership, names, "user_id", data["page_users"], "group_id"
-            ),
-            "orm": lambda: orm_values(USERS, data["page_users"]),
-        },
-        "members of a page of 20 groups (75 each)": {
-            "sql": lambda: _sql.values_in(
-                GroupMembership, GROUPS.related_names, "group_id", data["page_groups"], "user_id"
-            ),
-            "orm": lambda: orm_values(GROUPS, data["page_groups"]),
+            "sql": lambda: GroupMembership.objects.groups_of(data["page_users"]),
+            "orm": lambda: orm_groups_of(data["page_users"]),
         },
         "request-log insert": {
-            "sql": lambda: _sql.insert(RequestLog(**fields)),
+            "sql": lambda: RequestLog.objects.insert(RequestLog(**fields)),
             "orm": lambda: RequestLog.objects.create(**fields),
         },
         "event numbers (each in its transaction)": {
-            "sql": lambda: in_transaction(_reserve_numbers, connection.pk, 1),
-            "orm": lambda: in_transaction(orm_reserve, connection.pk, 1),
+            "sql": lambda: in_transaction(Connection.objects.reserve_event_numbers, connection, 1),
+            "orm": lambda: in_transaction(orm_reserve, connection, 1),
         },
     }
 
@@ -223,16 +198,17 @@ def main() -> None:
     args = parser.parse_args()
     data = load()
     print(f"{args.calls} calls x {args.repeats} repeats; µs per call (median of repeat medians)")
-    print(
-        "| statement | hand-written SQL | ORM | gain | noise (spread) | repeat medians sql / orm |"
-    )
+    print("| statement | hand-written SQL | ORM | gain | gain per repeat | spread SQL / ORM |")
     print("|---|---|---|---|---|---|")
     for title, variants in statements(data).items():
         medians = measure(variants, args.calls, args.repeats)
         sql, orm = statistics.median(medians["sql"]), statistics.median(medians["orm"])
-        noise = max(max(m) - min(m) for m in medians.values())
-        shown = " / ".join(",".join(f"{v:.0f}" for v in medians[name]) for name in ("sql", "orm"))
-        print(f"| {title} | {sql:.0f} | {orm:.0f} | {orm - sql:.0f} | {noise:.0f} | {shown} |")
+        gains = [o - s for s, o in zip(medians["sql"], medians["orm"], strict=True)]
+        spread = " / ".join(f"{max(m) - min(m):.0f}" for m in (medians["sql"], medians["orm"]))
+        print(
+            f"| {title} | {sql:.0f} | {orm:.0f} | {orm - sql:.0f} "
+            f"| {min(gains):.0f} to {max(gains):.0f} | {spread} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""The SQL written once for the per-request statements gives what the ORM gives."""
+"""The statements the managers write by hand give what their ORM twins give, run each
+field's ``pre_save``, and go to the database the router chooses (docs/benchmarks.md,
+"Hand-written SQL, statement by statement")."""
 
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Upper
+from django.db.utils import ConnectionDoesNotExist
+from django.test import override_settings
 from django.utils import timezone
 
 from scim_portal.models import (
@@ -13,10 +20,8 @@ from scim_portal.models import (
     DirectoryUser,
     GroupMembership,
     RequestLog,
-    _sql,
 )
 from scim_portal.provisioning import directory
-from scim_portal.scim.resources import GROUPS, USERS
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,90 +45,128 @@ def test_token_and_connection_are_the_orm_s(issued_connection):
     assert found.expires_at == expires and found._state.adding is False
 
 
-def test_one_by_builds_the_orm_s_instance(connection):
+def test_one_is_the_orm_s_instance(connection):
     user = directory.create_user(
         connection,
         {"userName": "ada@example.com", "name": {"givenName": "Ada"}, "externalId": "e-1"},
     )
     group = directory.create_group(connection, {"displayName": "Eng"})
     for model, obj in ((DirectoryUser, user), (DirectoryGroup, group)):
-        found = _sql.one_by(model, {"connection": connection.pk, "id": str(obj.pk)})
+        found = model.objects.one(connection.pk, id=str(obj.pk))
         assert fields_of(found) == fields_of(model.objects.get(pk=obj.pk))
+        assert found._state.adding is False and found._state.db == "default"
     # Another connection's user is not found through this one; neither is an unknown id.
     other = directory.create_user(ConnectionFactory(), {"userName": "ada@example.com"})
-    assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": other.pk}) is None
-    assert _sql.one_by(DirectoryUser, {"connection": other.connection_id, "id": other.pk})
-    assert _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "0" * 32}) is None
+    assert DirectoryUser.objects.one(connection.pk, id=other.pk) is None
+    assert DirectoryUser.objects.one(other.connection_id, id=other.pk)
+    assert DirectoryUser.objects.one(connection.pk, id="0" * 32) is None
     with pytest.raises(ValidationError):
-        _sql.one_by(DirectoryUser, {"connection": connection.pk, "id": "not-a-uuid"})
+        DirectoryUser.objects.one(connection.pk, id="not-a-uuid")
     # The unique userName key is the folded name, whatever the case it was sent in.
     zoe = directory.create_user(connection, {"userName": "ZOË.Ωmega@example.com"})
     for found, expected in (("ada@example.com", user), ("zoë.ωmega@example.com", zoe)):
-        by_key = _sql.one_by(DirectoryUser, {"connection": connection.pk, "user_name_key": found})
+        by_key = DirectoryUser.objects.one(connection.pk, user_name_key=found)
         assert fields_of(by_key) == fields_of(DirectoryUser.objects.get(pk=expected.pk))
         assert fields_of(by_key) == fields_of(
             DirectoryUser.objects.get(connection=connection, user_name_key=found)
         )
-    assert (
-        _sql.one_by(DirectoryUser, {"connection": connection.pk, "user_name": "ADA@example.com"})
-        is None
-    )
+    assert DirectoryUser.objects.one(connection.pk, user_name="ADA@example.com") is None
 
 
-def test_insert_writes_every_column(connection):
-    entry = RequestLog(
-        connection_id=connection.pk,
-        method="PATCH",
-        path="/scim/v2/x/Users/1",
-        query="a=1",
-        status=409,
-        duration_ms=1.25,
-        scim_type="uniqueness",
-        detail="taken",
-        user_agent="Okta SCIM Client 1.0.0",
-        idp="okta",
-        token_prefix="scimp_abc",
-        request_body='{"a": 1}',
-        response_body='{"b": 2}',
-    )
-    _sql.insert(entry)
-    stored = RequestLog.objects.get()
+def test_insert_writes_every_column_as_create_does(connection):
+    values = {
+        "connection_id": connection.pk,
+        "method": "PATCH",
+        "path": "/scim/v2/x/Users/1",
+        "query": "a=1",
+        "status": 409,
+        "duration_ms": 1.25,
+        "scim_type": "uniqueness",
+        "detail": "taken",
+        "user_agent": "Okta SCIM Client 1.0.0",
+        "idp": "okta",
+        "token_prefix": "scimp_abc",
+        "request_id": "req-1",
+        "warning": "flagged",
+        "request_body": '{"a": 1}',
+        "response_body": '{"b": 2}',
+    }
+    entry = RequestLog(**values)
+    RequestLog.objects.insert(entry)
+    twin = RequestLog.objects.create(**{**values, "created_at": entry.created_at})
+    stored = RequestLog.objects.exclude(pk=twin.pk).get()
     assert {k: v for k, v in fields_of(stored).items() if k != "id"} == {
         k: v for k, v in fields_of(entry).items() if k != "id"
     }
+    assert {k: v for k, v in fields_of(stored).items() if k != "id"} == {
+        k: v for k, v in fields_of(twin).items() if k != "id"
+    }
+    # The id is the database's, and not read back.
+    assert entry.pk is None and stored.pk is not None
 
 
-def test_insert_refuses_a_model_whose_key_is_not_the_database_s():
-    with pytest.raises(ValueError, match="not assigned by the database"):
-        _sql.insert(DirectoryUser(user_name="x"))
+def test_insert_runs_each_field_s_pre_save(connection, monkeypatch):
+    """A field that sets its value when saved (``auto_now_add``) gets it set here too."""
+    monkeypatch.setattr(RequestLog._meta.get_field("created_at"), "auto_now_add", True)
+    long_ago = timezone.now() - timedelta(days=400)
+    before = timezone.now()
+    entry = RequestLog(
+        connection_id=connection.pk, method="GET", path="/", status=200, duration_ms=1,
+        created_at=long_ago,
+    )  # fmt: skip
+    RequestLog.objects.insert(entry)
+    stored = RequestLog.objects.get()
+    assert stored.created_at == entry.created_at and stored.created_at >= before
 
 
-def test_values_in_are_the_orm_s(connection):
+def test_insert_of_a_value_the_database_computes_is_bulk_create_s(connection):
+    """An expression (what a ``db_default`` gives a new instance, or a function) is
+    compiled by the ORM, as ``bulk_create`` compiles it."""
+    entry = RequestLog(
+        connection_id=connection.pk, method="GET", path="/", status=200, duration_ms=1,
+        detail=Upper(Value("taken")),
+    )  # fmt: skip
+    RequestLog.objects.insert(entry)
+    assert RequestLog.objects.get().detail == "TAKEN"
+
+
+def membership_directory(connection):
     users = [
         directory.create_user(connection, {"userName": f"u{i}@example.com", "displayName": n})
         for i, n in enumerate(["Ada", "", "Grace"])
     ]
     ids = [str(user.pk) for user in users]
-    for name in ("Eng", "Ops"):
+    groups = [
         directory.create_group(
             connection, {"displayName": name}, directory.MemberChange("add", tuple(ids[:2]))
         )
-    for kind in (USERS, GROUPS):
-        owners = list(GroupMembership.objects.values_list(kind.owner_field, flat=True).distinct())
-        names = (kind.owner_field, *kind.item_fields)
-        expected = list(
-            GroupMembership.objects.filter(**{f"{kind.owner_field}__in": owners})
-            .values_list(*names)
-            .order_by(kind.item_fields[0])
-        )
-        found = _sql.values_in(
-            GroupMembership, names, kind.owner_field, owners, order_by=kind.item_fields[0]
-        )
-        assert found == expected and len(found) == 4
-    assert _sql.values_in(GroupMembership, ("user_id",), "user_id", [], order_by="user_id") == []
+        for name in ("Eng", "Ops")
+    ]
+    return users, groups
 
 
-def test_one_with_values_is_one_by_and_values_in(connection):
+def test_groups_of_and_members_of_are_the_orm_s(connection):
+    users, groups = membership_directory(connection)
+    user_ids = [user.pk for user in users]
+    found = GroupMembership.objects.groups_of(user_ids)
+    expected = list(
+        GroupMembership.objects.filter(user_id__in=user_ids)
+        .values_list("user_id", "group_id", "group__display_name")
+        .order_by("group_id")
+    )
+    assert found == expected and len(found) == 4
+    group_ids = [group.pk for group in groups]
+    found = GroupMembership.objects.members_of(group_ids)
+    expected = list(
+        GroupMembership.objects.filter(group_id__in=group_ids)
+        .values_list("group_id", "user_id", "display", "user__display_name", "user__user_name")
+        .order_by("user_id")
+    )
+    assert found == expected and len(found) == 4
+    assert GroupMembership.objects.groups_of([]) == []
+
+
+def test_one_with_groups_is_one_and_groups_of(connection):
     users = [directory.create_user(connection, {"userName": f"u{i}@example.com"}) for i in range(3)]
     for name in ("Eng", "Ops", "Admins"):
         directory.create_group(
@@ -133,21 +176,105 @@ def test_one_with_values_is_one_by_and_values_in(connection):
         connection, {"displayName": "Solo"}, directory.MemberChange("add", (str(users[1].pk),))
     )
     other = directory.create_user(ConnectionFactory(), {"userName": "u0@example.com"})
-    names = USERS.related_names
     for user in (*users, other):
-        where = {"connection": connection.pk, "id": str(user.pk)}
-        found = _sql.one_with_values(
-            DirectoryUser, where, GroupMembership, names, "user_id", order_by="group_id"
-        )
-        expected = _sql.one_by(DirectoryUser, where)
+        found = DirectoryUser.objects.one_with_groups(connection.pk, id=str(user.pk))
+        expected = DirectoryUser.objects.one(connection.pk, id=str(user.pk))
         if expected is None:  # another connection's user
             assert found is None and user is other
             continue
-        values = _sql.values_in(GroupMembership, names, "user_id", [user.pk], order_by="group_id")
         assert fields_of(found[0]) == fields_of(expected)
-        assert found[1] == values
-    assert [len(_sql.values_in(GroupMembership, names, "user_id", [u.pk], "group_id"))
-            for u in users] == [3, 1, 0]  # fmt: skip
+        assert found[1] == list(
+            GroupMembership.objects.filter(user=user)
+            .values_list("user_id", "group_id", "group__display_name")
+            .order_by("group_id")
+        )
+    assert [len(GroupMembership.objects.groups_of([u.pk])) for u in users] == [3, 1, 0]
+
+
+def orm_reserve(connection, count):
+    """The ORM twin of ``reserve_event_numbers``: two statements."""
+    rows = Connection.objects.filter(pk=connection.pk)
+    rows.update(last_event_number=F("last_event_number") + count)
+    return rows.values_list("last_event_number", flat=True).get()
+
+
+def test_reserve_event_numbers_is_the_orm_s():
+    mine, twin = ConnectionFactory(), ConnectionFactory()
+    for count in (1, 3, 1, 10):
+        with transaction.atomic():
+            reserved = Connection.objects.reserve_event_numbers(mine, count)
+            assert reserved == orm_reserve(twin, count)
+    assert reserved == 15
+    mine.refresh_from_db()
+    twin.refresh_from_db()
+    assert mine.last_event_number == twin.last_event_number == 15
+
+
+class Router:
+    """Sends reads or writes of ``model`` to ``alias``; records what it was asked."""
+
+    def __init__(self, model, alias, *, writes=False):
+        self.model, self.alias, self.writes = model, alias, writes
+        self.asked = []
+
+    def _route(self, kind, model, hints):
+        self.asked.append((kind, model))
+        return self.alias if model is self.model and (kind == "write") == self.writes else None
+
+    def db_for_read(self, model, **hints):
+        return self._route("read", model, hints)
+
+    def db_for_write(self, model, **hints):
+        return self._route("write", model, hints)
+
+
+@pytest.fixture
+def statements(issued_connection):
+    connection, issued = issued_connection
+    user = directory.create_user(connection, {"userName": "ada@example.com"})
+    group = directory.create_group(
+        connection, {"displayName": "Eng"}, directory.MemberChange("add", (str(user.pk),))
+    )
+    log = {"connection_id": connection.pk, "method": "GET", "path": "/", "status": 200}
+    tokens, users, groups = ConnectionToken.objects, DirectoryUser.objects, DirectoryGroup.objects
+    memberships, logs = GroupMembership.objects, RequestLog.objects
+    read, write = False, True
+    return {
+        "token": (ConnectionToken, read, lambda: tokens.by_value(issued.raw)),
+        "one": (DirectoryGroup, read, lambda: groups.one(connection.pk, id=group.pk)),
+        "one_with_groups": (
+            DirectoryUser,
+            read,
+            lambda: users.one_with_groups(connection.pk, id=user.pk),
+        ),
+        "groups_of": (GroupMembership, read, lambda: memberships.groups_of([user.pk])),
+        "members_of": (GroupMembership, read, lambda: memberships.members_of([group.pk])),
+        "insert": (RequestLog, write, lambda: logs.insert(RequestLog(**log, duration_ms=1))),
+        "reserve_event_numbers": (
+            Connection,
+            write,
+            lambda: Connection.objects.reserve_event_numbers(connection, 1),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["token", "one", "one_with_groups", "groups_of", "members_of", "insert",
+     "reserve_event_numbers"],
+)  # fmt: skip
+def test_each_statement_goes_where_the_router_says(statements, name):
+    model, writes, run = statements[name]
+    # Routed to a database that is not configured: the statement fails there.
+    elsewhere = Router(model, "elsewhere", writes=writes)
+    with override_settings(DATABASE_ROUTERS=[elsewhere]), pytest.raises(ConnectionDoesNotExist):
+        run()
+    assert ("write" if writes else "read", model) in elsewhere.asked
+    # Routed to the default database: it runs, after asking the router.
+    here = Router(model, "default", writes=writes)
+    with override_settings(DATABASE_ROUTERS=[here]):
+        run()
+    assert ("write" if writes else "read", model) in here.asked
 
 
 def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):

@@ -8,7 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models, router
+from django.db import connections, models, router
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -47,6 +47,35 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
         return self.annotate(
             user_count=count_of(DirectoryUser), group_count=count_of(DirectoryGroup)
         )
+
+
+class ConnectionManager(models.Manager.from_queryset(ConnectionQuerySet)):  # type: ignore[misc]
+    def reserve_event_numbers(self, connection: Connection, count: int) -> int:
+        """Add ``count`` to ``connection``'s event counter and return the new value.
+
+        One statement, ``UPDATE … RETURNING`` (PostgreSQL and SQLite both have it), that
+        also locks the row until the transaction ends; the ORM needs two, as ``update()``
+        cannot return the value (docs/benchmarks.md: ~0.7 ms saved on every change).
+        """
+        using = router.db_for_write(self.model, instance=connection)
+        database = connections[using]
+        pk = self.model._meta.pk
+        assert pk is not None
+        with database.cursor() as cursor:
+            cursor.execute(
+                _reserve_sql(using), [count, pk.get_db_prep_value(connection.pk, database)]
+            )
+            return int(cursor.fetchone()[0])
+
+
+@cache
+def _reserve_sql(using: str) -> str:
+    table = _sql.table(Connection, using)
+    pk, counter = (
+        _sql.column(Connection, "id", using),
+        _sql.column(Connection, "last_event_number", using),
+    )
+    return f"UPDATE {table} SET {counter} = {counter} + %s WHERE {pk} = %s RETURNING {counter}"  # noqa: S608
 
 
 class LinkPolicy(models.TextChoices):
@@ -104,7 +133,7 @@ class Connection(models.Model):
     #: Number of the last provisioning event; events are numbered 1, 2, 3… per connection.
     last_event_number = models.PositiveBigIntegerField(default=0, editable=False)
 
-    objects = ConnectionQuerySet.as_manager()
+    objects = ConnectionManager()
 
     class Meta:
         # Ordering by a foreign key would join the account table into every query.
@@ -146,42 +175,15 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
-        token: ConnectionToken | None
-        if self.query.where:  # a filtered queryset (one connection's tokens): keep the filter
-            token = self.select_related("connection").filter(digest=digest).first()
-        else:
-            # By the unique digest alone, in SQL written once (this runs on every SCIM
-            # request); revocation and expiry are checked on the row.
-            token = _token_by_digest(digest)
+        try:
+            # By the unique digest; revocation and expiry are checked on the row.
+            token = self.select_related("connection").get(digest=digest)
+        except ConnectionToken.DoesNotExist:
+            return None
         # The lookup is by digest; compare again in constant time all the same.
-        if token is None or not hmac.compare_digest(token.digest, digest):
+        if not hmac.compare_digest(token.digest, digest):
             return None
         return token if token.is_usable else None
-
-
-def _token_by_digest(digest: str) -> ConnectionToken | None:
-    """The token with this digest and its connection, in one query."""
-    using = router.db_for_read(ConnectionToken)
-    tokens = _sql.columns(ConnectionToken, "t", using)
-    row = _sql.fetch_one(_token_sql(using), [digest], using)
-    if row is None:
-        return None
-    token = tokens.build(row)
-    token.connection = _sql.columns(Connection, "c", using).build(row, tokens.width)
-    return token
-
-
-@cache
-def _token_sql(using: str) -> str:
-    tokens, owners = _sql.columns(ConnectionToken, "t", using), _sql.columns(Connection, "c", using)
-    connection_id = _sql.column(ConnectionToken, "connection", using)
-    return (
-        f"SELECT {tokens.select}, {owners.select} "  # noqa: S608  (names from the models)
-        f"FROM {_sql.table(ConnectionToken, using)} t "
-        f"INNER JOIN {_sql.table(Connection, using)} c "
-        f"ON c.{_sql.column(Connection, 'id', using)} = t.{connection_id} "
-        f"WHERE t.{_sql.column(ConnectionToken, 'digest', using)} = %s"
-    )
 
 
 @dataclass(frozen=True)

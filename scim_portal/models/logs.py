@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
-from django.db import models
+from functools import cache
+from typing import Any
+
+from django.db import connections, models, router
 from django.utils import timezone
 
+from . import _sql
 from .connections import Connection
+
+
+class RequestLogManager(models.Manager["RequestLog"]):
+    def insert(self, entry: RequestLog, using: str | None = None) -> None:
+        """``bulk_create([entry])`` without reading the new id back: every SCIM request
+        writes one, so its SQL is written once instead of compiled each time.
+
+        Each field's ``pre_save`` runs, as in ``save()``; a value that is an expression
+        (what a ``db_default`` gives a new instance, or an ``F()``) needs the compiler,
+        and such an entry goes through ``bulk_create()`` itself. As there, no
+        ``pre_save``/``post_save`` signal is sent.
+        """
+        using = using or router.db_for_write(self.model, instance=entry)
+        fields = _inserted_fields(self.model)
+        values = [field.pre_save(entry, add=True) for field in fields]
+        if any(hasattr(value, "resolve_expression") for value in values):
+            self.db_manager(using).bulk_create([entry])
+            return
+        database = connections[using]
+        params = [
+            field.get_db_prep_save(value, database)
+            for field, value in zip(fields, values, strict=True)
+        ]
+        with database.cursor() as cursor:
+            cursor.execute(_insert_sql(self.model, using), params)
+
+
+@cache
+def _inserted_fields(model: type[models.Model]) -> tuple[Any, ...]:
+    """Every concrete field but the primary key, which the database assigns."""
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+
+
+@cache
+def _insert_sql(model: type[models.Model], using: str) -> str:
+    fields = _inserted_fields(model)
+    names = ", ".join(_sql.column(model, field.name, using) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {_sql.table(model, using)} ({names}) VALUES ({values})"  # noqa: S608
 
 
 class RequestLog(models.Model):
@@ -40,6 +83,8 @@ class RequestLog(models.Model):
     warning = models.TextField(blank=True)
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
+
+    objects = RequestLogManager()
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection as db_connection
 from django.db import transaction
 
 from ..models import Connection, ConnectionToken, EventType, ProvisioningEvent
@@ -106,26 +105,12 @@ class EventRecorder:
         """
         if not self.pending:
             return
-        last = _reserve_numbers(self.connection.pk, len(self.pending))
+        last = Connection.objects.reserve_event_numbers(self.connection, len(self.pending))
         for offset, event in enumerate(self.pending, start=1):
             event.number = last - len(self.pending) + offset
         events = ProvisioningEvent.objects.bulk_create(self.pending)
         self.pending = []
         transaction.on_commit(lambda: _send(events))
-
-
-def _reserve_numbers(connection_pk: Any, count: int) -> int:
-    """Add ``count`` to the connection's event counter and return the new value, in one
-    statement that also locks the row until the transaction ends (PostgreSQL and SQLite
-    both have ``UPDATE … RETURNING``; Django's ``update()`` cannot return)."""
-    quote = db_connection.ops.quote_name
-    pk_field = Connection._meta.get_field("id")
-    table, pk = quote(Connection._meta.db_table), quote(str(pk_field.column))
-    counter = quote(str(Connection._meta.get_field("last_event_number").column))
-    sql = f"UPDATE {table} SET {counter} = {counter} + %s WHERE {pk} = %s RETURNING {counter}"  # noqa: S608
-    with db_connection.cursor() as cursor:  # names from the model's metadata, quoted
-        cursor.execute(sql, [count, pk_field.get_db_prep_value(connection_pk, db_connection)])
-        return int(cursor.fetchone()[0])
 
 
 def record_account_event(

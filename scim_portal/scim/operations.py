@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from scim2_models import PatchOp
 from scim2_models import SCIMException as ModelsScimException
 
-from ..models import Connection, GroupMembership, _sql
+from ..models import Connection
 from ..provisioning import directory
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
@@ -34,7 +35,7 @@ from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
 from .filters import _equal_values, parse
 from .members import listed_members
 from .providers import TOLERANT, Dialect
-from .resources import USERS, Related, ResourceKind, ResponseShape, models_error
+from .resources import Build, Related, ResourceKind, ResponseShape, models_error
 
 logger = logging.getLogger("scim_portal.scim")
 
@@ -113,32 +114,18 @@ class ResourceOperations:
     def find(
         self, key: dict[str, Any], shape: ResponseShape | None
     ) -> tuple[Any, Related | None] | None:
-        """The resource of this connection with ``key`` (unique; see ``_sql.one_by``), or
-        None; with its related items when its kind reads them in the same statement and
-        ``shape`` shows them (else None: read them when rendering)."""
+        """The resource of this connection with ``key`` (unique: see
+        :meth:`.ResourceKind.find`), or None; with its related items when its kind reads
+        them in the same statement and ``shape`` shows them (else None: read them when
+        rendering)."""
         kind = self.kind
-        where = {"connection": self.connection.pk, **key}
-        joined = shape is not None and kind.joins_related and shape.returns(kind.related)
-        obj: Any
-        related = None
-        if joined:
-            found = _sql.one_with_values(
-                kind.model_class,
-                where,
-                GroupMembership,
-                kind.related_names,
-                kind.owner_field,
-                order_by=kind.item_fields[0],
-            )
-            if found is None:
-                return None
-            obj, related = found[0], kind.items_by_owner(found[1], self.base_url)
-        else:
-            obj = _sql.one_by(kind.model_class, where)
-            if obj is None:
-                return None
+        with_related = shape is not None and shape.returns(kind.related)
+        found = kind.find(self.connection, key, with_related)
+        if found is None:
+            return None
+        obj, rows = found
         obj.connection = self.connection
-        return obj, related
+        return obj, None if rows is None else kind.items_by_owner(rows, self.base_url)
 
     def single(
         self,
@@ -147,8 +134,7 @@ class ResourceOperations:
         related: Related | None = None,
     ) -> Outcome:
         """The response for ``obj``; ``related`` as :meth:`read` gives it (None: read here)."""
-        if related is None and not (status == 201 and self.kind is USERS):
-            # (a user just created belongs to no group yet)
+        if related is None and (status != 201 or self.kind.created_with_related):
             related = self.kind.related_for([obj], self.base_url, self.shape)
         document = self.kind.document(
             obj, self.base_url, related.get(obj.id, []) if related is not None else None
@@ -162,36 +148,22 @@ class ResourceOperations:
     @translate_provisioning_errors
     def create(self, body: Any) -> Outcome:
         document = self.kind.parse(body, self.dialect)
-        obj: Any
-        if self.kind is USERS:
-            obj = directory.create_user(self.connection, document, actor=self.actor)
-        else:
-            obj = directory.create_group(
-                self.connection, document, _members("add", body), actor=self.actor
-            )
+        members = _members("add", body) if self.kind.writes_related else None
+        obj = self.kind.create(self.connection, document, members, self.actor)
         return self.single(obj, status=201)
 
     @translate_provisioning_errors
     def replace(self, resource_id: str, body: Any, if_match: str | None = None) -> Outcome:
         document = self.kind.parse(body, self.dialect)
-        obj: Any
-        if self.kind is USERS:
-            obj, _ = directory.update_user(
-                self.connection,
-                resource_id,
-                lambda _user: document,
-                if_match=if_match,
-                actor=self.actor,
-            )
-        else:
-            obj, _ = directory.update_group(
-                self.connection,
-                resource_id,
-                lambda _group: document,
-                [_members("replace", body)],
-                if_match=if_match,
-                actor=self.actor,
-            )
+        members = [_members("replace", body)] if self.kind.writes_related else []
+        obj = self.kind.update(
+            self.connection,
+            resource_id,
+            lambda _resource: document,
+            members,
+            if_match=if_match,
+            actor=self.actor,
+        )
         return self.single(obj)
 
     @translate_provisioning_errors
@@ -199,36 +171,30 @@ class ResourceOperations:
         self, resource_id: str, body: Any, if_match: str | None = None, wants_body: bool = False
     ) -> Outcome:
         operations = self.dialect.patch_operations(body, self.kind.name)
-        obj: Any
-        if self.kind is USERS:
-            obj, _ = directory.update_user(
-                self.connection,
-                resource_id,
-                lambda user: self._patched(user, operations),
-                if_match=if_match,
-                actor=self.actor,
-            )
-            return self.single(obj)
-        attribute_ops, member_changes = split_group_operations(operations, self.dialect)
-        build: Callable[[Any], dict[str, Any]] | None = None
-        if attribute_ops:
-            build = lambda group: self._patched(group, attribute_ops)  # noqa: E731
-        obj, _ = directory.update_group(
-            self.connection, resource_id, build, member_changes, if_match=if_match, actor=self.actor
+        attribute_ops = operations
+        member_changes: list[directory.MemberChange] = []
+        if self.kind.writes_related:
+            # Member operations are set operations in the database, not a new document.
+            attribute_ops, member_changes = split_group_operations(operations, self.dialect)
+        build: Build | None = None
+        if attribute_ops or not self.kind.writes_related:
+            build = partial(self._patched, operations=attribute_ops)
+        obj = self.kind.update(
+            self.connection,
+            resource_id,
+            build,
+            member_changes,
+            if_match=if_match,
+            actor=self.actor,
         )
-        if wants_body:
+        if wants_body or self.kind.patch_answers_resource:
             return self.single(obj)
         # A group can hold many thousands of members: answer without them.
         return Outcome(204, None, {"ETag": obj.etag})
 
     @translate_provisioning_errors
     def delete(self, resource_id: str, if_match: str | None = None) -> Outcome:
-        if self.kind is USERS:
-            directory.delete_user(self.connection, resource_id, if_match=if_match, actor=self.actor)
-        else:
-            directory.delete_group(
-                self.connection, resource_id, if_match=if_match, actor=self.actor
-            )
+        self.kind.delete(self.connection, resource_id, if_match=if_match, actor=self.actor)
         return Outcome(204)
 
     def _patched(self, obj: Any, operations: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..conf import app_settings
-from ..models import RequestLog, _sql
+from ..models import RequestLog
 from ..providers import provider_for_user_agent
 from . import redaction
 from .redaction import REDACTED, Scrubber
@@ -70,7 +70,7 @@ def _insert(scrub: Scrubber, **fields: Any) -> None:
     for name, value in fields.items():
         if isinstance(value, str):
             fields[name] = _clean(scrub(value))
-    _sql.insert(RequestLog(**fields))  # on every request: SQL written once, no id read back
+    RequestLog.objects.insert(RequestLog(**fields))
 
 
 def record(

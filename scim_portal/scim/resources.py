@@ -10,7 +10,7 @@ scim2-models for a query response, honouring ``attributes`` and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from scim2_models import Context, ResponseParameters, Returned
 from scim2_models import SCIMException as ModelsScimException
 
-from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership, _sql
+from ..models import Connection, DirectoryGroup, DirectoryUser, GroupMembership
 from ..models.indexed import GROUP_COLUMNS, USER_COLUMNS, IndexedColumns
+from ..provisioning import directory
+from ..provisioning.events import Actor
 from . import exceptions, redaction, schema
 from .filters import Membership, QueryBuilder
 from .providers import TOLERANT, Dialect, ResourceInfo
@@ -90,6 +92,11 @@ class ResponseShape:
 
 #: Related items (a user's groups, a group's members) by the id of their owner.
 Related = dict[Any, list[dict[str, Any]]]
+#: Membership rows of related items: the owner's id, the item's id, then the names its
+#: ``display`` is taken from (the first that is set).
+Rows = list[tuple[Any, ...]]
+#: Builds the new document of a resource from the resource (row-locked).
+Build = Callable[[Any], dict[str, Any]]
 
 
 class ResourceKind:
@@ -99,30 +106,35 @@ class ResourceKind:
     endpoint: str
     model_class: type[DirectoryUser] | type[DirectoryGroup]
     required: str
-    related: str  # "groups" or "members"
+    #: The attribute holding the related items: a user's "groups", a group's "members".
+    related: str
+    #: Where a related item lives (its ``$ref``) and its SCIM ``type``.
+    item_endpoint: str
+    item_type: str
     #: The attributes kept in indexed columns, for filters and sorting.
     columns: IndexedColumns
     #: The related items as filters reach them.
     membership: Membership
     #: Whether filters on multi-valued attributes read the items' rows (a user's).
     item_rows: bool = False
+    #: Read-only attributes an IdP may send anyway, dropped from its input.
+    ignored_on_input: frozenset[str] = frozenset()
+    #: Whether the related items are written through this resource, from a POST or PUT
+    #: body's ``members`` and PATCH operations on them (a group's members); a user's
+    #: groups are read-only.
+    writes_related: bool = False
+    #: Whether a PATCH is answered with the resource (else 204, unless ``attributes`` or
+    #: ``excludedAttributes`` ask for it: a group can hold many thousands of members).
+    patch_answers_resource: bool = True
+    #: Whether a resource just created can have related items (a group created with
+    #: members); a new user belongs to no group, and its response reads none.
+    created_with_related: bool = True
 
     def scim_model(self) -> Any:
         raise NotImplementedError
 
     def query_builder(self) -> QueryBuilder:
         return _query_builder(self, self.scim_model())
-
-    #: Membership columns of the related items: the owner's column, then the item's id
-    #: and the names its ``display`` is taken from (the first that is set).
-    owner_field: str
-    item_fields: tuple[str, ...]
-    #: Where a related item lives (its ``$ref``) and its SCIM ``type``.
-    item_endpoint: str
-    item_type: str
-    #: Whether one resource is read with its memberships in the same statement: a user's
-    #: groups are few, but a group's members repeat the group's row once each.
-    joins_related: bool = False
 
     def item(self, base_url: str, item_id: Any, *names: Any) -> dict[str, Any]:
         """One related item (a user's group or a group's member) in SCIM form."""
@@ -136,6 +148,53 @@ class ResourceKind:
     def queryset(self, connection: Connection) -> Any:
         return self.model_class.objects.filter(connection=connection)
 
+    # Reads
+
+    def find(
+        self, connection: Connection, key: dict[str, Any], with_related: bool
+    ) -> tuple[Any, Rows | None] | None:
+        """The resource of ``connection`` with the unique ``key`` (``id``, or a folded
+        name key), or None; with its related rows when ``with_related`` and this kind
+        reads them in the same statement (else None: read them when rendering)."""
+        obj = self.model_class.objects.one(connection.pk, **key)
+        return None if obj is None else (obj, None)
+
+    def related_rows(self, ids: Sequence[Any]) -> Rows:
+        """Membership rows of the related items of the resources ``ids``, one query."""
+        raise NotImplementedError
+
+    # Writes (one transaction each, through the provisioning services)
+
+    def create(
+        self,
+        connection: Connection,
+        document: dict[str, Any],
+        members: directory.MemberChange | None,
+        actor: Actor,
+    ) -> Any:
+        """Create a resource; ``members`` as the body gives them (when
+        :attr:`writes_related`)."""
+        raise NotImplementedError
+
+    def update(
+        self,
+        connection: Connection,
+        resource_id: str,
+        build: Build | None,
+        member_changes: list[directory.MemberChange],
+        *,
+        if_match: str | None,
+        actor: Actor,
+    ) -> Any:
+        """Replace the document by ``build(resource)`` (None: keep it) and apply
+        ``member_changes`` (when :attr:`writes_related`), atomically."""
+        raise NotImplementedError
+
+    def delete(
+        self, connection: Connection, resource_id: str, *, if_match: str | None, actor: Actor
+    ) -> None:
+        raise NotImplementedError
+
     # Input
 
     def parse(self, body: Any, dialect: Dialect = TOLERANT) -> dict[str, Any]:
@@ -147,8 +206,9 @@ class ResourceKind:
             for name, field in model.model_fields.items()
             if _is_list(field.annotation)
         )
-        read_only = frozenset({"groups"} if self.name == "User" else ())
-        document = dialect.resource(body, ResourceInfo(self.name, multi_valued, read_only))
+        document = dialect.resource(
+            body, ResourceInfo(self.name, multi_valued, self.ignored_on_input)
+        )
         try:
             with schema.POLICY:
                 resource = model.model_validate(document)
@@ -235,21 +295,10 @@ class ResourceKind:
         """Memberships of ``objs`` in one query, or None when the response omits them."""
         if not shape.returns(self.related):
             return None
-        rows = _sql.values_in(
-            GroupMembership,
-            self.related_names,
-            self.owner_field,
-            [obj.id for obj in objs],
-            order_by=self.item_fields[0],
-        )
-        return self.items_by_owner(rows, base_url)
-
-    @property
-    def related_names(self) -> tuple[str, ...]:
-        return (self.owner_field, *self.item_fields)
+        return self.items_by_owner(self.related_rows([obj.id for obj in objs]), base_url)
 
     def items_by_owner(self, rows: Iterable[Sequence[Any]], base_url: str) -> Related:
-        """Membership rows (``related_names``) as related items, by owner."""
+        """Membership rows (:meth:`related_rows`) as related items, by owner."""
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         # A group is an item of many users: build each distinct item once. The key is the
         # whole row but its owner (a member's display is stored per membership).
@@ -323,17 +372,56 @@ class UserKind(ResourceKind):
     model_class = DirectoryUser
     required = "userName"
     related = "groups"
+    item_endpoint, item_type = "Groups", "direct"
     columns = USER_COLUMNS
     membership = Membership("groups", owner="user", item="group_id")
     item_rows = True
+    ignored_on_input = frozenset({"groups"})
+    created_with_related = False
 
     def scim_model(self) -> Any:
         return schema.user_model()
 
-    owner_field = "user_id"
-    item_fields = ("group_id", "group__display_name")
-    item_endpoint, item_type = "Groups", "direct"
-    joins_related = True
+    def find(
+        self, connection: Connection, key: dict[str, Any], with_related: bool
+    ) -> tuple[Any, Rows | None] | None:
+        # A user's groups are few: read in the same statement when they are shown.
+        if not with_related:
+            return super().find(connection, key, with_related)
+        return DirectoryUser.objects.one_with_groups(connection.pk, **key)
+
+    def related_rows(self, ids: Sequence[Any]) -> Rows:
+        return list(GroupMembership.objects.groups_of(ids))
+
+    def create(
+        self,
+        connection: Connection,
+        document: dict[str, Any],
+        members: directory.MemberChange | None,
+        actor: Actor,
+    ) -> Any:
+        return directory.create_user(connection, document, actor=actor)
+
+    def update(
+        self,
+        connection: Connection,
+        resource_id: str,
+        build: Build | None,
+        member_changes: list[directory.MemberChange],
+        *,
+        if_match: str | None,
+        actor: Actor,
+    ) -> Any:
+        assert build is not None and not member_changes
+        user, _ = directory.update_user(
+            connection, resource_id, build, if_match=if_match, actor=actor
+        )
+        return user
+
+    def delete(
+        self, connection: Connection, resource_id: str, *, if_match: str | None, actor: Actor
+    ) -> None:
+        directory.delete_user(connection, resource_id, if_match=if_match, actor=actor)
 
 
 class GroupKind(ResourceKind):
@@ -342,15 +430,46 @@ class GroupKind(ResourceKind):
     model_class = DirectoryGroup
     required = "displayName"
     related = "members"
+    item_endpoint, item_type = "Users", "User"
     columns = GROUP_COLUMNS
     membership = Membership("members", owner="group", item="user_id")
+    writes_related = True
+    patch_answers_resource = False
 
     def scim_model(self) -> Any:
         return schema.group_model()
 
-    owner_field = "group_id"
-    item_fields = ("user_id", "display", "user__display_name", "user__user_name")
-    item_endpoint, item_type = "Users", "User"
+    def related_rows(self, ids: Sequence[Any]) -> Rows:
+        return GroupMembership.objects.members_of(ids)
+
+    def create(
+        self,
+        connection: Connection,
+        document: dict[str, Any],
+        members: directory.MemberChange | None,
+        actor: Actor,
+    ) -> Any:
+        return directory.create_group(connection, document, members, actor=actor)
+
+    def update(
+        self,
+        connection: Connection,
+        resource_id: str,
+        build: Build | None,
+        member_changes: list[directory.MemberChange],
+        *,
+        if_match: str | None,
+        actor: Actor,
+    ) -> Any:
+        group, _ = directory.update_group(
+            connection, resource_id, build, member_changes, if_match=if_match, actor=actor
+        )
+        return group
+
+    def delete(
+        self, connection: Connection, resource_id: str, *, if_match: str | None, actor: Actor
+    ) -> None:
+        directory.delete_group(connection, resource_id, if_match=if_match, actor=actor)
 
 
 USERS = UserKind()
