@@ -141,15 +141,18 @@ def _attributes_of(model: Any) -> SecretAttributes:
     )
 
 
+#: The scim2-models model of each resource type, with the configured extensions.
+_MODELS = {"User": schema.user_model, "Group": schema.group_model}
+
+
 @cache
 def secret_attributes(resource_type: str | None) -> SecretAttributes:
     """The secret attributes of ``"User"`` or ``"Group"`` with the configured extensions;
     of both when the resource type is not known (None)."""
-    if resource_type == "User":
-        return _attributes_of(schema.user_model())
-    if resource_type == "Group":
-        return _attributes_of(schema.group_model())
-    both = [secret_attributes("User"), secret_attributes("Group")]
+    model = _MODELS.get(resource_type or "")
+    if model is not None:
+        return _attributes_of(model())
+    both = [secret_attributes(name) for name in _MODELS]
     return SecretAttributes(
         core_schemas=tuple(urn for item in both for urn in item.core_schemas),
         extension_schemas=tuple(

@@ -115,7 +115,7 @@ class BulkView(ScimView):
     @staticmethod
     def _target(path: str, method: str) -> tuple[ResourceKind, str]:
         parts = [part for part in path.split("/") if part]
-        kinds = {"Users": USERS, "Groups": GROUPS}
+        kinds = {kind.endpoint: kind for kind in (USERS, GROUPS)}
         if not parts or parts[0] not in kinds or len(parts) > 2:
             raise InvalidValue(f"Unsupported Bulk path {path!r}.")
         if (method == "POST") != (len(parts) == 1):
