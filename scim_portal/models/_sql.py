@@ -1,4 +1,4 @@
-"""Names for the few statements the models' managers write by hand.
+"""Names and parameters for the few statements the models' managers write by hand.
 
 Every name comes from the models' metadata, quoted by the backend of the database
 the router chose; the SQL text of a statement is built once per database. Which
@@ -10,6 +10,7 @@ managers import this module.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.db import connections, models
 
@@ -30,3 +31,14 @@ def select_list(model: type[models.Model], alias: str, using: str) -> str:
     list (what ``Manager.raw()`` maps back to the fields)."""
     quote = connections[using].ops.quote_name
     return ", ".join(f"{alias}.{quote(str(field.column))}" for field in model._meta.concrete_fields)
+
+
+def prepared(model: type[models.Model], values: dict[str, Any], using: str) -> list[Any]:
+    """``values`` of fields of ``model`` as the database takes them: what a queryset does
+    to a filter's values, and ``raw()`` does not."""
+    database = connections[using]
+    result = []
+    for name, value in values.items():
+        field: Any = model._meta.get_field(name)
+        result.append(field.get_db_prep_value(field.to_python(value), database))
+    return result

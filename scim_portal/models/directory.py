@@ -39,7 +39,7 @@ class DirectoryResourceManager(models.Manager[R], Generic[R]):
         ``filter()`` raises it."""
         using = self.db
         sql = _one_sql(self.model, tuple(key), using)
-        params = _prepared(self.model, {"connection": connection, **key}, using)
+        params = _sql.prepared(self.model, {"connection": connection, **key}, using)
         return next(iter(self.raw(sql, params, using=using)), None)
 
 
@@ -51,7 +51,7 @@ class DirectoryUserManager(DirectoryResourceManager["DirectoryUser"]):
         statement (a ``LEFT JOIN``): one round trip to the database instead of two."""
         using = self.db
         sql = _one_with_groups_sql(tuple(key), using)
-        params = _prepared(self.model, {"connection": connection, **key}, using)
+        params = _sql.prepared(self.model, {"connection": connection, **key}, using)
         rows: list[Any] = list(self.raw(sql, params, using=using))
         if not rows:
             return None
@@ -62,49 +62,6 @@ class DirectoryUserManager(DirectoryResourceManager["DirectoryUser"]):
             if row.scim_group_id is not None
         ]
         return rows[0], groups
-
-
-def _where(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
-    return " AND ".join(
-        f"r.{_sql.column(model, name, using)} = %s" for name in ("connection", *names)
-    )
-
-
-@cache
-def _one_sql(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
-    select = _sql.select_list(model, "r", using)
-    table = _sql.table(model, using)
-    return f"SELECT {select} FROM {table} r WHERE {_where(model, names, using)}"  # noqa: S608
-
-
-@cache
-def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
-    def column(model: type[models.Model], name: str) -> str:
-        return _sql.column(model, name, using)
-
-    user, membership, group = DirectoryUser, GroupMembership, DirectoryGroup
-    return (
-        f"SELECT {_sql.select_list(user, 'r', using)}, "  # noqa: S608
-        f"m.{column(membership, 'group')} AS scim_group_id, "
-        f"g.{column(group, 'display_name')} AS scim_group_name "
-        f"FROM {_sql.table(user, using)} r "
-        f"LEFT JOIN {_sql.table(membership, using)} m "
-        f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
-        f"LEFT JOIN {_sql.table(group, using)} g "
-        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
-        f"WHERE {_where(user, names, using)} ORDER BY m.{column(membership, 'group')}"
-    )
-
-
-def _prepared(model: type[models.Model], values: dict[str, Any], using: str) -> list[Any]:
-    """``values`` of fields of ``model`` as the database takes them (``raw()`` passes
-    parameters as they are)."""
-    database = connections[using]
-    prepared = []
-    for name, value in values.items():
-        field: Any = model._meta.get_field(name)
-        prepared.append(field.get_db_prep_value(field.to_python(value), database))
-    return prepared
 
 
 class DirectoryResource(models.Model):
@@ -285,25 +242,6 @@ class GroupMembershipManager(models.Manager["GroupMembership"]):
         )
 
 
-@cache
-def _groups_of_sql(using: str) -> tuple[str, str]:
-    """The statement of :meth:`GroupMembershipManager.groups_of`, split where the user
-    ids go."""
-
-    def column(model: type[models.Model], name: str) -> str:
-        return _sql.column(model, name, using)
-
-    membership, group = GroupMembership, DirectoryGroup
-    head = (
-        f"SELECT m.{column(membership, 'user')}, m.{column(membership, 'group')}, "  # noqa: S608
-        f"g.{column(group, 'display_name')} FROM {_sql.table(membership, using)} m "
-        f"INNER JOIN {_sql.table(group, using)} g "
-        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
-        f"WHERE m.{column(membership, 'user')} IN ("
-    )
-    return head, f") ORDER BY m.{column(membership, 'group')}"
-
-
 class GroupMembership(models.Model):
     """A user's membership of a group; unique per pair, indexed both ways."""
 
@@ -380,3 +318,57 @@ class RoleMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} -> {self.role}"
+
+
+# SQL written once (the managers' statements above), per database.
+
+
+def _where(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
+    return " AND ".join(
+        f"r.{_sql.column(model, name, using)} = %s" for name in ("connection", *names)
+    )
+
+
+@cache
+def _one_sql(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
+    select = _sql.select_list(model, "r", using)
+    table = _sql.table(model, using)
+    return f"SELECT {select} FROM {table} r WHERE {_where(model, names, using)}"  # noqa: S608
+
+
+@cache
+def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
+    def column(model: type[models.Model], name: str) -> str:
+        return _sql.column(model, name, using)
+
+    user, membership, group = DirectoryUser, GroupMembership, DirectoryGroup
+    return (
+        f"SELECT {_sql.select_list(user, 'r', using)}, "  # noqa: S608
+        f"m.{column(membership, 'group')} AS scim_group_id, "
+        f"g.{column(group, 'display_name')} AS scim_group_name "
+        f"FROM {_sql.table(user, using)} r "
+        f"LEFT JOIN {_sql.table(membership, using)} m "
+        f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
+        f"LEFT JOIN {_sql.table(group, using)} g "
+        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
+        f"WHERE {_where(user, names, using)} ORDER BY m.{column(membership, 'group')}"
+    )
+
+
+@cache
+def _groups_of_sql(using: str) -> tuple[str, str]:
+    """The statement of :meth:`GroupMembershipManager.groups_of`, split where the user
+    ids go."""
+
+    def column(model: type[models.Model], name: str) -> str:
+        return _sql.column(model, name, using)
+
+    membership, group = GroupMembership, DirectoryGroup
+    head = (
+        f"SELECT m.{column(membership, 'user')}, m.{column(membership, 'group')}, "  # noqa: S608
+        f"g.{column(group, 'display_name')} FROM {_sql.table(membership, using)} m "
+        f"INNER JOIN {_sql.table(group, using)} g "
+        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
+        f"WHERE m.{column(membership, 'user')} IN ("
+    )
+    return head, f") ORDER BY m.{column(membership, 'group')}"
