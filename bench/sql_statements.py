@@ -12,7 +12,7 @@ per variant, the median of the repeats' median per-call times and their spread
 two variants of a repeat ran side by side, so it moves less than either).
 
 The statements are the model managers' (``DirectoryUser.objects.one()``, …). At commit
-607b6da the same script timed the ``models/_sql.py`` of that time, including the
+8338f80 the same script timed the ``models/_sql.py`` of that time, including the
 statements since given back to the ORM (docs/benchmarks.md has both tables).
 """
 
