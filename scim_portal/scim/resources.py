@@ -385,13 +385,14 @@ class UserKind(ResourceKind):
     def find(
         self, connection: Connection, key: dict[str, Any], with_related: bool
     ) -> tuple[Any, Rows | None] | None:
-        # A user's groups are few: read in the same statement when they are shown.
+        # A user's groups are few: read in the same statement when they are shown (a
+        # group's members would repeat the group's row once each).
         if not with_related:
             return super().find(connection, key, with_related)
         return DirectoryUser.objects.one_with_groups(connection.pk, **key)
 
     def related_rows(self, ids: Sequence[Any]) -> Rows:
-        return list(GroupMembership.objects.groups_of(ids))
+        return GroupMembership.objects.groups_of(ids)
 
     def create(
         self,
