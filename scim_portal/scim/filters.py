@@ -64,6 +64,7 @@ from ..models import DirectoryUserValue, GroupMembership
 from ..models.folding import fold
 from ..models.indexed import ColumnType, IndexedAttribute, IndexedColumns
 from .exceptions import InvalidFilter
+from .negotiation import unstorable
 from .providers import TOLERANT, Dialect
 
 LOOKUPS = {
@@ -512,8 +513,8 @@ def coerce(target: Target, op: CompareOperator, raw: Any) -> Any:
     if isinstance(raw, bool | dict | list):
         raise InvalidFilter(f"{raw!r} is not a string.")
     text = str(raw)
-    if "\x00" in text:  # from a "\u0000" escape; PostgreSQL text cannot hold it
-        raise InvalidFilter("Filter values cannot contain NUL characters.")
+    if found := unstorable(text):  # from a "\u0000" or "\ud800" escape
+        raise InvalidFilter(f"A filter value cannot contain {found}.")
     return text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,33 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 #: SCIM documents nest a few levels (a Bulk operation's PATCH value: about 8); anything
 #: deeper than this is refused before any code walks it recursively.
 MAX_JSON_DEPTH = 64
+#: What no database column stores: NUL (PostgreSQL text cannot hold it) and a UTF-16
+#: surrogate, which a ``str`` holds only alone (JSON's ``"\\ud800"``), never encodable.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str) -> str | None:
+    """What in ``text`` no database can store, in words, or None."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return "a NUL character" if found[0] == "\x00" else "a lone UTF-16 surrogate"
+
+
+def unstorable_in(value: Any) -> str | None:
+    """:func:`unstorable` over every key and string of a JSON document."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if found := unstorable(item):
+                return found
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
 
 
 class ScimJSONRenderer(JSONRenderer):

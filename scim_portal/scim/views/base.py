@@ -34,6 +34,7 @@ from ..negotiation import (
     ScimContentNegotiation,
     ScimJSONParser,
     ScimJSONRenderer,
+    unstorable_in,
 )
 from ..operations import Outcome
 from ..providers import Dialect, dialect_for
@@ -109,11 +110,11 @@ class ScimView(APIView):
                 f"The request body is larger than this server accepts ({self.max_body_bytes()} "
                 "bytes)."
             )
-        # PostgreSQL text cannot hold NUL; refuse it before it reaches a query.
-        if any("\x00" in value for values in request.query_params.lists() for value in values[1]):
-            raise InvalidValue("The query string contains a NUL character.")
-        if request.method in {"POST", "PUT", "PATCH"} and _contains_nul(request.data):
-            raise InvalidValue("The request body contains a NUL character.")
+        # Refuse what no database stores before it reaches a query.
+        if found := unstorable_in(request.query_params.lists()):
+            raise InvalidValue(f"The query string contains {found}.")
+        if request.method in {"POST", "PUT", "PATCH"} and (found := unstorable_in(request.data)):
+            raise InvalidValue(f"The request body contains {found}.")
 
     def _log(self, kwargs: dict[str, Any], response: Any, body: bytes | None, ms: float) -> None:
         """One request-log row; never raises (the answer matters more than its log line),
@@ -194,16 +195,6 @@ def _drain(request: Any) -> None:
             left -= len(chunk)
     except OSError:
         return
-
-
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
 
 
 class UnknownEndpointView(ScimView):

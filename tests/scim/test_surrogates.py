@@ -1,0 +1,20 @@
+"""A lone UTF-16 surrogate is not text any database stores: a SCIM 400, never a 500."""
+
+import pytest
+
+from .test_errors import assert_scim_error
+
+pytestmark = pytest.mark.django_db
+
+LONE = "\\ud800"  # as JSON escapes it: valid JSON, not valid Unicode text
+
+
+def test_a_lone_surrogate_in_a_filter_value_is_invalid_filter(scim):
+    body = assert_scim_error(scim.get("/Users", filter=f'userName eq "a{LONE}"'), 400)
+    assert body["scimType"] == "invalidFilter"
+
+
+def test_a_lone_surrogate_in_a_resource_is_invalid_value(scim):
+    raw = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a' + LONE + '"}'
+    assert_scim_error(scim.post("/Users", raw), 400)
+    assert scim.get("/Users").json()["totalResults"] == 0
