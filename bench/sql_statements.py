@@ -40,6 +40,7 @@ from django.db.models import F  # noqa: E402
 
 from scim_portal.models import (  # noqa: E402
     Connection,
+    ConnectionToken,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
@@ -54,6 +55,8 @@ def load() -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     account = Organization.objects.create(handle="bench", name="Bench")
     connection = Connection.objects.create(account=account, name="Okta", provider="okta")
+    issued = ConnectionToken.build(connection)
+    issued.token.save()
     users = DirectoryUser.objects.bulk_create(
         DirectoryUser(
             connection=connection,
@@ -80,7 +83,13 @@ def load() -> dict[str, Any]:
         "user": users[250],
         "group": groups[7],
         "page_users": [u.pk for u in users[100:200]],
+        "token": issued.raw,
     }
+
+
+def orm_token(raw: str) -> Any:
+    """The token lookup as the ORM writes it (what a filtered queryset runs)."""
+    return ConnectionToken.objects.filter(pk__isnull=False).by_value(raw)
 
 
 def orm_one(model: Any, where: dict[str, Any]) -> Any:
@@ -146,7 +155,12 @@ def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
     group_where = {"connection": connection.pk, "id": str(group.pk)}
     fields = log_fields(connection)
     users, groups = DirectoryUser.objects, DirectoryGroup.objects
+    tokens, token = ConnectionToken.objects, data["token"]
     return {
+        "token lookup (token + connection)": {
+            "sql": lambda: tokens.by_value(token),
+            "orm": lambda: orm_token(token),
+        },
         "one group by id": {
             "sql": lambda: groups.one(connection.pk, id=group.pk),
             "orm": lambda: orm_one(DirectoryGroup, group_where),

@@ -6,8 +6,8 @@ from scim2_models import ScimFilter
 
 from scim_portal.models.indexed import ColumnType
 from scim_portal.provisioning.documents import columns
-from scim_portal.scim.filters import ColumnTarget, IdTarget
 from scim_portal.scim.resources import GROUPS, USERS
+from scim_portal.scim.targets import ColumnTarget, IdTarget
 
 REGISTERED = [
     (kind, attribute) for kind in (USERS, GROUPS) for attribute in kind.columns

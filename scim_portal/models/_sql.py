@@ -9,10 +9,13 @@ managers import this module.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, models
+from django.utils import timezone
 
 
 def table(model: type[models.Model], using: str) -> str:
@@ -42,3 +45,13 @@ def prepared(model: type[models.Model], values: dict[str, Any], using: str) -> l
         field: Any = model._meta.get_field(name)
         result.append(field.get_db_prep_value(field.to_python(value), database))
     return result
+
+
+def python_value(field: Any, value: Any) -> Any:
+    """A column read beside a ``raw()`` model, as ``field`` holds it: ``to_python``
+    parses what SQLite returns as text (dates, UUIDs), and a naive datetime is UTC
+    when ``USE_TZ`` (how Django stores it)."""
+    value = field.to_python(value)
+    if isinstance(value, datetime) and settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value

@@ -171,19 +171,63 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         )
 
     def by_value(self, raw: str) -> ConnectionToken | None:
-        """The usable token whose value is ``raw``, with its connection, or None."""
+        """The usable token whose value is ``raw``, with its connection, or None.
+
+        Every SCIM request asks this: from the unfiltered manager it is one statement
+        written once (:func:`_usable_token`, 0.4 ms cheaper than the ORM's — docs/
+        benchmarks.md); a filtered queryset keeps its filter through the ORM."""
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
-        try:
+        if self.query.has_filters():
             # By the unique digest; revocation and expiry are checked on the row.
-            token = self.select_related("connection").get(digest=digest)
-        except ConnectionToken.DoesNotExist:
-            return None
+            token = self.select_related("connection").filter(digest=digest).first()
+            token = token if token is not None and token.is_usable else None
+        else:
+            token = _usable_token(digest, self.db)
         # The lookup is by digest; compare again in constant time all the same.
-        if not hmac.compare_digest(token.digest, digest):
+        if token is None or not hmac.compare_digest(token.digest, digest):
             return None
-        return token if token.is_usable else None
+        return token
+
+
+def _usable_token(digest: str, using: str) -> ConnectionToken | None:
+    """The token with this digest, neither revoked nor expired, and its connection: the
+    connection's row through ``Connection.objects.raw()`` (which converts its fields),
+    the token's columns beside it, converted by their fields."""
+    params = _sql.prepared(ConnectionToken, {"digest": digest, "expires_at": timezone.now()}, using)
+    rows = list(Connection._default_manager.raw(_token_sql(using), params, using=using))
+    if not rows:
+        return None
+    connection = rows[0]
+    fields = ConnectionToken._meta.concrete_fields
+    values = [
+        _sql.python_value(field, connection.__dict__.pop(f"scim_token_{field.attname}"))
+        for field in fields
+    ]
+    token = ConnectionToken.from_db(using, [field.attname for field in fields], values)
+    token.connection = connection
+    return token
+
+
+@cache
+def _token_sql(using: str) -> str:
+    token, connection = _sql.table(ConnectionToken, using), _sql.table(Connection, using)
+
+    def column(name: str) -> str:
+        return _sql.column(ConnectionToken, name, using)
+
+    token_columns = ", ".join(
+        f"t.{column(field.name)} AS scim_token_{field.attname}"
+        for field in ConnectionToken._meta.concrete_fields
+    )
+    return (
+        f"SELECT {_sql.select_list(Connection, 'c', using)}, {token_columns} "  # noqa: S608
+        f"FROM {token} t INNER JOIN {connection} c "
+        f"ON c.{_sql.column(Connection, 'id', using)} = t.{column('connection')} "
+        f"WHERE t.{column('digest')} = %s AND t.{column('revoked_at')} IS NULL "
+        f"AND (t.{column('expires_at')} IS NULL OR t.{column('expires_at')} > %s)"
+    )
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,11 @@ from ..provisioning.exceptions import (
 )
 from . import exceptions, schema
 from .exceptions import InvalidPath, InvalidValue, NotFound, PreconditionFailed
-from .filters import _equal_values, parse
+from .filters import parse
 from .members import listed_members
 from .providers import TOLERANT, Dialect
 from .resources import Build, Related, ResourceKind, ResponseShape, models_error
+from .targets import equal_values
 
 logger = logging.getLogger("scim_portal.scim")
 
@@ -260,7 +261,7 @@ def split_group_operations(
             match = _MEMBERS_FILTER.match(bare)
             if match is None or op != "remove":
                 raise InvalidPath(f"Unsupported members path {path!r} for '{op}'.")
-            ids = [str(v) for v in _equal_values(parse(match["filter"], dialect))]
+            ids = [str(v) for v in equal_values(parse(match["filter"], dialect))]
             changes.append(directory.MemberChange("remove", tuple(ids)))
         elif lowered.startswith("members"):
             raise InvalidPath(f"Unsupported members path {path!r}.")
