@@ -179,10 +179,11 @@ class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
         digest = ConnectionToken.digest_of(raw)
+        token: ConnectionToken | None
         if self.query.has_filters():
             # By the unique digest; revocation and expiry are checked on the row.
-            token = self.select_related("connection").filter(digest=digest).first()
-            token = token if token is not None and token.is_usable else None
+            found = self.select_related("connection").filter(digest=digest).first()
+            token = found if found is not None and found.is_usable else None
         else:
             token = _usable_token(digest, self.db)
         # The lookup is by digest; compare again in constant time all the same.
