@@ -40,7 +40,8 @@ class DirectoryResourceManager(models.Manager[R], Generic[R]):
         using = self.db
         sql = _one_sql(self.model, tuple(key), using)
         params = _sql.prepared(self.model, {"connection": connection, **key}, using)
-        return next(iter(self.raw(sql, params, using=using)), None)
+        rows = _sql.fetch(sql, params, using)
+        return _sql.build(self.model, rows[0], using) if rows else None
 
 
 class DirectoryUserManager(DirectoryResourceManager["DirectoryUser"]):
@@ -52,16 +53,18 @@ class DirectoryUserManager(DirectoryResourceManager["DirectoryUser"]):
         using = self.db
         sql = _one_with_groups_sql(tuple(key), using)
         params = _sql.prepared(self.model, {"connection": connection, **key}, using)
-        rows: list[Any] = list(self.raw(sql, params, using=using))
+        rows = _sql.fetch(sql, params, using)
         if not rows:
             return None
+        user = _sql.build(self.model, rows[0], using)
+        width = len(self.model._meta.concrete_fields)
         group_id: Any = GroupMembership._meta.get_field("group").to_python
         groups = [
-            (row.pk, group_id(row.scim_group_id), row.scim_group_name)
+            (user.pk, group_id(row[width]), row[width + 1])
             for row in rows
-            if row.scim_group_id is not None
+            if row[width] is not None
         ]
-        return rows[0], groups
+        return user, groups
 
 
 class DirectoryResource(models.Model):
@@ -344,8 +347,7 @@ def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
     user, membership, group = DirectoryUser, GroupMembership, DirectoryGroup
     return (
         f"SELECT {_sql.select_list(user, 'r', using)}, "  # noqa: S608
-        f"m.{column(membership, 'group')} AS scim_group_id, "
-        f"g.{column(group, 'display_name')} AS scim_group_name "
+        f"m.{column(membership, 'group')}, g.{column(group, 'display_name')} "
         f"FROM {_sql.table(user, using)} r "
         f"LEFT JOIN {_sql.table(membership, using)} m "
         f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
