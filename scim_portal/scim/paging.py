@@ -6,9 +6,12 @@ are read, so ``startIndex=99901`` reads 100 full rows, not 100,000. ``totalResul
 comes from the page when the page tells it (a short page), otherwise from ``COUNT(*)``
 — but for an unfiltered list (Okta's import: ``count=100`` page after page, in id
 order), whose total is the size of the directory, kept in Django's cache
-(:class:`DirectoryTotal`).
+(:class:`DirectoryTotal`). Beside the size, once the directory has been read at one
+state, the id at every :data:`MARK_STEP`-th position is kept the same way, so a deep page
+starts at the mark before it instead of walking the index to its offset (at 100,000
+users the walk made a random page 1.6 times as slow as at 1,000).
 
-That size is labelled with the connection's event sequence
+That size (and the marks) is labelled with the connection's event sequence
 (``Connection.last_event_number``). Every create and delete of a user or group goes
 through :mod:`scim_portal.provisioning`, which raises the sequence in the same
 transaction as the row (it numbers the change's event), and a request reads the sequence
@@ -16,8 +19,9 @@ with its token, before it counts: so a size is never older than its label. A req
 uses only a size labelled with its own sequence or a later one, and counts again after
 any create or delete has committed — no signals, nothing to forget. Writes that bypass
 ``provisioning/`` (``bulk_create``, ``QuerySet.delete()``, raw SQL) raise no sequence:
-they show in the pages at once and in ``totalResults`` after the next write through
-``provisioning/``, or within :data:`TOTAL_TIMEOUT` seconds. (With a read replica, read
+they show in ``totalResults`` and in the deep pages of a kept directory (read through
+its marks) after the next write through ``provisioning/``, or within
+:data:`TOTAL_TIMEOUT` seconds; in every other page at once. (With a read replica, read
 the token from the database the directory is read from, or a lagging replica could
 count an older state than the label says.)
 
@@ -33,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import Mod, RowNumber
 
 from .._cache import guarded
 from ..models import Connection
@@ -50,6 +56,10 @@ DEFERRED_JOIN_OFFSET = 2000
 #: Seconds a directory's size is kept: how long a write that bypasses ``provisioning/``
 #: may leave ``totalResults`` behind.
 TOTAL_TIMEOUT = 60
+#: A deep page of an unfiltered list starts from the id at every ``MARK_STEP``-th position
+#: (or further apart, so that there are at most ``MAX_MARKS``: 16 bytes each).
+MARK_STEP = 1000
+MAX_MARKS = 1000
 CACHE_ALIAS = "default"
 
 
@@ -113,24 +123,61 @@ class DirectoryTotal:
 
     def __init__(self, kind: ResourceKind, connection: Connection, queryset: Any) -> None:
         self.sequence = connection.last_event_number
-        self.key = f"scim_portal:total:1:{kind.model_class._meta.model_name}:{connection.pk}"
+        name = f"{kind.model_class._meta.model_name}:{connection.pk}"
+        self.key, self.marks_key = f"scim_portal:total:1:{name}", f"scim_portal:marks:1:{name}"
         self.queryset = queryset
         self.usable = not transaction.get_connection(queryset.db).in_atomic_block
 
-    def known(self) -> int | None:
-        """The kept size, if it is labelled with this request's sequence or a later one."""
+    def _get(self, key: str) -> Any:
+        """The value kept under ``key`` if it is labelled with this request's sequence or a
+        later one, else None."""
         if not self.usable:
             return None
-        value = guarded(lambda: caches[CACHE_ALIAS].get(self.key), None, "list totals")
+        value = guarded(lambda: caches[CACHE_ALIAS].get(key), None, "list totals")
         if not isinstance(value, tuple) or value[0] < self.sequence:
             return None
-        return int(value[1])
+        return value[1]
+
+    def _set(self, key: str, value: Any) -> None:
+        if self.usable:
+            labelled = (self.sequence, value)
+            cache = caches[CACHE_ALIAS]
+            guarded(lambda: cache.set(key, labelled, TOTAL_TIMEOUT), None, "list totals")
+
+    def known(self) -> int | None:
+        """The kept size, if it is labelled with this request's sequence or a later one."""
+        value = self._get(self.key)
+        return None if value is None else int(value)
 
     def keep(self, total: int) -> None:
-        if self.usable:
-            value = (self.sequence, total)
-            cache = caches[CACHE_ALIAS]
-            guarded(lambda: cache.set(self.key, value, TOTAL_TIMEOUT), None, "list totals")
+        self._set(self.key, total)
+
+    def page(self, total: int, offset: int, limit: int) -> list[Any]:
+        """Rows ``offset`` to ``offset + limit`` in id order, from the id at the kept mark
+        before ``offset`` (``id >= mark``, then an ``OFFSET`` below the marks' step). The
+        marks are taken — one pass over the ``(connection, id)`` index — when none are kept
+        at this sequence; the caller has a size kept at it, so the directory was read at
+        this state before (a directory that changes between every two reads never pays)."""
+        kept = self._get(self.marks_key)
+        if kept is None:
+            step = max(MARK_STEP, -(-total // MAX_MARKS))
+            numbered = self.queryset.order_by().annotate(
+                position=Window(RowNumber(), order_by=F("id").asc())
+            )
+            marks = list(
+                numbered.annotate(place=Mod(F("position") - 1, step))
+                .filter(place=0)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            kept = (step, marks)
+            self._set(self.marks_key, kept)
+        step, marks = kept
+        if offset // step >= len(marks):
+            return []
+        skip = offset % step
+        rows = self.queryset.filter(id__gte=marks[offset // step]).order_by("id")
+        return list(rows[skip : skip + limit])
 
     def count(self) -> int:
         """The kept size, or ``COUNT(*)``, kept."""
@@ -149,9 +196,11 @@ def _read_directory(
     known = total.known()
     if known is not None and (limit == 0 or offset >= known):
         return known, []
-    page = read_page(kind, connection, queryset, ["id"], offset, limit) if limit else []
     if known is not None:
-        return known, page
+        if offset >= DEFERRED_JOIN_OFFSET:
+            return known, total.page(known, offset, limit)
+        return known, read_page(kind, connection, queryset, ["id"], offset, limit)
+    page = read_page(kind, connection, queryset, ["id"], offset, limit) if limit else []
     if limit and len(page) < limit and (page or offset == 0):
         counted = offset + len(page)
     else:

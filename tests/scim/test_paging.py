@@ -180,18 +180,40 @@ def test_a_rolled_back_sequence_is_never_kept(scim):
     assert listed(scim, count=1)[0] == 3
 
 
-def test_every_deep_page_is_the_page_the_database_holds(
+def test_a_deep_page_of_a_directory_read_for_the_first_time_is_a_deferred_join(
     scim, monkeypatch, django_assert_num_queries
 ):
-    # Deep pages from offset 10 in a small directory: deferred joins.
     monkeypatch.setattr(paging, "DEFERRED_JOIN_OFFSET", 10)
     bulk_users(scim.connection, 61)
     expected = [str(pk) for pk in truth(scim.connection)]
-    listed(scim, startIndex=31, count=5)  # counts, and keeps the size
-    with django_assert_num_queries(4) as queries:  # auth, page, groups, request log
+    listed(scim, filter='userName eq "nobody"')  # the token's last use, written
+    # auth, page, count (a full page does not tell the total), groups, request log
+    with django_assert_num_queries(5) as queries:
         assert listed(scim, startIndex=50, count=5) == (61, expected[49:54])
     page_sql = queries.captured_queries[1]["sql"]
     assert " IN (SELECT " in page_sql and "COUNT(" not in page_sql
+
+
+@pytest.fixture
+def marked(monkeypatch):
+    """Deep pages from offset 10, marks at every 7th position."""
+    monkeypatch.setattr(paging, "DEFERRED_JOIN_OFFSET", 10)
+    monkeypatch.setattr(paging, "MARK_STEP", 7)
+
+
+def test_every_deep_page_of_a_kept_directory_is_the_page_the_database_holds(
+    scim, marked, django_assert_num_queries
+):
+    bulk_users(scim.connection, 61)
+    expected = [str(pk) for pk in truth(scim.connection)]
+    listed(scim, startIndex=31, count=5)  # counts, and keeps the size
+    with django_assert_num_queries(5) as queries:  # auth, the marks, page, groups, log
+        assert listed(scim, startIndex=50, count=5) == (61, expected[49:54])
+    assert "ROW_NUMBER" in queries.captured_queries[1]["sql"].upper()
+    with django_assert_num_queries(4) as queries:  # auth, page, groups, request log
+        assert listed(scim, startIndex=40, count=5) == (61, expected[39:44])
+    page_sql = queries.captured_queries[1]["sql"]
+    assert " IN (SELECT " not in page_sql and "COUNT(" not in page_sql
     for start in range(1, 64):
         for count in (1, 6, 21, 25):
             assert listed(scim, startIndex=start, count=count) == (
@@ -200,15 +222,25 @@ def test_every_deep_page_is_the_page_the_database_holds(
             ), (start, count)
 
 
-def test_a_deep_page_after_a_delete_is_the_page_the_database_holds(scim, monkeypatch):
-    monkeypatch.setattr(paging, "DEFERRED_JOIN_OFFSET", 10)
+@pytest.mark.parametrize("change", ["create", "delete"])
+def test_a_deep_page_after_a_change_through_provisioning_is_the_page_the_database_holds(
+    scim, marked, change
+):
     bulk_users(scim.connection, 40)
-    for _ in range(2):
+    for _ in range(2):  # the size, then the marks, kept
         listed(scim, startIndex=21, count=5)
-    victim = truth(scim.connection)[3]
-    assert scim.delete(f"/Users/{victim}").status_code == 204
+    if change == "delete":
+        victim = truth(scim.connection)[3]
+        assert scim.delete(f"/Users/{victim}").status_code == 204
+    else:
+        scim.create_user("new@example.com")
     expected = [str(pk) for pk in truth(scim.connection)]
-    assert listed(scim, startIndex=21, count=5) == (39, expected[20:25])
+    for _ in range(3):  # counted again, then new marks, then read through them
+        for start in (11, 19, 21, 33):
+            assert listed(scim, startIndex=start, count=5) == (
+                len(expected),
+                expected[start - 1 : start + 4],
+            )
 
 
 def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, caplog):
