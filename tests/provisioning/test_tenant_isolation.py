@@ -20,7 +20,7 @@ from hypothesis.stateful import (
 
 from scim_portal.models import DirectoryGroup, DirectoryUser, HostLink
 from scim_portal.provisioning import create_connection, directory
-from scim_portal.provisioning.ownership import accept_invitation
+from scim_portal.provisioning.ownership import CannotLink, accept_invitation
 from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
 from tests.scim_client import ScimClient
 from tests.testapp.models import OrganizationMembership
@@ -180,8 +180,21 @@ class ConnectionBMachine(RuleBasedStateMachine):
         found = DirectoryUser.objects.filter(
             connection=self.connection_b, pk=user, host_link=HostLink.AWAITING
         ).first()
-        if found is not None and found.awaited_user is not None:
-            accept_invitation(found, found.awaited_user)
+        if found is None or found.awaited_user is None:
+            return
+        person = found.awaited_user
+        linked_elsewhere = (
+            DirectoryUser.objects.filter(connection=self.connection_b, host_user=person)
+            .exclude(pk=found.pk)
+            .exists()
+        )
+        try:
+            accept_invitation(found, person)
+        except CannotLink:
+            # Two directory users awaited the same person: the second is refused.
+            assert linked_elsewhere
+        else:
+            assert not linked_elsewhere
 
     @rule(policy=st.sampled_from(["deactivate", "remove"]))
     def deprovision_policy(self, policy):
