@@ -283,3 +283,44 @@ def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):
     assert ConnectionToken.objects.filter(connection=other).by_value(issued.raw) is None
     mine = ConnectionToken.objects.filter(connection=connection).by_value(issued.raw)
     assert mine is not None and mine.connection == connection
+
+
+@pytest.fixture
+def database_in_tokyo():
+    """SQLite storing datetimes in a database time zone (``DATABASES[...]["TIME_ZONE"]``),
+    which Django's converters read them in."""
+    from django.db import connections
+
+    wrapper = connections["default"]
+    if wrapper.vendor != "sqlite":
+        pytest.skip("PostgreSQL stores datetimes with their time zone")
+    old = wrapper.settings_dict.get("TIME_ZONE")
+    wrapper.settings_dict["TIME_ZONE"] = "Asia/Tokyo"
+    for name in ("timezone", "timezone_name"):
+        wrapper.__dict__.pop(name, None)
+    yield
+    wrapper.settings_dict["TIME_ZONE"] = old
+    for name in ("timezone", "timezone_name"):
+        wrapper.__dict__.pop(name, None)
+
+
+def test_one_reads_datetimes_as_the_orm_in_a_database_time_zone(connection, database_in_tokyo):
+    user = directory.create_user(connection, {"userName": "tz@example.com"})
+    orm = DirectoryUser.objects.get(pk=user.pk)
+    assert orm.created == user.created
+    assert fields_of(DirectoryUser.objects.one(connection.pk, id=user.pk)) == fields_of(orm)
+
+
+def test_the_token_lookup_reads_datetimes_as_the_orm_in_a_database_time_zone(
+    issued_connection, database_in_tokyo
+):
+    _connection, issued = issued_connection
+    stamp = timezone.now().replace(microsecond=0)
+    ConnectionToken.objects.filter(pk=issued.token.pk).update(
+        last_used_at=stamp, expires_at=stamp + timedelta(days=1)
+    )
+    found = ConnectionToken.objects.by_value(issued.raw)
+    orm = ConnectionToken.objects.select_related("connection").get(pk=issued.token.pk)
+    assert orm.last_used_at == stamp
+    assert fields_of(found) == fields_of(orm)
+    assert fields_of(found.connection) == fields_of(orm.connection)

@@ -10,7 +10,7 @@ managers import this module.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -52,18 +52,21 @@ def prepared(model: type[models.Model], values: dict[str, Any], using: str) -> l
 
 def python_value(field: Any, value: Any, using: str) -> Any:
     """A column's value as ``field`` holds it, through the field's public conversions:
-    ``from_db_value`` (JSON text decoded), then ``to_python`` (what SQLite returns as
-    text or integers: dates, UUIDs, booleans); a naive datetime is UTC when ``USE_TZ``,
-    which is how Django stores it. tests/test_sql.py compares the results with the ORM's
-    on every database."""
+    ``from_db_value`` (JSON text decoded; a foreign key converts as its target), then
+    ``to_python`` (what SQLite returns as text or integers: dates, UUIDs, booleans); a
+    naive datetime is in the database's time zone (``connection.timezone``: UTC unless
+    ``DATABASES[...]["TIME_ZONE"]`` says otherwise), as Django's own converters read it.
+    tests/test_sql.py compares the results with the ORM's."""
     if value is None:
         return None
-    from_db = getattr(field, "from_db_value", None)
+    source = getattr(field, "target_field", None) if field.is_relation else field
+    source = source or field
+    from_db = getattr(source, "from_db_value", None)
     if from_db is not None:
         value = from_db(value, None, connections[using])
-    value = field.to_python(value)
+    value = source.to_python(value)
     if isinstance(value, datetime) and settings.USE_TZ and timezone.is_naive(value):
-        value = timezone.make_aware(value, UTC)
+        value = timezone.make_aware(value, connections[using].timezone)
     return value
 
 

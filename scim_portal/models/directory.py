@@ -26,6 +26,10 @@ from .folding import MAX_EXPANSION, FoldedKeyField
 
 R = TypeVar("R", bound="DirectoryResource")
 
+#: The longest folded ``value`` of a multi-valued item kept in its ``value_key`` (the
+#: writer leaves longer ones out; filters then compare the stored item instead).
+VALUE_KEY_LENGTH = 255
+
 
 class DirectoryResourceManager(models.Manager[R], Generic[R]):
     """Users' and groups' ``objects``. Every SCIM read of one resource (GET by id, a
@@ -285,7 +289,7 @@ class DirectoryUserValue(models.Model):
     type = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     primary = models.BooleanField(null=True)
     #: ``fold()`` of the ``value`` sub-attribute when it fits the index; None otherwise.
-    value_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    value_key = models.CharField(max_length=VALUE_KEY_LENGTH, null=True, blank=True)  # noqa: DJ001
     #: The whole item, for comparisons on its other sub-attributes.
     item = models.JSONField(default=dict)
 

@@ -22,7 +22,7 @@ class RequestLogManager(models.Manager["RequestLog"]):
         and such an entry goes through ``bulk_create()`` itself. As there, no
         ``pre_save``/``post_save`` signal is sent.
         """
-        using = using or router.db_for_write(self.model, instance=entry)
+        using = using or self._db or router.db_for_write(self.model, instance=entry)
         fields = _inserted_fields(self.model)
         values = [field.pre_save(entry, add=True) for field in fields]
         if any(hasattr(value, "resolve_expression") for value in values):

@@ -20,6 +20,7 @@ from ..models import (
     DirectoryUser,
     DirectoryUserValue,
 )
+from ..models.directory import VALUE_KEY_LENGTH
 from ..models.folding import fold
 from ..models.indexed import (
     GROUP_COLUMNS,
@@ -41,7 +42,6 @@ Document = dict[str, Any]
 #: Bytes of a folded key an index entry holds safely (PostgreSQL's B-tree stops near
 #: 2,700): 255 characters that each fold to three 4-byte ones would not fit.
 MAX_KEY_BYTES = 2600
-VALUE_KEY_LENGTH = 255
 
 
 def _text(value: Any, path: str, limit: int, *, required: bool, folded: bool) -> str | None:

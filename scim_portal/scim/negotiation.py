@@ -29,7 +29,8 @@ def unstorable(text: str) -> str | None:
 
 
 def unstorable_in(value: Any) -> str | None:
-    """:func:`unstorable` over every key and string of a JSON document."""
+    """:func:`unstorable` over every key and string of a JSON document (or of any
+    iterable of them: a ``QueryDict``'s ``lists()``)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -39,7 +40,7 @@ def unstorable_in(value: Any) -> str | None:
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple):
+        elif isinstance(item, Iterable) and not isinstance(item, bytes):
             stack.extend(item)
     return None
 

@@ -255,6 +255,10 @@ def split_group_operations(
         if lowered == "members":
             if op in {"add", "replace"}:
                 changes.append(_members(op, operation.get("value")))
+            elif operation.get("value") is not None:
+                # A remove with a value removes the members it lists (schema.POLICY),
+                # as some IdPs send it: one change for them all, whatever their number.
+                changes.append(_members("remove", operation["value"]))
             else:
                 changes.append(directory.MemberChange("remove_all"))
         elif lowered.startswith("members["):

@@ -55,6 +55,7 @@ from scim2_models.path import (
 )
 
 from ..models import DirectoryUserValue, GroupMembership
+from ..models.directory import VALUE_KEY_LENGTH
 from ..models.folding import fold
 from ..models.indexed import IndexedAttribute
 from .exceptions import InvalidFilter
@@ -75,9 +76,6 @@ LOOKUPS = {
 }
 ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
 SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
-
-#: The longest folded ``value`` of a multi-valued item that has a ``value_key``.
-VALUE_KEY_LENGTH = 255
 
 
 class LogicalVisitor(FilterVisitor[Q]):

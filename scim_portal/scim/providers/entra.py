@@ -18,12 +18,10 @@ creates the entry a valuePath update names. Its own quirks are the hooks below.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from ...providers import get_provider
-from ..members import listed_members
 from .base import ProviderProfile
 
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
@@ -62,30 +60,20 @@ class Entra(ProviderProfile):
     def normalize_operation(
         self, operation: dict[str, Any], resource_type: str
     ) -> list[dict[str, Any]]:
-        """- ``add``/``replace`` of an empty value at a path is a ``remove`` (a manager
-          is removed by ``replace`` with ``""``);
-        - without the flag a member leaves a group by ``remove`` of ``members`` with a
-          value listing them (all of them, not only the first): one
-          ``members[value eq "…"]`` removal per member listed.
+        """``add``/``replace`` of an empty value at a path is a ``remove`` (a manager is
+        removed by ``replace`` with ``""``); an ``add`` of an empty list adds nothing
+        (RFC 7644 section 3.5.2.1), never a removal of every value.
+
+        (Without the flag a member leaves a group by ``remove`` of ``members`` with a
+        value listing them all: the engine reads any ``remove`` with a value as
+        selecting what to remove, for every client — ``schema.POLICY``.)
         """
         op, path = operation["op"], operation.get("path")
-        if not path:
+        if not path or op not in {"add", "replace"} or not _is_empty(operation["value"]):
             return [operation]
-        if op in {"add", "replace"} and _is_empty(operation["value"]):
-            return [{"op": "remove", "path": path}]
-        if resource_type == "Group" and op == "remove" and operation.get("value"):
-            bare = path.strip()
-            if bare.lower().startswith(GROUP_CORE):
-                bare = bare[len(GROUP_CORE) :]
-            if bare.lower() == "members":
-                return [
-                    {
-                        "op": "remove",
-                        "path": f"members[value eq {json.dumps(member, ensure_ascii=False)}]",
-                    }
-                    for member, _display in listed_members(operation["value"])
-                ]
-        return [operation]
+        if op == "add" and operation["value"] == []:
+            return []
+        return [{"op": "remove", "path": path}]
 
 
 def _is_empty(value: Any) -> bool:

@@ -119,7 +119,7 @@ class ResourceView(ScimView):
         builder = kind.query_builder()
         queryset = kind.queryset(connection)
         if params.filter:
-            queryset = queryset.filter(builder.build(params.filter))
+            queryset = queryset.filter(builder.build(params.filter, self.dialect()))
         ordering = builder.order_by(params.sort_by, params.descending) if params.sort_by else None
 
         def total() -> int:
