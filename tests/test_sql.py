@@ -288,12 +288,14 @@ def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):
 @pytest.fixture
 def database_in_tokyo():
     """SQLite storing datetimes in a database time zone (``DATABASES[...]["TIME_ZONE"]``),
-    which Django's converters read them in."""
+    which Django's converters read them in. PostgreSQL stores the zone with each value
+    (Django refuses the setting there): the tests compare with the ORM as configured."""
     from django.db import connections
 
     wrapper = connections["default"]
     if wrapper.vendor != "sqlite":
-        pytest.skip("PostgreSQL stores datetimes with their time zone")
+        yield
+        return
     old = wrapper.settings_dict.get("TIME_ZONE")
     wrapper.settings_dict["TIME_ZONE"] = "Asia/Tokyo"
     for name in ("timezone", "timezone_name"):
