@@ -634,7 +634,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="directoryuser",
-            index=models.Index(fields=["connection", "active"], name="scim_user_active_idx"),
+            index=models.Index(fields=["connection", "active", "id"], name="scim_user_active_idx"),
         ),
         migrations.AddIndex(
             model_name="directoryuser",

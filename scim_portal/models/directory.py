@@ -174,7 +174,7 @@ class DirectoryUser(DirectoryResource):
             models.Index(fields=["connection", "external_id"], name="scim_user_extid_idx"),
             models.Index(fields=["connection", "display_name_key"], name="scim_user_dispkey_idx"),
             models.Index("connection", Lower("email"), name="scim_user_email_idx"),
-            models.Index(fields=["connection", "active"], name="scim_user_active_idx"),
+            models.Index(fields=["connection", "active", "id"], name="scim_user_active_idx"),
             models.Index(fields=["connection", "created"], name="scim_user_created_idx"),
             models.Index(fields=["connection", "last_modified"], name="scim_user_modified_idx"),
         ]
