@@ -40,7 +40,7 @@ from django.db.models import F  # noqa: E402
 
 from scim_portal.models import (  # noqa: E402
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
@@ -55,7 +55,7 @@ def load() -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     account = Organization.objects.create(handle="bench", name="Bench")
     connection = Connection.objects.create(account=account, name="Okta", provider="okta")
-    issued = ConnectionToken.build(connection)
+    issued = Credential.build(connection)
     issued.token.save()
     users = DirectoryUser.objects.bulk_create(
         DirectoryUser(
@@ -89,7 +89,7 @@ def load() -> dict[str, Any]:
 
 def orm_token(raw: str) -> Any:
     """The token lookup as the ORM writes it (what a filtered queryset runs)."""
-    return ConnectionToken.objects.filter(pk__isnull=False).by_value(raw)
+    return Credential.objects.filter(pk__isnull=False).by_value(raw)
 
 
 def orm_one(model: Any, where: dict[str, Any]) -> Any:
@@ -155,7 +155,7 @@ def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
     group_where = {"connection": connection.pk, "id": str(group.pk)}
     fields = log_fields(connection)
     users, groups = DirectoryUser.objects, DirectoryGroup.objects
-    tokens, token = ConnectionToken.objects, data["token"]
+    tokens, token = Credential.objects, data["token"]
     return {
         "token lookup (token + connection)": {
             "sql": lambda: tokens.by_value(token),

@@ -25,14 +25,20 @@ from .health import health, with_last_status
 from .models import (
     AccountDomain,
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     EnvironmentKey,
     ProvisioningEvent,
     RequestLog,
 )
-from .provisioning import create_connection, delete_connection, directory, issue_token, revoke_token
+from .provisioning import (
+    create_connection,
+    delete_connection,
+    directory,
+    issue_token,
+    revoke_credential,
+)
 from .provisioning.domains import add_domain, check_new_domain, mark_verified, remove_domain
 from .provisioning.events import Actor
 from .provisioning.exceptions import DomainError
@@ -60,8 +66,8 @@ def admin_page(
     )
 
 
-class ConnectionTokenInline(admin.TabularInline):
-    model = ConnectionToken
+class CredentialInline(admin.TabularInline):
+    model = Credential
     extra = 0
     can_delete = False
     fields = ("prefix", "label", "created_at", "last_used_at", "expires_at", "state", "revoke")
@@ -72,17 +78,17 @@ class ConnectionTokenInline(admin.TabularInline):
         return False  # issued by the "Issue token" page, which shows the value once
 
     @admin.display(description="state")
-    def state(self, token: ConnectionToken) -> str:
+    def state(self, token: Credential) -> str:
         if token.is_revoked:
             return "revoked"
         return "expired" if token.is_expired else "active"
 
     @admin.display(description="")
-    def revoke(self, token: ConnectionToken) -> str:
+    def revoke(self, token: Credential) -> str:
         if not token.is_usable:
             return ""
         url = reverse(
-            "admin:scim_portal_connection_revoke_token", args=[token.connection_id, token.pk]
+            "admin:scim_portal_connection_revoke_credential", args=[token.connection_id, token.pk]
         )
         return format_html('<a href="{}">Revoke…</a>', url)
 
@@ -121,7 +127,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
         "last_request_at", "last_event_number",
     )  # fmt: skip
-    inlines = [ConnectionTokenInline]
+    inlines = [CredentialInline]
     actions = None  # no bulk delete: deletion asks what to do with the directory
     change_form_template = "admin/scim_portal/connection/change_form.html"
 
@@ -130,7 +136,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
         queryset = with_last_status(super().get_queryset(request).with_counts())  # type: ignore[attr-defined]
-        return queryset.prefetch_related("tokens")  # type: ignore[no-any-return]
+        return queryset.prefetch_related("credentials")  # type: ignore[no-any-return]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -212,8 +218,9 @@ class ConnectionAdmin(admin.ModelAdmin):
         return [
             path("<uuid:object_id>/issue-token/", view(self.issue_token_view),
                  name="scim_portal_connection_issue_token"),
-            path("<uuid:object_id>/tokens/<int:token_id>/revoke/", view(self.revoke_token_view),
-                 name="scim_portal_connection_revoke_token"),
+            path("<uuid:object_id>/credentials/<int:token_id>/revoke/",
+                 view(self.revoke_credential_view),
+                 name="scim_portal_connection_revoke_credential"),
             *super().get_urls(),
         ]  # fmt: skip
 
@@ -239,21 +246,26 @@ class ConnectionAdmin(admin.ModelAdmin):
             self, request, "issue_token.html", "Issue a token", connection=connection, form=form
         )
 
-    def revoke_token_view(
+    def revoke_credential_view(
         self, request: HttpRequest, object_id: Any, token_id: int
     ) -> HttpResponse:
         connection = get_object_or_404(Connection, pk=object_id)
-        token = get_object_or_404(ConnectionToken, pk=token_id, connection=connection)
+        token = get_object_or_404(Credential, pk=token_id, connection=connection)
         if not self.has_delete_permission(request, connection):
             raise PermissionDenied
         if request.method == "POST":
-            revoke_token(token, actor=Actor.for_user(request.user, via="admin"))
+            revoke_credential(token, actor=Actor.for_user(request.user, via="admin"))
             self.message_user(request, f"Revoked token {token.prefix}…", messages.SUCCESS)
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_connection_change", args=[connection.pk])
             )
         return admin_page(
-            self, request, "revoke_token.html", "Revoke a token", connection=connection, token=token
+            self,
+            request,
+            "revoke_token.html",
+            "Revoke a token",
+            connection=connection,
+            token=token,
         )
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:

@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
     "DNS_NAMESERVERS": None,
     "DNS_TIMEOUT": 5.0,
     "DOMAIN_TXT_LOOKUP": "scim_portal.provisioning.domains.dns_txt_lookup",
+    # OAuth token endpoint (docs/scim-authentication.md): requests a minute per client
+    # address and per client id (None disables).
+    "TOKEN_RATE_LIMIT_PER_MINUTE": 60,
+    # Federated issuers: seconds their OpenID configuration and keys are cached, seconds a
+    # fetch may take, and (for development and tests only) whether http:// URLs and
+    # private or loopback addresses may be fetched.
+    "FEDERATION_KEYS_CACHE_SECONDS": 3600,
+    "FEDERATION_FETCH_TIMEOUT": 5.0,
+    "FEDERATION_ALLOW_HTTP": False,
+    "FEDERATION_ALLOW_PRIVATE_NETWORKS": False,
     # Days request logs and provisioning events are kept (``manage.py scim_portal prune``).
     "REQUEST_LOG_RETENTION_DAYS": 30,
     "EVENT_RETENTION_DAYS": 365,

@@ -36,7 +36,7 @@ def health(connection: Connection, tokens: list[Any] | None = None) -> Health:
     """The status of ``connection``; annotate ``last_status`` and prefetch tokens first."""
     now = timezone.now()
     if tokens is None:
-        tokens = list(connection.tokens.all())
+        tokens = list(connection.credentials.all())
     usable = [token for token in tokens if token.is_usable]
     last_status = getattr(connection, "last_status", None)
     if not usable:

@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from scim_portal.models import Connection, ConnectionToken
+from scim_portal.models import Connection, Credential
 from tests.factories import DirectoryUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_create_connection_json_contract(organization):
     assert connection.account == organization
     assert payload["scim_url"] == f"https://saas.example.test/scim/v2/{payload['id']}"
     assert payload["scim_url"].endswith(f"/scim/v2/{payload['id']}")
-    assert ConnectionToken.objects.by_value(payload["token"]).connection == connection
+    assert Credential.objects.by_value(payload["token"]).connection == connection
 
 
 def test_create_connection_human_output_warns_token_is_shown_once(organization):
@@ -95,13 +95,13 @@ def test_rotate_then_revoke(organization):
     out, _ = run("rotate-token", "--connection", payload["id"], "--label", "2026", "--json")
     rotated = json.loads(out)
     assert rotated["token"] != payload["token"]
-    assert ConnectionToken.objects.by_value(payload["token"]) is not None
-    assert ConnectionToken.objects.by_value(rotated["token"]) is not None
+    assert Credential.objects.by_value(payload["token"]) is not None
+    assert Credential.objects.by_value(rotated["token"]) is not None
 
     out, _ = run("revoke-token", "--connection", payload["id"], "--token", payload["token"][:14])
     assert "Revoked" in out
-    assert ConnectionToken.objects.by_value(payload["token"]) is None
-    assert ConnectionToken.objects.by_value(rotated["token"]) is not None
+    assert Credential.objects.by_value(payload["token"]) is None
+    assert Credential.objects.by_value(rotated["token"]) is not None
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ def _migration_names():
     return sorted(name for app, name in loader.disk_migrations if app == APP)
 
 
-def test_there_is_one_initial_migration():
-    assert _migration_names() == ["0001_initial"]
+def test_the_migrations_are_the_initial_one_and_credentials():
+    assert _migration_names() == ["0001_initial", "0002_credentials"]
 
 
 def test_the_migration_state_is_the_model_state():
@@ -71,7 +71,7 @@ def test_a_fresh_migrate_creates_every_table_column_constraint_and_index():
         left = [t.name for t in connection.introspection.get_table_list(cursor)]
     assert not [table for table in left if table.startswith(f"{APP}_")]
     executor = MigrationExecutor(connection)
-    executor.migrate([(APP, "0001_initial")])
+    executor.migrate([(APP, "0002_credentials")])
     schema, expected = _schema(), _expected_schema()
     assert schema.keys() == expected.keys()
     for table, (columns, named) in expected.items():

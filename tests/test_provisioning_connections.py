@@ -1,6 +1,6 @@
 import pytest
 
-from scim_portal.models import Connection, ConnectionToken, DirectoryUser, GroupMembership
+from scim_portal.models import Connection, Credential, DirectoryUser, GroupMembership
 from scim_portal.providers import UnknownProvider
 from scim_portal.provisioning import create_connection, delete_connection
 from tests.factories import DirectoryGroupFactory, DirectoryUserFactory
@@ -12,7 +12,7 @@ def test_create_connection_issues_a_first_token(organization):
     connection, issued = create_connection(account=organization, name=" Okta ", provider="okta")
     assert connection.name == "Okta"
     assert connection.provider_info.name == "Okta"
-    assert list(connection.tokens.all()) == [issued.token]
+    assert list(connection.credentials.all()) == [issued.token]
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_create_connection_refuses_bad_input_and_writes_nothing(
     with pytest.raises(error):
         create_connection(account=organization, name=name, provider=provider)
     assert not Connection.objects.exists()
-    assert not ConnectionToken.objects.exists()
+    assert not Credential.objects.exists()
 
 
 def test_delete_connection_removes_its_directory_only(organization):
@@ -41,4 +41,4 @@ def test_delete_connection_removes_its_directory_only(organization):
     assert (result.users, result.groups) == (3, 1)
     assert list(DirectoryUser.objects.all()) == [survivor]
     assert not GroupMembership.objects.exists()
-    assert list(ConnectionToken.objects.values_list("connection", flat=True)) == [kept.pk]
+    assert list(Credential.objects.values_list("connection", flat=True)) == [kept.pk]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from scim_portal.models import (
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
@@ -34,12 +34,12 @@ def fields_of(obj):
 def test_token_and_connection_are_the_orm_s(issued_connection):
     connection, issued = issued_connection
     expires = timezone.now() + timedelta(days=3)
-    ConnectionToken.objects.filter(pk=issued.token.pk).update(
+    Credential.objects.filter(pk=issued.token.pk).update(
         last_used_at=timezone.now(), expires_at=expires, label="Okta prod"
     )
     Connection.objects.filter(pk=connection.pk).update(last_request_at=timezone.now())
-    found = ConnectionToken.objects.by_value(issued.raw)
-    orm = ConnectionToken.objects.select_related("connection").get(pk=issued.token.pk)
+    found = Credential.objects.by_value(issued.raw)
+    orm = Credential.objects.select_related("connection").get(pk=issued.token.pk)
     assert fields_of(found) == fields_of(orm)
     assert fields_of(found.connection) == fields_of(orm.connection)
     assert found.expires_at == expires and found._state.adding is False
@@ -236,11 +236,11 @@ def statements(issued_connection):
         connection, {"displayName": "Eng"}, directory.MemberChange("add", (str(user.pk),))
     )
     log = {"connection_id": connection.pk, "method": "GET", "path": "/", "status": 200}
-    tokens, users, groups = ConnectionToken.objects, DirectoryUser.objects, DirectoryGroup.objects
+    tokens, users, groups = Credential.objects, DirectoryUser.objects, DirectoryGroup.objects
     memberships, logs = GroupMembership.objects, RequestLog.objects
     read, write = False, True
     return {
-        "token": (ConnectionToken, read, lambda: tokens.by_value(issued.raw)),
+        "token": (Credential, read, lambda: tokens.by_value(issued.raw)),
         "one": (DirectoryGroup, read, lambda: groups.one(connection.pk, id=group.pk)),
         "one_with_groups": (
             DirectoryUser,
@@ -280,8 +280,8 @@ def test_each_statement_goes_where_the_router_says(statements, name):
 def test_a_filtered_token_queryset_keeps_its_filter(issued_connection):
     connection, issued = issued_connection
     other = ConnectionFactory()
-    assert ConnectionToken.objects.filter(connection=other).by_value(issued.raw) is None
-    mine = ConnectionToken.objects.filter(connection=connection).by_value(issued.raw)
+    assert Credential.objects.filter(connection=other).by_value(issued.raw) is None
+    mine = Credential.objects.filter(connection=connection).by_value(issued.raw)
     assert mine is not None and mine.connection == connection
 
 
@@ -318,11 +318,11 @@ def test_the_token_lookup_reads_datetimes_as_the_orm_in_a_database_time_zone(
 ):
     _connection, issued = issued_connection
     stamp = timezone.now().replace(microsecond=0)
-    ConnectionToken.objects.filter(pk=issued.token.pk).update(
+    Credential.objects.filter(pk=issued.token.pk).update(
         last_used_at=stamp, expires_at=stamp + timedelta(days=1)
     )
-    found = ConnectionToken.objects.by_value(issued.raw)
-    orm = ConnectionToken.objects.select_related("connection").get(pk=issued.token.pk)
+    found = Credential.objects.by_value(issued.raw)
+    orm = Credential.objects.select_related("connection").get(pk=issued.token.pk)
     assert orm.last_used_at == stamp
     assert fields_of(found) == fields_of(orm)
     assert fields_of(found.connection) == fields_of(orm.connection)

@@ -12,7 +12,7 @@ from ..health import health
 from ..models import (
     AccountDomain,
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     ProvisioningEvent,
@@ -72,7 +72,7 @@ class TokenSerializer(serializers.ModelSerializer):
     is_usable = serializers.BooleanField(read_only=True)
 
     class Meta:
-        model = ConnectionToken
+        model = Credential
         fields = [
             "id", "prefix", "label", "created_at", "last_used_at", "expires_at", "revoked_at",
             "is_usable",
@@ -85,7 +85,7 @@ class TokenCreateSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class IssuedTokenSerializer(TokenSerializer):
+class IssuedCredentialSerializer(TokenSerializer):
     token = serializers.CharField(
         read_only=True, help_text="The bearer token. Returned only here, only once."
     )

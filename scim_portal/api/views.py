@@ -31,12 +31,12 @@ from ..health import with_last_status
 from ..models import (
     AccountDomain,
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     ProvisioningEvent,
 )
-from ..provisioning import create_connection, delete_connection, issue_token, revoke_token
+from ..provisioning import create_connection, delete_connection, issue_token, revoke_credential
 from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import DomainError
@@ -56,7 +56,7 @@ from .serializers import (
     DomainSerializer,
     EventPageSerializer,
     EventSerializer,
-    IssuedTokenSerializer,
+    IssuedCredentialSerializer,
     TokenCreateSerializer,
     TokenSerializer,
     created_connection,
@@ -80,7 +80,7 @@ def connections_queryset() -> QuerySet[Connection]:
     return (
         with_last_status(Connection.objects.with_counts())
         .select_related("account")
-        .prefetch_related("tokens")
+        .prefetch_related("credentials")
     )
 
 
@@ -187,14 +187,14 @@ class TokensView(AccountView):
     @extend_schema(summary="List a connection's tokens", responses=TokenSerializer(many=True))
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
-        tokens = ConnectionToken.objects.filter(connection=connection).order_by("-created_at")
+        tokens = Credential.objects.filter(connection=connection).order_by("-created_at")
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
         summary="Issue a token (rotate)",
         description="Older tokens keep working until revoked. The token is returned only here.",
         request=TokenCreateSerializer,
-        responses={201: IssuedTokenSerializer},
+        responses={201: IssuedCredentialSerializer},
     )
     def post(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
@@ -207,7 +207,7 @@ class TokensView(AccountView):
             )
         except ValueError as exc:
             raise ApiValidationError({"expires_at": str(exc)}) from exc
-        data = IssuedTokenSerializer(issued.token).data
+        data = IssuedCredentialSerializer(issued.token).data
         data["token"] = issued.raw
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -219,10 +219,10 @@ class TokenRevokeView(AccountView):
     def post(self, request: Request, account: str, connection_id: str, token_id: int) -> Response:
         connection = self.get_connection()
         try:
-            token = ConnectionToken.objects.get(connection=connection, pk=token_id)
-        except ConnectionToken.DoesNotExist:
+            token = Credential.objects.get(connection=connection, pk=token_id)
+        except Credential.DoesNotExist:
             raise Http404("No such token.") from None
-        return Response(TokenSerializer(revoke_token(token, actor=self.actor)).data)
+        return Response(TokenSerializer(revoke_credential(token, actor=self.actor)).data)
 
 
 class DirectoryUsersView(AccountView, generics.GenericAPIView):

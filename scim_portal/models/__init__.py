@@ -1,12 +1,13 @@
 """Models of the app; import from here."""
 
-from .connections import (
-    Connection,
-    ConnectionToken,
-    DeprovisionPolicy,
-    EmailDomainPolicy,
-    IssuedToken,
-    LinkPolicy,
+from .connections import Connection, DeprovisionPolicy, EmailDomainPolicy, LinkPolicy
+from .credentials import (
+    AccessToken,
+    AuthorizationCode,
+    Credential,
+    CredentialKind,
+    IssuedCredential,
+    OAuthApplication,
 )
 from .directory import (
     DirectoryGroup,
@@ -22,9 +23,12 @@ from .keys import EnvironmentKey
 from .logs import RequestLog
 
 __all__ = [
+    "AccessToken",
     "AccountDomain",
+    "AuthorizationCode",
     "Connection",
-    "ConnectionToken",
+    "Credential",
+    "CredentialKind",
     "DeprovisionPolicy",
     "DirectoryGroup",
     "DirectoryUser",
@@ -34,8 +38,9 @@ __all__ = [
     "EventType",
     "GroupMembership",
     "HostLink",
-    "IssuedToken",
+    "IssuedCredential",
     "LinkPolicy",
+    "OAuthApplication",
     "ProvisioningEvent",
     "RequestLog",
     "RoleMapping",

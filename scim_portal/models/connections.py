@@ -1,32 +1,25 @@
-"""SCIM connections of an account, and the bearer tokens that authenticate them."""
+"""SCIM connections of an account."""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import _secrets
 from .._uuid import uuid7
 from ..conf import app_settings, get_account_model_label
 from ..providers import Provider, get_provider, provider_choices
 from . import _sql
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-#: Every token starts with this, so secret scanners and humans recognise it.
-TOKEN_PREFIX = "scimp_"  # noqa: S105  (a public prefix, not a secret)
-#: Characters of the token kept (in clear) to tell tokens apart in lists and logs.
-DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + _secrets.DISPLAY_CHARACTERS
+    pass
 
 
 class ConnectionQuerySet(models.QuerySet["Connection"]):
@@ -132,6 +125,17 @@ class Connection(models.Model):
     default_role = models.CharField(max_length=100, blank=True)
     #: Number of the last provisioning event; events are numbered 1, 2, 3… per connection.
     last_event_number = models.PositiveBigIntegerField(default=0, editable=False)
+    #: The connection's OAuth client id (client credentials and federated issuers),
+    #: given when its first such credential is issued.
+    oauth_client_id = models.CharField(
+        max_length=40, unique=True, null=True, blank=True, editable=False
+    )
+    #: Seconds an access token from the token endpoint lives.
+    access_token_lifetime = models.PositiveIntegerField(
+        default=3600,
+        validators=[MinValueValidator(300), MaxValueValidator(6 * 3600)],
+        help_text="Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours).",
+    )
 
     objects = ConnectionManager()
 
@@ -160,136 +164,3 @@ class Connection(models.Model):
         """
         base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
         return base.rstrip("/") + self.scim_path()
-
-
-class ConnectionTokenQuerySet(models.QuerySet["ConnectionToken"]):
-    def usable(self, at: datetime | None = None) -> ConnectionTokenQuerySet:
-        """Tokens that are neither revoked nor expired."""
-        at = at or timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-        )
-
-    def by_value(self, raw: str) -> ConnectionToken | None:
-        """The usable token whose value is ``raw``, with its connection, or None.
-
-        Every SCIM request asks this: from the unfiltered manager it is one statement
-        written once (:func:`_usable_token`, ~0.4 ms cheaper than the ORM's: docs/
-        benchmarks.md); a filtered queryset keeps its filter through the ORM."""
-        if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
-            return None
-        digest = ConnectionToken.digest_of(raw)
-        token: ConnectionToken | None
-        if self.query.has_filters():
-            # By the unique digest; revocation and expiry are checked on the row.
-            found = self.select_related("connection").filter(digest=digest).first()
-            token = found if found is not None and found.is_usable else None
-        else:
-            token = _usable_token(digest, self.db)
-        # The lookup is by digest; compare again in constant time all the same.
-        if token is None or not hmac.compare_digest(token.digest, digest):
-            return None
-        return token
-
-
-def _usable_token(digest: str, using: str) -> ConnectionToken | None:
-    """The token with this digest, neither revoked nor expired, with its connection:
-    one row, the connection's columns then the token's."""
-    params = _sql.prepared(ConnectionToken, {"digest": digest, "expires_at": timezone.now()}, using)
-    rows = _sql.fetch(_token_sql(using), params, using)
-    if not rows:
-        return None
-    connection = _sql.build(Connection, rows[0], using)
-    token = _sql.build(ConnectionToken, rows[0], using, len(Connection._meta.concrete_fields))
-    token.connection = connection
-    return token
-
-
-@cache
-def _token_sql(using: str) -> str:
-    token, connection = _sql.table(ConnectionToken, using), _sql.table(Connection, using)
-
-    def column(name: str) -> str:
-        return _sql.column(ConnectionToken, name, using)
-
-    return (
-        f"SELECT {_sql.select_list(Connection, 'c', using)}, "  # noqa: S608
-        f"{_sql.select_list(ConnectionToken, 't', using)} "
-        f"FROM {token} t INNER JOIN {connection} c "
-        f"ON c.{_sql.column(Connection, 'id', using)} = t.{column('connection')} "
-        f"WHERE t.{column('digest')} = %s AND t.{column('revoked_at')} IS NULL "
-        f"AND (t.{column('expires_at')} IS NULL OR t.{column('expires_at')} > %s)"
-    )
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    """A newly issued token: the stored row and the raw value, shown only once."""
-
-    token: ConnectionToken
-    raw: str
-
-
-class ConnectionToken(models.Model):
-    """A bearer token of a connection. Only its SHA-256 digest is stored.
-
-    A connection may hold several usable tokens at once, so a token can be
-    rotated without downtime: issue a new one, reconfigure the IdP, revoke the old.
-    """
-
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="tokens")
-    digest = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=DISPLAY_PREFIX_LENGTH, editable=False)
-    label = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    objects = ConnectionTokenQuerySet.as_manager()
-
-    class Meta:
-        ordering = ("-created_at",)
-
-    def __str__(self) -> str:
-        return f"{self.prefix}…"
-
-    @staticmethod
-    def generate() -> str:
-        """A new raw token: the recognisable prefix and 256 random bits."""
-        return _secrets.generate(TOKEN_PREFIX)
-
-    @staticmethod
-    def digest_of(raw: str) -> str:
-        return _secrets.digest(raw)
-
-    @classmethod
-    def build(cls, connection: Connection, **fields: Any) -> IssuedToken:
-        """An unsaved token for ``connection`` and its raw value."""
-        raw = cls.generate()
-        token = cls(
-            connection=connection,
-            digest=cls.digest_of(raw),
-            prefix=_secrets.display_prefix(raw, TOKEN_PREFIX),
-            **fields,
-        )
-        return IssuedToken(token=token, raw=raw)
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= timezone.now()
-
-    @property
-    def is_usable(self) -> bool:
-        return not self.is_revoked and not self.is_expired

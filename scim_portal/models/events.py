@@ -28,6 +28,8 @@ class EventType(models.TextChoices):
     CONNECTION_DELETED = "connection.deleted"
     TOKEN_ISSUED = "token.issued"  # noqa: S105  (an event name)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    CREDENTIAL_ISSUED = "credential.issued"
+    CREDENTIAL_REVOKED = "credential.revoked"
     USER_LINKED = "user.linked"
     CONNECTION_UPDATED = "connection.updated"
     ROLE_MAPPING_SET = "role_mapping.set"
@@ -118,7 +120,13 @@ class ProvisioningEvent(models.Model):
         actor = self.actor if isinstance(self.actor, dict) else {}
         kind = actor.get("type")
         if kind == "token":
-            return f"the identity provider ({actor.get('prefix', '')}…)"
+            how = actor.get("kind", "bearer")
+            shown = (
+                actor.get("prefix", "")
+                if how in ("basic", "federated")
+                else (f"{actor.get('prefix', '')}…")
+            )
+            return f"the identity provider ({shown})"
         if kind == "user":
             where = {"admin": " in Django admin", "api": " through the API"}
             staff = " (vendor staff)" if actor.get("staff") else ""

@@ -76,7 +76,10 @@ class RequestLog(models.Model):
     user_agent = models.TextField(blank=True)
     #: The identity provider the user agent indicates (a provider key), or "".
     idp = models.CharField(max_length=32, blank=True)
-    token_prefix = models.CharField(max_length=20, blank=True)
+    #: The credential that acted: its kind and what tells it apart (a secret's first
+    #: characters, a Basic username, an access token's first characters).
+    credential_kind = models.CharField(max_length=20, blank=True)
+    token_prefix = models.CharField(max_length=40, blank=True)
     #: The request's ``X-Request-ID`` (in error messages and the server's log lines too).
     request_id = models.CharField(max_length=128, blank=True)
     #: What was accepted but deserves a look (an email outside the verified domains).

@@ -31,7 +31,7 @@ from ..conf import app_settings
 from ..health import health, with_last_status
 from ..models import (
     Connection,
-    ConnectionToken,
+    Credential,
     DirectoryGroup,
     DirectoryUser,
     EmailDomainPolicy,
@@ -46,7 +46,7 @@ from ..provisioning import (
     delete_connection,
     directory,
     issue_token,
-    revoke_token,
+    revoke_credential,
 )
 from ..provisioning.adapter import get_adapter
 from ..provisioning.domains import domain_of, verified_domains
@@ -187,7 +187,7 @@ class ConnectionListView(PortalView):
     def get(self, request: HttpRequest) -> HttpResponse:
         connections = list(
             with_last_status(Connection.objects.filter(account=self.account).with_counts())
-            .prefetch_related("tokens")
+            .prefetch_related("credentials")
             .order_by("created_at")
         )
         rows = [(connection, health(connection)) for connection in connections]
@@ -234,7 +234,7 @@ class ConnectionDetailView(PortalView):
         assert self.connection is not None
         connection = (
             with_last_status(Connection.objects.filter(pk=self.connection.pk).with_counts())
-            .prefetch_related("tokens")
+            .prefetch_related("credentials")
             .get()
         )
         base = request.build_absolute_uri("/")
@@ -405,7 +405,7 @@ class TokenListView(PortalView):
     tab = "tokens"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        tokens = ConnectionToken.objects.filter(connection=self.connection).order_by("-created_at")
+        tokens = Credential.objects.filter(connection=self.connection).order_by("-created_at")
         form = RotateTokenForm(initial={"nonce": uuid.uuid4().hex})
         return self.render(tokens=tokens, form=form)
 
@@ -437,7 +437,7 @@ class TokenRotateView(PortalView):
 
     def invalid(self, form: RotateTokenForm) -> HttpResponse:
         """The tokens page again, with the form's errors."""
-        tokens = ConnectionToken.objects.filter(connection=self.connection)
+        tokens = Credential.objects.filter(connection=self.connection)
         return self.render("scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form)
 
 
@@ -447,8 +447,8 @@ class TokenRevokeView(PortalView):
     def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
         self.require(permissions.DELETE)
         assert self.connection is not None
-        token = self.owned(ConnectionToken.objects, token_id, "token")
-        revoke_token(token, actor=self.actor)
+        token = self.owned(Credential.objects, token_id, "token")
+        revoke_credential(token, actor=self.actor)
         messages.success(request, f"Revoked token {token.prefix}…; it stopped working at once.")
         return HttpResponseRedirect(self.url("tokens", self.connection.pk))
 

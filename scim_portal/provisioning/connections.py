@@ -1,4 +1,4 @@
-"""Creating, changing and deleting connections, issuing and revoking their tokens."""
+"""Creating, changing and deleting connections (their credentials: credentials.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from django.utils import timezone
 
 from ..models import (
     Connection,
-    ConnectionToken,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     EventType,
-    IssuedToken,
+    IssuedCredential,
 )
 from ..providers import get_provider
+from .credentials import issue
 from .documents import call_adapter
-from .events import SYSTEM, Actor, EventRecorder, recording
+from .events import SYSTEM, Actor, recording
 from .roles import recompute_all_roles
 
 #: Directory rows handled per batch when a connection is deleted (bounded memory).
@@ -28,13 +29,22 @@ DELETE_BATCH_SIZE = 500
 
 @transaction.atomic
 def create_connection(
-    *, account: Any, name: str, provider: str, created_by: Any = None, actor: Actor | None = None
-) -> tuple[Connection, IssuedToken]:
-    """Create a connection for ``account`` with its first token.
+    *,
+    account: Any,
+    name: str,
+    provider: str,
+    created_by: Any = None,
+    actor: Actor | None = None,
+    credential_kind: str = CredentialKind.BEARER,
+    **credential: Any,
+) -> tuple[Connection, IssuedCredential]:
+    """Create a connection for ``account`` with its first credential (a bearer token
+    unless ``credential_kind`` says otherwise; ``credential`` holds a federated
+    issuer's ``issuer``, ``subject``, ``audience`` and ``jwks_url``).
 
     Raises :class:`~scim_portal.providers.UnknownProvider` for an unknown
-    provider key and ``ValueError`` for an empty name. The raw token in the
-    result is the only time it is available.
+    provider key and ``ValueError`` for an empty name or an incomplete credential.
+    The secret in the result is the only time it is available.
     """
     get_provider(provider)
     name = name.strip()
@@ -51,68 +61,16 @@ def create_connection(
             connection.id,
             {"name": name, "provider": provider},
         )
-        issued = _issue(connection, events, label="Initial token", created_by=created_by)
+        label = "Initial token" if credential_kind == CredentialKind.BEARER else "Initial"
+        issued = issue(
+            connection,
+            events,
+            kind=credential_kind,
+            label=credential.pop("label", "") or label,
+            created_by=created_by,
+            **credential,
+        )
     return connection, issued
-
-
-def _issue(
-    connection: Connection,
-    events: EventRecorder,
-    *,
-    label: str,
-    created_by: Any,
-    expires_at: datetime | None = None,
-) -> IssuedToken:
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ValueError("A token's expiry must be in the future.")
-    issued = ConnectionToken.build(
-        connection, label=label, created_by=created_by, expires_at=expires_at
-    )
-    issued.token.save()
-    events.add(
-        EventType.TOKEN_ISSUED,
-        "Token",
-        issued.token.pk,
-        {
-            "prefix": issued.token.prefix,
-            "label": label,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        },
-    )
-    return issued
-
-
-@transaction.atomic
-def issue_token(
-    connection: Connection,
-    *,
-    label: str = "",
-    created_by: Any = None,
-    expires_at: datetime | None = None,
-    actor: Actor | None = None,
-) -> IssuedToken:
-    """Issue a new token for ``connection``; existing tokens keep working.
-
-    This is rotation with overlap: configure the IdP with the new token, then
-    revoke the old one with :func:`revoke_token`.
-    """
-    with recording(connection, actor or Actor.for_user(created_by)) as events:
-        return _issue(connection, events, label=label, created_by=created_by, expires_at=expires_at)
-
-
-@transaction.atomic
-def revoke_token(token: ConnectionToken, *, actor: Actor = SYSTEM) -> ConnectionToken:
-    """Revoke ``token`` at once; revoking a revoked token changes nothing."""
-    locked = (
-        ConnectionToken.objects.select_for_update().select_related("connection").get(pk=token.pk)
-    )
-    if locked.revoked_at is None:
-        with recording(locked.connection, actor) as events:
-            locked.revoked_at = timezone.now()
-            locked.save(update_fields=["revoked_at"])
-            events.add(EventType.TOKEN_REVOKED, "Token", locked.pk, {"prefix": locked.prefix})
-    token.revoked_at = locked.revoked_at
-    return locked
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ..models import Connection, ConnectionToken, EventType, ProvisioningEvent
+from ..models import Connection, Credential, EventType, ProvisioningEvent
 from ..signals import provisioning_event
 
 SECRET_MARKERS = ("password", "secret", "token")
@@ -30,8 +30,9 @@ class Actor:
     via: str = ""
 
     @classmethod
-    def for_token(cls, token: ConnectionToken) -> Actor:
-        return cls(kind="token", token_prefix=token.prefix)
+    def for_credential(cls, credential: Credential) -> Actor:
+        """The identity provider, through ``credential`` (its kind and prefix recorded)."""
+        return cls(kind="token", token_prefix=credential.prefix, name=credential.kind)
 
     @classmethod
     def for_environment_key(cls, key: Any) -> Actor:
@@ -50,7 +51,7 @@ class Actor:
 
     def as_json(self) -> dict[str, Any]:
         if self.kind == "token":
-            return {"type": "token", "prefix": self.token_prefix}
+            return {"type": "token", "kind": self.name or "bearer", "prefix": self.token_prefix}
         if self.kind == "user":
             data = {"type": "user", "id": self.user.pk, "username": self.user.get_username()}
             if self.via:

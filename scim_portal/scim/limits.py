@@ -17,17 +17,22 @@ WINDOW_SECONDS = 60
 
 def seconds_until_allowed(connection_id: Any) -> int | None:
     """Count one request of the connection in the current minute; past the limit, the
-    whole seconds until the next minute (an IdP's ``Retry-After``), else None.
+    whole seconds until the next minute (an IdP's ``Retry-After``), else None."""
+    return count_request(str(connection_id), app_settings.RATE_LIMIT_PER_MINUTE)
 
-    A fixed window per connection: ``cache.add`` then ``cache.incr`` are atomic in
+
+def count_request(subject: str, limit: int | None) -> int | None:
+    """Count one request of ``subject`` in the current minute; past ``limit``, the whole
+    seconds until the next minute, else None.
+
+    A fixed window per subject: ``cache.add`` then ``cache.incr`` are atomic in
     Redis and Memcached, so every process and machine shares one count.
     """
-    limit = app_settings.RATE_LIMIT_PER_MINUTE
     if not limit:
         return None
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    key = f"scim_portal:rate:{connection_id}:{window}"
+    key = f"scim_portal:rate:{subject}:{window}"
     cache = caches["default"]
 
     def count_one() -> int:

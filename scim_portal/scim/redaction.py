@@ -16,6 +16,8 @@ every other text the log keeps (an error message echoing its input).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -377,6 +379,15 @@ def redact_query(query: str, found: set[str] | None = None) -> str:
     return "&".join(parameters)
 
 
+def _basic_secrets(encoded: str) -> set[str]:
+    """The decoded ``user:password`` of HTTP Basic credentials, and the password."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return set()
+    return {decoded, decoded.partition(":")[2]} - {""}
+
+
 def header_secrets(meta: Mapping[str, Any]) -> set[str]:
     """The values of a request's credential headers (``Authorization``, ``Cookie``,
     ``X-Api-Key`` …): the whole value, the credential after its scheme, cookie values."""
@@ -388,7 +399,10 @@ def header_secrets(meta: Mapping[str, Any]) -> set[str]:
         found.add(text)
         scheme_and_credential = text.split(None, 1)
         if len(scheme_and_credential) == 2:
-            found.add(scheme_and_credential[1].strip())
+            credential = scheme_and_credential[1].strip()
+            found.add(credential)
+            if scheme_and_credential[0].lower() == "basic":
+                found.update(_basic_secrets(credential))
         for pair in re.split(r"[;,]", text):
             found.add(pair.partition("=")[2].strip())
     return found

@@ -82,6 +82,7 @@ def record(
     request_body: bytes | None,
     response_data: Any,
     token_prefix: str = "",
+    credential_kind: str = "",
     warning: str = "",
     request_id: str = "",
 ) -> None:
@@ -119,6 +120,7 @@ def record(
         user_agent=user_agent,
         idp=provider_for_user_agent(user_agent),
         token_prefix=token_prefix,
+        credential_kind=credential_kind,
         warning=warning[:2000],
         request_id=request_id[:128],
         request_body=scrub.fit(body, body_limit, "…"),

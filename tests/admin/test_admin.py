@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from scim_portal.models import Connection, ConnectionToken, EnvironmentKey, ProvisioningEvent
+from scim_portal.models import Connection, Credential, EnvironmentKey, ProvisioningEvent
 from tests.factories import UserFactory
 from tests.testapp.models import OrganizationMembership
 
@@ -47,7 +47,7 @@ def test_add_connection_for_any_account_shows_the_token_once(staff, setup):
     token = token_in(page)
     assert "shown only once" in page
     connection = Connection.objects.get(name="Added by staff")
-    assert ConnectionToken.objects.by_value(token).connection == connection
+    assert Credential.objects.by_value(token).connection == connection
     change = staff.get(f"{ADMIN}/connection/{connection.pk}/change/").content.decode()
     assert token not in change and token[:14] in change  # the prefix, never the value
 
@@ -59,16 +59,16 @@ def test_changelist_shows_status_and_counts_and_searches(staff, setup):
     assert "Theirs" in found and "result" in found
 
 
-def test_issue_and_revoke_tokens_in_admin(staff, setup):
+def test_issue_and_revoke_credentials_in_admin(staff, setup):
     connection, old = setup["connection"], setup["token"]
     response = staff.post(f"{ADMIN}/connection/{connection.pk}/issue-token/", {"label": "staff"})
     new = token_in(response.content.decode())
-    assert ConnectionToken.objects.by_value(new) is not None
+    assert Credential.objects.by_value(new) is not None
     assert "no-store" in response["Cache-Control"]  # shown once, never cached
     confirm = staff.get(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
     assert "Yes, revoke it" in confirm.content.decode()
     staff.post(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
-    assert not ConnectionToken.objects.get(pk=old.pk).is_usable
+    assert not Credential.objects.get(pk=old.pk).is_usable
 
 
 def test_change_settings_through_the_service(staff, setup):

@@ -8,7 +8,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 
 from scim_portal.api.docs import build_schema
-from scim_portal.models import Connection, ConnectionToken, EnvironmentKey
+from scim_portal.models import Connection, Credential, EnvironmentKey
 from scim_portal.provisioning import directory
 from tests.testapp.models import OrganizationMembership
 
@@ -133,7 +133,7 @@ def test_rotate_returns_the_new_token_once_and_revoke_stops_the_old(setup):
     assert all("token" not in row for row in listed) and len(listed) == 2
     revoked = call(admin, "post", base + f"{setup['token'].pk}/revoke/").json()
     assert revoked["is_usable"] is False and revoked["revoked_at"]
-    assert ConnectionToken.objects.by_value(issued["token"]) is not None
+    assert Credential.objects.by_value(issued["token"]) is not None
 
 
 def test_invalid_input_is_a_400_with_field_errors(setup):

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from scim_portal.models import Connection, ConnectionToken, DirectoryUser, ProvisioningEvent
+from scim_portal.models import Connection, Credential, DirectoryUser, ProvisioningEvent
 from scim_portal.provisioning import directory
 from tests.factories import UserFactory, VerifiedDomainFactory
 from tests.testapp.models import OrganizationMembership
@@ -66,14 +66,14 @@ def test_invalid_create_form_explains(admin):
 
 def test_rotate_then_revoke(admin, setup, base):
     connection = setup["connection"]
-    old = ConnectionToken.objects.get(connection=connection)
+    old = Credential.objects.get(connection=connection)
     response = admin.post(base + "/tokens/rotate/", {"label": "2026", "nonce": uuid.uuid4().hex})
     new_token = token_on(response.content.decode())
     assert "Older tokens keep working" in response.content.decode()
     assert scim_get(admin, connection, new_token).status_code == 200
-    assert ConnectionToken.objects.get(pk=old.pk).is_usable
+    assert Credential.objects.get(pk=old.pk).is_usable
     admin.post(base + f"/tokens/{old.pk}/revoke/")
-    assert not ConnectionToken.objects.get(pk=old.pk).is_usable
+    assert not Credential.objects.get(pk=old.pk).is_usable
     page = admin.get(base + "/tokens/").content.decode()
     assert "Revoked" in page and "2026" in page
 

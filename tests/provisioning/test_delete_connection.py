@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 
 from scim_portal.models import (
     Connection,
-    ConnectionToken,
+    Credential,
     DeprovisionPolicy,
     DirectoryGroup,
     DirectoryUser,
@@ -47,7 +47,7 @@ def test_remove_mode_deprovisions_every_host_membership(populated):
         DirectoryGroup,
         GroupMembership,
         DirectoryUserValue,
-        ConnectionToken,
+        Credential,
     ):
         assert not model.objects.exists(), model
     memberships = OrganizationMembership.objects.filter(organization=connection.account)

@@ -8,8 +8,9 @@ from scim_portal.provisioning import (
     create_connection,
     delete_connection,
     directory,
+    issue_credential,
     issue_token,
-    revoke_token,
+    revoke_credential,
 )
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.ownership import accept_invitation
@@ -75,8 +76,10 @@ def test_a_scripted_run_emits_every_event_type_in_order(
         accept_invitation(DirectoryUser.objects.get(pk=awaiting["id"]), invited)
         scim.delete(f"/Users/{user['id']}")
         second = issue_token(connection, label="rotation", created_by=staff)
-        revoke_token(issued.token, actor=Actor.for_user(staff))
+        revoke_credential(issued.token, actor=Actor.for_user(staff))
         assert second.raw
+        basic = issue_credential(connection, "basic", label="Basic", created_by=staff)
+        revoke_credential(basic.credential, actor=Actor.for_user(staff))
         delete_connection(connection, actor=Actor.for_user(staff))
 
     events = list(ProvisioningEvent.objects.filter(connection_id=connection.id).order_by("number"))
@@ -91,7 +94,13 @@ def test_a_scripted_run_emits_every_event_type_in_order(
     assert by_type["user.updated"].changes == {"title": {"old": "A", "new": "B"}}
     assert by_type["roles.changed"].changes == {"role": {"old": "", "new": "editor"}}
     assert by_type["group.members_added"].changes == {"count": 1, "ids": [user["id"]]}
-    assert by_type["user.created"].actor == {"type": "token", "prefix": issued.token.prefix}
+    assert by_type["user.created"].actor == {
+        "type": "token", "kind": "bearer", "prefix": issued.token.prefix,
+    }  # fmt: skip
+    assert by_type["credential.issued"].changes["kind"] == "basic"
+    assert by_type["credential.revoked"].changes == {
+        "kind": "basic", "prefix": basic.credential.username,
+    }  # fmt: skip
     assert by_type["connection.created"].actor == {
         "type": "user", "id": staff.pk, "username": staff.username, "staff": True,
     }  # fmt: skip

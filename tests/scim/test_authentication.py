@@ -1,8 +1,8 @@
 import pytest
 from django.utils import timezone
 
-from scim_portal.models import Connection, ConnectionToken
-from scim_portal.provisioning import create_connection, revoke_token
+from scim_portal.models import Connection, Credential
+from scim_portal.provisioning import create_connection, revoke_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_token_of_another_connection_is_rejected(client, organization):
 
 def test_revoked_token_is_rejected(client, issued_connection):
     connection, issued = issued_connection
-    revoke_token(issued.token)
+    revoke_credential(issued.token)
     response = client.get(
         f"/scim/v2/{connection.id}/Users", HTTP_AUTHORIZATION=f"Bearer {issued.raw}"
     )
@@ -71,10 +71,10 @@ def test_last_used_is_recorded_at_most_once_per_resolution(
     # lookup, two timestamps, the (empty, so uncounted) page, request log
     with django_assert_num_queries(5):
         client.get(url, **auth)
-    token = ConnectionToken.objects.get(pk=issued.token.pk)
+    token = Credential.objects.get(pk=issued.token.pk)
     assert token.last_used_at is not None
     assert Connection.objects.get(pk=connection.pk).last_request_at is not None
     with django_assert_num_queries(3):  # lookup, page, request log: no timestamp write
         client.get(url, **auth)
-    assert ConnectionToken.objects.get(pk=issued.token.pk).last_used_at == token.last_used_at
+    assert Credential.objects.get(pk=issued.token.pk).last_used_at == token.last_used_at
     assert token.last_used_at <= timezone.now()

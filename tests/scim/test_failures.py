@@ -6,7 +6,7 @@ import pytest
 from django.core.cache.backends.base import BaseCache
 from django.db import OperationalError
 
-from scim_portal.models import ConnectionToken, DirectoryUser, RequestLog
+from scim_portal.models import Credential, DirectoryUser, RequestLog
 from scim_portal.scim import exceptions
 
 ERROR = exceptions.ERROR_SCHEMA
@@ -48,7 +48,7 @@ def test_database_unavailable_is_a_503_with_integer_retry_after(scim, monkeypatc
     def down(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
-    monkeypatch.setattr(type(ConnectionToken.objects), "by_value", down)
+    monkeypatch.setattr(type(Credential.objects), "by_secret", down)
     with caplog.at_level(logging.ERROR, logger="scim_portal.scim"):
         response = scim.get("/Users")
     assert response.status_code == 503

@@ -73,5 +73,5 @@ def test_a_throttled_request_is_logged_with_its_token(scim, settings):
     scim.get("/Users")
     assert scim.get("/Users").status_code == 429
     refused = RequestLog.objects.get(status=429)
-    assert refused.token_prefix == scim.connection.tokens.get().prefix
+    assert refused.token_prefix == scim.connection.credentials.get().prefix
     assert "More than 1 requests a minute" in refused.detail

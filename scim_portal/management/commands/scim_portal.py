@@ -10,14 +10,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
 from scim_portal.conf import app_settings, get_account_model
-from scim_portal.models import Connection, ConnectionToken, DirectoryGroup, DirectoryUser
+from scim_portal.models import Connection, Credential, DirectoryGroup, DirectoryUser
 from scim_portal.providers import PROVIDERS, UnknownProvider
 from scim_portal.provisioning import (
     create_connection,
     delete_connection,
     issue_token,
     prune,
-    revoke_token,
+    revoke_credential,
 )
 from scim_portal.provisioning.events import Actor
 
@@ -109,7 +109,9 @@ class Command(BaseCommand):
         self, *, account: str | None, as_json: bool, **options: Any
     ) -> None:
         connections = (
-            Connection.objects.with_counts().select_related("account").prefetch_related("tokens")
+            Connection.objects.with_counts()
+            .select_related("account")
+            .prefetch_related("credentials")
         )
         if account is not None:
             connections = connections.filter(account=self._account(account))
@@ -168,12 +170,12 @@ class Command(BaseCommand):
     def handle_revoke_token(self, *, connection: str, token: str, **options: Any) -> None:
         connection_obj = self._connection(connection)
         prefix = token.rstrip("…").strip()
-        matches = list(ConnectionToken.objects.filter(connection=connection_obj, prefix=prefix))
+        matches = list(Credential.objects.filter(connection=connection_obj, prefix=prefix))
         if not matches:
             raise CommandError(f"Connection {connection} has no token with prefix {prefix!r}.")
         if len(matches) > 1:
             raise CommandError(f"Several tokens have prefix {prefix!r}; revoke them in the admin.")
-        revoked = revoke_token(matches[0], actor=Actor.for_command("scim_portal revoke-token"))
+        revoked = revoke_credential(matches[0], actor=Actor.for_command("scim_portal revoke-token"))
         self.stdout.write(f"Revoked token {revoked.prefix}… of {connection_obj.name!r}.")
 
     def handle_delete_connection(
@@ -255,7 +257,7 @@ class Command(BaseCommand):
                     "expires_at": token.expires_at.isoformat() if token.expires_at else None,
                     "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
                 }
-                for token in connection.tokens.all()
+                for token in connection.credentials.all()
             ],
         }
 

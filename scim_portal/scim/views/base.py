@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ...conf import app_settings
 from ...models import Connection
 from ...provisioning.events import Actor
-from ..authentication import BearerTokenAuthentication, ScimClient
+from ..authentication import ScimAuthentication, ScimClient
 from ..exceptions import (
     InvalidValue,
     NotFound,
@@ -47,10 +47,10 @@ LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 class ScimView(APIView):
-    """Base of every SCIM endpoint: bearer auth, SCIM JSON in and out, SCIM errors,
+    """Base of every SCIM endpoint: the connection's credentials, SCIM JSON in and out, SCIM errors,
     one request-log row per request."""
 
-    authentication_classes = [BearerTokenAuthentication]
+    authentication_classes = [ScimAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [ScimJSONRenderer]
     parser_classes = [ScimJSONParser, DepthLimitedJSONParser]
@@ -133,7 +133,8 @@ class ScimView(APIView):
                 duration_ms=ms,
                 request_body=body,
                 response_data=getattr(response, "data", None),
-                token_prefix=client.token.prefix if client is not None else "",
+                token_prefix=client.display if client is not None else "",
+                credential_kind=client.credential.kind if client is not None else "",
                 warning=" ".join(self.warnings),
                 request_id=getattr(self.request, "scim_request_id", ""),
             )
@@ -153,7 +154,7 @@ class ScimView(APIView):
         return ResponseShape.from_query(self.request.query_params)
 
     def actor(self) -> Actor:
-        return Actor.for_token(self.client.token)
+        return Actor.for_credential(self.client.credential)
 
     def dialect(self) -> Dialect:
         """How this request's client speaks: its provider's normalisers first, found

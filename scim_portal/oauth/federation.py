@@ -1,0 +1,210 @@
+"""Federated issuers: checking an RFC 7523 client assertion against the issuer's keys.
+
+The keys come from the credential's JWKS URL, or from the ``jwks_uri`` of the issuer's
+OpenID configuration. Both documents are fetched with a bounded timeout and size,
+never from a private or loopback address (unless ``FEDERATION_ALLOW_PRIVATE_NETWORKS``),
+and kept in Django's cache for ``FEDERATION_KEYS_CACHE_SECONDS``; an assertion signed
+by a key not in the cached set fetches the set again, at most once a minute per URL
+(keys rotate; a flood of unknown key ids must not become a flood of fetches).
+Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from django.core.cache import caches
+
+from ..conf import app_settings
+from ..models import Credential
+
+#: Signature algorithms an assertion may use: public-key ones only (never HS*, never none).
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+#: Seconds of clock difference allowed when checking ``exp``, ``nbf`` and ``iat``.
+LEEWAY = 60
+#: The longest an assertion may live (``exp`` this far ahead at most).
+MAX_ASSERTION_LIFETIME = 24 * 3600
+#: Most bytes of a JWKS or OpenID configuration document.
+MAX_DOCUMENT_BYTES = 512 * 1024
+#: Least seconds between two fetches of one URL forced by an unknown key id.
+REFETCH_INTERVAL = 60
+
+
+class FederationError(Exception):
+    """Why an assertion is refused, in words safe to show the client."""
+
+
+def _cache() -> Any:
+    return caches["default"]
+
+
+def _cache_key(kind: str, value: str) -> str:
+    return f"scim_portal:federation:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to an address chosen beforehand, verifying the host name."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+def _address_of(host: str, port: int) -> str:
+    """The address to connect to: the first the name resolves to, each one checked."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FederationError(f"Cannot resolve {host}: {exc}.") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS:
+        for address in addresses:
+            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+                raise FederationError(f"{host} resolves to a private address; not fetched.")
+    return addresses[0]
+
+
+def fetch_json(url: str) -> dict[str, Any]:
+    """The JSON object at ``url``: https (http only with ``FEDERATION_ALLOW_HTTP``), no
+    redirects, at most :data:`MAX_DOCUMENT_BYTES`, within ``FEDERATION_FETCH_TIMEOUT``.
+    The connection goes to the address that was checked, not to a second lookup."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise FederationError(f"{url} is not an http(s) URL.")
+    if parts.scheme == "http" and not app_settings.FEDERATION_ALLOW_HTTP:
+        raise FederationError(f"{url} is not an https URL.")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    timeout = float(app_settings.FEDERATION_FETCH_TIMEOUT)
+    address = _address_of(parts.hostname, port)
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(parts.hostname, address, port, timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read(MAX_DOCUMENT_BYTES + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        raise FederationError(f"Cannot fetch {url}: {exc}.") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise FederationError(f"{url} answered {response.status}.")
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise FederationError(f"{url} is larger than {MAX_DOCUMENT_BYTES} bytes.")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise FederationError(f"{url} is not JSON.") from None
+    if not isinstance(document, dict):
+        raise FederationError(f"{url} is not a JSON object.")
+    return document
+
+
+def jwks_url_of(credential: Credential) -> str:
+    """Where the issuer's keys are: the credential's JWKS URL, or the ``jwks_uri`` of
+    ``<issuer>/.well-known/openid-configuration`` (cached like the keys)."""
+    if credential.jwks_url:
+        return credential.jwks_url
+    configuration_url = credential.issuer.rstrip("/") + "/.well-known/openid-configuration"
+    key = _cache_key("config", configuration_url)
+    cached = _cache().get(key)
+    if isinstance(cached, str):
+        return cached
+    document = fetch_json(configuration_url)
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise FederationError(f"{configuration_url} names no jwks_uri.")
+    _cache().set(key, jwks_uri, app_settings.FEDERATION_KEYS_CACHE_SECONDS)
+    return jwks_uri
+
+
+def _key_set(url: str, *, refresh: bool = False) -> jwt.PyJWKSet:
+    key = _cache_key("jwks", url)
+    document = None if refresh else _cache().get(key)
+    if document is None:
+        document = fetch_json(url)
+        _cache().set(key, document, app_settings.FEDERATION_KEYS_CACHE_SECONDS)
+    try:
+        return jwt.PyJWKSet.from_dict(document)
+    except jwt.PyJWTError as exc:
+        raise FederationError(f"{url} holds no usable keys: {exc}.") from None
+
+
+def signing_key(credential: Credential, key_id: str | None) -> jwt.PyJWK:
+    """The issuer's key ``key_id`` (the only key when the assertion names none)."""
+    url = jwks_url_of(credential)
+    keys = _key_set(url)
+    found = _pick(keys, key_id)
+    if found is None and _cache().add(_cache_key("refetch", url), 1, REFETCH_INTERVAL):
+        found = _pick(_key_set(url, refresh=True), key_id)
+    if found is None:
+        raise FederationError("The assertion is signed with a key the issuer does not publish.")
+    return found
+
+
+def _pick(keys: jwt.PyJWKSet, key_id: str | None) -> jwt.PyJWK | None:
+    if key_id is None:
+        return keys.keys[0] if len(keys.keys) == 1 else None
+    return next((key for key in keys.keys if key.key_id == key_id), None)
+
+
+def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
+    """The claims of ``assertion`` once its signature, issuer, subject, audience, expiry
+    and single use are checked against ``credential``; else :class:`FederationError`."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+    except jwt.PyJWTError:
+        raise FederationError("The assertion is not a JWT.") from None
+    if header.get("alg") not in ALGORITHMS:
+        raise FederationError("The assertion's algorithm is not accepted.")
+    key = signing_key(credential, header.get("kid"))
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            key=key.key,
+            algorithms=ALGORITHMS,
+            audience=credential.audience,
+            issuer=credential.issuer,
+            subject=credential.subject,
+            leeway=LEEWAY,
+            options={"require": ["exp", "iss", "sub", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise FederationError(f"The assertion is not valid: {exc}.") from None
+    now = time.time()
+    if float(claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
+        raise FederationError("The assertion lives longer than a day.")
+    # Entra's tokens carry their unique id as "uti"; RFC 7523 names it "jti".
+    unique = claims.get("jti") or claims.get("uti")
+    if not isinstance(unique, str) or not unique:
+        raise FederationError("The assertion has no jti (a unique id), so it could be replayed.")
+    seen = _cache_key("jti", f"{credential.pk}:{unique}")
+    try:
+        first_use = _cache().add(seen, 1, int(float(claims["exp"]) - now + LEEWAY) + 1)
+    except Exception:
+        raise FederationError("Cannot check the assertion for replay now; retry.") from None
+    if not first_use:
+        raise FederationError("The assertion was used before.")
+    return claims

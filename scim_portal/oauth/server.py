@@ -1,0 +1,420 @@
+"""The OAuth 2.0 authorization server of SCIM connections, on Authlib's Django server.
+
+Authlib reads and answers the protocol (grant types, client authentication, RFC 6749
+section 5.2 errors); this module maps its clients, codes and tokens onto our models:
+
+- a connection's OAuth client (``Connection.oauth_client_id``) authenticates with any
+  of its usable client secrets (``client_secret_basic`` or ``client_secret_post``)
+  or with a federated issuer's signed assertion (RFC 7523, ``private_key_jwt``), and
+  may use the ``client_credentials`` grant;
+- an :class:`~scim_portal.models.OAuthApplication` of the vendor's uses the
+  ``authorization_code`` and ``refresh_token`` grants: a tenant admin authorises it
+  for one connection on the authorisation page.
+
+Access tokens are opaque, random and stored as digests (docs/scim-authentication.md
+argues why not signed JWTs); each hangs from the credential that obtained it, so
+revoking the credential ends it at once.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from authlib.integrations.django_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, TokenMixin, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from django.db import transaction
+from django.utils import timezone
+
+from .. import _secrets
+from ..models import (
+    AccessToken,
+    AuthorizationCode,
+    Connection,
+    Credential,
+    CredentialKind,
+    OAuthApplication,
+)
+from ..models.credentials import (
+    ACCESS_TOKEN_PREFIX,
+    CLIENT_SECRET_PREFIX,
+    CODE_LIFETIME,
+    CODE_PREFIX,
+    MAX_SECRET_LENGTH,
+    REFRESH_TOKEN_LIFETIME,
+    REFRESH_TOKEN_PREFIX,
+)
+from .federation import FederationError, verify_assertion
+
+#: RFC 7523 client assertions, as RFC 7591 names the method.
+ASSERTION_METHOD = "private_key_jwt"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+#: The OAuth request being answered in this thread (what the token view logs).
+current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("scim_oauth_request")
+
+
+class ConnectionClient(ClientMixin):  # type: ignore[misc]
+    """A connection as an OAuth client: its client secrets and federated issuers.
+
+    ``credential`` is the one that authenticated this request; the tokens issued hang
+    from it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.credential: Credential | None = None
+
+    def get_client_id(self) -> str:
+        return str(self.connection.oauth_client_id)
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return scope or ""
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not client_secret.startswith(CLIENT_SECRET_PREFIX):
+            return False
+        credential = Credential.objects.filter(connection=self.connection).by_secret(
+            CredentialKind.CLIENT_SECRET, client_secret
+        )
+        if credential is None:
+            return False
+        self.credential = credential
+        return True
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in (*SECRET_METHODS, ASSERTION_METHOD)
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class ApplicationClient(ClientMixin):  # type: ignore[misc]
+    """An OAuth application of the vendor's (authorization code and refresh tokens)."""
+
+    def __init__(self, application: OAuthApplication) -> None:
+        self.application = application
+
+    def get_client_id(self) -> str:
+        return self.application.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        uris = self.application.redirect_uri_list
+        return uris[0] if uris else None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return scope or ""
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.application.redirect_uri_list
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.application.check_secret(client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in SECRET_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+def query_client(client_id: str) -> ConnectionClient | ApplicationClient | None:
+    """The client ``client_id`` names: a connection's, or an unrevoked application."""
+    if not client_id or len(client_id) > 40:
+        return None
+    connection = Connection.objects.filter(oauth_client_id=client_id).first()
+    if connection is not None:
+        return ConnectionClient(connection)
+    application = OAuthApplication.objects.filter(
+        client_id=client_id, revoked_at__isnull=True
+    ).first()
+    return ApplicationClient(application) if application is not None else None
+
+
+def authenticate_assertion(query: Any, request: Any) -> ConnectionClient | None:
+    """RFC 7523 client authentication: the federated issuer the assertion's ``iss`` and
+    ``sub`` (and ``client_id``, when sent) name, its signature and claims checked."""
+    form = request.form
+    assertion = form.get("client_assertion")
+    if form.get("client_assertion_type") != ASSERTION_TYPE or not assertion:
+        return None
+    if len(assertion) > 16_384:
+        raise InvalidClientError(description="The client assertion is too long.")
+    try:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise InvalidClientError(description="The client assertion is not a JWT.") from None
+    issuer, subject = unverified.get("iss"), unverified.get("sub")
+    if not isinstance(issuer, str) or not isinstance(subject, str):
+        raise InvalidClientError(description="The client assertion needs 'iss' and 'sub'.")
+    candidates = (
+        Credential.objects.usable()
+        .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)
+        .select_related("connection")
+    )
+    client_id = form.get("client_id")
+    if client_id:
+        candidates = candidates.filter(connection__oauth_client_id=client_id)
+    audiences = unverified.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else audiences or []
+    found = [c for c in candidates[:20] if c.audience in audiences]
+    if len(found) != 1:
+        raise InvalidClientError(
+            description="No single federated issuer of a connection matches this assertion"
+            + ("." if client_id else "; send client_id.")
+        )
+    credential = found[0]
+    try:
+        verify_assertion(credential, assertion)
+    except FederationError as exc:
+        raise InvalidClientError(description=str(exc)) from None
+    client = ConnectionClient(credential.connection)
+    client.credential = credential
+    return client
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, ASSERTION_METHOD]
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Who authorised which connection on the authorisation page (Authlib's
+    ``grant_user``)."""
+
+    user: Any
+    connection: Connection
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
+
+    def generate_authorization_code(self) -> str:
+        return _secrets.generate(CODE_PREFIX)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        consent: Consent = request.user
+        challenge = request.payload.data
+        AuthorizationCode.objects.create(
+            digest=_secrets.digest(code),
+            application=request.client.application,
+            connection=consent.connection,
+            user=consent.user,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope or "",
+            code_challenge=challenge.get("code_challenge") or "",
+            code_challenge_method=challenge.get("code_challenge_method") or "",
+            expires_at=timezone.now() + timedelta(seconds=CODE_LIFETIME),
+        )
+
+    def query_authorization_code(self, code: str, client: Any) -> Any:
+        """The unused, unexpired code, locked until the exchange ends. A code presented
+        again revokes what its first exchange obtained (RFC 6749 section 4.1.2)."""
+        if not code.startswith(CODE_PREFIX) or len(code) > MAX_SECRET_LENGTH:
+            return None
+        row = (
+            AuthorizationCode.objects.select_for_update()
+            .select_related("connection", "user")
+            .filter(digest=_secrets.digest(code), application=client.application)
+            .first()
+        )
+        if row is None:
+            return None
+        if row.used_at is not None:
+            if row.credential_id is not None:
+                from ..provisioning.credentials import revoke_credential
+
+                revoke_credential(Credential.objects.get(pk=row.credential_id))
+            return None
+        if row.expires_at <= timezone.now():
+            return None
+        return _CodeView(row)
+
+    def delete_authorization_code(self, authorization_code: Any) -> None:
+        row = authorization_code.row
+        row.used_at = timezone.now()
+        row.save(update_fields=["used_at", "credential"])
+
+    def authenticate_user(self, authorization_code: Any) -> Any:
+        return authorization_code.row.user
+
+
+@dataclass
+class _CodeView:
+    """An :class:`AuthorizationCode` row as Authlib reads a code."""
+
+    row: AuthorizationCode
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> None:
+        return None
+
+    def get_auth_time(self) -> None:
+        return None
+
+    @property
+    def code_challenge(self) -> str:
+        return self.row.code_challenge
+
+    @property
+    def code_challenge_method(self) -> str:
+        return self.row.code_challenge_method
+
+
+class _RefreshView(TokenMixin):  # type: ignore[misc]
+    """An :class:`AccessToken` row as Authlib reads a refresh token."""
+
+    def __init__(self, token: AccessToken) -> None:
+        self.token = token
+
+    def check_client(self, client: Any) -> bool:
+        return (
+            isinstance(client, ApplicationClient)
+            and self.token.credential.application_id == client.application.pk
+        )
+
+    def get_scope(self) -> str:
+        return self.token.scope
+
+    def get_expires_in(self) -> int:
+        return 0
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> _RefreshView | None:
+        if not refresh_token.startswith(REFRESH_TOKEN_PREFIX):
+            return None
+        if len(refresh_token) > MAX_SECRET_LENGTH:
+            return None
+        now = timezone.now()
+        token = (
+            AccessToken.objects.select_for_update()
+            .select_related("credential__connection")
+            .filter(
+                refresh_digest=_secrets.digest(refresh_token),
+                revoked_at__isnull=True,
+                refresh_expires_at__gt=now,
+            )
+            .first()
+        )
+        if token is None or not token.credential.is_usable:
+            return None
+        return _RefreshView(token)
+
+    def authenticate_user(self, refresh_token: _RefreshView) -> Any:
+        return refresh_token.token.credential
+
+    def revoke_old_credential(self, refresh_token: _RefreshView) -> None:
+        AccessToken.objects.filter(pk=refresh_token.token.pk).update(revoked_at=timezone.now())
+
+
+def _generate(prefix: str) -> Any:
+    def generate(*args: Any, **kwargs: Any) -> str:
+        return _secrets.generate(prefix)
+
+    return generate
+
+
+class ScimAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """Authlib's server over our clients and tokens (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(client_model=None, token_model=None)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=False)])
+        self.register_grant(RefreshTokenGrant)
+        self.register_client_auth_method(ASSERTION_METHOD, authenticate_assertion)
+
+    def load_config(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.scopes_supported = None
+        self.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=_generate(ACCESS_TOKEN_PREFIX),
+                refresh_token_generator=_generate(REFRESH_TOKEN_PREFIX),
+            ),
+        )
+
+    def query_client(self, client_id: str) -> Any:
+        return query_client(client_id)
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        oauth_request = super().create_oauth2_request(request)
+        current_request.set(oauth_request)
+        return oauth_request
+
+    def save_token(self, token: dict[str, Any], request: Any) -> AccessToken:
+        """Store the digests of the new tokens under the credential that obtained them;
+        the answer's ``expires_in`` is the connection's access-token lifetime."""
+        client = request.client
+        now = timezone.now()
+        if isinstance(client, ConnectionClient):
+            credential = client.credential
+        elif getattr(request, "refresh_token", None) is not None:
+            credential = request.refresh_token.token.credential
+        else:
+            credential = _authorization_credential(request)
+        assert credential is not None
+        lifetime = credential.connection.access_token_lifetime
+        token["expires_in"] = lifetime
+        access = token["access_token"]
+        refresh = token.get("refresh_token")
+        return AccessToken.objects.create(
+            credential=credential,
+            digest=_secrets.digest(access),
+            prefix=_secrets.display_prefix(access, ACCESS_TOKEN_PREFIX),
+            scope=token.get("scope") or "",
+            created_at=now,
+            expires_at=now + timedelta(seconds=lifetime),
+            refresh_digest=_secrets.digest(refresh) if refresh else None,
+            refresh_expires_at=now + REFRESH_TOKEN_LIFETIME if refresh else None,
+        )
+
+    def create_token_response(self, request: Any = None) -> Any:
+        with transaction.atomic():
+            return super().create_token_response(request)
+
+
+def _authorization_credential(request: Any) -> Credential:
+    """The ``authorization`` credential a code's first exchange creates on its connection."""
+    from ..provisioning.credentials import record_authorization
+
+    row = request.authorization_code.row
+    credential = record_authorization(row.connection, row.application, row.user)
+    row.credential = credential
+    return credential
+
+
+server = ScimAuthorizationServer()

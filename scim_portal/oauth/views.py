@@ -1,0 +1,234 @@
+"""The token endpoint and the authorisation page of SCIM connections' OAuth server.
+
+The token endpoint answers in RFC 6749 JSON whatever happens: its own errors (section
+5.2), ``429`` with ``Retry-After`` past ``TOKEN_RATE_LIMIT_PER_MINUTE`` (per client
+address and per client id), ``503`` when the database is away. Each request it can
+tie to a connection goes into that connection's request log, without any secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from .. import permissions
+from ..conf import app_settings, get_account_model
+from ..models import Connection, RequestLog
+from ..providers import provider_for_user_agent
+from ..scim.limits import count_request
+from .server import ApplicationClient, ConnectionClient, Consent, current_request, server
+
+logger = logging.getLogger("scim_portal.oauth")
+
+
+def oauth_error(error: str, description: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _client_id_of(request: HttpRequest) -> str:
+    """The client id the request names (Basic header, else the form), unverified."""
+    client_id, _ = extract_basic_authorization(request.headers)
+    return str(client_id or request.POST.get("client_id") or "")[:40]
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class TokenView(View):
+    """``POST`` the token endpoint: client credentials (secret or assertion),
+    authorization code and refresh token grants."""
+
+    http_method_names = ["post", "get", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return oauth_error("invalid_request", "The token endpoint takes POST requests.", 405)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        client_id = _client_id_of(request)
+        limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
+        address = request.META.get("REMOTE_ADDR", "")
+        wait = count_request(f"token-address:{address}", limit)
+        if wait is None and client_id:
+            wait = count_request(f"token-client:{client_id}", limit)
+        if wait is not None:
+            response = oauth_error(
+                "slow_down",
+                f"More than {limit} token requests a minute; retry later.",
+                429,
+                Retry_After=str(wait),
+            )
+        else:
+            current_request.set(None)
+            try:
+                response = server.create_token_response(request)
+            except OAuth2Error as error:  # raised before Authlib answers: plain http
+                return oauth_error(
+                    error.error,
+                    "The token endpoint takes https requests only (behind a proxy that ends "
+                    "TLS, set Django's SECURE_PROXY_SSL_HEADER).",
+                    400,
+                )
+            except DatabaseError as exc:
+                logger.warning("The token endpoint could not reach the database: %s", exc)
+                return oauth_error(
+                    "temporarily_unavailable",
+                    "The service cannot reach its database; retry shortly.",
+                    503,
+                    Retry_After="5",
+                )
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        _log(request, response, client_id, (time.perf_counter() - started) * 1000)
+        return response
+
+
+def _log(request: HttpRequest, response: HttpResponse, client_id: str, ms: float) -> None:
+    """A request-log row for the connection this request is about, if any; never raises,
+    and keeps no body (either one may hold a secret or a token)."""
+    try:
+        oauth_request = current_request.get(None)
+        connection, credential, access = _subject(oauth_request, client_id)
+        if connection is None:
+            return
+        detail = ""
+        if response.status_code >= 400:
+            import json
+
+            try:
+                body = json.loads(response.content)
+                detail = f"{body.get('error', '')}: {body.get('error_description', '')}"
+            except ValueError:
+                detail = ""
+        user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+        RequestLog.objects.insert(
+            RequestLog(
+                connection_id=connection.pk,
+                method="POST",
+                path=request.path[:2048],
+                status=response.status_code,
+                duration_ms=round(ms, 3),
+                scim_type="",
+                detail=detail[:2000],
+                user_agent=user_agent,
+                idp=provider_for_user_agent(user_agent),
+                credential_kind=credential.kind if credential is not None else "",
+                token_prefix=access or (credential.prefix if credential is not None else ""),
+                request_id=str(request.headers.get("X-Request-ID", ""))[:128],
+            )
+        )
+    except Exception:
+        logger.exception("Could not record a token request in the request log")
+
+
+def _subject(oauth_request: Any, client_id: str) -> tuple[Connection | None, Any, str]:
+    """The connection, credential and new access token's prefix a request was about."""
+    client = getattr(oauth_request, "client", None) if oauth_request is not None else None
+    if isinstance(client, ConnectionClient):
+        return client.connection, client.credential, ""
+    code = getattr(oauth_request, "authorization_code", None)
+    if isinstance(client, ApplicationClient) and code is not None:
+        return code.row.connection, code.row.credential, ""
+    refresh = getattr(oauth_request, "refresh_token", None)
+    if refresh is not None:
+        credential = refresh.token.credential
+        return credential.connection, credential, ""
+    if client_id:
+        return Connection.objects.filter(oauth_client_id=client_id).first(), None, ""
+    return None, None, ""
+
+
+@method_decorator(csrf_protect, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class AuthorizeView(LoginRequiredMixin, View):
+    """The authorisation page of the authorization code flow (Okta's OAuth option).
+
+    A signed-in person with the create permission on an account picks one of that
+    account's connections; the application then gets a code for that connection only.
+    Invalid requests (unknown client, unregistered redirect URI) are shown here and
+    never redirected.
+    """
+
+    template_name = "scim_portal/oauth/authorize.html"
+
+    def _grant(self, request: HttpRequest) -> Any:
+        return server.get_consent_grant(request, end_user=request.user)
+
+    def connections(self, request: HttpRequest) -> list[Connection]:
+        """Connections of every account the person may create provisioning in."""
+        from guardian.shortcuts import get_objects_for_user
+
+        accounts = get_objects_for_user(
+            request.user,
+            permissions.perm_name(permissions.CREATE),
+            klass=get_account_model(),
+            accept_global_perms=True,
+        )
+        return list(
+            Connection.objects.filter(account__in=accounts)
+            .select_related("account")
+            .order_by("account_id", "name")[:500]
+        )
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            grant = self._grant(request)
+        except OAuth2Error as error:
+            return self._invalid(request, error)
+        return render(
+            request,
+            self.template_name,
+            {
+                "application": grant.client.application,
+                "connections": self.connections(request),
+                "scope": grant.request.payload.scope or "",
+            },
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            grant = self._grant(request)
+        except OAuth2Error as error:
+            return self._invalid(request, error)
+        if request.POST.get("decision") != "allow":
+            return server.create_authorization_response(request, grant_user=None, grant=grant)
+        allowed = {str(c.pk): c for c in self.connections(request)}
+        connection = allowed.get(request.POST.get("connection", ""))
+        if connection is None:
+            return render(
+                request,
+                self.template_name,
+                {
+                    "application": grant.client.application,
+                    "connections": list(allowed.values()),
+                    "scope": grant.request.payload.scope or "",
+                    "error": "Choose a connection you may change.",
+                },
+                status=403,
+            )
+        return server.create_authorization_response(
+            request, grant_user=Consent(request.user, connection), grant=grant
+        )
+
+    def _invalid(self, request: HttpRequest, error: OAuth2Error) -> HttpResponse:
+        return render(
+            request,
+            "scim_portal/oauth/authorize_error.html",
+            {"error": error.error, "description": error.description},
+            status=400,
+        )

@@ -1,0 +1,222 @@
+"""Issuing and revoking a connection's credentials, of every kind.
+
+The portal, admin, management API and command call these; each runs in one
+transaction and records an event (``token.issued``/``token.revoked`` for bearer
+tokens, as always; ``credential.issued``/``credential.revoked`` for the other kinds).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Connection, Credential, CredentialKind, EventType, IssuedCredential
+from ..models.credentials import new_client_id
+from .events import SYSTEM, Actor, EventRecorder, recording
+
+#: Kinds a person may issue directly (an authorisation comes from the consent page).
+ISSUABLE_KINDS = (
+    CredentialKind.BEARER,
+    CredentialKind.BASIC,
+    CredentialKind.CLIENT_SECRET,
+    CredentialKind.FEDERATED,
+)
+
+
+def _event_types(kind: str) -> tuple[EventType, EventType]:
+    if kind == CredentialKind.BEARER:
+        return EventType.TOKEN_ISSUED, EventType.TOKEN_REVOKED
+    return EventType.CREDENTIAL_ISSUED, EventType.CREDENTIAL_REVOKED
+
+
+def _resource_type(kind: str) -> str:
+    return "Token" if kind == CredentialKind.BEARER else "Credential"
+
+
+def _https_url(value: str, what: str, *, required: bool) -> str:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise ValueError(f"A federated issuer needs its {what}.")
+        return ""
+    try:
+        URLValidator(schemes=["https", "http"])(value)
+    except ValidationError:
+        raise ValueError(f"The {what} {value!r} is not a URL.") from None
+    if urlsplit(value).scheme != "https":
+        from ..conf import app_settings
+
+        if not app_settings.FEDERATION_ALLOW_HTTP:
+            raise ValueError(f"The {what} must be an https:// URL.")
+    return value
+
+
+def ensure_client_id(connection: Connection) -> str:
+    """The connection's OAuth client id, given now if it has none (under its row lock)."""
+    locked = (
+        Connection.objects.select_for_update().only("pk", "oauth_client_id").get(pk=connection.pk)
+    )
+    if not locked.oauth_client_id:
+        locked.oauth_client_id = new_client_id()
+        Connection.objects.filter(pk=connection.pk).update(oauth_client_id=locked.oauth_client_id)
+    connection.oauth_client_id = locked.oauth_client_id
+    return locked.oauth_client_id
+
+
+def issue(
+    connection: Connection,
+    events: EventRecorder,
+    *,
+    kind: str = CredentialKind.BEARER,
+    label: str = "",
+    created_by: Any = None,
+    expires_at: datetime | None = None,
+    issuer: str = "",
+    subject: str = "",
+    audience: str = "",
+    jwks_url: str = "",
+) -> IssuedCredential:
+    """Issue a credential within a recording (:func:`issue_credential` without its
+    transaction, for callers that already hold one)."""
+    if kind not in ISSUABLE_KINDS:
+        raise ValueError(f"Cannot issue a credential of kind {kind!r}.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValueError("A credential's expiry must be in the future.")
+    fields: dict[str, Any] = {"label": label.strip(), "created_by": created_by}
+    fields["expires_at"] = expires_at
+    if kind == CredentialKind.FEDERATED:
+        subject, audience = subject.strip(), audience.strip()
+        if not subject or not audience:
+            raise ValueError("A federated issuer needs the subject and audience of its tokens.")
+        fields.update(
+            issuer=_https_url(issuer, "issuer", required=True),
+            subject=subject,
+            audience=audience,
+            jwks_url=_https_url(jwks_url, "JWKS URL", required=False),
+            prefix=subject,
+        )
+    if kind in (CredentialKind.CLIENT_SECRET, CredentialKind.FEDERATED):
+        ensure_client_id(connection)
+    issued = Credential.build(connection, kind, **fields)
+    issued.credential.save()
+    credential = issued.credential
+    details: dict[str, Any] = {
+        "kind": kind,
+        "prefix": credential.prefix,
+        "label": credential.label,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    if kind == CredentialKind.FEDERATED:
+        details.update(issuer=credential.issuer, audience=credential.audience)
+    events.add(_event_types(kind)[0], _resource_type(kind), credential.pk, details)
+    return issued
+
+
+@transaction.atomic
+def issue_credential(
+    connection: Connection,
+    kind: str = CredentialKind.BEARER,
+    *,
+    label: str = "",
+    created_by: Any = None,
+    expires_at: datetime | None = None,
+    actor: Actor | None = None,
+    issuer: str = "",
+    subject: str = "",
+    audience: str = "",
+    jwks_url: str = "",
+) -> IssuedCredential:
+    """Issue a new credential of ``kind`` for ``connection``; the others keep working.
+
+    This is rotation with overlap: configure the IdP with the new credential, then
+    revoke the old one with :func:`revoke_credential`. Raises ``ValueError`` for an
+    expiry in the past, an unknown kind or an incomplete federated issuer. The secret
+    in the result (``raw``) is the only time it is available.
+    """
+    with recording(connection, actor or Actor.for_user(created_by)) as events:
+        return issue(
+            connection,
+            events,
+            kind=kind,
+            label=label,
+            created_by=created_by,
+            expires_at=expires_at,
+            issuer=issuer,
+            subject=subject,
+            audience=audience,
+            jwks_url=jwks_url,
+        )
+
+
+def issue_token(
+    connection: Connection,
+    *,
+    label: str = "",
+    created_by: Any = None,
+    expires_at: datetime | None = None,
+    actor: Actor | None = None,
+) -> IssuedCredential:
+    """Issue a new bearer token for ``connection`` (:func:`issue_credential`)."""
+    return issue_credential(
+        connection,
+        CredentialKind.BEARER,
+        label=label,
+        created_by=created_by,
+        expires_at=expires_at,
+        actor=actor,
+    )
+
+
+def record_authorization(connection: Connection, application: Any, user: Any) -> Credential:
+    """The ``authorization`` credential of ``user``'s consent to ``application`` for
+    ``connection``, at the first exchange of its code (within the token endpoint's
+    transaction)."""
+    with recording(connection, Actor.for_user(user, via="portal")) as events:
+        issued = Credential.build(
+            connection,
+            CredentialKind.AUTHORIZATION,
+            label=f"Authorised by {user.get_username()}",
+            created_by=user,
+            application=application,
+            prefix=application.name,
+        )
+        issued.credential.save()
+        events.add(
+            EventType.CREDENTIAL_ISSUED,
+            "Credential",
+            issued.credential.pk,
+            {"kind": CredentialKind.AUTHORIZATION, "prefix": application.name, "label": ""},
+        )
+    return issued.credential
+
+
+@transaction.atomic
+def revoke_credential(credential: Credential, *, actor: Actor = SYSTEM) -> Credential:
+    """Revoke ``credential`` at once, with every access token it obtained; revoking a
+    revoked credential changes nothing."""
+    from ..models import AccessToken
+
+    locked = (
+        Credential.objects.select_for_update().select_related("connection").get(pk=credential.pk)
+    )
+    if locked.revoked_at is None:
+        with recording(locked.connection, actor) as events:
+            locked.revoked_at = timezone.now()
+            locked.save(update_fields=["revoked_at"])
+            AccessToken.objects.filter(credential=locked, revoked_at__isnull=True).update(
+                revoked_at=locked.revoked_at
+            )
+            events.add(
+                _event_types(locked.kind)[1],
+                _resource_type(locked.kind),
+                locked.pk,
+                {"kind": locked.kind, "prefix": locked.prefix},
+            )
+    credential.revoked_at = locked.revoked_at
+    return locked
