@@ -180,3 +180,30 @@ def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[Any
             id="scim_portal.W006",
         )
     ]
+
+
+@register(Tags.security)
+def check_federation_fetches(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Fetching issuers' keys over http or from private addresses is for development."""
+    loosened = [
+        key
+        for key in ("FEDERATION_ALLOW_HTTP", "FEDERATION_ALLOW_PRIVATE_NETWORKS")
+        if getattr(app_settings, key)
+    ]
+    if not loosened or settings.DEBUG:
+        return []
+    return [
+        Warning(
+            f"{SETTING_NAME}[{loosened[0]!r}] is True outside DEBUG: a tenant admin's "
+            "federated issuer can make the server fetch "
+            + (
+                "plain-http URLs"
+                if loosened[0] == "FEDERATION_ALLOW_HTTP"
+                else "internal addresses"
+            )
+            + ".",
+            hint="Leave FEDERATION_ALLOW_HTTP and FEDERATION_ALLOW_PRIVATE_NETWORKS False in "
+            "production (docs/scim-authentication.md).",
+            id="scim_portal.W007",
+        )
+    ]

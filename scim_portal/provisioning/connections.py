@@ -147,17 +147,28 @@ def delete_connection(
 
 
 def prune(now: datetime | None = None) -> tuple[int, int]:
-    """Delete request logs and events older than their retention; the counts deleted."""
+    """Delete request logs and events older than their retention, and OAuth access tokens
+    and codes that can no longer be used; the counts of logs and events deleted."""
     from datetime import timedelta
 
+    from django.db.models import Q
+
     from ..conf import app_settings
-    from ..models import ProvisioningEvent, RequestLog
+    from ..models import AccessToken, AuthorizationCode, ProvisioningEvent, RequestLog
 
     now = now or timezone.now()
     log_cutoff = now - timedelta(days=app_settings.REQUEST_LOG_RETENTION_DAYS)
     event_cutoff = now - timedelta(days=app_settings.EVENT_RETENTION_DAYS)
     logs = RequestLog.objects.filter(created_at__lt=log_cutoff).delete()[0]
     events = ProvisioningEvent.objects.filter(created_at__lt=event_cutoff).delete()[0]
+    # An access token past its expiry (and its refresh token's) or revoked opens nothing.
+    AccessToken.objects.filter(
+        Q(revoked_at__isnull=False)
+        | Q(expires_at__lt=now, refresh_expires_at__isnull=True)
+        | Q(expires_at__lt=now, refresh_expires_at__lt=now)
+    ).delete()
+    # A used code is kept until it expires: presented again, it revokes what it obtained.
+    AuthorizationCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     return logs, events
 
 
