@@ -279,7 +279,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         A code presented again by its client revokes the authorisation its first
         exchange created, with every token it obtained (RFC 6749 section 4.1.2); the
         second exchange fails like any unknown code. Another client's attempt changes
-        nothing."""
+        nothing and is not logged on the connection."""
         if not isinstance(client, ApplicationClient):
             return None
         if not code.startswith(CODE_PREFIX) or len(code) > MAX_SECRET_LENGTH:
@@ -292,6 +292,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
         if row is None:
             return None
+        # Known from here on: a failure too goes into the connection's request log.
+        self.request.client, self.request.authorization_code = client, _CodeView(row)
         if row.used_at is not None:
             if row.credential_id is not None:
                 from ..provisioning.credentials import revoke_credential

@@ -20,6 +20,7 @@ from scim_portal.models import (
     Credential,
     OAuthApplication,
     ProvisioningEvent,
+    RequestLog,
 )
 from scim_portal.models.credentials import CODE_LIFETIME
 from scim_portal.provisioning import revoke_credential
@@ -197,6 +198,11 @@ def test_redirect_uri_must_match_at_exchange(client, setup, okta):
         response = exchange(client, application, secret, code, redirect_uri=wrong)
         assert (response.status_code, response.json()["error"]) == (400, "invalid_grant"), wrong
     assert exchange(client, application, secret, code).status_code == 200
+    # The tenant sees the failures in the connection's request log, without the code.
+    log = RequestLog.objects.filter(connection=setup["connection"], path=TOKEN_URL)
+    assert [row.status for row in log.order_by("id")] == [400, 400, 400, 200]
+    assert "redirect_uri" in log.filter(status=400).first().detail
+    assert code not in str(list(log.values()))
 
 
 @pytest.mark.parametrize(
