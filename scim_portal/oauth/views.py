@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import DatabaseError
@@ -21,6 +23,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .. import permissions
@@ -153,6 +156,7 @@ def _subject(oauth_request: Any, client_id: str) -> tuple[Connection | None, Any
     return None, None, ""
 
 
+@method_decorator(xframe_options_deny, name="dispatch")
 @method_decorator(csrf_protect, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 class AuthorizeView(LoginRequiredMixin, View):
@@ -160,8 +164,10 @@ class AuthorizeView(LoginRequiredMixin, View):
 
     A signed-in person with the create permission on an account picks one of that
     account's connections; the application then gets a code for that connection only.
-    Invalid requests (unknown client, unregistered redirect URI) are shown here and
-    never redirected.
+    A request naming an unknown client or a redirect URI it did not register is
+    answered here (400) and never redirected; any other invalid request, and a "Deny",
+    goes back to the client's redirect URI with an RFC 6749 ``error``. The page is
+    never cached nor framed, and its form is CSRF-protected.
     """
 
     template_name = "scim_portal/oauth/authorize.html"
@@ -170,35 +176,48 @@ class AuthorizeView(LoginRequiredMixin, View):
         return server.get_consent_grant(request, end_user=request.user)
 
     def connections(self, request: HttpRequest) -> list[Connection]:
-        """Connections of every account the person may create provisioning in."""
+        """Connections of every account where the person holds the create permission
+        (as :func:`~scim_portal.permissions.has_account_perm` answers it)."""
         from guardian.shortcuts import get_objects_for_user
 
         accounts = get_objects_for_user(
             request.user,
             permissions.perm_name(permissions.CREATE),
             klass=get_account_model(),
-            accept_global_perms=True,
+            accept_global_perms=False,
         )
-        return list(
+        candidates = (
             Connection.objects.filter(account__in=accounts)
             .select_related("account")
             .order_by("account_id", "name")[:500]
         )
+        allowed: dict[Any, bool] = {}
+        for connection in candidates:
+            if connection.account_id not in allowed:
+                allowed[connection.account_id] = permissions.has_account_perm(
+                    request.user, permissions.CREATE, connection.account
+                )
+        return [c for c in candidates if allowed[c.account_id]]
+
+    def _page(
+        self, request: HttpRequest, grant: Any, connections: list[Connection], **extra: Any
+    ) -> HttpResponse:
+        status = extra.pop("status", 200)
+        context = {
+            "application": grant.client.application,
+            "connections": connections,
+            "scope": grant.request.scope or "",
+            "return_host": urlsplit(grant.redirect_uri).netloc,
+            **extra,
+        }
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             grant = self._grant(request)
         except OAuth2Error as error:
             return self._invalid(request, error)
-        return render(
-            request,
-            self.template_name,
-            {
-                "application": grant.client.application,
-                "connections": self.connections(request),
-                "scope": grant.request.payload.scope or "",
-            },
-        )
+        return self._page(request, grant, self.connections(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -210,15 +229,11 @@ class AuthorizeView(LoginRequiredMixin, View):
         allowed = {str(c.pk): c for c in self.connections(request)}
         connection = allowed.get(request.POST.get("connection", ""))
         if connection is None:
-            return render(
+            return self._page(
                 request,
-                self.template_name,
-                {
-                    "application": grant.client.application,
-                    "connections": list(allowed.values()),
-                    "scope": grant.request.payload.scope or "",
-                    "error": "Choose a connection you may change.",
-                },
+                grant,
+                list(allowed.values()),
+                error="Choose a connection of an account where you may create provisioning.",
                 status=403,
             )
         return server.create_authorization_response(
@@ -226,9 +241,19 @@ class AuthorizeView(LoginRequiredMixin, View):
         )
 
     def _invalid(self, request: HttpRequest, error: OAuth2Error) -> HttpResponse:
+        """An invalid request: back to the client when Authlib has checked the client
+        and its redirect URI (RFC 6749 section 4.1.2.1), else a page here."""
+        if error.redirect_uri:
+            return server.handle_error_response(request, error)
+        description = error.description
+        if isinstance(error, InsecureTransportError):
+            description = (
+                "The authorisation page takes https requests only (behind a proxy that ends "
+                "TLS, set Django's SECURE_PROXY_SSL_HEADER)."
+            )
         return render(
             request,
             "scim_portal/oauth/authorize_error.html",
-            {"error": error.error, "description": error.description},
+            {"error": error.error, "description": description},
             status=400,
         )

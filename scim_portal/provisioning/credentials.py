@@ -175,13 +175,16 @@ def issue_token(
 
 def record_authorization(connection: Connection, application: Any, user: Any) -> Credential:
     """The ``authorization`` credential of ``user``'s consent to ``application`` for
-    ``connection``, at the first exchange of its code (within the token endpoint's
-    transaction)."""
+    ``connection``, created at the first exchange of its code (within the token
+    endpoint's transaction) and recorded as ``credential.issued`` with the person as
+    actor. Its label says who authorised; it has no secret of its own (its access and
+    refresh tokens hang from it) and works until revoked."""
+    label = f"Authorised by {user.get_username()}"[:100]
     with recording(connection, Actor.for_user(user, via="portal")) as events:
         issued = Credential.build(
             connection,
             CredentialKind.AUTHORIZATION,
-            label=f"Authorised by {user.get_username()}",
+            label=label,
             created_by=user,
             application=application,
             prefix=application.name,
@@ -191,7 +194,13 @@ def record_authorization(connection: Connection, application: Any, user: Any) ->
             EventType.CREDENTIAL_ISSUED,
             "Credential",
             issued.credential.pk,
-            {"kind": CredentialKind.AUTHORIZATION, "prefix": application.name, "label": ""},
+            {
+                "kind": CredentialKind.AUTHORIZATION,
+                "prefix": issued.credential.prefix,
+                "label": label,
+                "application": application.client_id,
+                "expires_at": None,
+            },
         )
     return issued.credential
 
