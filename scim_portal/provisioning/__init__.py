@@ -5,7 +5,7 @@ these; each runs in one database transaction.
 """
 
 from .connections import ConnectionDeleted, create_connection, delete_connection, prune
-from .credentials import issue_credential, issue_token, revoke_credential
+from .credentials import issue_credential, issue_token, revoke_application, revoke_credential
 
 __all__ = [
     "ConnectionDeleted",
@@ -14,5 +14,6 @@ __all__ = [
     "issue_credential",
     "issue_token",
     "prune",
+    "revoke_application",
     "revoke_credential",
 ]

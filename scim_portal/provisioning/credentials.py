@@ -16,7 +16,14 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Connection, Credential, CredentialKind, EventType, IssuedCredential
+from ..models import (
+    Connection,
+    Credential,
+    CredentialKind,
+    EventType,
+    IssuedCredential,
+    OAuthApplication,
+)
 from ..models.credentials import new_client_id
 from .events import SYSTEM, Actor, EventRecorder, recording
 
@@ -229,3 +236,21 @@ def revoke_credential(credential: Credential, *, actor: Actor = SYSTEM) -> Crede
             )
     credential.revoked_at = locked.revoked_at
     return locked
+
+
+@transaction.atomic
+def revoke_application(application: OAuthApplication, *, actor: Actor = SYSTEM) -> int:
+    """Revoke the vendor's OAuth ``application``: it can no longer authorise, exchange
+    or refresh, and every authorisation given to it is revoked (each recorded on its
+    connection, its access and refresh tokens ended at once). The number revoked."""
+    locked = OAuthApplication.objects.select_for_update().get(pk=application.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+    application.revoked_at = locked.revoked_at
+    authorizations = Credential.objects.filter(application=locked, revoked_at__isnull=True)
+    revoked = 0
+    for credential in authorizations.order_by("pk"):
+        revoke_credential(credential, actor=actor)
+        revoked += 1
+    return revoked

@@ -23,8 +23,9 @@ from scim_portal.models import (
     RequestLog,
 )
 from scim_portal.models.credentials import CODE_LIFETIME
-from scim_portal.provisioning import revoke_credential
+from scim_portal.provisioning import revoke_application, revoke_credential
 from scim_portal.provisioning.connections import delete_connection
+from scim_portal.provisioning.events import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -426,6 +427,21 @@ def test_a_revoked_application_can_neither_authorise_nor_exchange_nor_refresh(cl
     ):
         assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
     assert AccessToken.objects.count() == 1
+
+
+def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(
+    client, setup, okta
+):
+    application, secret = okta
+    first = tokens(client, setup, okta)
+    assert scim_status(client, setup["connection"], first["access_token"]) == 200
+    assert revoke_application(application, actor=Actor.for_user(setup["people"]["admin"])) == 1
+    assert scim_status(client, setup["connection"], first["access_token"]) == 401
+    response = refresh(client, application, secret, first["refresh_token"])
+    assert response.json()["error"] == "invalid_client"
+    revoked = ProvisioningEvent.objects.filter(type="credential.revoked").get()
+    assert revoked.changes["kind"] == "authorization"
+    assert revoke_application(application) == 0  # already revoked: nothing more to do
 
 
 @pytest.mark.parametrize("person", ["member", "auditor", "other_admin"])
