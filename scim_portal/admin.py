@@ -206,7 +206,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ("account",)
     readonly_fields = (
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
-        "last_request_at", "last_event_number", "oauth_client_id", "access_token_lifetime",
+        "last_request_at", "last_event_number", "oauth_client", "access_token_lifetime",
         "token_endpoint",
     )  # fmt: skip
     inlines = [CredentialInline]
@@ -252,6 +252,10 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="SCIM URL")
     def scim_url(self, connection: Connection) -> str:
         return connection.scim_url() + connection.provider_info.url_suffix
+
+    @admin.display(description="OAuth client id")
+    def oauth_client(self, connection: Connection) -> str:
+        return connection.oauth_client_id or "none yet (given with a first client secret or issuer)"
 
     @admin.display(description="OAuth token endpoint")
     def token_endpoint(self, connection: Connection) -> str:
