@@ -215,6 +215,17 @@ SCIM_PORTAL = {
     "DNS_NAMESERVERS": [ns for ns in os.environ.get("DNS_NAMESERVERS", "").split(",") if ns]
     or None,
 }
+# `simulate_idp --auth jwt` publishes a federated issuer's keys at http://127.0.0.1, which
+# the app refuses to fetch (http, a loopback address) unless both switches are on.
+# SCIM_PORTAL_DEV_FEDERATION=1 turns them on, in the demo profile only: in production the
+# guard against fetching internal addresses must stay.
+if env_flag("SCIM_PORTAL_DEV_FEDERATION", False):
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SCIM_PORTAL_DEV_FEDERATION lets federation fetch keys over http and from private "
+            "addresses: it is for the demo profile only; unset it."
+        )
+    SCIM_PORTAL |= {"FEDERATION_ALLOW_HTTP": True, "FEDERATION_ALLOW_PRIVATE_NETWORKS": True}
 
 if PRODUCTION:
     # Compressed, content-hashed files that browsers may cache for ever; run

@@ -1,23 +1,32 @@
-"""Django admin for vendor staff: every account's connections, tokens, directory and logs.
+"""Django admin for vendor staff: every account's connections, their credentials,
+directory and logs; environment keys and OAuth applications.
 
-Writes go through the provisioning services. A token (or environment key) is
-shown once, on the page that issues it (rendered directly and never cached: it
-does not travel through the messages framework, which may store messages in the
-session), and never again. Staff see what their model permissions allow.
+Writes go through the provisioning services. A secret (a credential's, an environment
+key, an OAuth application's) is shown once, on the page that issues it (rendered
+directly and never cached: it does not travel through the messages framework, which
+may store messages in the session), and never again. Staff see what their model
+permissions allow. Changes to a connection are its events; environment keys and OAuth
+applications belong to no connection or account, so their changes are Django admin
+log entries and lines on the ``scim_portal.admin`` logger (never with a secret).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .conf import app_settings
@@ -26,9 +35,12 @@ from .models import (
     AccountDomain,
     Connection,
     Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     EnvironmentKey,
+    IssuedCredential,
+    OAuthApplication,
     ProvisioningEvent,
     RequestLog,
 )
@@ -36,12 +48,16 @@ from .provisioning import (
     create_connection,
     delete_connection,
     directory,
-    issue_token,
+    issue_credential,
     revoke_credential,
 )
+from .provisioning.credentials import ISSUABLE_KINDS
 from .provisioning.domains import add_domain, check_new_domain, mark_verified, remove_domain
 from .provisioning.events import Actor
 from .provisioning.exceptions import DomainError
+
+#: Changes that are no connection's events (environment keys, OAuth applications).
+audit = logging.getLogger("scim_portal.admin")
 
 
 def admin_page(
@@ -66,29 +82,46 @@ def admin_page(
     )
 
 
+def credential_state(credential: Credential) -> str:
+    if credential.is_revoked:
+        return "revoked"
+    return "expired" if credential.is_expired else "active"
+
+
+def token_endpoint() -> str:
+    """The OAuth token endpoint's URL, from ``PUBLIC_URL`` like the SCIM URL."""
+    return (app_settings.PUBLIC_URL or "").rstrip("/") + reverse("scim_portal:oauth-token")
+
+
 class CredentialInline(admin.TabularInline):
     model = Credential
     extra = 0
     can_delete = False
-    fields = ("prefix", "label", "created_at", "last_used_at", "expires_at", "state", "revoke")
+    fields = (
+        "kind", "label", "shown_as", "created_at", "last_used_at", "expires_at", "state",
+        "revoke",
+    )  # fmt: skip
     readonly_fields = fields
-    verbose_name_plural = "tokens (issue a new one with “Issue token” above)"
+    verbose_name_plural = "credentials (issue a new one with “Issue credential” above)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # issued by the "Issue token" page, which shows the value once
+        return False  # issued by the "Issue credential" page, which shows the secret once
+
+    @admin.display(description="prefix, username or subject")
+    def shown_as(self, credential: Credential) -> str:
+        return credential.display
 
     @admin.display(description="state")
-    def state(self, token: Credential) -> str:
-        if token.is_revoked:
-            return "revoked"
-        return "expired" if token.is_expired else "active"
+    def state(self, credential: Credential) -> str:
+        return credential_state(credential)
 
     @admin.display(description="")
-    def revoke(self, token: Credential) -> str:
-        if not token.is_usable:
+    def revoke(self, credential: Credential) -> str:
+        if not credential.is_usable:
             return ""
         url = reverse(
-            "admin:scim_portal_connection_revoke_credential", args=[token.connection_id, token.pk]
+            "admin:scim_portal_connection_revoke_credential",
+            args=[credential.connection_id, credential.pk],
         )
         return format_html('<a href="{}">Revoke…</a>', url)
 
@@ -111,9 +144,57 @@ class ConnectionChangeForm(forms.ModelForm):
         ]
 
 
-class RotateForm(forms.Form):
+class IssueCredentialForm(forms.Form):
+    """What staff choose when issuing a credential (the federated fields for a federated
+    issuer only)."""
+
+    kind = forms.ChoiceField(
+        choices=[(kind.value, kind.label) for kind in ISSUABLE_KINDS],
+        initial=CredentialKind.BEARER,
+    )
     label = forms.CharField(max_length=100, required=False)
     expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-01-31 18:00.")
+    issuer = forms.CharField(
+        max_length=500, required=False, help_text="Federated: the assertions' iss (a URL)."
+    )
+    subject = forms.CharField(
+        max_length=500, required=False, help_text="Federated: the assertions' sub."
+    )
+    audience = forms.CharField(
+        max_length=500, required=False, help_text="Federated: the assertions' aud."
+    )
+    jwks_url = forms.CharField(
+        max_length=500,
+        required=False,
+        label="JWKS URL",
+        help_text="Federated, optional: where its keys are (default: the jwks_uri of the "
+        "issuer's OpenID configuration).",
+    )
+
+    FEDERATED_FIELDS = ("issuer", "subject", "audience", "jwks_url")
+
+    def __init__(self, *args: Any, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The "Issue token" page's kind (a bearer token): nothing to choose.
+        self.fixed_kind = kind
+        if kind is not None:
+            for name in ("kind", *self.FEDERATED_FIELDS):
+                del self.fields[name]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        kind = self.fixed_kind or cleaned.get("kind")
+        cleaned["kind"] = kind
+        if kind == CredentialKind.FEDERATED:
+            for name in ("issuer", "subject", "audience"):
+                if not cleaned.get(name, "").strip():
+                    self.add_error(name, "A federated issuer needs this.")
+        else:
+            for name in self.FEDERATED_FIELDS:
+                if cleaned.get(name):
+                    self.add_error(name, "Only a federated issuer takes this.")
+                cleaned.pop(name, None)
+        return cleaned
 
 
 @admin.register(Connection)
@@ -125,7 +206,8 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ("account",)
     readonly_fields = (
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
-        "last_request_at", "last_event_number",
+        "last_request_at", "last_event_number", "oauth_client", "access_token_lifetime",
+        "token_endpoint",
     )  # fmt: skip
     inlines = [CredentialInline]
     actions = None  # no bulk delete: deletion asks what to do with the directory
@@ -171,6 +253,14 @@ class ConnectionAdmin(admin.ModelAdmin):
     def scim_url(self, connection: Connection) -> str:
         return connection.scim_url() + connection.provider_info.url_suffix
 
+    @admin.display(description="OAuth client id")
+    def oauth_client(self, connection: Connection) -> str:
+        return connection.oauth_client_id or "none yet (given with a first client secret or issuer)"
+
+    @admin.display(description="OAuth token endpoint")
+    def token_endpoint(self, connection: Connection) -> str:
+        return token_endpoint()
+
     # Add: through the service, with the token shown once
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -195,77 +285,102 @@ class ConnectionAdmin(admin.ModelAdmin):
         issued = getattr(request, "_scim_portal_issued", None)
         if issued is None:
             return super().response_add(request, obj, post_url_continue)
-        return self._token_page(request, obj, issued.raw, created=True)
+        return self._credential_page(request, obj, issued, created=True)
 
-    def _token_page(
-        self, request: HttpRequest, connection: Connection, raw: str, *, created: bool
+    def _credential_page(
+        self,
+        request: HttpRequest,
+        connection: Connection,
+        issued: IssuedCredential,
+        *,
+        created: bool,
     ) -> HttpResponse:
+        credential = issued.credential
+        oauth = credential.kind in (CredentialKind.CLIENT_SECRET, CredentialKind.FEDERATED)
         return admin_page(
             self,
             request,
-            "token_issued.html",
-            "Connection created" if created else "Token issued",
+            "credential_issued.html",
+            "Connection created" if created else f"{credential.get_kind_display()} issued",
             connection=connection,
             scim_url=self.scim_url(connection),
-            token=raw,
+            credential=credential,
+            secret=issued.raw,
+            client_id=connection.oauth_client_id if oauth else "",
+            token_endpoint=token_endpoint() if oauth else "",
             created=created,
         )
 
-    # Rotate, revoke, delete
+    # Issue, revoke, delete
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
+            path("<uuid:object_id>/issue-credential/", view(self.issue_credential_view),
+                 name="scim_portal_connection_issue_credential"),
             path("<uuid:object_id>/issue-token/", view(self.issue_token_view),
                  name="scim_portal_connection_issue_token"),
-            path("<uuid:object_id>/credentials/<int:token_id>/revoke/",
+            path("<uuid:object_id>/credentials/<int:credential_id>/revoke/",
                  view(self.revoke_credential_view),
                  name="scim_portal_connection_revoke_credential"),
             *super().get_urls(),
         ]  # fmt: skip
 
-    def issue_token_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def issue_credential_view(
+        self, request: HttpRequest, object_id: Any, kind: str | None = None
+    ) -> HttpResponse:
+        """Issue a credential (any issuable kind; ``kind`` fixes one) and show its secret
+        once. Needs the change permission."""
         connection = get_object_or_404(Connection, pk=object_id)
         if not self.has_change_permission(request, connection):
             raise PermissionDenied
-        form = RotateForm(request.POST or None)
+        form = IssueCredentialForm(request.POST or None, kind=kind)
         if request.method == "POST" and form.is_valid():
+            fields = dict(form.cleaned_data)
             try:
-                issued = issue_token(
+                issued = issue_credential(
                     connection,
-                    label=form.cleaned_data["label"],
-                    expires_at=form.cleaned_data["expires_at"],
+                    fields.pop("kind"),
                     created_by=request.user,
                     actor=Actor.for_user(request.user, via="admin"),
+                    **fields,
                 )
             except ValueError as exc:
-                form.add_error("expires_at", str(exc))
+                form.add_error(None, str(exc))
             else:
-                return self._token_page(request, connection, issued.raw, created=False)
+                connection.refresh_from_db(fields=["oauth_client_id"])
+                return self._credential_page(request, connection, issued, created=False)
+        title = "Issue a token" if kind == CredentialKind.BEARER else "Issue a credential"
         return admin_page(
-            self, request, "issue_token.html", "Issue a token", connection=connection, form=form
+            self, request, "issue_credential.html", title, connection=connection, form=form
         )
 
+    def issue_token_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """The bearer-token shortcut of :meth:`issue_credential_view`."""
+        return self.issue_credential_view(request, object_id, kind=CredentialKind.BEARER)
+
     def revoke_credential_view(
-        self, request: HttpRequest, object_id: Any, token_id: int
+        self, request: HttpRequest, object_id: Any, credential_id: int
     ) -> HttpResponse:
+        """Confirm (GET), then revoke (POST) a credential with its access tokens. Needs
+        the delete permission."""
         connection = get_object_or_404(Connection, pk=object_id)
-        token = get_object_or_404(Credential, pk=token_id, connection=connection)
+        credential = get_object_or_404(Credential, pk=credential_id, connection=connection)
         if not self.has_delete_permission(request, connection):
             raise PermissionDenied
         if request.method == "POST":
-            revoke_credential(token, actor=Actor.for_user(request.user, via="admin"))
-            self.message_user(request, f"Revoked token {token.prefix}…", messages.SUCCESS)
+            revoke_credential(credential, actor=Actor.for_user(request.user, via="admin"))
+            self.message_user(request, f"Revoked {credential}.", messages.SUCCESS)
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_connection_change", args=[connection.pk])
             )
         return admin_page(
             self,
             request,
-            "revoke_token.html",
-            "Revoke a token",
+            "revoke_credential.html",
+            f"Revoke {credential.get_kind_display()}",
             connection=connection,
-            token=token,
+            credential=credential,
         )
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
@@ -315,6 +430,7 @@ class EnvironmentKeyAdmin(admin.ModelAdmin):
         key, raw = EnvironmentKey.issue(obj.name, created_by=request.user)
         obj.pk, obj._state.adding, obj._state.db = key.pk, False, key._state.db
         request._scim_portal_raw_key = raw  # type: ignore[attr-defined]
+        audit.info("Environment key %r (%s…) issued by %s", key.name, key.prefix, request.user)
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
         raw = request._scim_portal_raw_key  # type: ignore[attr-defined]
@@ -329,9 +445,219 @@ class EnvironmentKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["add"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[EnvironmentKey]) -> None:
-        for key in queryset:
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
             key.revoke()
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+            revoked += 1
+            self.log_change(request, key, "Revoked.")
+            audit.info("Environment key %r (%s…) revoked by %s", key.name, key.prefix, request.user)
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+def _redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be a redirect URI of an OAuth application, or None."""
+    try:
+        URLValidator(schemes=["https", "http"])(uri)
+    except ValidationError:
+        return f"{uri} is not a URL."
+    parts = urlsplit(uri)
+    if parts.fragment:
+        return f"{uri}: a redirect URI has no #fragment."
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        return f"{uri}: use https (http only for localhost)."
+    return None
+
+
+class OAuthApplicationForm(forms.ModelForm):
+    class Meta:
+        model = OAuthApplication
+        fields = ["name", "redirect_uris"]
+
+    def clean_redirect_uris(self) -> str:
+        lines = [line.strip() for line in self.cleaned_data["redirect_uris"].splitlines()]
+        uris = [line for line in lines if line]
+        if not uris:
+            raise ValidationError("Give at least one redirect URI.")
+        problems = [problem for problem in map(_redirect_uri_problem, uris) if problem]
+        if problems:
+            raise ValidationError(problems)
+        return "\n".join(uris)
+
+
+@admin.register(OAuthApplication)
+class OAuthApplicationAdmin(admin.ModelAdmin):
+    """The vendor's OAuth clients (e.g. its app in Okta's integration network): add one to
+    get its client id and secret (shown once), regenerate the secret, revoke it. Never
+    deleted, so the authorisations it was given stay on record; revoking it also revokes
+    every authorisation, which ends their access and refresh tokens at once."""
+
+    form = OAuthApplicationForm
+    list_display = (
+        "name", "client_id", "secret_prefix", "authorization_count", "created_at", "revoked_at",
+    )  # fmt: skip
+    search_fields = ("name", "=client_id")
+    readonly_fields = (
+        "client_id", "secret_shown_as", "authorize_url", "token_endpoint", "created_at",
+        "revoked_at",
+    )  # fmt: skip
+    change_form_template = "admin/scim_portal/oauthapplication/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OAuthApplication]:
+        usable = Q(authorizations__revoked_at__isnull=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(authorization_count=Count("authorizations", filter=usable))
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["name", "redirect_uris"]
+        return ["name", "redirect_uris", *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        if obj.revoked_at is not None:
+            return ("name", "redirect_uris", *self.readonly_fields)
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: its authorisations stay on record
+
+    @admin.display(description="live authorisations", ordering="authorization_count")
+    def authorization_count(self, application: OAuthApplication) -> int:
+        return int(getattr(application, "authorization_count", 0))
+
+    @admin.display(description="secret")
+    def secret_shown_as(self, application: OAuthApplication) -> str:
+        return f"{application.secret_prefix}…"
+
+    @admin.display(description="authorisation URL")
+    def authorize_url(self, application: OAuthApplication) -> str:
+        base = (app_settings.PUBLIC_URL or "").rstrip("/")
+        return base + reverse("scim_portal:oauth-authorize")
+
+    @admin.display(description="token endpoint")
+    def token_endpoint(self, application: OAuthApplication) -> str:
+        return token_endpoint()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            audit.info(
+                "OAuth application %r (%s) changed by %s: %s",
+                obj.name, obj.client_id, request.user, ", ".join(form.changed_data),
+            )  # fmt: skip
+            return
+        request._scim_portal_raw_secret = obj.set_secret()  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+        audit.info(
+            "OAuth application %r (%s) registered by %s", obj.name, obj.client_id, request.user
+        )
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        return self._secret_page(request, obj, request._scim_portal_raw_secret, created=True)  # type: ignore[attr-defined]
+
+    def _secret_page(
+        self, request: HttpRequest, application: OAuthApplication, raw: str, *, created: bool
+    ) -> HttpResponse:
+        return admin_page(
+            self,
+            request,
+            "oauthapplication/secret_issued.html",
+            "OAuth application registered" if created else "New client secret",
+            application=application,
+            secret=raw,
+            created=created,
+            authorize_url=self.authorize_url(application),
+            token_endpoint=token_endpoint(),
+        )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/regenerate-secret/", view(self.regenerate_secret_view),
+                 name="scim_portal_oauthapplication_regenerate_secret"),
+            path("<int:object_id>/revoke/", view(self.revoke_view),
+                 name="scim_portal_oauthapplication_revoke"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    def _application(self, request: HttpRequest, object_id: int) -> OAuthApplication:
+        application = get_object_or_404(OAuthApplication, pk=object_id)
+        if not self.has_change_permission(request, application):
+            raise PermissionDenied
+        return application
+
+    def regenerate_secret_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Confirm (GET), then replace the secret (POST): the old one stops at once."""
+        application = self._application(request, object_id)
+        if application.revoked_at is not None:
+            self.message_user(request, "A revoked application gets no secret.", messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:scim_portal_oauthapplication_change", args=[application.pk])
+            )
+        if request.method == "POST":
+            with transaction.atomic():
+                locked = OAuthApplication.objects.select_for_update().get(pk=application.pk)
+                raw = locked.set_secret()
+                locked.save(update_fields=["secret_digest", "secret_prefix"])
+                self.log_change(request, locked, "Regenerated the client secret.")
+            audit.info(
+                "OAuth application %r (%s) secret regenerated by %s",
+                locked.name, locked.client_id, request.user,
+            )  # fmt: skip
+            return self._secret_page(request, locked, raw, created=False)
+        return admin_page(
+            self,
+            request,
+            "oauthapplication/confirm.html",
+            "Regenerate the client secret",
+            application=application,
+            action="regenerate",
+        )
+
+    def revoke_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Confirm (GET), then revoke (POST) the application and every authorisation it
+        was given, with their tokens."""
+        application = self._application(request, object_id)
+        authorizations = Credential.objects.filter(
+            application=application, revoked_at__isnull=True
+        ).select_related("connection")
+        if request.method == "POST":
+            actor = Actor.for_user(request.user, via="admin")
+            with transaction.atomic():
+                locked = OAuthApplication.objects.select_for_update().get(pk=application.pk)
+                if locked.revoked_at is None:
+                    locked.revoked_at = timezone.now()
+                    locked.save(update_fields=["revoked_at"])
+                ended = 0
+                for credential in authorizations:
+                    revoke_credential(credential, actor=actor)
+                    ended += 1
+                self.log_change(request, locked, f"Revoked, with {ended} authorisation(s).")
+            audit.info(
+                "OAuth application %r (%s) revoked by %s, with %d authorisation(s)",
+                locked.name, locked.client_id, request.user, ended,
+            )  # fmt: skip
+            self.message_user(
+                request,
+                f"Revoked “{locked.name}” and {ended} authorisation(s).",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:scim_portal_oauthapplication_change", args=[locked.pk])
+            )
+        return admin_page(
+            self,
+            request,
+            "oauthapplication/confirm.html",
+            "Revoke the application",
+            application=application,
+            action="revoke",
+            authorization_count=authorizations.count(),
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -169,3 +169,224 @@ def test_prune_deletes_only_rows_past_retention(organization, settings):
     out, _ = run("prune")
     assert "Deleted 1 request log rows and 2 events." in out
     assert list(RequestLog.objects.values_list("path", flat=True)) == ["/y"]
+
+
+# issue-credential, revoke-credential: every kind (the contract of issue 16)
+
+TOKEN_URL = "/scim/oauth/token"
+
+
+def issue(connection_id, kind, *extra):
+    out, err = run(
+        "issue-credential", "--connection", connection_id, "--kind", kind, *extra, "--json"
+    )
+    return json.loads(out), err
+
+
+def basic_header(user, password):
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_issue_credential_bearer_json_contract(organization, client):
+    connection = create(organization)
+    payload, _ = issue(connection["id"], "bearer", "--label", "Okta 2027")
+    assert payload["kind"] == "bearer" and payload["label"] == "Okta 2027"
+    assert payload["token"].startswith("scimp_")
+    assert "password" not in payload and "client_secret" not in payload
+    users = client.get(
+        f"/scim/v2/{connection['id']}/Users", HTTP_AUTHORIZATION=f"Bearer {payload['token']}"
+    )
+    assert users.status_code == 200
+    assert Credential.objects.by_value(connection["token"]) is not None  # the first one too
+
+
+def test_issue_credential_basic_opens_scim_with_basic(organization, client):
+    connection = create(organization)
+    payload, _ = issue(connection["id"], "basic")
+    assert payload["kind"] == "basic" and "token" not in payload
+    url = f"/scim/v2/{connection['id']}/Users"
+    ok = client.get(url, HTTP_AUTHORIZATION=basic_header(payload["username"], payload["password"]))
+    assert ok.status_code == 200
+    wrong = client.get(url, HTTP_AUTHORIZATION=basic_header(payload["username"], "scimpw_x"))
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_issue_credential_client_credentials_contract(organization, client, method):
+    """The whole contract: the printed token endpoint takes the printed client id and
+    secret and answers RFC 6749 JSON whose access token opens SCIM."""
+    connection = create(organization, provider="entra")
+    payload, _ = issue(connection["id"], "client-credentials", "--label", "Entra")
+    assert payload["kind"] == "client-credentials"
+    assert payload["client_id"].startswith("scimc_")
+    assert payload["client_secret"].startswith("scimcs_")
+    assert payload["token_endpoint"] == "https://saas.example.test/scim/oauth/token"
+    path = payload["token_endpoint"].removeprefix("https://saas.example.test")
+    form = {"grant_type": "client_credentials"}
+    extra = {}
+    if method == "client_secret_basic":
+        extra["HTTP_AUTHORIZATION"] = basic_header(payload["client_id"], payload["client_secret"])
+    else:
+        form |= {"client_id": payload["client_id"], "client_secret": payload["client_secret"]}
+    token = client.post(path, form, secure=True, **extra)
+    assert token.status_code == 200, token.content
+    body = token.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    users = client.get(
+        f"/scim/v2/{connection['id']}/Users", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}"
+    )
+    assert users.status_code == 200
+
+
+def test_a_second_client_secret_keeps_the_client_id(organization):
+    connection = create(organization)
+    first, _ = issue(connection["id"], "client-credentials")
+    second, _ = issue(connection["id"], "client-credentials")
+    assert first["client_id"] == second["client_id"]
+    assert first["client_secret"] != second["client_secret"]
+
+
+def test_issue_credential_federated_has_no_secret(organization):
+    connection = create(organization, provider="entra")
+    payload, _ = issue(
+        connection["id"], "federated",
+        "--issuer", "https://login.microsoftonline.com/tenant/v2.0",
+        "--subject", "app-object-id", "--audience", "api://scim-portal",
+    )  # fmt: skip
+    assert payload["kind"] == "federated"
+    assert payload["client_id"].startswith("scimc_")
+    assert payload["token_endpoint"] == "https://saas.example.test/scim/oauth/token"
+    assert payload["subject"] == "app-object-id" and payload["jwks_url"] == ""
+    assert not {"token", "password", "client_secret"} & set(payload)
+    credential = Credential.objects.get(pk=payload["credential_id"])
+    assert (credential.kind, credential.issuer, credential.audience) == (
+        "federated",
+        "https://login.microsoftonline.com/tenant/v2.0",
+        "api://scim-portal",
+    )
+
+
+def test_issue_credential_expiry_and_human_output(organization):
+    connection = create(organization)
+    payload, _ = issue(connection["id"], "basic", "--expires-at", "2999-01-01T00:00:00+00:00")
+    credential = Credential.objects.get(pk=payload["credential_id"])
+    assert credential.expires_at.year == 2999
+    assert payload["expires_at"] == "2999-01-01T00:00:00+00:00"
+    out, _ = run("issue-credential", "--connection", connection["id"], "--kind", "bearer")
+    assert "shown only this once" in out and "scimp_" in out
+
+
+def test_issue_credential_without_public_url_prints_paths_and_warns(organization, settings):
+    connection = create(organization)
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "PUBLIC_URL": None}
+    payload, err = issue(connection["id"], "client-credentials")
+    assert payload["token_endpoint"] == TOKEN_URL
+    assert "PUBLIC_URL" in err and "token endpoint is relative" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "federated", "--issuer", "https://idp.example"], "subject and audience"),
+        (
+            ["--kind", "federated", "--issuer", "http://idp.example", "--subject", "s",
+             "--audience", "a"],
+            "https://",
+        ),
+        (["--kind", "bearer", "--issuer", "https://idp.example"], "--issuer: only for"),
+        (["--kind", "basic", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
+        (["--kind", "basic", "--expires-at", "soon"], "ISO 8601"),
+    ],
+)  # fmt: skip
+def test_issue_credential_errors(organization, args, message):
+    connection = create(organization)
+    with pytest.raises(CommandError, match=message):
+        run("issue-credential", "--connection", connection["id"], *args)
+    assert Credential.objects.count() == 1  # only the first token
+
+
+def test_issue_credential_refuses_an_unknown_kind(organization):
+    connection = create(organization)
+    with pytest.raises(CommandError, match="invalid choice"):
+        run("issue-credential", "--connection", connection["id"], "--kind", "client_secret")
+
+
+def test_revoke_credential_by_id_or_prefix_ends_access(organization, client):
+    from scim_portal.models import AccessToken, ProvisioningEvent
+
+    connection = create(organization)
+    basic, _ = issue(connection["id"], "basic")
+    secret, _ = issue(connection["id"], "client-credentials")
+    token = client.post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_header(secret["client_id"], secret["client_secret"]),
+        secure=True,
+    ).json()["access_token"]
+
+    out, _ = run("revoke-credential", "--connection", connection["id"],
+                 "--credential", basic["username"])  # fmt: skip
+    assert "Revoked HTTP Basic" in out
+    url = f"/scim/v2/{connection['id']}/Users"
+    assert (
+        client.get(
+            url, HTTP_AUTHORIZATION=basic_header(basic["username"], basic["password"])
+        ).status_code
+        == 401
+    )
+    out, _ = run("revoke-credential", "--connection", connection["id"],
+                 "--credential", str(secret["credential_id"]))  # fmt: skip
+    assert "Revoked OAuth client secret" in out
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert AccessToken.objects.get().revoked_at is not None
+    event = ProvisioningEvent.objects.filter(type="credential.revoked").latest("number")
+    assert event.actor == {"type": "command", "name": "scim_portal revoke-credential"}
+    assert Credential.objects.by_value(connection["token"]) is not None  # untouched
+
+    out, _ = run("revoke-credential", "--connection", connection["id"],
+                 "--credential", str(secret["credential_id"]))  # fmt: skip
+    assert "already revoked" in out
+
+
+@pytest.mark.parametrize(
+    ("credential", "message"),
+    [("scimu_nothere", "no credential with id or prefix"), ("999999", "no credential")],
+)
+def test_revoke_credential_errors(organization, credential, message):
+    connection = create(organization)
+    with pytest.raises(CommandError, match=message):
+        run("revoke-credential", "--connection", connection["id"], "--credential", credential)
+
+
+def test_revoke_credential_of_another_connection_is_refused(organization):
+    mine, theirs = create(organization), create(organization)
+    basic, _ = issue(theirs["id"], "basic")
+    with pytest.raises(CommandError, match="no credential"):
+        run("revoke-credential", "--connection", mine["id"],
+            "--credential", str(basic["credential_id"]))  # fmt: skip
+    assert Credential.objects.get(pk=basic["credential_id"]).is_usable
+
+
+def test_list_connections_shows_every_credential(organization):
+    connection = create(organization)
+    basic, _ = issue(connection["id"], "basic")
+    secret, _ = issue(connection["id"], "client-credentials")
+    run("revoke-credential", "--connection", connection["id"], "--credential", basic["username"])
+    out, _ = run("list-connections", "--json")
+    [row] = json.loads(out)
+    assert [t["prefix"] for t in row["tokens"]] == [connection["token"][:14]]  # bearer only
+    assert row["oauth_client_id"] == secret["client_id"]
+    kinds = {c["kind"]: c for c in row["credentials"]}
+    assert set(kinds) == {"bearer", "basic", "client_secret"}
+    assert kinds["basic"]["display"] == basic["username"] and kinds["basic"]["state"] == "revoked"
+    assert kinds["client_secret"]["display"] == secret["client_secret"][:15] + "…"
+    assert kinds["client_secret"]["state"] == "active"
+    for raw in (connection["token"], basic["password"], secret["client_secret"]):
+        assert raw not in out
+
+    text, _ = run("list-connections")
+    assert f"basic {basic['username']}  revoked" in text
+    assert f"client_secret {secret['client_secret'][:15]}…  active" in text
+    assert f"bearer {connection['token'][:14]}…  active" in text

@@ -29,7 +29,7 @@ def build_schema() -> dict[str, Any]:
         "title": "django-scim-portal management API",
         "version": "1",
         "description": "Create, list and delete SCIM connections of your customers' accounts, "
-        "rotate and revoke their tokens, read their directories and follow provisioning events.",
+        "issue and revoke their credentials, read their directories, follow provisioning events.",
     }
     return schema
 

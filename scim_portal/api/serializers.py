@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,11 +16,27 @@ from ..models import (
     AccountDomain,
     Connection,
     Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     ProvisioningEvent,
 )
 from ..providers import provider_choices
+from ..provisioning.credentials import ISSUABLE_KINDS
+
+
+def _base_url(context: Mapping[str, Any]) -> str | None:
+    """The request's scheme and host (``None``: ``SCIM_PORTAL["PUBLIC_URL"]`` decides)."""
+    request = context.get("request")
+    return request.build_absolute_uri("/") if request is not None else None
+
+
+def token_endpoint(base_url: str | None) -> str:
+    """The OAuth token endpoint's URL, as :meth:`Connection.scim_url` builds the SCIM URL."""
+    from ..conf import app_settings
+
+    base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
+    return base.rstrip("/") + reverse("scim_portal:oauth-token")
 
 
 class HealthSerializer(serializers.Serializer):
@@ -34,13 +53,24 @@ class ConnectionSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     user_count = serializers.IntegerField(read_only=True)
     group_count = serializers.IntegerField(read_only=True)
+    oauth_client_id = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The OAuth client id of its client secrets and federated issuers (null "
+        "until the first is issued).",
+    )
+    token_endpoint = serializers.SerializerMethodField(
+        help_text="Where client secrets and federated assertions are exchanged for access "
+        "tokens (grant_type=client_credentials)."
+    )
 
     class Meta:
         model = Connection
         fields = [
             "id", "account", "name", "provider", "status", "scim_url", "user_count",
             "group_count", "created_at", "last_request_at", "link_policy",
-            "deprovision_policy", "default_role",
+            "deprovision_policy", "default_role", "oauth_client_id", "access_token_lifetime",
+            "token_endpoint",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -48,9 +78,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return url_key(connection.account)
 
     def get_scim_url(self, connection: Connection) -> str:
-        request = self.context.get("request")
-        base = request.build_absolute_uri("/") if request is not None else None
-        return connection.scim_url(base)
+        return connection.scim_url(_base_url(self.context))
+
+    def get_token_endpoint(self, connection: Connection) -> str:
+        return token_endpoint(_base_url(self.context))
 
     @extend_schema_field(HealthSerializer)
     def get_status(self, connection: Connection) -> dict[str, str]:
@@ -93,6 +124,137 @@ class IssuedCredentialSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = [*TokenSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    """A credential of any kind, never its secret."""
+
+    kind = serializers.ChoiceField(choices=CredentialKind.choices, read_only=True)
+    display = serializers.CharField(
+        read_only=True,
+        help_text="What tells it apart: a token's or secret's first characters, a Basic "
+        "username, a federated subject, an OAuth application's name.",
+    )
+    state = serializers.SerializerMethodField()
+    is_usable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Credential
+        fields = [
+            "id", "kind", "display", "prefix", "label", "username", "issuer", "subject",
+            "audience", "jwks_url", "created_at", "last_used_at", "expires_at", "revoked_at",
+            "state", "is_usable",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
+    def get_state(self, credential: Credential) -> str:
+        if credential.is_revoked:
+            return "revoked"
+        return "expired" if credential.is_expired else "active"
+
+
+class CredentialCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=CredentialKind.choices,
+        help_text="bearer, basic, client_secret or federated (an authorization is given on "
+        "the authorisation page, never issued here).",
+    )
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    issuer = serializers.URLField(
+        max_length=500, required=False, default="", help_text="federated: the assertions' iss."
+    )
+    subject = serializers.CharField(
+        max_length=500, required=False, default="", help_text="federated: the assertions' sub."
+    )
+    audience = serializers.CharField(
+        max_length=500, required=False, default="", help_text="federated: the assertions' aud."
+    )
+    jwks_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        default="",
+        help_text="federated: where its keys are (default: the jwks_uri of the issuer's "
+        "OpenID configuration).",
+    )
+
+    FEDERATED_FIELDS = ("issuer", "subject", "audience", "jwks_url")
+
+    def validate_kind(self, value: str) -> str:
+        if value not in ISSUABLE_KINDS:
+            raise serializers.ValidationError("An authorization cannot be issued here.")
+        return value
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("A credential's expiry must be in the future.")
+        return value
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["kind"] == CredentialKind.FEDERATED:
+            missing = {
+                name: "A federated issuer needs this."
+                for name in ("issuer", "subject", "audience")
+                if not str(data.get(name, "")).strip()
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+        else:
+            extra = {
+                name: "Only a federated issuer takes this."
+                for name in self.FEDERATED_FIELDS
+                if data.get(name)
+            }
+            if extra:
+                raise serializers.ValidationError(extra)
+            data = {
+                name: value for name, value in data.items() if name not in self.FEDERATED_FIELDS
+            }
+        return data
+
+
+class NewCredentialSerializer(CredentialSerializer):
+    """A credential as issued: its secret, returned only in this response. Each field
+    below is present only for the kinds it names (documentation only: the view builds
+    the response with :func:`new_credential`)."""
+
+    token = serializers.CharField(required=False, help_text="bearer: the token.")
+    password = serializers.CharField(
+        required=False, help_text="basic: the password (the username is `username`)."
+    )
+    client_id = serializers.CharField(
+        required=False, help_text="client_secret and federated: the connection's OAuth client id."
+    )
+    client_secret = serializers.CharField(required=False, help_text="client_secret: the secret.")
+    token_endpoint = serializers.CharField(
+        required=False,
+        help_text="client_secret and federated: where to exchange it for access tokens.",
+    )
+
+    class Meta(CredentialSerializer.Meta):
+        fields = [
+            *CredentialSerializer.Meta.fields, "token", "password", "client_id", "client_secret",
+            "token_endpoint",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+def new_credential(issued: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """What the response that issues a credential carries: the credential and the parts
+    of its secret its kind has (and nothing else: no empty secret fields)."""
+    credential = issued.credential
+    data: dict[str, Any] = dict(CredentialSerializer(credential).data)
+    if credential.kind == CredentialKind.BEARER:
+        data["token"] = issued.raw
+    elif credential.kind == CredentialKind.BASIC:
+        data["password"] = issued.raw
+    else:
+        data["client_id"] = credential.connection.oauth_client_id
+        data["token_endpoint"] = token_endpoint(_base_url(context))
+        if credential.kind == CredentialKind.CLIENT_SECRET:
+            data["client_secret"] = issued.raw
+    return data
 
 
 class CreatedConnectionSerializer(ConnectionSerializer):

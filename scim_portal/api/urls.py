@@ -22,6 +22,12 @@ urlpatterns = [
         views.TokenRevokeView.as_view(),
         name="token-revoke",
     ),
+    path(connection + "credentials/", views.CredentialsView.as_view(), name="credentials"),
+    path(
+        connection + "credentials/<int:credential_id>/revoke/",
+        views.CredentialRevokeView.as_view(),
+        name="credential-revoke",
+    ),
     path(connection + "users/", views.DirectoryUsersView.as_view(), name="users"),
     path(connection + "groups/", views.DirectoryGroupsView.as_view(), name="groups"),
     path(connection + "events/", views.EventsView.as_view(), name="events"),

@@ -32,11 +32,18 @@ from ..models import (
     AccountDomain,
     Connection,
     Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     ProvisioningEvent,
 )
-from ..provisioning import create_connection, delete_connection, issue_token, revoke_credential
+from ..provisioning import (
+    create_connection,
+    delete_connection,
+    issue_credential,
+    issue_token,
+    revoke_credential,
+)
 from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import DomainError
@@ -49,6 +56,8 @@ from .serializers import (
     ConnectionCreateSerializer,
     ConnectionSerializer,
     CreatedConnectionSerializer,
+    CredentialCreateSerializer,
+    CredentialSerializer,
     DirectoryGroupSerializer,
     DirectoryUserSerializer,
     DomainCheckSerializer,
@@ -57,12 +66,21 @@ from .serializers import (
     EventPageSerializer,
     EventSerializer,
     IssuedCredentialSerializer,
+    NewCredentialSerializer,
     TokenCreateSerializer,
     TokenSerializer,
     created_connection,
+    new_credential,
 )
 
 WRITE_PERMISSION = {"POST": permissions.CREATE, "DELETE": permissions.DELETE}
+
+
+def shown_once(data: Any) -> Response:
+    """A 201 that carries a secret: never stored by a cache on the way."""
+    response = Response(data, status=status.HTTP_201_CREATED)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def extend_schema(**kwargs: Any) -> Any:
@@ -153,7 +171,7 @@ class AccountConnectionsView(AccountView, generics.GenericAPIView):
         )
         connection = connections_queryset().get(pk=connection.pk)
         data = created_connection(connection, issued.raw, {"request": request})
-        return Response(data, status=status.HTTP_201_CREATED)
+        return shown_once(data)
 
 
 class AccountConnectionDetailView(AccountView):
@@ -184,10 +202,16 @@ class AccountConnectionDetailView(AccountView):
 
 
 class TokensView(AccountView):
-    @extend_schema(summary="List a connection's tokens", responses=TokenSerializer(many=True))
+    @extend_schema(
+        summary="List a connection's bearer tokens",
+        description="Bearer tokens only; every kind of credential: `credentials/`.",
+        responses=TokenSerializer(many=True),
+    )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
-        tokens = Credential.objects.filter(connection=connection).order_by("-created_at")
+        tokens = Credential.objects.filter(
+            connection=connection, kind=CredentialKind.BEARER
+        ).order_by("-created_at")
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
@@ -209,20 +233,79 @@ class TokensView(AccountView):
             raise ApiValidationError({"expires_at": str(exc)}) from exc
         data = IssuedCredentialSerializer(issued.token).data
         data["token"] = issued.raw
-        return Response(data, status=status.HTTP_201_CREATED)
+        return shown_once(data)
 
 
 class TokenRevokeView(AccountView):
     write_permission = {"POST": permissions.DELETE}
 
-    @extend_schema(summary="Revoke a token", request=None, responses=TokenSerializer)
+    @extend_schema(summary="Revoke a bearer token", request=None, responses=TokenSerializer)
     def post(self, request: Request, account: str, connection_id: str, token_id: int) -> Response:
         connection = self.get_connection()
         try:
-            token = Credential.objects.get(connection=connection, pk=token_id)
+            token = Credential.objects.get(
+                connection=connection, pk=token_id, kind=CredentialKind.BEARER
+            )
         except Credential.DoesNotExist:
             raise Http404("No such token.") from None
         return Response(TokenSerializer(revoke_credential(token, actor=self.actor)).data)
+
+
+class CredentialsView(AccountView):
+    @extend_schema(
+        summary="List a connection's credentials",
+        description="Every kind: bearer tokens, Basic usernames, OAuth client secrets, "
+        "federated issuers and OAuth authorisations; never a secret.",
+        responses=CredentialSerializer(many=True),
+    )
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        credentials = Credential.objects.filter(connection=connection).order_by("-created_at")
+        return Response(CredentialSerializer(credentials, many=True).data)
+
+    @extend_schema(
+        summary="Issue a credential",
+        description="The connection's other credentials keep working until revoked (rotation "
+        "with overlap). The secret — `token` (bearer), `password` (basic), `client_secret` "
+        "(client_secret) — is returned only in this response. client_secret and federated "
+        "credentials come with the connection's `client_id` and the `token_endpoint`.",
+        request=CredentialCreateSerializer,
+        responses={201: NewCredentialSerializer},
+    )
+    def post(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        serializer = CredentialCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        user = None if is_environment(request) else request.user
+        try:
+            issued = issue_credential(
+                connection, fields.pop("kind"), created_by=user, actor=self.actor, **fields
+            )
+        except ValueError as exc:
+            raise ApiValidationError({api_settings.NON_FIELD_ERRORS_KEY: [str(exc)]}) from exc
+        return shown_once(new_credential(issued, {"request": request}))
+
+
+class CredentialRevokeView(AccountView):
+    write_permission = {"POST": permissions.DELETE}
+
+    @extend_schema(
+        summary="Revoke a credential",
+        description="At once, with every access token it obtained.",
+        request=None,
+        responses=CredentialSerializer,
+    )
+    def post(
+        self, request: Request, account: str, connection_id: str, credential_id: int
+    ) -> Response:
+        connection = self.get_connection()
+        try:
+            credential = Credential.objects.get(connection=connection, pk=credential_id)
+        except Credential.DoesNotExist:
+            raise Http404("No such credential.") from None
+        revoked = revoke_credential(credential, actor=self.actor)
+        return Response(CredentialSerializer(revoked).data)
 
 
 class DirectoryUsersView(AccountView, generics.GenericAPIView):

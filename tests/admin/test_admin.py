@@ -65,9 +65,9 @@ def test_issue_and_revoke_credentials_in_admin(staff, setup):
     new = token_in(response.content.decode())
     assert Credential.objects.by_value(new) is not None
     assert "no-store" in response["Cache-Control"]  # shown once, never cached
-    confirm = staff.get(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
+    confirm = staff.get(f"{ADMIN}/connection/{connection.pk}/credentials/{old.pk}/revoke/")
     assert "Yes, revoke it" in confirm.content.decode()
-    staff.post(f"{ADMIN}/connection/{connection.pk}/tokens/{old.pk}/revoke/")
+    staff.post(f"{ADMIN}/connection/{connection.pk}/credentials/{old.pk}/revoke/")
     assert not Credential.objects.get(pk=old.pk).is_usable
 
 
@@ -76,9 +76,9 @@ def test_change_settings_through_the_service(staff, setup):
     staff.post(f"{ADMIN}/connection/{connection.pk}/change/", {
         "name": "Okta renamed", "link_policy": "always_create", "deprovision_policy": "remove",
         "out_of_domain_policy": "reject", "default_role": "viewer",
-        "tokens-TOTAL_FORMS": "1", "tokens-INITIAL_FORMS": "1",
-        "tokens-MIN_NUM_FORMS": "0", "tokens-MAX_NUM_FORMS": "1000",
-        "tokens-0-id": setup["token"].pk, "tokens-0-connection": connection.pk,
+        "credentials-TOTAL_FORMS": "1", "credentials-INITIAL_FORMS": "1",
+        "credentials-MIN_NUM_FORMS": "0", "credentials-MAX_NUM_FORMS": "1000",
+        "credentials-0-id": setup["token"].pk, "credentials-0-connection": connection.pk,
     })  # fmt: skip
     connection.refresh_from_db()
     assert (connection.name, connection.default_role) == ("Okta renamed", "viewer")
@@ -115,7 +115,9 @@ def test_staff_see_only_what_their_permissions_allow(setup):
     assert viewer.post(f"{ADMIN}/connection/{connection.pk}/delete/").status_code == 403
     token = setup["token"]
     assert (
-        viewer.post(f"{ADMIN}/connection/{connection.pk}/tokens/{token.pk}/revoke/").status_code
+        viewer.post(
+            f"{ADMIN}/connection/{connection.pk}/credentials/{token.pk}/revoke/"
+        ).status_code
         == 403
     )
     nobody = staff_with()
@@ -172,3 +174,20 @@ def test_request_logs_filter_by_connection_even_after_deletion(staff, setup):
     after = staff.get(f"{ADMIN}/requestlog/", {"connection_id": str(connection_id)})
     assert after.status_code == 200 and "401" in after.content.decode()
     assert staff.get(f"{ADMIN}/requestlog/", {"connection_id": "junk"}).status_code == 200
+
+
+def test_environment_key_changes_are_audited(staff, caplog):
+    import logging
+
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    with caplog.at_level(logging.INFO, logger="scim_portal.admin"):
+        response = staff.post(f"{ADMIN}/environmentkey/add/", {"name": "Terraform"})
+        raw = re.search(r'value="(scimpenv_[^"]+)"', response.content.decode())[1]
+        key = EnvironmentKey.objects.get()
+        staff.post(
+            f"{ADMIN}/environmentkey/", {"action": "revoke_keys", "_selected_action": [key.pk]}
+        )
+    assert "'Terraform' (" in caplog.text and "issued by" in caplog.text
+    assert "revoked by" in caplog.text and raw not in caplog.text
+    assert LogEntry.objects.filter(object_id=str(key.pk), action_flag=CHANGE).exists()

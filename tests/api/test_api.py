@@ -49,6 +49,11 @@ def urls(setup):
         "create": ("post", f"{API}/accounts/acme/connections/", new, "create"),
         "rotate": ("post", c + "tokens/", {"label": "r"}, "create"),
         "revoke": ("post", c + f"tokens/{setup['token'].pk}/revoke/", None, "delete"),
+        "credentials": ("get", c + "credentials/", None, "read"),
+        "issue": ("post", c + "credentials/", {"kind": "basic"}, "create"),
+        "revoke-credential": (
+            "post", c + f"credentials/{setup['token'].pk}/revoke/", None, "delete",
+        ),
         "delete": ("delete", c, None, "delete"),
     }  # fmt: skip
 
@@ -66,6 +71,9 @@ def urls(setup):
         "create",
         "rotate",
         "revoke",
+        "credentials",
+        "issue",
+        "revoke-credential",
         "delete",
     ],
 )
@@ -213,3 +221,159 @@ def test_docs_page_and_schema_endpoint(client, db):
     assert "django-scim-portal management API" in text
     assert not re.search(r"<script(?![^>]*\bsrc=)", text)
     assert client.get(f"{API}/schema/").json()["openapi"].startswith("3.")
+
+
+# Credentials of every kind
+
+
+def credentials_url(setup, account="acme"):
+    return f"{API}/accounts/{account}/connections/{setup['connection'].pk}/credentials/"
+
+
+def basic_header(user, password):
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_issue_each_kind_returns_its_secret_once_and_it_works(setup, env_key):
+    client = Client()
+    url = credentials_url(setup)
+    scim = f"/scim/v2/{setup['connection'].pk}/Users"
+
+    bearer = call(client, "post", url, {"kind": "bearer", "label": "Okta"}, key=env_key)
+    assert bearer.status_code == 201 and "no-store" in bearer["Cache-Control"]
+    body = bearer.json()
+    assert body["kind"] == "bearer" and body["label"] == "Okta" and body["state"] == "active"
+    assert not {"password", "client_secret", "client_id"} & set(body)
+    assert client.get(scim, HTTP_AUTHORIZATION=f"Bearer {body['token']}").status_code == 200
+
+    basic = call(client, "post", url, {"kind": "basic"}, key=env_key).json()
+    assert basic["username"].startswith("scimu_") and basic["display"] == basic["username"]
+    assert not {"token", "client_secret"} & set(basic)
+    header = basic_header(basic["username"], basic["password"])
+    assert client.get(scim, HTTP_AUTHORIZATION=header).status_code == 200
+
+    issued = call(client, "post", url, {"kind": "client_secret"}, key=env_key)
+    assert "no-store" in issued["Cache-Control"]
+    secret = issued.json()
+    assert secret["token_endpoint"] == "http://testserver/scim/oauth/token"
+    assert secret["client_id"].startswith("scimc_") and "password" not in secret
+    token = client.post(
+        "/scim/oauth/token",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_header(secret["client_id"], secret["client_secret"]),
+        secure=True,
+    ).json()
+    assert client.get(scim, HTTP_AUTHORIZATION=f"Bearer {token['access_token']}").status_code == 200
+
+    federated = call(client, "post", url, {
+        "kind": "federated", "issuer": "https://login.microsoftonline.com/t/v2.0",
+        "subject": "app-object-id", "audience": "api://scim",
+    }, key=env_key).json()  # fmt: skip
+    assert federated["client_id"] == secret["client_id"]
+    assert federated["token_endpoint"] == secret["token_endpoint"]
+    assert (federated["issuer"], federated["display"]) == (
+        "https://login.microsoftonline.com/t/v2.0",
+        "app-object-id",
+    )
+    assert not {"token", "password", "client_secret"} & set(federated)
+
+    listed = call(client, "get", url, key=env_key)
+    text = listed.content.decode()
+    for raw in (body["token"], basic["password"], secret["client_secret"], token["access_token"]):
+        assert raw not in text
+    assert sorted(row["kind"] for row in listed.json()) == [
+        "basic", "bearer", "bearer", "client_secret", "federated",
+    ]  # fmt: skip
+    tokens = call(client, "get", url.replace("credentials/", "tokens/"), key=env_key).json()
+    assert len(tokens) == 2  # the tokens endpoint lists bearer tokens only
+
+    detail = call(client, "get", url.replace("credentials/", ""), key=env_key).json()
+    assert detail["oauth_client_id"] == secret["client_id"]
+    assert detail["access_token_lifetime"] == 3600
+    assert detail["token_endpoint"] == "http://testserver/scim/oauth/token"
+
+
+def test_issue_and_revoke_are_events_of_the_api_actor(setup, env_key):
+    from scim_portal.models import AccessToken, ProvisioningEvent
+
+    client = Client()
+    url = credentials_url(setup)
+    secret = call(client, "post", url, {"kind": "client_secret"}, key=env_key).json()
+    access = client.post(
+        "/scim/oauth/token",
+        {"grant_type": "client_credentials", "client_id": secret["client_id"],
+         "client_secret": secret["client_secret"]},
+        secure=True,
+    ).json()["access_token"]  # fmt: skip
+    revoked = call(client, "post", url + f"{secret['id']}/revoke/", key=env_key)
+    assert revoked.status_code == 200
+    assert revoked.json()["state"] == "revoked" and revoked.json()["is_usable"] is False
+    scim = f"/scim/v2/{setup['connection'].pk}/Users"
+    assert client.get(scim, HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    assert AccessToken.objects.get().revoked_at is not None
+    issued_event, revoked_event = ProvisioningEvent.objects.filter(
+        connection=setup["connection"], type__startswith="credential."
+    ).order_by("number")
+    assert (issued_event.type, revoked_event.type) == ("credential.issued", "credential.revoked")
+    for event in (issued_event, revoked_event):
+        assert event.actor == {"type": "environment_key", "name": "CI automation",
+                               "prefix": EnvironmentKey.objects.get().prefix}  # fmt: skip
+        assert event.changes["kind"] == "client_secret"
+
+    admin = as_person(setup, "admin")
+    call(admin, "post", url, {"kind": "basic"})
+    event = ProvisioningEvent.objects.filter(type="credential.issued").latest("number")
+    assert event.actor["type"] == "user" and event.actor["via"] == "api"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"kind": "authorization"}, "kind"),
+        ({"kind": "nope"}, "kind"),
+        ({}, "kind"),
+        ({"kind": "federated", "issuer": "https://idp.example"}, "subject"),
+        ({"kind": "federated", "subject": "s", "audience": "a"}, "issuer"),
+        ({"kind": "bearer", "issuer": "https://idp.example"}, "issuer"),
+        ({"kind": "basic", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        (
+            {"kind": "federated", "issuer": "http://idp.example", "subject": "s",
+             "audience": "a"},
+            "non_field_errors",
+        ),
+    ],
+)  # fmt: skip
+def test_issue_refuses_bad_input_with_field_errors(setup, data, field):
+    from scim_portal.models import Credential as CredentialModel
+
+    admin = as_person(setup, "admin")
+    before = CredentialModel.objects.count()
+    response = call(admin, "post", credentials_url(setup), data)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert CredentialModel.objects.count() == before
+
+
+def test_credentials_of_another_connection_are_404(setup, env_key):
+    client = Client()
+    theirs = Credential.objects.get(connection=setup["other_connection"])
+    response = call(client, "post", credentials_url(setup) + f"{theirs.pk}/revoke/", key=env_key)
+    assert response.status_code == 404
+    assert Credential.objects.get(pk=theirs.pk).is_usable
+    basic = call(client, "post", credentials_url(setup), {"kind": "basic"}, key=env_key).json()
+    token_url = credentials_url(setup).replace("credentials/", "tokens/")
+    assert (
+        call(client, "post", token_url + f"{basic['id']}/revoke/", key=env_key).status_code == 404
+    )
+    assert Credential.objects.get(pk=basic["id"]).is_usable  # tokens/ revokes bearer tokens only
+
+
+def test_secret_responses_are_never_cached(setup):
+    admin = as_person(setup, "admin")
+    base = f"{API}/accounts/acme/connections/"
+    created = call(admin, "post", base, {"name": "New", "provider": "okta"})
+    assert "no-store" in created["Cache-Control"]
+    rotated = call(admin, "post", base + f"{setup['connection'].pk}/tokens/", {})
+    assert "no-store" in rotated["Cache-Control"]

@@ -3,27 +3,52 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from scim_portal.conf import app_settings, get_account_model
-from scim_portal.models import Connection, Credential, DirectoryGroup, DirectoryUser
+from scim_portal.models import (
+    Connection,
+    Credential,
+    CredentialKind,
+    DirectoryGroup,
+    DirectoryUser,
+)
 from scim_portal.providers import PROVIDERS, UnknownProvider
 from scim_portal.provisioning import (
     create_connection,
     delete_connection,
+    issue_credential,
     issue_token,
     prune,
     revoke_credential,
 )
 from scim_portal.provisioning.events import Actor
 
+#: ``issue-credential --kind`` on the command line, and the credential kind it issues.
+KINDS = {
+    "bearer": CredentialKind.BEARER,
+    "basic": CredentialKind.BASIC,
+    "client-credentials": CredentialKind.CLIENT_SECRET,
+    "federated": CredentialKind.FEDERATED,
+}
+#: Options only a federated issuer takes.
+FEDERATED_OPTIONS = ("issuer", "subject", "audience", "jwks_url")
+
+
+def credential_state(credential: Credential) -> str:
+    if credential.is_revoked:
+        return "revoked"
+    return "expired" if credential.is_expired else "active"
+
 
 class Command(BaseCommand):
-    help = "Create, list and delete SCIM connections; issue and revoke their tokens."
+    help = "Create, list and delete SCIM connections; issue and revoke their credentials."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
@@ -36,7 +61,7 @@ class Command(BaseCommand):
         create.add_argument("--provider", required=True, help=f"One of: {', '.join(PROVIDERS)}.")
         create.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
-        listing = sub.add_parser("list-connections", help="List connections and their tokens.")
+        listing = sub.add_parser("list-connections", help="List connections and their credentials.")
         listing.add_argument("--account", help="Only this account's connections.")
         listing.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
@@ -51,6 +76,40 @@ class Command(BaseCommand):
         revoke = sub.add_parser("revoke-token", help="Revoke a token at once.")
         revoke.add_argument("--connection", required=True, help="The connection id.")
         revoke.add_argument("--token", required=True, help="The token's prefix, as listed.")
+
+        issue = sub.add_parser(
+            "issue-credential",
+            help="Issue a credential of any kind; the connection's others keep working.",
+            description="Prints the secret once: a bearer token; a Basic username and "
+            "password; an OAuth client id and client secret. A federated issuer has no "
+            "secret: its signed assertions are exchanged at the token endpoint. The SCIM URL "
+            "and token endpoint are absolute when SCIM_PORTAL['PUBLIC_URL'] is set; without "
+            "it they are paths, and a warning on stderr says so.",
+        )
+        issue.add_argument("--connection", required=True, help="The connection id.")
+        issue.add_argument("--kind", required=True, choices=list(KINDS), help="What to issue.")
+        issue.add_argument("--label", default="", help="A label to tell it apart.")
+        issue.add_argument("--expires-at", help="ISO 8601 date-time after which it stops working.")
+        issue.add_argument("--issuer", default="", help="Federated: the assertions' iss (a URL).")
+        issue.add_argument("--subject", default="", help="Federated: the assertions' sub.")
+        issue.add_argument("--audience", default="", help="Federated: the assertions' aud.")
+        issue.add_argument(
+            "--jwks-url",
+            default="",
+            help="Federated: where the issuer publishes its keys (default: the jwks_uri of "
+            "its OpenID configuration).",
+        )
+        issue.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
+
+        revoke_any = sub.add_parser(
+            "revoke-credential", help="Revoke a credential of any kind at once."
+        )
+        revoke_any.add_argument("--connection", required=True, help="The connection id.")
+        revoke_any.add_argument(
+            "--credential",
+            required=True,
+            help="The credential's id, or its prefix, username or subject as listed.",
+        )
 
         delete = sub.add_parser(
             "delete-connection", help="Delete a connection with its tokens, users and groups."
@@ -127,21 +186,17 @@ class Command(BaseCommand):
                 f"users={row['users']} groups={row['groups']}  "
                 f"last request: {row['last_request_at'] or 'never'}"
             )
-            for token in row["tokens"]:
-                state = "revoked" if token["revoked_at"] else "active"
-                self.stdout.write(f"    token {token['prefix']}…  {state}  {token['label']}")
+            for credential in row["credentials"]:
+                self.stdout.write(
+                    f"    {credential['kind']} {credential['display']}  {credential['state']}  "
+                    f"id={credential['id']}  {credential['label']}".rstrip()
+                )
 
     def handle_rotate_token(
         self, *, connection: str, label: str, expires_at: str | None, as_json: bool, **options: Any
     ) -> None:
         connection_obj = self._connection(connection)
-        expiry = None
-        if expires_at:
-            expiry = parse_datetime(expires_at)
-            if expiry is None or expiry.tzinfo is None:
-                raise CommandError(
-                    f"--expires-at {expires_at!r} is not an ISO 8601 date-time with a time zone."
-                )
+        expiry = self._expiry(expires_at)
         try:
             issued = issue_token(
                 connection_obj,
@@ -177,6 +232,97 @@ class Command(BaseCommand):
             raise CommandError(f"Several tokens have prefix {prefix!r}; revoke them in the admin.")
         revoked = revoke_credential(matches[0], actor=Actor.for_command("scim_portal revoke-token"))
         self.stdout.write(f"Revoked token {revoked.prefix}… of {connection_obj.name!r}.")
+
+    def handle_issue_credential(
+        self,
+        *,
+        connection: str,
+        kind: str,
+        label: str,
+        expires_at: str | None,
+        as_json: bool,
+        **options: Any,
+    ) -> None:
+        connection_obj = self._connection(connection)
+        federated = {name: options[name] for name in FEDERATED_OPTIONS}
+        if kind != "federated":
+            given = [name for name, value in federated.items() if value]
+            if given:
+                flags = ", ".join("--" + name.replace("_", "-") for name in given)
+                raise CommandError(f"{flags}: only for --kind federated.")
+            federated = {}
+        expiry = self._expiry(expires_at)
+        try:
+            issued = issue_credential(
+                connection_obj,
+                KINDS[kind],
+                label=label,
+                expires_at=expiry,
+                actor=Actor.for_command("scim_portal issue-credential"),
+                **federated,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        credential = issued.credential
+        payload: dict[str, Any] = {
+            "kind": kind,
+            "connection": str(connection_obj.id),
+            "credential_id": credential.pk,
+            "scim_url": self._scim_url(connection_obj),
+        }
+        if kind == "bearer":
+            payload |= {"token": issued.raw, "prefix": credential.prefix}
+        elif kind == "basic":
+            payload |= {"username": credential.username, "password": issued.raw}
+        elif kind == "client-credentials":
+            payload |= {
+                "client_id": connection_obj.oauth_client_id,
+                "client_secret": issued.raw,
+                "prefix": credential.prefix,
+            }
+        else:
+            payload |= {
+                "client_id": connection_obj.oauth_client_id,
+                "issuer": credential.issuer,
+                "subject": credential.subject,
+                "audience": credential.audience,
+                "jwks_url": credential.jwks_url,
+            }
+        if credential.kind in (CredentialKind.CLIENT_SECRET, CredentialKind.FEDERATED):
+            payload["token_endpoint"] = self._token_endpoint()
+        payload |= {
+            "label": credential.label,
+            "expires_at": expiry.isoformat() if expiry else None,
+        }
+        if as_json:
+            self._print_json(payload)
+            return
+        self.stdout.write(
+            f"New {credential.get_kind_display()} for {connection_obj.name!r} (id {credential.pk}):"
+        )
+        shown = (
+            "token", "username", "password", "client_id", "client_secret", "issuer", "subject",
+            "audience", "jwks_url", "scim_url", "token_endpoint",
+        )  # fmt: skip
+        for name in shown:
+            if payload.get(name):
+                self.stdout.write(f"  {name + ':':<16}{payload[name]}")
+        if issued.raw:
+            self.stdout.write(
+                self.style.WARNING(
+                    "The secret is shown only this once; store it now. The connection's other "
+                    "credentials keep working until you revoke them."
+                )
+            )
+
+    def handle_revoke_credential(self, *, connection: str, credential: str, **options: Any) -> None:
+        connection_obj = self._connection(connection)
+        found = self._credential(connection_obj, credential)
+        if found.is_revoked:
+            self.stdout.write(f"{found} of {connection_obj.name!r} was already revoked.")
+            return
+        revoked = revoke_credential(found, actor=Actor.for_command("scim_portal revoke-credential"))
+        self.stdout.write(f"Revoked {revoked} of {connection_obj.name!r}.")
 
     def handle_delete_connection(
         self, *, connection: str, interactive: bool, keep_directory: bool, **options: Any
@@ -227,12 +373,49 @@ class Command(BaseCommand):
         except (Connection.DoesNotExist, ValidationError):
             raise CommandError(f"No connection with id {identifier!r}.") from None
 
+    def _credential(self, connection: Connection, identifier: str) -> Credential:
+        """The connection's credential with this id, or else this prefix (a bearer
+        token's or client secret's first characters, a Basic username, a subject)."""
+        credentials = Credential.objects.filter(connection=connection)
+        value = identifier.strip().rstrip("…").strip()
+        if value.isdigit():
+            by_id = credentials.filter(pk=int(value)).first()
+            if by_id is not None:
+                return by_id
+        matches = list(credentials.filter(prefix=value)[:2])
+        if not matches:
+            raise CommandError(
+                f"Connection {connection.id} has no credential with id or prefix {value!r}."
+            )
+        if len(matches) > 1:
+            raise CommandError(f"Several credentials have prefix {value!r}; give the id.")
+        return matches[0]
+
+    def _expiry(self, value: str | None) -> datetime | None:
+        if not value:
+            return None
+        expiry = parse_datetime(value)
+        if expiry is None or expiry.tzinfo is None:
+            raise CommandError(
+                f"--expires-at {value!r} is not an ISO 8601 date-time with a time zone."
+            )
+        return expiry
+
     def _scim_url(self, connection: Connection) -> str:
         if not app_settings.PUBLIC_URL:
             self.stderr.write(
                 "SCIM_PORTAL['PUBLIC_URL'] is not set, so the SCIM URL is relative.",
             )
         return connection.scim_url()
+
+    def _token_endpoint(self) -> str:
+        """The OAuth token endpoint, absolute from ``PUBLIC_URL`` (a path without it)."""
+        if not app_settings.PUBLIC_URL:
+            self.stderr.write(
+                "SCIM_PORTAL['PUBLIC_URL'] is not set, so the token endpoint is relative.",
+            )
+        base = app_settings.PUBLIC_URL or ""
+        return base.rstrip("/") + reverse("scim_portal:oauth-token")
 
     def _describe(self, connection: Connection) -> dict[str, Any]:
         field = app_settings.ACCOUNT_LOOKUP_FIELD
@@ -248,18 +431,38 @@ class Command(BaseCommand):
             else None,
             "users": connection.user_count,  # type: ignore[attr-defined]
             "groups": connection.group_count,  # type: ignore[attr-defined]
+            "oauth_client_id": connection.oauth_client_id,
             "tokens": [
                 {
                     "prefix": token.prefix,
                     "label": token.label,
                     "created_at": token.created_at.isoformat(),
-                    "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-                    "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-                    "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+                    "last_used_at": _iso(token.last_used_at),
+                    "expires_at": _iso(token.expires_at),
+                    "revoked_at": _iso(token.revoked_at),
                 }
                 for token in connection.credentials.all()
+                if token.kind == CredentialKind.BEARER
+            ],
+            "credentials": [
+                {
+                    "id": credential.pk,
+                    "kind": credential.kind,
+                    "display": credential.display,
+                    "label": credential.label,
+                    "state": credential_state(credential),
+                    "created_at": credential.created_at.isoformat(),
+                    "last_used_at": _iso(credential.last_used_at),
+                    "expires_at": _iso(credential.expires_at),
+                    "revoked_at": _iso(credential.revoked_at),
+                }
+                for credential in connection.credentials.all()
             ],
         }
 
     def _print_json(self, payload: Any) -> None:
         self.stdout.write(json.dumps(payload, indent=2))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -2,7 +2,9 @@
 
 It creates a connection for the account, maps two directory groups to roles, then
 sends the SCIM requests that identity provider sends (in-process, with the real
-token, through the real URLs) and prints the account's members with their roles.
+credential, through the real URLs) and prints the account's members with their roles.
+``--auth`` picks how it authenticates (``idp_auth.py``): a bearer token (the default),
+HTTP Basic, OAuth client credentials, or JWT client assertions of a federated issuer.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 
+from example_project.accounts.idp_auth import METHODS, AuthFailed, SimulatedAuth
 from example_project.accounts.models import Account, Membership
 from example_project.accounts.roles import role_key
+from scim_portal.conf import app_settings
 from scim_portal.models import DirectoryGroup
 from scim_portal.provisioning import create_connection, directory
 
@@ -34,18 +38,50 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--account", default="acme")
         parser.add_argument("--provider", choices=["okta", "entra"], default="okta")
+        parser.add_argument(
+            "--auth",
+            choices=list(METHODS),
+            default="bearer",
+            help="How the simulated IdP authenticates: a bearer token (default), HTTP Basic, "
+            "OAuth client credentials, or JWT client assertions (needs "
+            "SCIM_PORTAL_DEV_FEDERATION=1: its keys are served from http://127.0.0.1).",
+        )
 
-    def handle(self, *args: Any, account: str, provider: str, **options: Any) -> None:
+    def handle(self, *args: Any, account: str, provider: str, auth: str, **options: Any) -> None:
         try:
             account_obj = Account.objects.get(slug=account)
         except Account.DoesNotExist:
             raise CommandError(f"No account {account!r}; run seed_demo first.") from None
+        if auth == "jwt" and not (
+            app_settings.FEDERATION_ALLOW_HTTP and app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS
+        ):
+            raise CommandError(
+                "--auth jwt publishes its issuer's keys at http://127.0.0.1, which federation "
+                "refuses unless SCIM_PORTAL['FEDERATION_ALLOW_HTTP'] and "
+                "['FEDERATION_ALLOW_PRIVATE_NETWORKS'] are True. In the example project set "
+                "SCIM_PORTAL_DEV_FEDERATION=1 (demo profile only), e.g. "
+                "SCIM_PORTAL_DEV_FEDERATION=1 python manage.py simulate_idp --auth jwt"
+            )
+        method = METHODS[auth]()
+        try:
+            self._run(account_obj, account, provider, method)
+        except AuthFailed as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            method.close()
+
+    def _run(self, account_obj: Account, account: str, provider: str, auth: SimulatedAuth) -> None:
         connection, issued = create_connection(
-            account=account_obj, name=f"{provider.title()} (simulated)", provider=provider
+            account=account_obj,
+            name=f"{provider.title()} (simulated)",
+            provider=provider,
+            credential_kind=auth.kind,
+            **auth.credential_fields(),
         )
         directory.update_connection_settings(connection, default_role="member")
         self.client = Client(HTTP_HOST="127.0.0.1")
-        self.auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.raw}"}
+        auth.start(connection, issued, self.client)
+        self.idp_auth = auth
         self.base = connection.scim_path()
         domain = f"{provider}.{account}.example.com"
 
@@ -98,6 +134,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Connection {connection.id} ({provider}), SCIM URL {connection.scim_url()}"
         )
+        self.stdout.write(f"Authenticated with {auth.describe()}")
         self.stdout.write(f"{'member':<34} {'role':<8} status")
         for membership in (
             Membership.objects.filter(account=account_obj, user__email__endswith=domain)
@@ -114,7 +151,7 @@ class Command(BaseCommand):
             self.base + path,
             data=json.dumps(body),
             content_type="application/scim+json",
-            **self.auth,
+            HTTP_AUTHORIZATION=self.idp_auth.header(),
         )
         if response.status_code >= 400:
             raise CommandError(f"{method.upper()} {path} failed: {response.content.decode()}")
