@@ -26,7 +26,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from .conf import app_settings
@@ -49,6 +48,7 @@ from .provisioning import (
     delete_connection,
     directory,
     issue_credential,
+    revoke_application,
     revoke_credential,
 )
 from .provisioning.credentials import ISSUABLE_KINDS
@@ -86,11 +86,6 @@ def credential_state(credential: Credential) -> str:
     if credential.is_revoked:
         return "revoked"
     return "expired" if credential.is_expired else "active"
-
-
-def token_endpoint() -> str:
-    """The OAuth token endpoint's URL, from ``PUBLIC_URL`` like the SCIM URL."""
-    return (app_settings.PUBLIC_URL or "").rstrip("/") + reverse("scim_portal:oauth-token")
 
 
 class CredentialInline(admin.TabularInline):
@@ -259,7 +254,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="OAuth token endpoint")
     def token_endpoint(self, connection: Connection) -> str:
-        return token_endpoint()
+        return Connection.token_endpoint()
 
     # Add: through the service, with the token shown once
 
@@ -307,7 +302,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             credential=credential,
             secret=issued.raw,
             client_id=connection.oauth_client_id if oauth else "",
-            token_endpoint=token_endpoint() if oauth else "",
+            token_endpoint=Connection.token_endpoint() if oauth else "",
             created=created,
         )
 
@@ -540,7 +535,7 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description="token endpoint")
     def token_endpoint(self, application: OAuthApplication) -> str:
-        return token_endpoint()
+        return Connection.token_endpoint()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
@@ -571,7 +566,7 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
             secret=raw,
             created=created,
             authorize_url=self.authorize_url(application),
-            token_endpoint=token_endpoint(),
+            token_endpoint=Connection.token_endpoint(),
         )
 
     def get_urls(self) -> list[Any]:
@@ -628,14 +623,8 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
         if request.method == "POST":
             actor = Actor.for_user(request.user, via="admin")
             with transaction.atomic():
-                locked = OAuthApplication.objects.select_for_update().get(pk=application.pk)
-                if locked.revoked_at is None:
-                    locked.revoked_at = timezone.now()
-                    locked.save(update_fields=["revoked_at"])
-                ended = 0
-                for credential in authorizations:
-                    revoke_credential(credential, actor=actor)
-                    ended += 1
+                ended = revoke_application(application, actor=actor)
+                locked = application
                 self.log_change(request, locked, f"Revoked, with {ended} authorisation(s).")
             audit.info(
                 "OAuth application %r (%s) revoked by %s, with %d authorisation(s)",

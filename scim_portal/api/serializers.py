@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -29,14 +28,6 @@ def _base_url(context: Mapping[str, Any]) -> str | None:
     """The request's scheme and host (``None``: ``SCIM_PORTAL["PUBLIC_URL"]`` decides)."""
     request = context.get("request")
     return request.build_absolute_uri("/") if request is not None else None
-
-
-def token_endpoint(base_url: str | None) -> str:
-    """The OAuth token endpoint's URL, as :meth:`Connection.scim_url` builds the SCIM URL."""
-    from ..conf import app_settings
-
-    base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
-    return base.rstrip("/") + reverse("scim_portal:oauth-token")
 
 
 class HealthSerializer(serializers.Serializer):
@@ -81,7 +72,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return connection.scim_url(_base_url(self.context))
 
     def get_token_endpoint(self, connection: Connection) -> str:
-        return token_endpoint(_base_url(self.context))
+        return Connection.token_endpoint(_base_url(self.context))
 
     @extend_schema_field(HealthSerializer)
     def get_status(self, connection: Connection) -> dict[str, str]:
@@ -251,7 +242,7 @@ def new_credential(issued: Any, context: dict[str, Any]) -> dict[str, Any]:
         data["password"] = issued.raw
     else:
         data["client_id"] = credential.connection.oauth_client_id
-        data["token_endpoint"] = token_endpoint(_base_url(context))
+        data["token_endpoint"] = Connection.token_endpoint(_base_url(context))
         if credential.kind == CredentialKind.CLIENT_SECRET:
             data["client_secret"] = issued.raw
     return data

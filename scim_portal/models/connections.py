@@ -164,3 +164,10 @@ class Connection(models.Model):
         """
         base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
         return base.rstrip("/") + self.scim_path()
+
+    @staticmethod
+    def token_endpoint(base_url: str | None = None) -> str:
+        """The OAuth token endpoint's URL (the same for every connection), built like
+        :meth:`scim_url`."""
+        base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
+        return base.rstrip("/") + reverse("scim_portal:oauth-token")

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from scim_portal.conf import app_settings, get_account_model
@@ -414,8 +413,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 "SCIM_PORTAL['PUBLIC_URL'] is not set, so the token endpoint is relative.",
             )
-        base = app_settings.PUBLIC_URL or ""
-        return base.rstrip("/") + reverse("scim_portal:oauth-token")
+        return Connection.token_endpoint()
 
     def _describe(self, connection: Connection) -> dict[str, Any]:
         field = app_settings.ACCOUNT_LOOKUP_FIELD
