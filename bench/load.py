@@ -5,6 +5,8 @@
 
 USERS users (Okta-shaped, with a work email), 100 groups, and one group with
 min(10,000, USERS) members. Rows are bulk-inserted: loading is not what is measured.
+The portal's connection also gets a Basic credential and an OAuth client secret (the
+authentication scenarios of bench/run.py).
 """
 
 import json
@@ -23,12 +25,15 @@ def user_name(i):
 
 def load_portal(count):
     from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership
-    from scim_portal.provisioning import create_connection
+    from scim_portal.provisioning import create_connection, issue_credential
     from scim_portal.provisioning.documents import group_columns, user_columns, value_rows
     from tests.testapp.models import Organization
 
     account = Organization.objects.create(handle=f"bench{count}", name="Bench")
     connection, issued = create_connection(account=account, name="Bench", provider="okta")
+    basic = issue_credential(connection, "basic", label="Bench")
+    client_secret = issue_credential(connection, "client_secret", label="Bench")
+    connection.refresh_from_db()
     users = []
     for start in range(0, count, BATCH):
         batch = []
@@ -68,6 +73,9 @@ def load_portal(count):
         "base": f"/scim/v2/{connection.pk}",
         "floor": f"/floor/{connection.pk}/",
         "token": issued.raw,
+        "basic": {"username": basic.credential.username, "password": basic.raw},
+        "client": {"client_id": connection.oauth_client_id, "client_secret": client_secret.raw},
+        "token_endpoint": "/scim/oauth/token",
         "users": users[:: max(1, count // 500)][:500],
         "user_names": [user_name(i) for i in range(0, count, max(1, count // 500))][:500],
         "non_members": users[len(members) :][:200] or users[-200:],

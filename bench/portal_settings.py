@@ -1,4 +1,5 @@
-"""django-scim-portal as the benchmark serves it: the test host, PostgreSQL, no rate limit."""
+"""django-scim-portal as the benchmark serves it: the test host, PostgreSQL, no rate
+limits (SCIM requests and the token endpoint)."""
 
 import os
 
@@ -18,4 +19,4 @@ DATABASES = {
 }
 ROOT_URLCONF = "bench.portal_urls"
 MIDDLEWARE = ["bench.querycount.QueryCountMiddleware", *MIDDLEWARE]
-SCIM_PORTAL = {**SCIM_PORTAL, "RATE_LIMIT_PER_MINUTE": None}
+SCIM_PORTAL = {**SCIM_PORTAL, "RATE_LIMIT_PER_MINUTE": None, "TOKEN_RATE_LIMIT_PER_MINUTE": None}

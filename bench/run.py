@@ -4,13 +4,15 @@ Run by ``make bench`` inside a throwaway PostgreSQL (scripts/with-postgres). For
 directory size it creates two databases on the same server, loads the same data into
 both, serves each with gunicorn, and drives every scenario with a concurrent client
 for a fixed time: requests/s, p50/p95/p99 latency, SQL queries per request (from the
-servers' X-Query-Count header), error rate. Results: a table on stdout and JSON
-(with the machine's description) in bench/results/.
+servers' X-Query-Count header), error rate, wrong answers. Results: a table on stdout
+and JSON (with the machine's description) in bench/results/. It exits non-zero when a
+check of :func:`failed_checks` fails (after writing the results).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -228,8 +230,16 @@ def _scenarios(ctx: Any) -> dict[str, Any]:
 
 
 def drive(port: int, token: str, make: Any, duration: float, concurrency: int,
-          sequential: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Send requests from ``concurrency`` threads for ``duration`` seconds."""
+          headers: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Send requests from ``concurrency`` threads for ``duration`` seconds (with the
+    bearer ``token``, or the ``headers`` given, e.g. another ``Authorization``)."""
+    return summarize(*collect(port, token, make, duration, concurrency, headers))
+
+
+def collect(port: int, token: str, make: Any, duration: float, concurrency: int,
+            extra_headers: dict[str, str] | None = None) -> tuple[Any, ...]:  # fmt: skip
+    """What :func:`drive` sums up: every latency and query count, errors, elapsed
+    seconds, wrong answers. A ``str`` body is sent as it is, anything else as JSON."""
     latencies: list[float] = []
     queries: list[int] = []
     errors, wrong = [0], [0]
@@ -240,13 +250,13 @@ def drive(port: int, token: str, make: Any, duration: float, concurrency: int,
     def worker() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json",
-                   "Accept": "application/scim+json"}  # fmt: skip
+                   "Accept": "application/scim+json", **(extra_headers or {})}  # fmt: skip
         local_lat, local_q, local_err, local_wrong = [], [], 0, 0
         while time.monotonic() < stop_at:
             with lock:
                 i = next(counter)
             method, path, body, check = make(i)
-            payload = json.dumps(body) if body is not None else None
+            payload = body if isinstance(body, str) or body is None else json.dumps(body)
             started = time.perf_counter()
             try:
                 connection.request(method, path, body=payload, headers=headers)
@@ -282,7 +292,7 @@ def drive(port: int, token: str, make: Any, duration: float, concurrency: int,
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    return summarize(latencies, queries, errors[0], elapsed, wrong[0])
+    return latencies, queries, errors[0], elapsed, wrong[0]
 
 
 def summarize(
@@ -399,6 +409,176 @@ def floor_pairs(port: int, data: dict[str, Any], get_by_id: Any, duration: float
             "get_by_id_vs_floor_pairs": [ratio for ratio, _ in pairs]}  # fmt: skip
 
 
+#: How an IdP authenticates GET by id in the authentication scenario: the connection's
+#: bearer token, an access token its token endpoint gave (client credentials), HTTP Basic.
+AUTH_METHODS = ("bearer", "access_token", "basic")
+#: A SCIM request with an access token or Basic costs at most this many times the same
+#: request with a bearer token in the same run (issue 16); ``make bench`` fails past it.
+#: Cost is the server's median time per request with the methods taking turns request
+#: by request: separate runs of each move by more than 10% with the neighbours on a
+#: shared machine (docs/benchmarks.md).
+AUTH_COST_LIMIT = 1.1
+#: For req/s, the three methods run alone in turn this many rounds, ``duration /
+#: AUTH_ROUNDS`` each, the order rotating so each runs first, second and third once;
+#: for the cost check, they take turns request by request this many times ``duration``
+#: each, and the median of the runs' ratios is checked (one run moves by ±4% on a busy
+#: machine, the access token's ratio sits near 1.05).
+AUTH_ROUNDS = 3
+
+
+def basic(user: str, password: str) -> str:
+    """An ``Authorization: Basic`` value. Our usernames, client ids and secrets are
+    URL-safe, so RFC 6749's form-encoding of client credentials changes nothing."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def token_headers(data: dict[str, Any]) -> dict[str, str]:
+    """A token request's headers: the connection's client secret, ``client_secret_basic``."""
+    client = data["client"]
+    return {"Authorization": basic(client["client_id"], client["client_secret"]),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json"}  # fmt: skip
+
+
+def token_answer(status: int, doc: Any) -> bool:
+    """An RFC 6749 access-token answer: an opaque ``Bearer`` token that expires."""
+    return (
+        isinstance(doc, dict) and doc.get("token_type") == "Bearer"
+        and str(doc.get("access_token", "")).startswith("scimat_")
+        and isinstance(doc.get("expires_in"), int) and doc["expires_in"] > 0
+    )  # fmt: skip
+
+
+def token_request(data: dict[str, Any]) -> Any:
+    """The token endpoint scenario: ``client_credentials`` with ``client_secret_basic``."""
+    return lambda i: ("POST", data["token_endpoint"], "grant_type=client_credentials",
+                      token_answer)  # fmt: skip
+
+
+def obtain_access_token(port: int, data: dict[str, Any]) -> str:
+    """An access token for the connection from its token endpoint, as an IdP gets one."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        method, path, body, check = token_request(data)(0)
+        connection.request(method, path, body=body, headers=token_headers(data))
+        response = connection.getresponse()
+        payload = response.read()
+    finally:
+        connection.close()
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        document = None
+    if response.status != 200 or not check(response.status, document):
+        raise SystemExit(f"The token endpoint answered {response.status}: {payload[:500]!r}")
+    return str(document["access_token"])
+
+
+def interleaved(port: int, get_by_id: Any, duration: float,
+                headers: dict[str, dict[str, str]], concurrency: int = 1) -> dict[str, Any]:  # fmt: skip
+    """GET by id for ``duration``, the methods of ``headers`` taking turns request by
+    request, so a busy neighbour weighs on all of them alike: per method, the server's
+    own time of each request (``X-Server-Ms``), errors and wrong answers. One request at
+    a time by default: with several, a request's time on the server is mostly its wait
+    for a CPU that the others hold, and the median moves by more than 10% between runs."""
+    methods = list(headers)
+    times: dict[str, list[float]] = {method: [] for method in methods}
+    errors = dict.fromkeys(methods, 0)
+    wrong = dict.fromkeys(methods, 0)
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+    stop_at = time.monotonic() + duration
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.monotonic() < stop_at:
+            with lock:
+                i = next(counter)
+            method = methods[i % len(methods)]
+            _, path, _, check = get_by_id(i)
+            try:
+                connection.request("GET", path, headers={
+                    **headers[method], "Accept": "application/scim+json"})  # fmt: skip
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                with lock:
+                    errors[method] += 1
+                continue
+            try:
+                document = json.loads(payload) if payload else None
+            except ValueError:
+                document = None
+            with lock:
+                if response.status >= 400:
+                    errors[method] += 1
+                elif not check(response.status, document):
+                    wrong[method] += 1
+                else:
+                    times[method].append(float(response.getheader("X-Server-Ms", "nan")))
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out = {}
+    for method in methods:
+        ordered = sorted(times[method])
+        out[method] = {
+            "answered": len(ordered), "errors": errors[method], "wrong": wrong[method],
+            "server_p10_ms": round(ordered[int(0.10 * len(ordered))], 3) if ordered else None,
+            "server_p25_ms": round(ordered[int(0.25 * len(ordered))], 3) if ordered else None,
+            "server_p50_ms": round(statistics.median(ordered), 3) if ordered else None,
+            "server_p95_ms": round(ordered[int(0.95 * len(ordered))], 3) if ordered else None,
+        }  # fmt: skip
+    return out
+
+
+def auth_scenarios(port: int, data: dict[str, Any], get_by_id: Any, duration: float,
+                   concurrency: int) -> dict[str, Any]:  # fmt: skip
+    """GET by id with each of ``AUTH_METHODS``: alone, in ``AUTH_ROUNDS`` rotating rounds
+    pooled into one row per method (req/s, latency; each round's bearer req/s over the
+    method's); then the token endpoint for ``duration``; then taking turns request by
+    request, ``AUTH_ROUNDS`` runs of ``duration`` (the server's time per request: what
+    the cost check reads)."""
+    headers = {
+        "bearer": {"Authorization": f"Bearer {data['token']}"},
+        "access_token": {"Authorization": f"Bearer {obtain_access_token(port, data)}"},
+        "basic": {"Authorization": basic(data["basic"]["username"], data["basic"]["password"])},
+    }
+    pooled: dict[str, list[Any]] = {method: [[], [], 0, 0.0, 0] for method in AUTH_METHODS}
+    costs: dict[str, list[float]] = {method: [] for method in AUTH_METHODS if method != "bearer"}
+    for round_number in range(AUTH_ROUNDS):
+        shift = round_number % len(AUTH_METHODS)
+        rps = {}
+        for method in AUTH_METHODS[shift:] + AUTH_METHODS[:shift]:
+            latencies, queries, errors, elapsed, wrong = collect(
+                port, data["token"], get_by_id, duration / AUTH_ROUNDS, concurrency,
+                headers[method],
+            )  # fmt: skip
+            row = pooled[method]
+            row[0] += latencies
+            row[1] += queries
+            row[2] += errors
+            row[3] += elapsed
+            row[4] += wrong
+            rps[method] = len(latencies) / elapsed if elapsed else 0.0
+        for method in costs:
+            costs[method].append(round(rps["bearer"] / rps[method], 3) if rps[method] else 0.0)
+    out: dict[str, Any] = {f"get_user_by_id_{m}": summarize(*pooled[m]) for m in AUTH_METHODS}
+    out["oauth_token_client_credentials"] = drive(
+        port, data["token"], token_request(data), duration, concurrency, token_headers(data)
+    )
+    out["auth_throughput_cost_vs_bearer_rounds"] = costs
+    out["auth_interleaved_runs"] = [
+        interleaved(port, get_by_id, duration, headers) for _ in range(AUTH_ROUNDS)
+    ]
+    return out
+
+
 def machine() -> dict[str, Any]:
     cpu = memory = ""
     with contextlib.suppress(OSError):
@@ -455,6 +635,20 @@ def main() -> None:
                                                  args.duration, args.concurrency))  # fmt: skip
                     print(f"  floor  get {scenarios['floor_get']['rps']:8.1f} req/s; GET by id / floor "
                           f"per pair {scenarios['get_by_id_vs_floor_pairs']}", flush=True)  # fmt: skip
+                    auth = auth_scenarios(server.port, data, _scenarios(ctx)["get_user_by_id"],
+                                          args.duration, args.concurrency)  # fmt: skip
+                    scenarios.update(auth)
+                    for name, row in auth.items():
+                        if "rps" in row:
+                            print(f"  {target:6} {name:32} {row['rps']:8.1f} req/s p50/p95 "
+                                  f"{row['p50_ms']}/{row['p95_ms']} ms  q/req "
+                                  f"{row['queries_per_request']}  errors {row['error_rate']}  "
+                                  f"wrong {row['wrong_rate']}", flush=True)  # fmt: skip
+                    print(f"  auth   bearer req/s / method req/s per round "
+                          f"{auth['auth_throughput_cost_vs_bearer_rounds']}", flush=True)  # fmt: skip
+                    turns = [{m: run[m]["server_p50_ms"] for m in run}
+                             for run in auth["auth_interleaved_runs"]]  # fmt: skip
+                    print(f"  auth   taking turns, server p50 ms per run {turns}", flush=True)
                 if size == max(args.sizes) or len(args.sizes) == 1:
                     scenarios["first_sync"] = first_sync(
                         server.port, data, args.first_sync_users, args.first_sync_groups,
@@ -467,11 +661,51 @@ def main() -> None:
         results["sizes"][str(size)] = per_target
 
     results["ratios"] = ratios(results, args.sizes)
+    results["failed_checks"] = failed_checks(results, args.sizes)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (args.out / name).write_text(json.dumps(results, indent=2))
     print_table(results, args.sizes)
+    if results["failed_checks"]:
+        raise SystemExit("bench: failed:\n  " + "\n  ".join(results["failed_checks"]))
+
+
+def failed_checks(results: dict[str, Any], sizes: list[int]) -> list[str]:
+    """What the run must show, and did not: each authentication method answers every
+    GET by id, and the token endpoint every request, rightly; with the methods taking
+    turns, the server's median time for GET by id with an access token or Basic is at
+    most ``AUTH_COST_LIMIT`` times its median with a bearer token (the median run)."""
+    failed = []
+    for size in sizes:
+        portal = results["sizes"][str(size)]["portal"]
+        names = [f"get_user_by_id_{m}" for m in AUTH_METHODS] + ["oauth_token_client_credentials"]
+        for name in names:
+            row = portal[name]
+            if row["requests"] == 0 or row["error_rate"] or row["wrong_rate"]:
+                failed.append(f"{size} users: {name}: {row['requests']} requests, error rate "
+                              f"{row['error_rate']}, wrong answers {row['wrong_rate']}")  # fmt: skip
+        for run in portal["auth_interleaved_runs"]:
+            for method, turn in run.items():
+                if not turn["answered"] or turn["errors"] or turn["wrong"]:
+                    failed.append(f"{size} users: GET by id with {method}, taking turns: {turn}")
+        costs = results["ratios"][f"auth_cost_vs_bearer_{size}"]
+        for method in AUTH_METHODS[1:]:
+            cost = costs.get(method)
+            if cost is None or cost > AUTH_COST_LIMIT:
+                failed.append(f"{size} users: GET by id with {method} costs {cost}x the same with "
+                              f"a bearer token (at most {AUTH_COST_LIMIT}x)")  # fmt: skip
+    return failed
+
+
+def auth_costs(portal: dict[str, Any], method: str) -> list[float]:
+    """Per run taking turns, the server's median time for GET by id with ``method`` over
+    its median with a bearer token."""
+    return [
+        round(run[method]["server_p50_ms"] / run["bearer"]["server_p50_ms"], 3)
+        for run in portal["auth_interleaved_runs"]
+        if run[method]["server_p50_ms"] and run["bearer"]["server_p50_ms"]
+    ]
 
 
 def ratios(results: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
@@ -485,6 +719,14 @@ def ratios(results: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
         }
         pairs = portal["get_by_id_vs_floor_pairs"]
         out[f"get_by_id_vs_floor_{size}"] = pairs[len(pairs) // 2]
+        out[f"auth_cost_vs_bearer_{size}"] = {
+            method: statistics.median(costs) if (costs := auth_costs(portal, method)) else None
+            for method in AUTH_METHODS[1:]
+        }
+        out[f"auth_throughput_cost_vs_bearer_{size}"] = {
+            method: statistics.median(rounds)
+            for method, rounds in portal["auth_throughput_cost_vs_bearer_rounds"].items()
+        }
     if len(sizes) > 1:
         small, large = str(min(sizes)), str(max(sizes))
         portal = results["sizes"]

@@ -3,6 +3,7 @@
 Run by hand (not part of ``make bench``)::
 
     scripts/with-postgres .venv/bin/python -m bench.sql_statements [--calls 2000] [--repeats 7]
+        [--only token Basic]
 
 It migrates the throwaway database, loads a small directory (500 users in 3 of 20
 groups each), then for every statement times both variants call by call, alternating
@@ -11,7 +12,9 @@ per variant, the median of the repeats' median per-call times and their spread
 (max - min: the run-to-run noise a gain must clear), and the gain of each repeat (the
 two variants of a repeat ran side by side, so it moves less than either).
 
-The statements are the model managers' (``DirectoryUser.objects.one()``, …). At commit
+The statements are the model managers' (``DirectoryUser.objects.one()``, …; the Basic
+lookup is ``Credential.objects.by_secret()``, the access-token lookup
+``AccessToken.objects.by_value()``). At commit
 8338f80 the same script timed the ``models/_sql.py`` of that time, including the
 statements since given back to the ORM (docs/benchmarks.md has both tables).
 """
@@ -24,6 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -36,16 +40,20 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection as db  # noqa: E402
 from django.db import transaction  # noqa: E402
-from django.db.models import F  # noqa: E402
+from django.db.models import F, Q  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from scim_portal.models import (  # noqa: E402
+    AccessToken,
     Connection,
     Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
     RequestLog,
 )
+from scim_portal.models.credentials import ACCESS_TOKEN_PREFIX  # noqa: E402
 from tests.testapp.models import Organization  # noqa: E402
 
 Variant = Callable[[], Any]
@@ -57,6 +65,17 @@ def load() -> dict[str, Any]:
     connection = Connection.objects.create(account=account, name="Okta", provider="okta")
     issued = Credential.build(connection)
     issued.token.save()
+    basic = Credential.build(connection, CredentialKind.BASIC)
+    basic.credential.save()
+    client_secret = Credential.build(connection, CredentialKind.CLIENT_SECRET)
+    client_secret.credential.save()
+    access = f"{ACCESS_TOKEN_PREFIX}{'b' * 43}"
+    AccessToken.objects.create(
+        credential=client_secret.credential,
+        digest=Credential.digest_of(access),
+        prefix=access[:15],
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     users = DirectoryUser.objects.bulk_create(
         DirectoryUser(
             connection=connection,
@@ -84,12 +103,36 @@ def load() -> dict[str, Any]:
         "group": groups[7],
         "page_users": [u.pk for u in users[100:200]],
         "token": issued.raw,
+        "basic": basic.raw,
+        "access": access,
     }
 
 
 def orm_token(raw: str) -> Any:
     """The token lookup as the ORM writes it (what a filtered queryset runs)."""
     return Credential.objects.filter(pk__isnull=False).by_value(raw)
+
+
+def orm_basic(raw: str) -> Any:
+    """The Basic password's lookup as the ORM writes it (a filtered queryset's path)."""
+    return Credential.objects.filter(pk__isnull=False).by_secret(CredentialKind.BASIC, raw)
+
+
+def orm_access_token(raw: str) -> Any:
+    """``AccessToken.objects.by_value()`` as the ORM writes it: one statement joining the
+    access token, its credential and the connection, both live."""
+    now = timezone.now()
+    return (
+        AccessToken.objects.select_related("credential__connection")
+        .filter(
+            Q(credential__expires_at__isnull=True) | Q(credential__expires_at__gt=now),
+            digest=Credential.digest_of(raw),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            credential__revoked_at__isnull=True,
+        )
+        .first()
+    )
 
 
 def orm_one(model: Any, where: dict[str, Any]) -> Any:
@@ -156,10 +199,19 @@ def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
     fields = log_fields(connection)
     users, groups = DirectoryUser.objects, DirectoryGroup.objects
     tokens, token = Credential.objects, data["token"]
+    basic, access = data["basic"], data["access"]
     return {
         "token lookup (token + connection)": {
             "sql": lambda: tokens.by_value(token),
             "orm": lambda: orm_token(token),
+        },
+        "Basic lookup (credential + connection)": {
+            "sql": lambda: tokens.by_secret(CredentialKind.BASIC, basic),
+            "orm": lambda: orm_basic(basic),
+        },
+        "access-token lookup (access token + credential + connection)": {
+            "sql": lambda: AccessToken.objects.by_value(access),
+            "orm": lambda: orm_access_token(access),
         },
         "one group by id": {
             "sql": lambda: groups.one(connection.pk, id=group.pk),
@@ -209,12 +261,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--only", nargs="+", default=[], help="statements whose title has one of these words"
+    )
     args = parser.parse_args()
     data = load()
     print(f"{args.calls} calls x {args.repeats} repeats; µs per call (median of repeat medians)")
     print("| statement | hand-written SQL | ORM | gain | gain per repeat | spread SQL / ORM |")
     print("|---|---|---|---|---|---|")
     for title, variants in statements(data).items():
+        if args.only and not any(word.lower() in title.lower() for word in args.only):
+            continue
         medians = measure(variants, args.calls, args.repeats)
         sql, orm = statistics.median(medians["sql"]), statistics.median(medians["orm"])
         gains = [o - s for s, o in zip(medians["sql"], medians["orm"], strict=True)]

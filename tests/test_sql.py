@@ -7,21 +7,25 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Upper
 from django.db.utils import ConnectionDoesNotExist
 from django.test import override_settings
 from django.utils import timezone
 
+from scim_portal import _secrets
 from scim_portal.models import (
+    AccessToken,
     Connection,
     Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
     RequestLog,
 )
-from scim_portal.provisioning import directory
+from scim_portal.models.credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX
+from scim_portal.provisioning import directory, issue_credential
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +47,100 @@ def test_token_and_connection_are_the_orm_s(issued_connection):
     assert fields_of(found) == fields_of(orm)
     assert fields_of(found.connection) == fields_of(orm.connection)
     assert found.expires_at == expires and found._state.adding is False
+
+
+def test_the_basic_lookup_is_the_orm_s(issued_connection):
+    connection, _ = issued_connection
+    issued = issue_credential(connection, CredentialKind.BASIC, label="Okta")
+    Credential.objects.filter(pk=issued.credential.pk).update(last_used_at=timezone.now())
+    found = Credential.objects.by_secret(CredentialKind.BASIC, issued.raw)
+    orm = Credential.objects.filter(pk__isnull=False).by_secret(CredentialKind.BASIC, issued.raw)
+    assert found is not None and found.username == issued.credential.username
+    assert fields_of(found) == fields_of(orm)
+    assert fields_of(found.connection) == fields_of(orm.connection)
+    # A Basic password is no bearer token, and a bearer token no Basic password.
+    bearer = issued_connection[1].raw
+    assert Credential.objects.by_secret(CredentialKind.BEARER, issued.raw) is None
+    assert Credential.objects.by_secret(CredentialKind.BASIC, bearer) is None
+
+
+def orm_access_token(raw):
+    """The ORM twin of ``AccessToken.objects.by_value``: one statement joining the access
+    token, its credential and the connection, the token and the credential both live."""
+    now = timezone.now()
+    return (
+        AccessToken.objects.select_related("credential__connection")
+        .filter(
+            Q(credential__expires_at__isnull=True) | Q(credential__expires_at__gt=now),
+            digest=Credential.digest_of(raw),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            credential__revoked_at__isnull=True,
+        )
+        .first()
+    )
+
+
+def new_access_token(credential, expires_in=timedelta(hours=1), **fields):
+    """An access token of ``credential`` as the token endpoint stores it; its value."""
+    raw = _secrets.generate(ACCESS_TOKEN_PREFIX)
+    now = timezone.now()
+    AccessToken.objects.create(
+        credential=credential,
+        digest=Credential.digest_of(raw),
+        prefix=_secrets.display_prefix(raw, ACCESS_TOKEN_PREFIX),
+        created_at=now,
+        expires_at=now + expires_in,
+        **fields,
+    )
+    return raw
+
+
+def client_secret(label="Entra", **fields):
+    issued = issue_credential(ConnectionFactory(), CredentialKind.CLIENT_SECRET, label=label)
+    Credential.objects.filter(pk=issued.credential.pk).update(**fields)
+    return Credential.objects.get(pk=issued.credential.pk)
+
+
+def assert_access_token_is_the_orm_s(raw):
+    found, orm = AccessToken.objects.by_value(raw), orm_access_token(raw)
+    if orm is None:
+        assert found is None
+        return None
+    assert found is not None
+    assert fields_of(found) == fields_of(orm)
+    assert fields_of(found.credential) == fields_of(orm.credential)
+    assert fields_of(found.credential.connection) == fields_of(orm.credential.connection)
+    assert found._state.adding is False and found.credential.connection._state.adding is False
+    return found
+
+
+def test_the_access_token_lookup_is_the_orm_s():
+    now = timezone.now()
+    live = client_secret(expires_at=now + timedelta(days=30), last_used_at=now)
+    Connection.objects.filter(pk=live.connection_id).update(last_request_at=now)
+    ok = new_access_token(
+        live, scope="scim", refresh_digest="r" * 64, refresh_expires_at=now + timedelta(days=90)
+    )
+    found = assert_access_token_is_the_orm_s(ok)
+    assert found.credential.pk == live.pk and found.credential.connection.pk == live.connection_id
+    assert found.scope == "scim" and found.connection_id == live.connection_id
+    # A credential without expiry keeps its tokens live.
+    assert assert_access_token_is_the_orm_s(new_access_token(client_secret())) is not None
+    # Expired or revoked tokens, revoked or expired credentials: neither finds anything.
+    dead = [
+        new_access_token(live, expires_in=timedelta(seconds=-1)),
+        new_access_token(live, revoked_at=now),
+        new_access_token(client_secret(revoked_at=now)),
+        new_access_token(client_secret(expires_at=now - timedelta(seconds=1))),
+    ]
+    for raw in dead:
+        assert AccessToken.objects.filter(digest=Credential.digest_of(raw)).exists()
+        assert assert_access_token_is_the_orm_s(raw) is None
+    # Neither does an unknown value, a refresh token's, or one changed in one character.
+    refresh = REFRESH_TOKEN_PREFIX + ok[len(ACCESS_TOKEN_PREFIX) :]
+    for raw in (ACCESS_TOKEN_PREFIX + "x" * 43, refresh, ok[:-1] + ("A" if ok[-1] != "A" else "B")):
+        assert AccessToken.objects.by_value(raw) is None and orm_access_token(raw) is None
 
 
 def test_one_is_the_orm_s_instance(connection):
@@ -238,9 +336,13 @@ def statements(issued_connection):
     log = {"connection_id": connection.pk, "method": "GET", "path": "/", "status": 200}
     tokens, users, groups = Credential.objects, DirectoryUser.objects, DirectoryGroup.objects
     memberships, logs = GroupMembership.objects, RequestLog.objects
+    basic = issue_credential(connection, CredentialKind.BASIC).raw
+    access = new_access_token(issue_credential(connection, CredentialKind.CLIENT_SECRET).credential)
     read, write = False, True
     return {
         "token": (Credential, read, lambda: tokens.by_value(issued.raw)),
+        "basic": (Credential, read, lambda: tokens.by_secret(CredentialKind.BASIC, basic)),
+        "access_token": (AccessToken, read, lambda: AccessToken.objects.by_value(access)),
         "one": (DirectoryGroup, read, lambda: groups.one(connection.pk, id=group.pk)),
         "one_with_groups": (
             DirectoryUser,
@@ -260,8 +362,8 @@ def statements(issued_connection):
 
 @pytest.mark.parametrize(
     "name",
-    ["token", "one", "one_with_groups", "groups_of", "members_of", "insert",
-     "reserve_event_numbers"],
+    ["token", "basic", "access_token", "one", "one_with_groups", "groups_of", "members_of",
+     "insert", "reserve_event_numbers"],
 )  # fmt: skip
 def test_each_statement_goes_where_the_router_says(statements, name):
     model, writes, run = statements[name]
@@ -326,3 +428,21 @@ def test_the_token_lookup_reads_datetimes_as_the_orm_in_a_database_time_zone(
     assert orm.last_used_at == stamp
     assert fields_of(found) == fields_of(orm)
     assert fields_of(found.connection) == fields_of(orm.connection)
+
+
+def test_the_access_token_lookup_reads_datetimes_as_the_orm_in_a_database_time_zone(
+    database_in_tokyo,
+):
+    """Expiry compared in the database's time zone: a token with an hour left is live, one
+    an hour past is not (read as UTC, Tokyo's +9 hours would swap them)."""
+    stamp = timezone.now().replace(microsecond=0)
+    credential = client_secret(last_used_at=stamp, expires_at=stamp + timedelta(hours=2))
+    live = new_access_token(credential, expires_in=timedelta(hours=1))
+    found = assert_access_token_is_the_orm_s(live)
+    assert found is not None and found.credential.last_used_at == stamp
+    assert found.credential.expires_at == stamp + timedelta(hours=2)
+    assert (
+        assert_access_token_is_the_orm_s(new_access_token(credential, -timedelta(hours=1))) is None
+    )
+    gone = client_secret(expires_at=stamp - timedelta(hours=1))
+    assert assert_access_token_is_the_orm_s(new_access_token(gone)) is None

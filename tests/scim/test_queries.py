@@ -1,13 +1,27 @@
 """Query budgets: constant whatever the page or group size."""
 
+import base64
+
 import pytest
 
-from scim_portal.models import DirectoryUser, GroupMembership
+from scim_portal.models import (
+    AccessToken,
+    Connection,
+    Credential,
+    CredentialKind,
+    DirectoryUser,
+    GroupMembership,
+)
+from scim_portal.provisioning import issue_credential
 from tests.factories import DirectoryUserFactory
 
 pytestmark = pytest.mark.django_db
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def basic_header(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def make_users(scim, count, group=None):
@@ -94,6 +108,44 @@ def test_get_user_by_id_query_budget(scim, django_assert_num_queries):
     with django_assert_num_queries(3):  # a user in no group is found all the same
         body = scim.get(f"/Users/{lonely['id']}").json()
     assert body["userName"] == "two@example.com" and "groups" not in body
+
+
+def test_get_user_by_id_costs_the_same_queries_with_every_credential(
+    scim, django_assert_num_queries
+):
+    """An access token from the token endpoint, or Basic, is one lookup as a bearer token
+    is (the access token joined to its credential and connection in one statement)."""
+    connection = scim.connection
+    secret = issue_credential(connection, CredentialKind.CLIENT_SECRET)
+    connection.refresh_from_db()
+    token = scim.client.post(
+        "/scim/oauth/token",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_header(connection.oauth_client_id, secret.raw),
+        secure=True,
+    )
+    assert token.status_code == 200, token.content
+    password = issue_credential(connection, CredentialKind.BASIC)
+    authorizations = {
+        "bearer": f"Bearer {scim.token}",
+        "access token": f"Bearer {token.json()['access_token']}",
+        "basic": basic_header(password.credential.username, password.raw),
+    }
+    user = scim.create_user("one@example.com")
+    scim.create_group("Eng", [user["id"]])
+    url = f"{scim.base}/Users/{user['id']}"
+    for name, authorization in authorizations.items():
+        scim.client.get(url, HTTP_AUTHORIZATION=authorization)  # last use, written once
+        with django_assert_num_queries(3) as queries:  # auth, the user with its groups, log
+            response = scim.client.get(url, HTTP_AUTHORIZATION=authorization)
+        assert response.status_code == 200, (name, response.content)
+        assert response.json()["id"] == user["id"]
+        assert [g["display"] for g in response.json()["groups"]] == ["Eng"]
+        sql = queries.captured_queries[0]["sql"]
+        tables = [Credential._meta.db_table, Connection._meta.db_table]
+        if name == "access token":
+            tables.append(AccessToken._meta.db_table)
+        assert all(table in sql for table in tables), (name, sql)
 
 
 def test_get_group_by_id_query_budget(scim, django_assert_num_queries):
