@@ -33,7 +33,7 @@ def scim_get(client, connection, token, path="/Users"):
 
 def test_create_shows_url_and_token_once(admin, setup):
     nonce = uuid.uuid4().hex
-    form = {"name": "Entra prod", "provider": "entra", "nonce": nonce}
+    form = {"name": "Entra prod", "provider": "entra", "method": "bearer", "nonce": nonce}
     response = admin.post("/provisioning/acme/new/", form)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -69,7 +69,7 @@ def test_rotate_then_revoke(admin, setup, base):
     old = Credential.objects.get(connection=connection)
     response = admin.post(base + "/tokens/rotate/", {"label": "2026", "nonce": uuid.uuid4().hex})
     new_token = token_on(response.content.decode())
-    assert "Older tokens keep working" in response.content.decode()
+    assert "Older credentials keep working" in response.content.decode()
     assert scim_get(admin, connection, new_token).status_code == 200
     assert Credential.objects.get(pk=old.pk).is_usable
     admin.post(base + f"/tokens/{old.pk}/revoke/")
@@ -181,11 +181,14 @@ def test_delete_with_and_without_removal(admin, setup, base, remove, host_active
 
 
 def test_pages_have_no_inline_script_or_style(admin, setup, base):
-    urls = ["/provisioning/acme/", "/provisioning/acme/new/", base + "/", base + "/users/",
-            base + "/groups/", base + "/logs/", base + "/activity/", base + "/tokens/",
-            base + "/settings/", base + "/delete/"]  # fmt: skip
-    for url in urls:
-        page = admin.get(url).content.decode()
+    new = "/provisioning/acme/new/"
+    urls = ["/provisioning/acme/", new, new + "?provider=okta", new + "?provider=entra",
+            base + "/", base + "/users/", base + "/groups/", base + "/logs/", base + "/activity/",
+            base + "/tokens/", base + f"/tokens/{setup['token'].pk}/revoke/", base + "/settings/",
+            base + "/delete/"]  # fmt: skip
+    pages = [admin.get(url).content.decode() for url in urls]
+    issued = admin.post(base + "/tokens/rotate/", {"kind": "basic", "nonce": uuid.uuid4().hex})
+    for url, page in zip([*urls, "issued"], [*pages, issued.content.decode()], strict=True):
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
         assert not re.search(r"\son[a-z]+=", page), url
         assert not re.search(r"\sstyle=", page), url

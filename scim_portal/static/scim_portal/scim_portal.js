@@ -1,4 +1,5 @@
-/* django-scim-portal: copy buttons. No inline scripts; works under a strict CSP. */
+/* django-scim-portal: copy buttons, and the credential forms' method fields. No inline
+   scripts; works under a strict CSP. Every page works without it. */
 (function () {
   "use strict";
 
@@ -40,4 +41,54 @@
       event.target.select();
     }
   });
+})();
+
+(function () {
+  "use strict";
+
+  /* The chosen method of a form: a checked radio or a select's value. */
+  function chosenMethod(form) {
+    var control = form.querySelector("[data-method-choice]:checked") ||
+      form.querySelector("select[data-method-choice]");
+    return control ? control.value : "";
+  }
+
+  /* Show only the fields of the chosen method (all show without the script). */
+  function showMethodFields(form) {
+    var chosen = chosenMethod(form);
+    form.querySelectorAll("[data-method-fields]").forEach(function (fields) {
+      fields.hidden = fields.getAttribute("data-method-fields") !== chosen;
+    });
+  }
+
+  function redraw(select) {
+    var button = document.getElementById(select.getAttribute("data-refresh"));
+    if (!button || !select.form) { return; }
+    if (select.form.requestSubmit) {
+      select.form.requestSubmit(button);
+    } else {
+      button.click();
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.hasAttribute("data-refresh")) { redraw(target); }
+    if (target.hasAttribute("data-method-choice") && target.form) { showMethodFields(target.form); }
+  });
+
+  function start() {
+    document.querySelectorAll("[data-refresh-button]").forEach(function (button) {
+      button.hidden = true;  /* choosing a provider redraws the form at once */
+    });
+    document.querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-method-choice]")) { showMethodFields(form); }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
