@@ -19,9 +19,10 @@ from django.contrib.messages import get_messages
 from django.test import Client, override_settings
 
 from scim_portal import permissions
-from scim_portal.models import Connection, Credential, ProvisioningEvent
+from scim_portal.models import Connection, Credential, OAuthApplication, ProvisioningEvent
 from scim_portal.providers import PROVIDERS, Value
 from scim_portal.provisioning import issue_credential
+from scim_portal.provisioning.credentials import record_authorization
 from tests.conftest import grant
 from tests.factories import UserFactory
 
@@ -432,6 +433,22 @@ def test_the_credentials_tab_lists_every_kind_and_the_oauth_client(admin, setup,
     assert "Access tokens live 60 minutes" in page
     detail = admin.get(base + "/").content.decode()
     assert value_of(detail, "scim-client-id") == connection.oauth_client_id
+
+
+def test_an_okta_authorisation_is_listed_explained_and_revocable(admin, setup, base):
+    application = OAuthApplication(name="Acme for Okta", redirect_uris="https://o.example/cb")
+    application.set_secret()
+    application.save()
+    page = admin.get(base + "/tokens/").content.decode()
+    assert "OAuth 2 (authorization code): authorised from Okta" in page
+    assert f'Acme for Okta <span class="sp-muted">(Client ID <code>{application.client_id}' in page
+    credential = record_authorization(setup["connection"], application, setup["people"]["admin"])
+    page = admin.get(base + "/tokens/").content.decode()
+    assert re.search(r"<td>OAuth 2</td>\s*<td><code>Acme for Okta</code></td>", page)
+    assert admin.post(base + f"/tokens/{credential.pk}/revoke/").status_code == 302
+    assert Credential.objects.get(pk=credential.pk).is_revoked
+    event = ProvisioningEvent.objects.filter(connection=setup["connection"]).latest("number")
+    assert (event.type, event.changes["kind"]) == ("credential.revoked", "authorization")
 
 
 def test_revoking_the_last_usable_credential_warns_first(admin, setup, base):
