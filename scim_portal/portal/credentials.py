@@ -73,16 +73,17 @@ def _with_kind_name(provider: Provider, credentials: Any) -> list[Any]:
     return rows
 
 
-def _field_of(message: str) -> str | None:
-    """The form field a service's ``ValueError`` is about (None: the whole form)."""
+def _add_service_error(form: Any, message: str) -> None:
+    """Show a service's ``ValueError`` at the field it is about, else above the form."""
     lowered = message.lower()
+    field: str | None = None
     if "jwks" in lowered:
-        return Value.JWKS_URL
-    if "issuer" in lowered and "subject" not in lowered:
-        return Value.ISSUER
-    if "expiry" in lowered:
-        return "expires_at"
-    return None
+        field = Value.JWKS_URL
+    elif "issuer" in lowered and "subject" not in lowered:
+        field = Value.ISSUER
+    elif "expiry" in lowered:
+        field = "expires_at"
+    form.add_error(field if field in form.fields else None, message)
 
 
 def _federated(data: dict[str, Any]) -> dict[str, str]:
@@ -258,7 +259,7 @@ class ConnectionCreateView(CredentialPage):
             )
         except ValueError as exc:
             release_nonce(nonce)
-            form.add_error(_field_of(str(exc)), str(exc))
+            _add_service_error(form, str(exc))
             return self.render_form(form, status=400)
         remember_nonce(nonce, str(connection.pk))
         self.connection = connection
@@ -301,7 +302,7 @@ class CredentialIssueView(CredentialPage):
             )
         except ValueError as exc:
             release_nonce(data["nonce"])
-            form.add_error(_field_of(str(exc)), str(exc))
+            _add_service_error(form, str(exc))
             return self.render_list(form, status=400)
         self.connection.refresh_from_db(fields=["oauth_client_id"])
         return self.render_issued(issued, created=False)

@@ -29,6 +29,7 @@ from ..conf import app_settings
 from ..health import health, with_last_status
 from ..models import (
     Connection,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     EmailDomainPolicy,
@@ -351,7 +352,12 @@ class RequestLogDetailView(PortalView):
 
     def get(self, request: HttpRequest, log_id: int) -> HttpResponse:
         entry = self.owned(RequestLog.objects, log_id, "request")
-        return self.render(entry=entry, explanation=explanations.explain(entry))
+        kinds = dict(CredentialKind.choices)
+        return self.render(
+            entry=entry,
+            explanation=explanations.explain(entry),
+            credential_kind=kinds.get(entry.credential_kind, entry.credential_kind),
+        )
 
 
 class ActivityView(PortalView):

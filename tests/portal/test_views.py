@@ -6,7 +6,13 @@ import uuid
 import pytest
 from django.test import Client
 
-from scim_portal.models import Connection, Credential, DirectoryUser, ProvisioningEvent
+from scim_portal.models import (
+    Connection,
+    Credential,
+    DirectoryUser,
+    ProvisioningEvent,
+    RequestLog,
+)
 from scim_portal.provisioning import directory
 from tests.factories import UserFactory, VerifiedDomainFactory
 from tests.testapp.models import OrganizationMembership
@@ -160,7 +166,21 @@ def test_request_log_filters_and_explains(admin, setup, base):
         .split("</tbody>")[0]
     )
     detail = admin.get(base + f"/logs/{setup['log'].pk}/").content.decode()
-    assert "token was missing, wrong, revoked or expired" in detail
+    assert "credential was missing, wrong, revoked or expired" in detail
+    assert "<dt>Credential</dt><dd>none accepted</dd>" in detail
+
+
+@pytest.mark.parametrize(("kind", "prefix", "shown"), [
+    ("basic", "scimu_ab12", "HTTP Basic <code>scimu_ab12</code>"),
+    ("client_secret", "scimat_9f8e7d6c", "OAuth client secret <code>scimat_9f8e7d6c…</code>"),
+])  # fmt: skip
+def test_a_logged_request_names_the_credential_that_acted(admin, setup, base, kind, prefix, shown):
+    entry = RequestLog.objects.create(
+        connection=setup["connection"], method="GET", path="/scim/v2/x/Users", status=200,
+        duration_ms=1, credential_kind=kind, token_prefix=prefix,
+    )  # fmt: skip
+    detail = admin.get(base + f"/logs/{entry.pk}/").content.decode()
+    assert f"<dt>Credential</dt><dd>{shown}</dd>" in detail
 
 
 def test_delete_page_shows_counts_and_removal_checked(admin, base):

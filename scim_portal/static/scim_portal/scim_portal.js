@@ -61,14 +61,16 @@
     });
   }
 
+  /* Send the form as its hidden "Show its authentication methods" button would. */
   function redraw(select) {
     var button = document.getElementById(select.getAttribute("data-refresh"));
     if (!button || !select.form) { return; }
-    if (select.form.requestSubmit) {
-      select.form.requestSubmit(button);
-    } else {
-      button.click();
-    }
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = button.name;
+    field.value = button.value;
+    select.form.appendChild(field);
+    select.form.submit();
   }
 
   document.addEventListener("change", function (event) {
@@ -79,7 +81,9 @@
 
   function start() {
     document.querySelectorAll("[data-refresh-button]").forEach(function (button) {
-      button.hidden = true;  /* choosing a provider redraws the form at once */
+      /* Choosing a provider redraws the form at once; Enter then creates, as it reads. */
+      button.hidden = true;
+      button.type = "button";
     });
     document.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-method-choice]")) { showMethodFields(form); }
