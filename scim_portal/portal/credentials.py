@@ -56,7 +56,7 @@ def shown_fields(fields: tuple[Field, ...], values: dict[Value, str]) -> list[Sh
         if field.value == Value.CLIENT_AUTH_METHOD:
             note = f"{OTHER_CLIENT_AUTH_METHOD} works as well."
         elif field.value == Value.SCOPE:
-            note = "Any scope is accepted; leave it empty if you may."
+            note = "Any scope is accepted; you may leave it empty."
         elif field.value == Value.JWKS_URL and not value:
             note = "None: the keys are found through the issuer's OpenID configuration."
         elif field.value == Value.FROM_VENDOR:
