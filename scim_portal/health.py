@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from .models import Connection, RequestLog
 
-#: A usable token expiring within this many days makes the connection "expiring".
+#: When every usable credential (of any kind: bearer token, Basic password, client
+#: secret, federated issuer, authorisation) expires within this many days, the
+#: connection is "expiring".
 EXPIRY_WARNING = timedelta(days=14)
-#: A connection whose tokens have not been used for this long is "unused".
+#: A connection that has had no request for this long is "unused".
 UNUSED_AFTER = timedelta(days=7)
 #: Statuses of a last request that mean the IdP cannot provision.
 FAILING_STATUSES = frozenset({401, 403}) | frozenset(range(500, 600))
@@ -32,18 +34,21 @@ def with_last_status(connections: QuerySet[Connection]) -> QuerySet[Connection]:
     return connections.annotate(last_status=Subquery(latest.values("status")[:1]))
 
 
-def health(connection: Connection, tokens: list[Any] | None = None) -> Health:
-    """The status of ``connection``; annotate ``last_status`` and prefetch tokens first."""
+def health(connection: Connection, credentials: list[Any] | None = None) -> Health:
+    """The status of ``connection``; annotate ``last_status`` and prefetch its
+    credentials first."""
     now = timezone.now()
-    if tokens is None:
-        tokens = list(connection.credentials.all())
-    usable = [token for token in tokens if token.is_usable]
+    if credentials is None:
+        credentials = list(connection.credentials.all())
+    usable = [credential for credential in credentials if credential.is_usable]
     last_status = getattr(connection, "last_status", None)
     if not usable:
         return Health(
-            "failing", "No usable token", "Every token is revoked or expired: rotate one."
+            "failing",
+            "No usable credential",
+            "Every credential is revoked or expired: issue a new one.",
         )
-    # Before "waiting": requests refused for a wrong token never count as a first request.
+    # Before "waiting": refused credentials never count as a first request.
     if last_status is not None and last_status in FAILING_STATUSES:
         what = "authentication fails" if last_status in (401, 403) else "the server fails"
         return Health(
@@ -55,12 +60,13 @@ def health(connection: Connection, tokens: list[Any] | None = None) -> Health:
             "Waiting for the first request",
             "Nothing has called the SCIM URL yet: finish the setup in your identity provider.",
         )
-    if all(t.expires_at is not None and t.expires_at - now < EXPIRY_WARNING for t in usable):
-        soonest = min(t.expires_at for t in usable)
+    if all(c.expires_at is not None and c.expires_at - now < EXPIRY_WARNING for c in usable):
+        last = max(c.expires_at for c in usable)
         return Health(
             "expiring",
-            "Token expiring",
-            f"The token expires on {soonest:%Y-%m-%d}: rotate it and update the identity provider.",
+            "Credential expiring",
+            f"Provisioning stops on {last:%Y-%m-%d}, when the last usable credential "
+            "expires: issue a new one and update the identity provider.",
         )
     if now - connection.last_request_at > UNUSED_AFTER:
         return Health(

@@ -1,15 +1,104 @@
-"""The identity providers a connection can be made for: who each one is.
+"""The identity providers a connection can be made for: who each one is, and how each
+one authenticates to a SCIM app.
 
 This catalogue sits below every layer: the models, portal, admin, API and the
 management command read it for the provider choice, the SCIM URL a provider is
-given (Entra ID's ends in a flag) and its setup guide. What each provider's SCIM
-client sends and expects back is protocol, and lives with the protocol: one
-module per provider in :mod:`scim_portal.scim.providers`.
+given (Entra ID's ends in a flag), its setup guide, and the authentication methods
+its provisioning form offers, each with that form's fields in its order and with its
+labels. What each provider's SCIM client sends and expects back is protocol, and
+lives with the protocol: one module per provider in :mod:`scim_portal.scim.providers`.
+
+Where each provider's methods and labels come from (its documentation):
+
+- Microsoft Entra ID: "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+  (Tenant URL, Secret Token; no username and password for new apps), "Configure
+  workload identity-based authentication" (Token issuer, JWKS URI, Subject,
+  Audience shown; Client identifier and token endpoint asked back), and its OAuth2
+  Client Credentials Grant (Token Endpoint, Client Identifier, Client Secret,
+  client authentication method, Scope).
+- Okta: "Add SCIM provisioning to app integrations": Authentication Mode Basic Auth
+  (Username, Password), HTTP Header (Authorization: Bearer) or OAuth 2 (Access token
+  endpoint URI, Authorization endpoint URI, Client ID, Client Secret).
+- OneLogin: the SCIM Provisioner connectors ask for SCIM Base URL and SCIM Bearer
+  Token; their documentation names no other method.
+- JumpCloud: "Identity Management using a Custom SCIM Integration": Base URL and
+  Token Key (a SCIM API key or bearer token).
+- PingOne: "Creating a SCIM connection": Basic Authentication, OAuth 2 Bearer Token
+  or OAuth 2 Client Credentials, recommending either OAuth method over Basic.
+- Google Workspace provisions only apps of its own catalogue; its documentation
+  names no method for others: a bearer token.
+- Any other SCIM 2.0 client: RFC 7644 section 2 leaves authentication to HTTP (Basic,
+  OAuth 2.0 bearer tokens); every method this app issues is offered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+#: Kinds of credential (``scim_portal.models.CredentialKind`` values; the models import
+#: this module, so it names them as strings).
+CredentialKindName = Literal["bearer", "basic", "client_secret", "federated", "authorization"]
+
+
+class Value(StrEnum):
+    """What goes into one field of a provider's form."""
+
+    SCIM_URL = "scim_url"
+    TOKEN = "token"  # noqa: S105  (names of fields, not secrets)
+    USERNAME = "username"
+    PASSWORD = "password"  # noqa: S105
+    TOKEN_ENDPOINT = "token_endpoint"  # noqa: S105
+    AUTHORIZE_ENDPOINT = "authorize_endpoint"
+    CLIENT_ID = "client_id"
+    CLIENT_SECRET = "client_secret"  # noqa: S105
+    #: ``client_secret_basic`` (``client_secret_post`` works as well).
+    CLIENT_AUTH_METHOD = "client_auth_method"
+    SCOPE = "scope"
+    ISSUER = "issuer"
+    SUBJECT = "subject"
+    AUDIENCE = "audience"
+    JWKS_URL = "jwks_url"
+    #: The client id or secret of the vendor's OAuth application, given by the vendor.
+    FROM_VENDOR = "from_vendor"
+    #: A choice the form offers, to set as the field's ``text`` says.
+    FIXED = "fixed"
+
+    @property
+    def is_secret(self) -> bool:
+        """Shown once, when issued, and never again."""
+        return self in (Value.TOKEN, Value.PASSWORD, Value.CLIENT_SECRET)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a provider's form, as that form labels it."""
+
+    label: str
+    value: Value
+    #: The text to choose (``FIXED``), or a word on how to fill it in.
+    text: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class AuthMethod:
+    """One authentication method a provider's SCIM form offers."""
+
+    kind: CredentialKindName
+    #: The provider's name for it, as its form offers it.
+    name: str
+    #: What the provider's form asks for, in its order.
+    fields: tuple[Field, ...]
+    #: What the provider shows that this app must be told (a federated issuer's
+    #: issuer, subject, audience and keys), in the provider's order.
+    shows: tuple[Field, ...] = ()
+
+    @property
+    def issuable(self) -> bool:
+        """Whether a person issues it (an authorisation comes from the consent page)."""
+        return self.kind != "authorization"
 
 
 @dataclass(frozen=True)
@@ -22,30 +111,221 @@ class Provider:
     url_suffix: str = ""
     #: Lower-case fragments of the User-Agent header this provider's SCIM client sends.
     user_agent_markers: tuple[str, ...] = ()
+    #: The authentication methods its form offers, in its order.
+    methods: tuple[AuthMethod, ...] = ()
+    #: The kind of the method it recommends today (the form's default).
+    recommended: CredentialKindName = "bearer"
+
+    def __post_init__(self) -> None:
+        kinds = [method.kind for method in self.methods]
+        if len(set(kinds)) != len(kinds) or self.recommended not in kinds:
+            raise ValueError(f"{self.key}: one method per kind, the recommended one among them")
 
     @property
     def guide_template(self) -> str:
         """The template of this provider's setup guide, shown with the connection."""
         return f"scim_portal/guides/{self.key}.html"
 
+    @property
+    def default_method(self) -> AuthMethod:
+        """The method this provider recommends today."""
+        method = self.method(self.recommended)
+        assert method is not None
+        return method
+
+    @property
+    def issuable_methods(self) -> tuple[AuthMethod, ...]:
+        return tuple(method for method in self.methods if method.issuable)
+
+    @property
+    def scim_url_label(self) -> str:
+        """What this provider's form calls the SCIM base URL."""
+        for field in self.default_method.fields:
+            if field.value == Value.SCIM_URL:
+                return field.label
+        return "SCIM base URL"
+
+    def method(self, kind: str) -> AuthMethod | None:
+        """This provider's method of ``kind``, or None."""
+        return next((method for method in self.methods if method.kind == kind), None)
+
+    def method_or_generic(self, kind: str) -> AuthMethod:
+        """This provider's method of ``kind``, or a generic SCIM client's."""
+        method = self.method(kind) or PROVIDERS["generic"].method(kind)
+        if method is None:
+            raise ValueError(f"No authentication method of kind {kind!r}.")
+        return method
+
+
+def _bearer(name: str, url: str, token: str) -> AuthMethod:
+    return AuthMethod("bearer", name, (Field(url, Value.SCIM_URL), Field(token, Value.TOKEN)))
+
+
+def _basic(name: str, url: str, username: str, password: str, *extra: Field) -> AuthMethod:
+    fields = (Field(url, Value.SCIM_URL), Field(username, Value.USERNAME))
+    return AuthMethod("basic", name, (*fields, Field(password, Value.PASSWORD), *extra))
+
+
+#: What any client presenting an RFC 7523 assertion tells its relying party.
+_ASSERTION = (
+    Field("Issuer", Value.ISSUER),
+    Field("Subject", Value.SUBJECT),
+    Field("Audience", Value.AUDIENCE),
+    Field("JWKS URL", Value.JWKS_URL, optional=True),
+)
+
+ENTRA = Provider(
+    "entra",
+    "Microsoft Entra ID",
+    # The flag makes Entra ID send RFC-conformant PATCH requests.
+    url_suffix="?aadOptscim062020",
+    user_agent_markers=("azure", "microsoft", "aad"),
+    methods=(
+        AuthMethod(
+            "client_secret",
+            "OAuth2 Client Credentials Grant",
+            (
+                Field("Tenant URL", Value.SCIM_URL),
+                Field("Token Endpoint", Value.TOKEN_ENDPOINT),
+                Field("Client Identifier", Value.CLIENT_ID),
+                Field("Client Secret", Value.CLIENT_SECRET),
+                Field("Client Authentication Method", Value.CLIENT_AUTH_METHOD),
+                Field("Scope", Value.SCOPE, optional=True),
+            ),
+        ),
+        AuthMethod(
+            "federated",
+            "Workload identity-based authentication",
+            (
+                Field("Tenant URL", Value.SCIM_URL),
+                Field("Token Endpoint", Value.TOKEN_ENDPOINT),
+                Field("Client identifier", Value.CLIENT_ID),
+            ),
+            shows=(
+                Field("Token issuer", Value.ISSUER),
+                Field("JWKS URI", Value.JWKS_URL, optional=True),
+                Field("Subject", Value.SUBJECT),
+                Field("Audience", Value.AUDIENCE),
+            ),
+        ),
+        _bearer("Secret Token", "Tenant URL", "Secret Token"),
+    ),
+    recommended="client_secret",
+)
+
+OKTA = Provider(
+    "okta",
+    "Okta",
+    user_agent_markers=("okta",),
+    methods=(
+        _basic("Basic Auth", "SCIM connector base URL", "Username", "Password"),
+        _bearer("HTTP Header", "SCIM connector base URL", "Authorization (Bearer)"),
+        AuthMethod(
+            "authorization",
+            "OAuth 2",
+            (
+                Field("SCIM connector base URL", Value.SCIM_URL),
+                Field("Access token endpoint URI", Value.TOKEN_ENDPOINT),
+                Field("Authorization endpoint URI", Value.AUTHORIZE_ENDPOINT),
+                Field("Client ID", Value.FROM_VENDOR),
+                Field("Client Secret", Value.FROM_VENDOR),
+            ),
+        ),
+    ),
+    recommended="bearer",
+)
+
+ONELOGIN = Provider(
+    "onelogin",
+    "OneLogin",
+    user_agent_markers=("onelogin",),
+    methods=(_bearer("SCIM Bearer Token", "SCIM Base URL", "SCIM Bearer Token"),),
+)
+
+JUMPCLOUD = Provider(
+    "jumpcloud",
+    "JumpCloud",
+    user_agent_markers=("jumpcloud",),
+    methods=(_bearer("Bearer Token", "Base URL", "Token Key"),),
+)
+
+GOOGLE = Provider(
+    "google",
+    "Google Workspace",
+    user_agent_markers=("google",),
+    methods=(_bearer("Access token", "Endpoint URL", "Access token"),),
+)
+
+PINGONE = Provider(
+    "pingone",
+    "PingOne",
+    user_agent_markers=("ping",),
+    methods=(
+        _basic(
+            "Basic Authentication",
+            "SCIM base URL",
+            "Basic Auth User",
+            "Basic Auth Password",
+            Field("Auth Type Header", Value.FIXED, "Basic"),
+        ),
+        AuthMethod(
+            "bearer",
+            "OAuth 2 Bearer Token",
+            (
+                Field("SCIM base URL", Value.SCIM_URL),
+                Field("OAuth Access Token", Value.TOKEN),
+                Field("Auth Type Header", Value.FIXED, "Bearer"),
+            ),
+        ),
+        AuthMethod(
+            "client_secret",
+            "OAuth 2 Client Credentials",
+            (
+                Field("SCIM base URL", Value.SCIM_URL),
+                Field("OAuth Token Request", Value.TOKEN_ENDPOINT),
+                Field("OAuth Client ID", Value.CLIENT_ID),
+                Field("OAuth Client Secret", Value.CLIENT_SECRET),
+                Field("Auth Type Header", Value.FIXED, "Bearer"),
+            ),
+        ),
+    ),
+    recommended="client_secret",
+)
+
+GENERIC = Provider(
+    "generic",
+    "Generic SCIM 2.0",
+    methods=(
+        _bearer("Bearer token", "SCIM base URL", "Bearer token"),
+        _basic("HTTP Basic", "SCIM base URL", "Username", "Password"),
+        AuthMethod(
+            "client_secret",
+            "OAuth 2.0 client credentials",
+            (
+                Field("SCIM base URL", Value.SCIM_URL),
+                Field("Token endpoint", Value.TOKEN_ENDPOINT),
+                Field("Client ID", Value.CLIENT_ID),
+                Field("Client secret", Value.CLIENT_SECRET),
+                Field("Client authentication", Value.CLIENT_AUTH_METHOD),
+                Field("Scope", Value.SCOPE, optional=True),
+            ),
+        ),
+        AuthMethod(
+            "federated",
+            "JWT client assertion (RFC 7523)",
+            (
+                Field("SCIM base URL", Value.SCIM_URL),
+                Field("Token endpoint", Value.TOKEN_ENDPOINT),
+                Field("Client ID", Value.CLIENT_ID),
+            ),
+            shows=_ASSERTION,
+        ),
+    ),
+)
 
 PROVIDERS: dict[str, Provider] = {
     provider.key: provider
-    for provider in (
-        Provider("okta", "Okta", user_agent_markers=("okta",)),
-        # The flag makes Entra ID send RFC-conformant PATCH requests.
-        Provider(
-            "entra",
-            "Microsoft Entra ID",
-            url_suffix="?aadOptscim062020",
-            user_agent_markers=("azure", "microsoft", "aad"),
-        ),
-        Provider("onelogin", "OneLogin", user_agent_markers=("onelogin",)),
-        Provider("jumpcloud", "JumpCloud", user_agent_markers=("jumpcloud",)),
-        Provider("google", "Google Workspace", user_agent_markers=("google",)),
-        Provider("pingone", "PingOne", user_agent_markers=("ping",)),
-        Provider("generic", "Generic SCIM 2.0"),
-    )
+    for provider in (OKTA, ENTRA, ONELOGIN, JUMPCLOUD, GOOGLE, PINGONE, GENERIC)
 }
 
 

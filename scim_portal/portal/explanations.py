@@ -28,8 +28,9 @@ BY_SCIM_TYPE = {
 
 BY_STATUS = {
     401: (
-        "The token was missing, wrong, revoked or expired. Paste a current token into your "
-        "identity provider's provisioning settings (rotate one on the Tokens tab if needed)."
+        "The credential was missing, wrong, revoked or expired: a token, a username and "
+        "password, or an access token from the token endpoint. Enter a current one in your "
+        "identity provider's provisioning settings (issue one on the Credentials tab if needed)."
     ),
     403: "The request was not allowed.",
     404: (

@@ -13,17 +13,98 @@ from ..models import (
     EmailDomainPolicy,
     LinkPolicy,
 )
-from ..providers import provider_choices
+from ..models.credentials import MAX_ACCESS_TOKEN_LIFETIME, MIN_ACCESS_TOKEN_LIFETIME
+from ..providers import PROVIDERS, AuthMethod, Provider, Value, provider_choices
+from ..provisioning.credentials import ISSUABLE_KINDS
+
+#: Form fields of a federated issuer, named after the values they hold.
+FEDERATED_FIELDS = (Value.ISSUER, Value.SUBJECT, Value.AUDIENCE, Value.JWKS_URL)
 
 
-class ConnectionForm(forms.Form):
+class FederatedFieldsMixin(forms.Form):
+    """The issuer, subject, audience and JWKS URL of a federated issuer, labelled as
+    ``federated`` (the provider's federated method) shows them, and required only
+    when the chosen method is federated."""
+
+    issuer = forms.CharField(max_length=500, required=False)
+    subject = forms.CharField(max_length=500, required=False)
+    audience = forms.CharField(max_length=500, required=False)
+    jwks_url = forms.CharField(max_length=500, required=False)
+
+    def setup_federated(self, federated: AuthMethod | None, audience: str) -> None:
+        self.federated = federated
+        if federated is None:
+            for name in FEDERATED_FIELDS:
+                del self.fields[name]
+            return
+        for shown in federated.shows:
+            field = self.fields[shown.value]
+            field.label = shown.label + (" (optional)" if shown.optional else "")
+        self.fields[Value.AUDIENCE].initial = audience
+        self.fields[
+            Value.AUDIENCE
+        ].help_text = "The audience its tokens carry; by default this app's token endpoint."
+        self.fields[Value.JWKS_URL].help_text = (
+            "Where its signing keys are published; left empty, they are found through "
+            "the issuer's OpenID configuration."
+        )
+
+    @property
+    def federated_fields(self) -> list[forms.BoundField]:
+        """The federated issuer's fields, in the order the provider shows them."""
+        if self.federated is None:
+            return []
+        return [self[shown.value] for shown in self.federated.shows]
+
+    def clean_federated(self, kind: str) -> None:
+        if kind != "federated":
+            for name in FEDERATED_FIELDS:
+                self.cleaned_data.pop(name, None)
+            return
+        for shown in self.federated.shows if self.federated else ():
+            value = (self.cleaned_data.get(shown.value) or "").strip()
+            if not value and not shown.optional:
+                self.add_error(shown.value, "This field is required.")
+
+
+class ConnectionForm(FederatedFieldsMixin):
+    """A connection of one provider with its first credential, of a method that
+    provider offers (its recommended one by default)."""
+
     name = forms.CharField(
         max_length=200,
         help_text="A name your team recognises, e.g. “Okta production”.",
     )
     provider = forms.ChoiceField(choices=provider_choices, help_text="Your identity provider.")
+    #: Left out, the provider's recommended method.
+    method = forms.ChoiceField(
+        label="Authentication method", widget=forms.RadioSelect, choices=(), required=False
+    )
     #: One-time key of this form, so a re-submitted POST cannot create a second connection.
     nonce = forms.CharField(widget=forms.HiddenInput)
+
+    field_order = ["name", "provider", "method", *FEDERATED_FIELDS, "nonce"]
+
+    def __init__(self, *args: Any, provider: Provider, audience: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.identity_provider = provider
+        self.fields["provider"].widget.attrs["data-refresh"] = "sp-refresh"
+        self.fields["method"].widget.attrs["data-method-choice"] = ""
+        methods = provider.issuable_methods
+        self.fields["method"].choices = [  # type: ignore[attr-defined]
+            (method.kind, method.name) for method in methods
+        ]
+        recommended = provider.default_method
+        self.fields["method"].initial = (
+            recommended.kind if recommended.issuable else methods[0].kind
+        )
+        self.fields["method"].help_text = f"{provider.name} recommends {recommended.name}."
+        self.setup_federated(provider.method("federated"), audience)
+
+    @property
+    def authorization(self) -> AuthMethod | None:
+        """The provider's authorisation method, obtained from it rather than issued here."""
+        return self.identity_provider.method("authorization")
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
@@ -31,17 +112,60 @@ class ConnectionForm(forms.Form):
             raise forms.ValidationError("Give the connection a name.")
         return name
 
+    def clean_method(self) -> str:
+        return self.cleaned_data.get("method") or str(self.fields["method"].initial)
 
-class RotateTokenForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self.clean_federated(data.get("method", ""))
+        return data
+
+
+def kind_choices(provider: Provider) -> list[tuple[str, Any]]:
+    """Issuable kinds: the provider's methods first, in its order and words, then the
+    others (for any other SCIM client)."""
+    own: list[tuple[str, Any]] = [(m.kind, m.name) for m in provider.issuable_methods]
+    others = [(kind.value, kind.label) for kind in ISSUABLE_KINDS if not provider.method(kind)]
+    if not others:
+        return own
+    return [(provider.name, own), ("Other SCIM clients", others)]
+
+
+class IssueCredentialForm(FederatedFieldsMixin):
+    """A new credential of any issuable kind, beside the others (rotation with overlap)."""
+
+    #: Left out, the provider's recommended kind.
+    kind = forms.ChoiceField(label="Kind", choices=(), required=False)
     label = forms.CharField(
         max_length=100, required=False, help_text="Optional, e.g. “2026 rotation”."
     )
     expires_at = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Optional. After this moment the token stops working.",
+        help_text="Optional. After this moment the credential stops working.",
     )
     nonce = forms.CharField(widget=forms.HiddenInput)
+
+    field_order = ["kind", "label", "expires_at", *FEDERATED_FIELDS, "nonce"]
+
+    def __init__(self, *args: Any, provider: Provider, audience: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kind_choices(provider)  # type: ignore[attr-defined]
+        self.fields["kind"].widget.attrs["data-method-choice"] = ""
+        default = provider.default_method
+        self.fields["kind"].initial = (
+            default.kind if default.issuable else provider.issuable_methods[0].kind
+        )
+        federated = provider.method("federated") or PROVIDERS["generic"].method("federated")
+        self.setup_federated(federated, audience)
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or str(self.fields["kind"].initial)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self.clean_federated(data.get("kind", ""))
+        return data
 
 
 class SettingsForm(forms.Form):
@@ -61,10 +185,27 @@ class SettingsForm(forms.Form):
         choices=EmailDomainPolicy.choices,
         help_text="A user whose email is not on one of this account's verified domains.",
     )
+    access_token_lifetime = forms.IntegerField(
+        required=False,
+        label="OAuth access token lifetime (minutes)",
+        min_value=MIN_ACCESS_TOKEN_LIFETIME // 60,
+        max_value=MAX_ACCESS_TOKEN_LIFETIME // 60,
+        help_text="How long an access token from the token endpoint works: 5 minutes to "
+        "6 hours. Tokens already issued keep their lifetime.",
+    )
 
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["default_role"].choices = [("", "No role"), *roles]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        """The access token lifetime in seconds, as the connection keeps it; left empty,
+        it stays as it is."""
+        data = super().clean() or {}
+        minutes = data.pop("access_token_lifetime", None)
+        if minutes is not None:
+            data["access_token_lifetime"] = minutes * 60
+        return data
 
 
 class RoleMappingForm(forms.Form):

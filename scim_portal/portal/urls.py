@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import domains, views
+from . import credentials, domains, views
 
 app_name = "portal"
 
@@ -13,7 +13,7 @@ domain = "domains/<int:domain_id>/"
 
 urlpatterns = [
     path("", views.ConnectionListView.as_view(), name="connection-list"),
-    path("new/", views.ConnectionCreateView.as_view(), name="connection-create"),
+    path("new/", credentials.ConnectionCreateView.as_view(), name="connection-create"),
     path("domains/", domains.DomainListView.as_view(), name="domains"),
     path(f"{domain}verify/", domains.DomainVerifyView.as_view(), name="domain-verify"),
     path(f"{domain}remove/", domains.DomainRemoveView.as_view(), name="domain-remove"),
@@ -25,11 +25,16 @@ urlpatterns = [
     path(f"{connection}logs/", views.RequestLogView.as_view(), name="logs"),
     path(f"{connection}logs/<int:log_id>/", views.RequestLogDetailView.as_view(), name="log"),
     path(f"{connection}activity/", views.ActivityView.as_view(), name="activity"),
-    path(f"{connection}tokens/", views.TokenListView.as_view(), name="tokens"),
-    path(f"{connection}tokens/rotate/", views.TokenRotateView.as_view(), name="token-rotate"),
+    # The Credentials tab (named "tokens" since bearer tokens were the only kind).
+    path(f"{connection}tokens/", credentials.CredentialListView.as_view(), name="tokens"),
+    path(
+        f"{connection}tokens/rotate/",
+        credentials.CredentialIssueView.as_view(),
+        name="token-rotate",
+    ),
     path(
         f"{connection}tokens/<int:token_id>/revoke/",
-        views.TokenRevokeView.as_view(),
+        credentials.CredentialRevokeView.as_view(),
         name="token-revoke",
     ),
     path(f"{connection}settings/", views.SettingsView.as_view(), name="settings"),

@@ -8,7 +8,6 @@ Writes go through the provisioning services, with the signed-in user as actor.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -20,7 +19,6 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
@@ -31,7 +29,7 @@ from ..conf import app_settings
 from ..health import health, with_last_status
 from ..models import (
     Connection,
-    Credential,
+    CredentialKind,
     DirectoryGroup,
     DirectoryUser,
     EmailDomainPolicy,
@@ -41,35 +39,36 @@ from ..models import (
     RequestLog,
     RoleMapping,
 )
-from ..provisioning import (
-    create_connection,
-    delete_connection,
-    directory,
-    issue_token,
-    revoke_credential,
-)
+from ..provisioning import delete_connection, directory
 from ..provisioning.adapter import get_adapter
 from ..provisioning.domains import domain_of, verified_domains
 from ..provisioning.events import Actor
 from . import explanations
-from .forms import (
-    ConnectionForm,
-    DeleteConnectionForm,
-    RoleMappingForm,
-    RotateTokenForm,
-    SettingsForm,
-)
+from .forms import DeleteConnectionForm, RoleMappingForm, SettingsForm
 
 PAGE_SIZE = 25
 NONCE_TTL = 60 * 60 * 24
 
 
-def _claim_nonce(nonce: str, value: str) -> str | None:
-    """Remember what a one-time form key produced; None the first time, else that value."""
-    key = f"scim_portal:nonce:{nonce}"
-    if cache.add(key, value, NONCE_TTL):
+def _nonce_key(nonce: str) -> str:
+    return f"scim_portal:nonce:{nonce}"
+
+
+def claim_nonce(nonce: str, value: str) -> str | None:
+    """Claim a one-time form key: None the first time, else what it produced."""
+    if cache.add(_nonce_key(nonce), value, NONCE_TTL):
         return None
-    return cache.get(key) or ""
+    return cache.get(_nonce_key(nonce)) or ""
+
+
+def remember_nonce(nonce: str, value: str) -> None:
+    """Record what a claimed form key produced."""
+    cache.set(_nonce_key(nonce), value, NONCE_TTL)
+
+
+def release_nonce(nonce: str) -> None:
+    """Free a claimed form key whose submission failed, so it may be sent again."""
+    cache.delete(_nonce_key(nonce))
 
 
 @method_decorator(csrf_protect, name="dispatch")
@@ -145,8 +144,25 @@ class PortalView(LoginRequiredMixin, View):
         }
         if self.connection is not None:
             data["provider"] = self.connection.provider_info
+            data["scim_url"] = self.scim_url()
+            data.update(self.oauth_urls())
         data.update(extra)
         return data
+
+    def scim_url(self) -> str:
+        """The connection's SCIM base URL as its provider is given it (absolute)."""
+        assert self.connection is not None
+        base = self.request.build_absolute_uri("/")
+        return self.connection.scim_url(base) + self.connection.provider_info.url_suffix
+
+    def oauth_urls(self) -> dict[str, str]:
+        """The absolute URLs of the token endpoint and the authorisation page."""
+        return {
+            "token_endpoint": self.request.build_absolute_uri(reverse("scim_portal:oauth-token")),
+            "authorize_endpoint": self.request.build_absolute_uri(
+                reverse("scim_portal:oauth-authorize")
+            ),
+        }
 
     def render(
         self, template: str | None = None, *, status: int = 200, **extra: Any
@@ -157,21 +173,6 @@ class PortalView(LoginRequiredMixin, View):
             self.context(**extra),
             status=status,
         )
-
-    def render_token(self, issued: Any, *, created: bool) -> HttpResponse:
-        """The page that shows a token once; never cached, never shown again."""
-        assert self.connection is not None
-        base = self.request.build_absolute_uri("/")
-        response = self.render(
-            "scim_portal/portal/token.html",
-            token=issued.raw,
-            token_obj=issued.token,
-            scim_url=self.connection.scim_url(base) + self.connection.provider_info.url_suffix,
-            created=created,
-            guide=self.connection.provider_info.guide_template,
-        )
-        add_never_cache_headers(response)
-        return response
 
 
 def _page(request: HttpRequest, queryset: Any) -> Any:
@@ -194,38 +195,6 @@ class ConnectionListView(PortalView):
         return self.render(rows=rows)
 
 
-class ConnectionCreateView(PortalView):
-    permission = permissions.CREATE
-    template_name = "scim_portal/portal/connection_form.html"
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        form = ConnectionForm(initial={"nonce": uuid.uuid4().hex})
-        return self.render(form=form)
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        self.require(permissions.CREATE)
-        form = ConnectionForm(request.POST)
-        if not form.is_valid():
-            return self.render(form=form, status=400)
-        nonce = form.cleaned_data["nonce"]
-        existing = _claim_nonce(nonce, "")
-        if existing is not None:
-            messages.info(
-                request, "That connection was already created; its token is not shown again."
-            )
-            return HttpResponseRedirect(self.url("connection-list"))
-        connection, issued = create_connection(
-            account=self.account,
-            name=form.cleaned_data["name"],
-            provider=form.cleaned_data["provider"],
-            created_by=request.user,
-            actor=self.actor,
-        )
-        cache.set(f"scim_portal:nonce:{nonce}", str(connection.pk), NONCE_TTL)
-        self.connection = connection
-        return self.render_token(issued, created=True)
-
-
 class ConnectionDetailView(PortalView):
     template_name = "scim_portal/portal/connection_detail.html"
     tab = "overview"
@@ -237,11 +206,9 @@ class ConnectionDetailView(PortalView):
             .prefetch_related("credentials")
             .get()
         )
-        base = request.build_absolute_uri("/")
         return self.render(
             connection=connection,
             health=health(connection),
-            scim_url=connection.scim_url(base) + connection.provider_info.url_suffix,
             guide=connection.provider_info.guide_template,
             recent_events=ProvisioningEvent.objects.filter(connection=connection).order_by(
                 "-number"
@@ -385,7 +352,12 @@ class RequestLogDetailView(PortalView):
 
     def get(self, request: HttpRequest, log_id: int) -> HttpResponse:
         entry = self.owned(RequestLog.objects, log_id, "request")
-        return self.render(entry=entry, explanation=explanations.explain(entry))
+        kinds = dict(CredentialKind.choices)
+        return self.render(
+            entry=entry,
+            explanation=explanations.explain(entry),
+            credential_kind=kinds.get(entry.credential_kind, entry.credential_kind),
+        )
 
 
 class ActivityView(PortalView):
@@ -395,62 +367,6 @@ class ActivityView(PortalView):
     def get(self, request: HttpRequest) -> HttpResponse:
         events = ProvisioningEvent.objects.filter(connection=self.connection).order_by("-number")
         return self.render(page=_page(request, events))
-
-
-# Tokens
-
-
-class TokenListView(PortalView):
-    template_name = "scim_portal/portal/tokens.html"
-    tab = "tokens"
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        tokens = Credential.objects.filter(connection=self.connection).order_by("-created_at")
-        form = RotateTokenForm(initial={"nonce": uuid.uuid4().hex})
-        return self.render(tokens=tokens, form=form)
-
-
-class TokenRotateView(PortalView):
-    tab = "tokens"
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        self.require(permissions.CREATE)
-        assert self.connection is not None
-        form = RotateTokenForm(request.POST)
-        if not form.is_valid():
-            return self.invalid(form)
-        if _claim_nonce(form.cleaned_data["nonce"], "rotated") is not None:
-            messages.info(request, "That token was already issued; it is not shown again.")
-            return HttpResponseRedirect(self.url("tokens", self.connection.pk))
-        try:
-            issued = issue_token(
-                self.connection,
-                label=form.cleaned_data["label"],
-                expires_at=form.cleaned_data["expires_at"],
-                created_by=request.user,
-                actor=self.actor,
-            )
-        except ValueError as exc:
-            form.add_error("expires_at", str(exc))
-            return self.invalid(form)
-        return self.render_token(issued, created=False)
-
-    def invalid(self, form: RotateTokenForm) -> HttpResponse:
-        """The tokens page again, with the form's errors."""
-        tokens = Credential.objects.filter(connection=self.connection)
-        return self.render("scim_portal/portal/tokens.html", status=400, tokens=tokens, form=form)
-
-
-class TokenRevokeView(PortalView):
-    tab = "tokens"
-
-    def post(self, request: HttpRequest, token_id: int) -> HttpResponse:
-        self.require(permissions.DELETE)
-        assert self.connection is not None
-        token = self.owned(Credential.objects, token_id, "token")
-        revoke_credential(token, actor=self.actor)
-        messages.success(request, f"Revoked token {token.prefix}…; it stopped working at once.")
-        return HttpResponseRedirect(self.url("tokens", self.connection.pk))
 
 
 # Settings: policies and role mapping
@@ -472,6 +388,7 @@ class SettingsView(PortalView):
             "link_policy": self.connection.link_policy,
             "deprovision_policy": self.connection.deprovision_policy,
             "out_of_domain_policy": self.connection.out_of_domain_policy,
+            "access_token_lifetime": self.connection.access_token_lifetime // 60,
         }
         return {
             "settings_form": SettingsForm(
@@ -484,6 +401,7 @@ class SettingsView(PortalView):
                 "group"
             ),
             "roles": dict(roles),
+            "access_token_minutes": self.connection.access_token_lifetime // 60,
         }
 
     def get(self, request: HttpRequest) -> HttpResponse:

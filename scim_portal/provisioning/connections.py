@@ -179,6 +179,7 @@ SETTINGS_FIELDS = (
     "deprovision_policy",
     "out_of_domain_policy",
     "default_role",
+    "access_token_lifetime",
 )
 
 

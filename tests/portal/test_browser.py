@@ -1,12 +1,14 @@
 """The Provisioning tab in a real browser (Debian's Chromium driven by Playwright),
 against the example project served as ``make run`` serves it."""
 
+import base64
 import json
 import os
 import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -79,21 +81,42 @@ def log_in(browser, site, username):
     return page
 
 
+def tab(page, name):
+    """A tab of the connection's pages."""
+    return page.get_by_role("navigation", name="Connection").get_by_role("link", name=name)
+
+
 def shot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def scim(url, token, method="GET", body=None):
+def scim(url, authorization, method="GET", body=None):
     request = urllib.request.Request(
         url, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+        headers={"Authorization": authorization, "Content-Type": "application/scim+json"},
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def token(url, client_id, secret):
+    """An access token from the token endpoint, with client_secret_basic."""
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "scim"})
+    request = urllib.request.Request(
+        url, method="POST", data=body.encode(),
+        headers={"Authorization": basic_auth(client_id, secret),
+                 "Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def basic_auth(username, password):
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
@@ -105,16 +128,19 @@ def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
     page.get_by_role("link", name="New connection").click()
     page.get_by_label("Name").fill("Okta production")
     page.get_by_label("Provider").select_option("okta")
+    expect(page.get_by_label("HTTP Header")).to_be_checked()  # what Okta recommends
+    expect(page.get_by_label("Basic Auth")).not_to_be_checked()
+    expect(page.get_by_role("button", name="Show its authentication methods")).to_be_hidden()
     shot(page, "create")
     page.get_by_role("button", name="Create connection").click()
     expect(page.get_by_text("it is shown only once")).to_be_visible()
-    scim_url = page.get_by_label("SCIM base URL").input_value()
-    first_token = page.get_by_label("Bearer token").input_value()
-    page.get_by_role("button", name="Copy").last.click()
+    scim_url = page.get_by_label("SCIM connector base URL").input_value()
+    first_token = page.get_by_label("Authorization (Bearer)").input_value()
+    page.locator("#scim-token").locator("xpath=..").get_by_role("button", name="Copy").click()
     expect(page.locator("#scim-token-copied")).not_to_be_empty()
     shot(page, "token-shown-once")
 
-    created = scim(f"{scim_url}/Users", first_token, "POST", {
+    created = scim(f"{scim_url}/Users", f"Bearer {first_token}", "POST", {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "grace@acme.example", "name": {"givenName": "Grace", "familyName": "Hopper"},
         "emails": [{"value": "grace@acme.example", "primary": True}],
@@ -122,7 +148,7 @@ def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
     assert created == 201
 
     page.reload()  # the browser asks nothing: reloading never shows the token again
-    expect(page.get_by_label("Bearer token")).to_have_count(0)
+    expect(page.get_by_label("Authorization (Bearer)")).to_have_count(0)
     page.goto(scim_url.replace("/scim/v2/", "/provisioning/acme/") + "/")
     expect(page.get_by_text("Healthy")).to_be_visible()
     shot(page, "connection-overview")
@@ -133,20 +159,26 @@ def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
     expect(page.get_by_role("link", name="POST /Users")).to_be_visible()
     shot(page, "request-log")
 
-    page.get_by_role("link", name="Tokens").click()
+    tab(page, "Credentials").click()  # rotate to Basic, with overlap
+    expect(page.get_by_label("Subject")).to_be_hidden()  # a federated issuer's only
+    page.get_by_label("Kind").select_option("basic")
     page.get_by_label("Label").fill("rotation")
-    page.get_by_role("button", name="Issue token").click()
-    second_token = page.get_by_label("Bearer token").input_value()
-    assert second_token != first_token
-    assert scim(f"{scim_url}/Users", first_token) == 200
-    assert scim(f"{scim_url}/Users", second_token) == 200
+    page.get_by_role("button", name="Issue credential").click()
+    expect(page.get_by_text("Older credentials keep working")).to_be_visible()
+    username = page.get_by_label("Username").input_value()
+    password = page.get_by_label("Password").input_value()
+    assert scim(f"{scim_url}/Users", f"Bearer {first_token}") == 200
+    assert scim(f"{scim_url}/Users", basic_auth(username, password)) == 200
     page.get_by_role("link", name="I have copied it — continue").click()
-    page.get_by_role("link", name="Tokens").click()
+    tab(page, "Credentials").click()
+    expect(page.get_by_role("cell", name=username, exact=True)).to_be_visible()
     shot(page, "tokens")
-    page.get_by_role("button", name=f"Revoke token {first_token[:14]}").click()
+    page.get_by_role("link", name=f"Revoke HTTP Header {first_token[:14]}").click()
+    expect(page.get_by_text("Other credentials keep working")).to_be_visible()
+    page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("stopped working at once")).to_be_visible()
-    assert scim(f"{scim_url}/Users", first_token) == 401
-    assert scim(f"{scim_url}/Users", second_token) == 200
+    assert scim(f"{scim_url}/Users", f"Bearer {first_token}") == 401
+    assert scim(f"{scim_url}/Users", basic_auth(username, password)) == 200
 
     page.get_by_role("link", name="Delete").click()
     expect(page.get_by_label("Also remove all users and groups")).to_be_checked()
@@ -154,21 +186,41 @@ def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
     shot(page, "delete")
     page.get_by_role("button", name="Delete connection").click()
     expect(page.get_by_text("Deleted “Okta production” with 1 user and 0 groups.")).to_be_visible()
-    assert scim(f"{scim_url}/Users", second_token) == 401
+    assert scim(f"{scim_url}/Users", basic_auth(username, password)) == 401
     page.goto(f"{site}/a/acme/")  # the host's members table: grace's membership is deactivated
     row = page.get_by_role("row").filter(has_text="grace@acme.example")
     expect(row).to_contain_text("Deactivated")
     page.context.close()
 
 
-def test_auditor_reads_only(browser, site):
+def test_entra_gets_client_credentials_and_the_auditor_reads_only(browser, site):
     admin = log_in(browser, site, "acme-admin")
     admin.get_by_role("link", name="Provisioning").click()
     admin.get_by_role("link", name="New connection").click()
     admin.get_by_label("Name").fill("Entra ID")
-    admin.get_by_label("Provider").select_option("entra")
+    admin.get_by_label("Provider").select_option("entra")  # the form is redrawn for Entra ID
+    expect(admin.get_by_label("OAuth2 Client Credentials Grant")).to_be_checked()
+    expect(admin.get_by_label("Name")).to_have_value("Entra ID")
+    expect(admin.get_by_label("Token issuer")).to_be_hidden()
+    admin.get_by_label("Workload identity-based authentication").check()
+    expect(admin.get_by_label("Token issuer")).to_be_visible()
+    expect(admin.get_by_label("Audience")).to_have_value(re.compile(r"/scim/oauth/token$"))
+    admin.get_by_label("OAuth2 Client Credentials Grant").check()
     admin.get_by_role("button", name="Create connection").click()
-    expect(admin.get_by_label("SCIM base URL")).to_have_value(re.compile(r"\?aadOptscim062020$"))
+    expect(admin.get_by_label("Tenant URL")).to_have_value(re.compile(r"\?aadOptscim062020$"))
+    token_endpoint = admin.get_by_label("Token Endpoint").input_value()
+    client_id = admin.get_by_label("Client Identifier").input_value()
+    secret = admin.get_by_label("Client Secret").input_value()
+    expect(admin.get_by_label("Client Authentication Method")).to_have_value("client_secret_basic")
+    assert token_endpoint == f"{site}/scim/oauth/token"
+    answer = token(token_endpoint, client_id, secret)
+    assert answer["token_type"] == "Bearer" and answer["expires_in"] == 3600
+    tenant_url = admin.get_by_label("Tenant URL").input_value().split("?")[0]
+    assert scim(f"{tenant_url}/Users", f"Bearer {answer['access_token']}") == 200
+    admin.get_by_role("link", name="I have copied it — continue").click()
+    tab(admin, "Credentials").click()
+    expect(admin.get_by_role("heading", name="OAuth client")).to_be_visible()
+    shot(admin, "credentials")
     admin.context.close()
 
     page = log_in(browser, site, "acme-auditor")
@@ -178,11 +230,32 @@ def test_auditor_reads_only(browser, site):
     shot(page, "connections")
     page.get_by_role("link", name="Entra ID").click()
     expect(page.get_by_role("link", name="Delete")).to_have_count(0)
-    page.get_by_role("link", name="Tokens").click()
-    expect(page.get_by_role("button", name=re.compile("Revoke|Issue"))).to_have_count(0)
+    tab(page, "Credentials").click()
+    expect(page.get_by_role("link", name=re.compile("Revoke"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Issue"))).to_have_count(0)
     response = page.goto(page.url.replace("/tokens/", "/delete/"))
     assert response.status == 403
     page.context.close()
+
+
+def test_the_create_form_works_without_javascript(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill("acme-admin")
+    page.get_by_label("Password").fill("acme-admin-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{site}/provisioning/acme/new/")
+    page.get_by_label("Name").fill("PingOne")
+    page.get_by_label("Provider").select_option("pingone")
+    page.get_by_role("button", name="Show its authentication methods").click()
+    expect(page.get_by_label("OAuth 2 Client Credentials")).to_be_checked()
+    expect(page.get_by_label("Name")).to_have_value("PingOne")
+    page.get_by_label("OAuth 2 Bearer Token").check()
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.get_by_label("OAuth Access Token")).to_have_value(re.compile(r"^scimp_"))
+    expect(page.get_by_label("Auth Type Header")).to_have_value("Bearer")
+    context.close()
 
 
 def test_member_has_no_provisioning_tab(browser, site):

@@ -98,6 +98,11 @@ def test_pages(setup, domain, who):
     for name, path, needed in [
         ("create", "/provisioning/acme/new/", "create"),
         ("delete", f"/provisioning/acme/{setup['connection'].pk}/delete/", "delete"),
+        (
+            "revoke",
+            f"/provisioning/acme/{setup['connection'].pk}/tokens/{setup['token'].pk}/revoke/",
+            "delete",
+        ),
         ("remove-domain", f"/provisioning/acme/domains/{domain.pk}/remove/", "delete"),
     ]:
         response = client.get(path)
@@ -134,7 +139,7 @@ def test_auditor_sees_no_write_controls(setup, base):
     client = client_for(setup, "auditor")
     assert "New connection" not in client.get("/provisioning/acme/").content.decode()
     tokens = client.get(base + "/tokens/").content.decode()
-    assert "Revoke" not in tokens and "Issue token" not in tokens
+    assert "Revoke" not in tokens and "Issue credential" not in tokens
     settings = client.get(base + "/settings/").content.decode()
     assert "<form" not in settings
     assert ">Delete<" not in client.get(base + "/").content.decode()

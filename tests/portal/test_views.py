@@ -6,7 +6,13 @@ import uuid
 import pytest
 from django.test import Client
 
-from scim_portal.models import Connection, Credential, DirectoryUser, ProvisioningEvent
+from scim_portal.models import (
+    Connection,
+    Credential,
+    DirectoryUser,
+    ProvisioningEvent,
+    RequestLog,
+)
 from scim_portal.provisioning import directory
 from tests.factories import UserFactory, VerifiedDomainFactory
 from tests.testapp.models import OrganizationMembership
@@ -33,7 +39,7 @@ def scim_get(client, connection, token, path="/Users"):
 
 def test_create_shows_url_and_token_once(admin, setup):
     nonce = uuid.uuid4().hex
-    form = {"name": "Entra prod", "provider": "entra", "nonce": nonce}
+    form = {"name": "Entra prod", "provider": "entra", "method": "bearer", "nonce": nonce}
     response = admin.post("/provisioning/acme/new/", form)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -69,7 +75,7 @@ def test_rotate_then_revoke(admin, setup, base):
     old = Credential.objects.get(connection=connection)
     response = admin.post(base + "/tokens/rotate/", {"label": "2026", "nonce": uuid.uuid4().hex})
     new_token = token_on(response.content.decode())
-    assert "Older tokens keep working" in response.content.decode()
+    assert "Older credentials keep working" in response.content.decode()
     assert scim_get(admin, connection, new_token).status_code == 200
     assert Credential.objects.get(pk=old.pk).is_usable
     admin.post(base + f"/tokens/{old.pk}/revoke/")
@@ -160,7 +166,21 @@ def test_request_log_filters_and_explains(admin, setup, base):
         .split("</tbody>")[0]
     )
     detail = admin.get(base + f"/logs/{setup['log'].pk}/").content.decode()
-    assert "token was missing, wrong, revoked or expired" in detail
+    assert "credential was missing, wrong, revoked or expired" in detail
+    assert "<dt>Credential</dt><dd>none accepted</dd>" in detail
+
+
+@pytest.mark.parametrize(("kind", "prefix", "shown"), [
+    ("basic", "scimu_ab12", "HTTP Basic <code>scimu_ab12</code>"),
+    ("client_secret", "scimat_9f8e7d6c", "OAuth client secret <code>scimat_9f8e7d6c…</code>"),
+])  # fmt: skip
+def test_a_logged_request_names_the_credential_that_acted(admin, setup, base, kind, prefix, shown):
+    entry = RequestLog.objects.create(
+        connection=setup["connection"], method="GET", path="/scim/v2/x/Users", status=200,
+        duration_ms=1, credential_kind=kind, token_prefix=prefix,
+    )  # fmt: skip
+    detail = admin.get(base + f"/logs/{entry.pk}/").content.decode()
+    assert f"<dt>Credential</dt><dd>{shown}</dd>" in detail
 
 
 def test_delete_page_shows_counts_and_removal_checked(admin, base):
@@ -181,11 +201,14 @@ def test_delete_with_and_without_removal(admin, setup, base, remove, host_active
 
 
 def test_pages_have_no_inline_script_or_style(admin, setup, base):
-    urls = ["/provisioning/acme/", "/provisioning/acme/new/", base + "/", base + "/users/",
-            base + "/groups/", base + "/logs/", base + "/activity/", base + "/tokens/",
-            base + "/settings/", base + "/delete/"]  # fmt: skip
-    for url in urls:
-        page = admin.get(url).content.decode()
+    new = "/provisioning/acme/new/"
+    urls = ["/provisioning/acme/", new, new + "?provider=okta", new + "?provider=entra",
+            base + "/", base + "/users/", base + "/groups/", base + "/logs/", base + "/activity/",
+            base + "/tokens/", base + f"/tokens/{setup['token'].pk}/revoke/", base + "/settings/",
+            base + "/delete/"]  # fmt: skip
+    pages = [admin.get(url).content.decode() for url in urls]
+    issued = admin.post(base + "/tokens/rotate/", {"kind": "basic", "nonce": uuid.uuid4().hex})
+    for url, page in zip([*urls, "issued"], [*pages, issued.content.decode()], strict=True):
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
         assert not re.search(r"\son[a-z]+=", page), url
         assert not re.search(r"\sstyle=", page), url

@@ -1,4 +1,5 @@
-/* django-scim-portal: copy buttons. No inline scripts; works under a strict CSP. */
+/* django-scim-portal: copy buttons, and the credential forms' method fields. No inline
+   scripts; works under a strict CSP. Every page works without it. */
 (function () {
   "use strict";
 
@@ -40,4 +41,58 @@
       event.target.select();
     }
   });
+})();
+
+(function () {
+  "use strict";
+
+  /* The chosen method of a form: a checked radio or a select's value. */
+  function chosenMethod(form) {
+    var control = form.querySelector("[data-method-choice]:checked") ||
+      form.querySelector("select[data-method-choice]");
+    return control ? control.value : "";
+  }
+
+  /* Show only the fields of the chosen method (all show without the script). */
+  function showMethodFields(form) {
+    var chosen = chosenMethod(form);
+    form.querySelectorAll("[data-method-fields]").forEach(function (fields) {
+      fields.hidden = fields.getAttribute("data-method-fields") !== chosen;
+    });
+  }
+
+  /* Send the form as its hidden "Show its authentication methods" button would. */
+  function redraw(select) {
+    var button = document.getElementById(select.getAttribute("data-refresh"));
+    if (!button || !select.form) { return; }
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = button.name;
+    field.value = button.value;
+    select.form.appendChild(field);
+    select.form.submit();
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.hasAttribute("data-refresh")) { redraw(target); }
+    if (target.hasAttribute("data-method-choice") && target.form) { showMethodFields(target.form); }
+  });
+
+  function start() {
+    document.querySelectorAll("[data-refresh-button]").forEach(function (button) {
+      /* Choosing a provider redraws the form at once; Enter then creates, as it reads. */
+      button.hidden = true;
+      button.type = "button";
+    });
+    document.querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-method-choice]")) { showMethodFields(form); }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
