@@ -141,6 +141,12 @@ def test_the_access_token_lookup_is_the_orm_s():
     refresh = REFRESH_TOKEN_PREFIX + ok[len(ACCESS_TOKEN_PREFIX) :]
     for raw in (ACCESS_TOKEN_PREFIX + "x" * 43, refresh, ok[:-1] + ("A" if ok[-1] != "A" else "B")):
         assert AccessToken.objects.by_value(raw) is None and orm_access_token(raw) is None
+    # A filtered queryset keeps its filter, and its dead tokens stay dead.
+    other = client_secret()
+    assert AccessToken.objects.filter(credential=other).by_value(ok) is None
+    mine = AccessToken.objects.filter(credential=live).by_value(ok)
+    assert mine is not None and fields_of(mine) == fields_of(found)
+    assert AccessToken.objects.filter(credential=live).by_value(dead[1]) is None
 
 
 def test_one_is_the_orm_s_instance(connection):

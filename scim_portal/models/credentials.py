@@ -375,7 +375,19 @@ class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
         if not raw.startswith(ACCESS_TOKEN_PREFIX) or len(raw) > MAX_SECRET_LENGTH:
             return None
         digest = _secrets.digest(raw)
-        token = _live_access_token(digest, self.db)
+        token: AccessToken | None
+        if self.query.has_filters():
+            # A filtered queryset keeps its filter, through the ORM.
+            now = timezone.now()
+            token = (
+                self.select_related("credential__connection")
+                .filter(digest=digest, revoked_at__isnull=True, expires_at__gt=now)
+                .filter(credential__revoked_at__isnull=True)
+                .filter(Q(credential__expires_at__isnull=True) | Q(credential__expires_at__gt=now))
+                .first()
+            )
+        else:
+            token = _live_access_token(digest, self.db)
         if token is None or not hmac.compare_digest(token.digest, digest):
             return None
         return token
