@@ -53,10 +53,15 @@ class TokenView(View):
     """``POST`` the token endpoint: client credentials (secret or assertion),
     authorization code and refresh token grants."""
 
-    http_method_names = ["post", "get", "options"]
+    http_method_names = ["post", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return oauth_error("invalid_request", "The token endpoint takes POST requests.", 405)
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return oauth_error(
+            "invalid_request",
+            "The token endpoint takes POST requests.",
+            405,
+            Allow="POST, OPTIONS",
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -77,9 +82,9 @@ class TokenView(View):
             current_request.set(None)
             try:
                 response = server.create_token_response(request)
-            except OAuth2Error as error:  # raised before Authlib answers: plain http
+            except OAuth2Error:  # raised before Authlib answers: plain http
                 return oauth_error(
-                    error.error,
+                    "invalid_request",
                     "The token endpoint takes https requests only (behind a proxy that ends "
                     "TLS, set Django's SECURE_PROXY_SSL_HEADER).",
                     400,
