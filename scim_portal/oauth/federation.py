@@ -11,12 +11,14 @@ Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,8 +61,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        # Kept before the handshake too, so that the deadline can cut a slow one short.
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -86,10 +89,34 @@ def _address_of(host: str, port: int) -> str:
     return addresses[0]
 
 
+class _Deadline:
+    """Cuts a connection ``seconds`` from now, from a timer thread, unless cancelled."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection = connection
+        self.passed = threading.Event()
+        self.timer = threading.Timer(seconds, self._cut)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _cut(self) -> None:
+        self.passed.set()
+        sock = self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 def fetch_json(url: str) -> dict[str, Any]:
     """The JSON object at ``url``: https (http only with ``FEDERATION_ALLOW_HTTP``), no
     redirects, at most :data:`MAX_DOCUMENT_BYTES`, within ``FEDERATION_FETCH_TIMEOUT``.
-    The connection goes to the address that was checked, not to a second lookup."""
+    The connection goes to the address that was checked, not to a second lookup.
+
+    The timeout bounds the whole exchange, not each read: a server sending a byte now
+    and then would otherwise hold the token request for as long as it likes."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise FederationError(f"{url} is not an http(s) URL.")
@@ -101,14 +128,19 @@ def fetch_json(url: str) -> dict[str, Any]:
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(parts.hostname, address, port, timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = _Deadline(connection, timeout)
     try:
         connection.request("GET", path, headers={"Accept": "application/json"})
         response = connection.getresponse()
         body = response.read(MAX_DOCUMENT_BYTES + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise FederationError(f"Cannot fetch {url}: {exc}.") from None
+        if not deadline.passed.is_set():
+            raise FederationError(f"Cannot fetch {url}: {exc}.") from None
     finally:
+        deadline.cancel()
         connection.close()
+    if deadline.passed.is_set():  # the body may be cut short without an error
+        raise FederationError(f"{url} did not answer within {timeout:g} seconds.")
     if response.status != 200:
         raise FederationError(f"{url} answered {response.status}.")
     if len(body) > MAX_DOCUMENT_BYTES:

@@ -87,7 +87,9 @@ class Issuer:
     def __init__(self, *keys: SigningKey) -> None:
         self.keys = list(keys)
         self.server = _Server()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         self.tenant = str(uuid.uuid4())
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -170,4 +172,43 @@ class SilentServer:
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/keys"
 
     def stop(self) -> None:
+        self.socket.close()
+
+
+class DripServer:
+    """A server that answers every request one byte at a time, ``interval`` seconds apart,
+    for ever (a slow loris: each read gets a byte before any per-read timeout)."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/keys"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 10_000
+        try:
+            for byte in answer:
+                if self.stopped.is_set():
+                    break
+                connection.sendall(bytes([byte]))
+                time.sleep(self.interval)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
         self.socket.close()
