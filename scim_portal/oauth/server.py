@@ -19,6 +19,7 @@ revoking the credential ends it at once.
 from __future__ import annotations
 
 import contextvars
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -53,6 +54,7 @@ from ..models.credentials import (
     CLIENT_SECRET_PREFIX,
     CODE_LIFETIME,
     CODE_PREFIX,
+    DISPLAY_PREFIX_LENGTH,
     MAX_SECRET_LENGTH,
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_PREFIX,
@@ -258,6 +260,29 @@ def authenticate_assertion(query: Any, request: Any) -> ConnectionClient | None:
     client = ConnectionClient(credential.connection)
     client.credential = credential
     return client
+
+
+class _RedactIssuedTokens(logging.Filter):
+    """Authlib's grants log each token they issue, in full, at DEBUG ("Issue token
+    %r to %r"): whoever turns that logger up would collect live tokens. Keep only each
+    token's recognisable prefix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args and isinstance(args[0], dict):
+            token = {
+                name: (f"{str(value)[:DISPLAY_PREFIX_LENGTH]}…" if name in _TOKEN_FIELDS else value)
+                for name, value in args[0].items()
+            }
+            record.args = (token, *args[1:])
+        return True
+
+
+_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
+for _grant_logger in ("client_credentials", "authorization_code", "refresh_token"):
+    logging.getLogger(f"authlib.oauth2.rfc6749.grants.{_grant_logger}").addFilter(
+        _RedactIssuedTokens()
+    )
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]

@@ -22,6 +22,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import permissions
 from ..conf import app_settings, get_account_model
@@ -31,6 +32,9 @@ from ..scim.limits import count_request
 from .server import ApplicationClient, ConnectionClient, Consent, current_request, server
 
 logger = logging.getLogger("scim_portal.oauth")
+
+#: Form fields of a token request that Django's error reports must not show.
+SECRET_PARAMETERS = ("client_secret", "client_assertion", "code", "code_verifier", "refresh_token")
 
 
 def oauth_error(error: str, description: str, status: int, **headers: str) -> JsonResponse:
@@ -49,6 +53,7 @@ def _client_id_of(request: HttpRequest) -> str:
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
 class TokenView(View):
     """``POST`` the token endpoint: client credentials (secret or assertion),
     authorization code and refresh token grants."""
