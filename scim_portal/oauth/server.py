@@ -35,6 +35,7 @@ from authlib.oauth2.rfc6749 import (
     UnsupportedGrantTypeError,
     grants,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from django.db import transaction
@@ -123,6 +124,12 @@ def check_token_request(request: Any) -> None:
         )
     if not form.get("grant_type"):
         raise InvalidRequestError(description="The grant_type parameter is missing.")
+    try:
+        extract_basic_authorization(request.headers)
+    except ValueError:
+        raise InvalidClientError(
+            status_code=401, description="The Basic credentials are not UTF-8."
+        ) from None
     used = authentication_methods_used(request)
     if len(used) > 1:
         raise InvalidRequestError(

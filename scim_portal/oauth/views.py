@@ -15,6 +15,7 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -47,7 +48,10 @@ def oauth_error(error: str, description: str, status: int, **headers: str) -> Js
 
 def _client_id_of(request: HttpRequest) -> str:
     """The client id the request names (Basic header, else the form), unverified."""
-    client_id, _ = extract_basic_authorization(request.headers)
+    try:
+        client_id, _ = extract_basic_authorization(request.headers)
+    except ValueError:  # not UTF-8: refused by the server's checks
+        client_id = None
     return str(client_id or request.POST.get("client_id") or "")[:40]
 
 
@@ -70,10 +74,17 @@ class TokenView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        client_id = _client_id_of(request)
         limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
         address = request.META.get("REMOTE_ADDR", "")
         wait = count_request(f"token-address:{address}", limit)
+        try:
+            client_id = _client_id_of(request)
+        except RequestDataTooBig:
+            return oauth_error("invalid_request", "The request body is too large.", 413)
+        except SuspiciousOperation:  # Django's limits on forms: too many fields
+            return oauth_error(
+                "invalid_request", "The request body is not a form this accepts.", 400
+            )
         if wait is None and client_id:
             wait = count_request(f"token-client:{client_id}", limit)
         if wait is not None:

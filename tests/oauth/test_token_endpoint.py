@@ -2,6 +2,7 @@
 answer in JSON, nothing written; brute force meets the rate limit; an absent database
 is a 503; wrong methods and plain http are JSON too, never HTML."""
 
+import base64
 import time
 from datetime import timedelta
 
@@ -275,3 +276,69 @@ def test_refusals_are_logged_for_the_connection_without_secrets(client, secret_c
     assert all("invalid_client" in row.detail for row in rows)
     assert issued.raw not in str([vars(row) for row in rows])
     assert time.time() - started < 5
+
+
+def _raw_basic(value: bytes) -> str:
+    return "Basic " + base64.b64encode(value).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "authorization", "status", "error"),
+    [
+        (
+            "&".join(f"f{i}=1" for i in range(1500)) + "&grant_type=client_credentials",
+            "application/x-www-form-urlencoded",
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            "grant_type=client_credentials&x=" + "a" * 3_000_000,
+            "application/x-www-form-urlencoded",
+            None,
+            413,
+            "invalid_request",
+        ),
+        (b"--zz\r\ngarbage", "multipart/form-data; boundary=zz", None, 400, "invalid_request"),
+        ('{"grant_type": "client_credentials"}', "application/json", None, 400, "invalid_request"),
+        (
+            "grant_type=client_credentials",
+            None,
+            _raw_basic(b"\xff\xfe:\xff"),
+            401,
+            "invalid_client",
+        ),
+        ("grant_type=client_credentials", None, "Basic !!!", 401, "invalid_client"),
+        ("grant_type=client_credentials", None, _raw_basic(b"no-colon"), 401, "invalid_client"),
+        (
+            "grant_type=client_credentials&client_id=%FF%FE&client_secret=%FF",
+            None,
+            None,
+            400,
+            "invalid_client",
+        ),
+    ],
+    ids=[
+        "too-many-fields",
+        "too-large",
+        "broken-multipart",
+        "json-body",
+        "basic-not-utf8",
+        "basic-not-base64",
+        "basic-without-colon",
+        "form-not-utf8",
+    ],
+)
+def test_malformed_requests_are_answered_in_json(
+    client, secret_client, body, content_type, authorization, status, error
+):
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.post(
+        TOKEN_URL,
+        body,
+        content_type=content_type or "application/x-www-form-urlencoded",
+        secure=True,
+        **extra,
+    )
+    assert_oauth_error(response, status, error)
+    assert not AccessToken.objects.exists()
