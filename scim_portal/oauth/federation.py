@@ -27,7 +27,7 @@ import jwt
 from django.core.cache import caches
 
 from ..conf import app_settings
-from ..models import Credential
+from ..models import Credential, CredentialKind
 
 #: Signature algorithms an assertion may use: public-key ones only (never HS*, never none).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
@@ -39,6 +39,8 @@ MAX_ASSERTION_LIFETIME = 24 * 3600
 MAX_DOCUMENT_BYTES = 512 * 1024
 #: Least seconds between two fetches of one URL forced by an unknown key id.
 REFETCH_INTERVAL = 60
+#: Longest assertion read.
+MAX_ASSERTION_LENGTH = 16_384
 
 
 class FederationError(Exception):
@@ -240,3 +242,38 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
     if not first_use:
         raise FederationError("The assertion was used before.")
     return claims
+
+
+def federated_issuer_of(assertion: str, client_id: str | None = None) -> Credential:
+    """The usable federated issuer that ``assertion`` authenticates, with its connection:
+    the one whose issuer, subject and audience the assertion names (of the connection
+    ``client_id`` names, when given), its signature and claims checked by
+    :func:`verify_assertion`; else :class:`FederationError`."""
+    if len(assertion) > MAX_ASSERTION_LENGTH:
+        raise FederationError("The client assertion is too long.")
+    try:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise FederationError("The client assertion is not a JWT.") from None
+    issuer, subject = unverified.get("iss"), unverified.get("sub")
+    if not isinstance(issuer, str) or not isinstance(subject, str):
+        raise FederationError("The client assertion needs 'iss' and 'sub'.")
+    candidates = (
+        Credential.objects.usable()
+        .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)
+        .select_related("connection")
+    )
+    if client_id:
+        candidates = candidates.filter(connection__oauth_client_id=client_id)
+    audience = unverified.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list):
+        audiences = []
+    found = [c for c in candidates[:20] if c.audience in audiences]
+    if len(found) != 1:
+        raise FederationError(
+            "No single federated issuer of a connection matches this assertion"
+            + ("." if client_id or not found else "; send client_id.")
+        )
+    verify_assertion(found[0], assertion)
+    return found[0]

@@ -150,6 +150,16 @@ def _spliced(issuer, subject):
     return f"{header}.{claims}.{signature}"
 
 
+def test_an_assertion_of_another_type_is_refused(client, federated_client, issuer):
+    _connection, credential = federated_client
+    response = exchange(
+        client,
+        issuer.assertion(credential.subject),
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+    )
+    assert_refused(response, "client_assertion_type must be " + ASSERTION_TYPE)
+
+
 @pytest.mark.parametrize("value", ["not-a-jwt", "a.b.c", "", "é" * 20])
 def test_garbage_assertions_are_refused_in_json(client, federated_client, value):
     response = exchange(client, value)
