@@ -258,6 +258,8 @@ def federated_issuer_of(assertion: str, client_id: str | None = None) -> Credent
     issuer, subject = unverified.get("iss"), unverified.get("sub")
     if not isinstance(issuer, str) or not isinstance(subject, str):
         raise FederationError("The client assertion needs 'iss' and 'sub'.")
+    if "\x00" in issuer + subject:  # no stored issuer has one, and PostgreSQL's text cannot
+        raise FederationError("The client assertion's 'iss' or 'sub' holds a NUL character.")
     candidates = (
         Credential.objects.usable()
         .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)

@@ -29,6 +29,7 @@ from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
     InvalidRequestError,
+    InvalidScopeError,
     OAuth2Error,
     TokenMixin,
     UnsupportedGrantTypeError,
@@ -74,6 +75,8 @@ current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("scim_oaut
 CLIENT_AUTHENTICATION_FAILED = (
     "Client authentication failed: unknown client, or a wrong, expired or revoked secret."
 )
+#: Longest scope a token request may ask for (what an access token stores).
+MAX_SCOPE_LENGTH = AccessToken._meta.get_field("scope").max_length or 200
 #: Longest ``error_description`` sent.
 MAX_DESCRIPTION = 300
 
@@ -121,14 +124,21 @@ def check_token_request(request: Any) -> None:
         raise InvalidRequestError(
             description=safe_description(f"Parameters repeated: {', '.join(repeated)}.")
         )
+    # PostgreSQL's text holds no NUL: looked up, one would fail as if the database were down.
+    if any("\x00" in name or "\x00" in value for name, value in form.items()):
+        raise InvalidRequestError(description="A parameter holds a NUL character.")
     if not form.get("grant_type"):
         raise InvalidRequestError(description="The grant_type parameter is missing.")
+    if len(form.get("scope", "")) > MAX_SCOPE_LENGTH:
+        raise InvalidScopeError(description=f"A scope is at most {MAX_SCOPE_LENGTH} characters.")
     try:
-        extract_basic_authorization(request.headers)
+        basic = extract_basic_authorization(request.headers)
     except ValueError:
+        basic = ("\x00", "")
+    if any(part and "\x00" in part for part in basic):
         raise InvalidClientError(
-            status_code=401, description="The Basic credentials are not UTF-8."
-        ) from None
+            status_code=401, description="The Basic credentials are not UTF-8 text."
+        )
     used = authentication_methods_used(request)
     if len(used) > 1:
         raise InvalidRequestError(

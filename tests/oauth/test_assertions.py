@@ -282,3 +282,11 @@ def test_two_connections_trusting_one_workload_need_the_client_id(client, issuer
     response = exchange(client, issuer.assertion(subject), connections[1].oauth_client_id)
     assert response.status_code == 200
     assert AccessToken.objects.get().credential.connection == connections[1]
+
+
+@pytest.mark.parametrize("claim", ["iss", "sub", "aud"])
+def test_a_nul_character_in_a_claim_is_refused(client, federated_client, issuer, claim):
+    _connection, credential = federated_client
+    claims = {"iss": issuer.url, "sub": credential.subject, "aud": AUDIENCE}
+    assertion = issuer.assertion(credential.subject, **{claim: claims[claim] + "\x00"})
+    assert_refused(exchange(client, assertion))

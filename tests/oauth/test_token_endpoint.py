@@ -342,3 +342,29 @@ def test_malformed_requests_are_answered_in_json(
     )
     assert_oauth_error(response, status, error)
     assert not AccessToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "auth", "status", "error"),
+    [
+        ({"scope": "scim " * 100}, "basic", 400, "invalid_scope"),
+        ({"client_id": "scimc_\x00", "client_secret": "scimcs_\x00"}, None, 400, "invalid_request"),
+        ({"scope": "scim\x00"}, "basic", 400, "invalid_request"),
+        ({}, "nul-basic", 401, "invalid_client"),
+    ],
+    ids=["long-scope", "nul-in-client-id", "nul-in-scope", "nul-in-basic-username"],
+)
+def test_values_no_database_column_holds_are_refused(
+    client, secret_client, data, auth, status, error
+):
+    """A scope longer than is stored and a NUL character (PostgreSQL's text refuses it)
+    are the client's mistake, not a database outage."""
+    connection, issued = secret_client
+    header = {
+        None: None,
+        "basic": basic(connection.oauth_client_id, issued.raw),
+        "nul-basic": basic("scimc_\x00", issued.raw),
+    }[auth]
+    response = token_request(client, {**GRANT, **data}, auth=header)
+    assert_oauth_error(response, status, error)
+    assert not AccessToken.objects.exists()
