@@ -52,7 +52,8 @@ def _cache() -> Any:
 
 
 def _cache_key(kind: str, value: str) -> str:
-    return f"scim_portal:federation:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+    digest = hashlib.sha256(value.encode(errors="surrogatepass")).hexdigest()
+    return f"scim_portal:federation:{kind}:{digest}"
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -244,6 +245,15 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
     return claims
 
 
+def _storable(text: str) -> bool:
+    """Whether ``text`` can be a database value: UTF-8 (no lone surrogate) without NUL."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def federated_issuer_of(assertion: str, client_id: str | None = None) -> Credential:
     """The usable federated issuer that ``assertion`` authenticates, with its connection:
     the one whose issuer, subject and audience the assertion names (of the connection
@@ -258,8 +268,8 @@ def federated_issuer_of(assertion: str, client_id: str | None = None) -> Credent
     issuer, subject = unverified.get("iss"), unverified.get("sub")
     if not isinstance(issuer, str) or not isinstance(subject, str):
         raise FederationError("The client assertion needs 'iss' and 'sub'.")
-    if "\x00" in issuer + subject:  # no stored issuer has one, and PostgreSQL's text cannot
-        raise FederationError("The client assertion's 'iss' or 'sub' holds a NUL character.")
+    if not _storable(issuer) or not _storable(subject):  # so no stored issuer has it
+        raise FederationError("The client assertion's 'iss' or 'sub' is not text.")
     candidates = (
         Credential.objects.usable()
         .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)

@@ -290,3 +290,18 @@ def test_a_nul_character_in_a_claim_is_refused(client, federated_client, issuer,
     claims = {"iss": issuer.url, "sub": credential.subject, "aud": AUDIENCE}
     assertion = issuer.assertion(credential.subject, **{claim: claims[claim] + "\x00"})
     assert_refused(exchange(client, assertion))
+
+
+@pytest.mark.parametrize("claim", ["iss", "sub", "aud"])
+def test_a_lone_surrogate_in_a_claim_is_refused(client, federated_client, issuer, claim):
+    _connection, credential = federated_client
+    claims = {"iss": issuer.url, "sub": credential.subject, "aud": AUDIENCE}
+    assertion = issuer.assertion(credential.subject, **{claim: claims[claim] + "\ud800"})
+    assert_refused(exchange(client, assertion))
+
+
+def test_a_lone_surrogate_in_the_jti_is_just_an_id(client, federated_client, issuer):
+    _connection, credential = federated_client
+    assertion = issuer.assertion(credential.subject, jti="once-\ud800")
+    assert exchange(client, assertion).status_code == 200
+    assert exchange(client, assertion).status_code == 400
