@@ -75,6 +75,8 @@ class TokenView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        # The thread's previous request must not be taken for this one (the request log).
+        current_request.set(None)
         limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
         address = request.META.get("REMOTE_ADDR", "")
         wait = count_request(f"token-address:{address}", limit)
@@ -98,7 +100,6 @@ class TokenView(View):
                 Retry_After=str(wait),
             )
         else:
-            current_request.set(None)
             try:
                 response = server.create_token_response(request)
             except OAuth2Error:  # raised before Authlib answers: plain http

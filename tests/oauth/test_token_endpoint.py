@@ -368,3 +368,21 @@ def test_values_no_database_column_holds_are_refused(
     response = token_request(client, {**GRANT, **data}, auth=header)
     assert_oauth_error(response, status, error)
     assert not AccessToken.objects.exists()
+
+
+def test_a_refused_request_is_logged_for_the_client_it_names_only(
+    client, secret_client, other_client, settings
+):
+    """The request log row of a throttled request belongs to the client id it sent, never
+    to the connection of the request answered before it in the same thread."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "TOKEN_RATE_LIMIT_PER_MINUTE": 1}
+    connection, issued = secret_client
+    other, theirs = other_client
+    assert token_request(client, post_secret(connection, issued.raw)).status_code == 200
+    throttled = token_request(client, post_secret(other, theirs.raw))
+    assert throttled.status_code == 429
+    assert list(
+        RequestLog.objects.filter(connection=connection).values_list("status", flat=True)
+    ) == [200]
+    row = RequestLog.objects.get(connection=other)
+    assert (row.status, row.credential_kind) == (429, "")
