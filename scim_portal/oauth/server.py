@@ -60,7 +60,7 @@ from ..models.credentials import (
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_PREFIX,
 )
-from .federation import FederationError, federated_issuer_of
+from .federation import FederationError, issuer_named_by, verify_assertion
 
 #: RFC 7523 client assertions, as RFC 7591 names the method.
 ASSERTION_METHOD = "private_key_jwt"
@@ -244,7 +244,9 @@ def authenticate_assertion(query: Any, request: Any) -> ConnectionClient | None:
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise AssertionRefused(f"The client_assertion_type must be {ASSERTION_TYPE}.")
     try:
-        credential = federated_issuer_of(assertion, form.get("client_id"))
+        credential = issuer_named_by(assertion, form.get("client_id"))
+        request.federated_issuer = credential  # the request log's, even if refused
+        verify_assertion(credential, assertion)
     except FederationError as exc:
         raise AssertionRefused(str(exc)) from None
     client = ConnectionClient(credential.connection)

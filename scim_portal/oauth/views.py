@@ -169,6 +169,9 @@ def _subject(oauth_request: Any, client_id: str) -> tuple[Connection | None, Any
     code = getattr(oauth_request, "authorization_code", None)
     if isinstance(client, ApplicationClient) and code is not None:
         return code.row.connection, code.row.credential, ""
+    federated = getattr(oauth_request, "federated_issuer", None)
+    if federated is not None:  # an assertion of a known issuer, refused
+        return federated.connection, federated, ""
     refresh = getattr(oauth_request, "refresh_token", None)
     if refresh is not None:
         credential = refresh.token.credential

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from scim_portal.models import AccessToken
+from scim_portal.models import AccessToken, RequestLog
 from scim_portal.provisioning import create_connection
 from tests.factories import OrganizationFactory
 from tests.oauth.conftest import TOKEN_URL, federate
@@ -305,3 +305,21 @@ def test_a_lone_surrogate_in_the_jti_is_just_an_id(client, federated_client, iss
     assertion = issuer.assertion(credential.subject, jti="once-\ud800")
     assert exchange(client, assertion).status_code == 200
     assert exchange(client, assertion).status_code == 400
+
+
+def test_refused_assertions_of_a_known_issuer_reach_its_connections_log(
+    client, federated_client, issuer
+):
+    """What the tenant admin sees when their identity provider's assertions fail."""
+    connection, credential = federated_client
+    expired = issuer.assertion(credential.subject, exp=now() - 600, iat=now() - 900, nbf=None)
+    assert exchange(client, expired).status_code == 400
+    assert exchange(client, issuer.assertion("someone-else")).status_code == 400
+    row = RequestLog.objects.get(connection=connection)
+    assert (row.status, row.credential_kind, row.token_prefix) == (
+        400,
+        "federated",
+        credential.subject,
+    )
+    assert "expired" in row.detail
+    assert expired not in str(list(RequestLog.objects.values()))
