@@ -11,12 +11,14 @@ Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ import jwt
 from django.core.cache import caches
 
 from ..conf import app_settings
-from ..models import Credential
+from ..models import Credential, CredentialKind
 
 #: Signature algorithms an assertion may use: public-key ones only (never HS*, never none).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
@@ -37,6 +39,8 @@ MAX_ASSERTION_LIFETIME = 24 * 3600
 MAX_DOCUMENT_BYTES = 512 * 1024
 #: Least seconds between two fetches of one URL forced by an unknown key id.
 REFETCH_INTERVAL = 60
+#: Longest assertion read.
+MAX_ASSERTION_LENGTH = 16_384
 
 
 class FederationError(Exception):
@@ -48,7 +52,8 @@ def _cache() -> Any:
 
 
 def _cache_key(kind: str, value: str) -> str:
-    return f"scim_portal:federation:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+    digest = hashlib.sha256(value.encode(errors="surrogatepass")).hexdigest()
+    return f"scim_portal:federation:{kind}:{digest}"
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -59,8 +64,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        # Kept before the handshake too, so that the deadline can cut a slow one short.
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -86,10 +92,34 @@ def _address_of(host: str, port: int) -> str:
     return addresses[0]
 
 
+class _Deadline:
+    """Cuts a connection ``seconds`` from now, from a timer thread, unless cancelled."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection = connection
+        self.passed = threading.Event()
+        self.timer = threading.Timer(seconds, self._cut)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _cut(self) -> None:
+        self.passed.set()
+        sock = self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 def fetch_json(url: str) -> dict[str, Any]:
     """The JSON object at ``url``: https (http only with ``FEDERATION_ALLOW_HTTP``), no
     redirects, at most :data:`MAX_DOCUMENT_BYTES`, within ``FEDERATION_FETCH_TIMEOUT``.
-    The connection goes to the address that was checked, not to a second lookup."""
+    The connection goes to the address that was checked, not to a second lookup.
+
+    The timeout bounds the whole exchange, not each read: a server sending a byte now
+    and then would otherwise hold the token request for as long as it likes."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise FederationError(f"{url} is not an http(s) URL.")
@@ -101,14 +131,19 @@ def fetch_json(url: str) -> dict[str, Any]:
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(parts.hostname, address, port, timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = _Deadline(connection, timeout)
     try:
         connection.request("GET", path, headers={"Accept": "application/json"})
         response = connection.getresponse()
         body = response.read(MAX_DOCUMENT_BYTES + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise FederationError(f"Cannot fetch {url}: {exc}.") from None
+        if not deadline.passed.is_set():
+            raise FederationError(f"Cannot fetch {url}: {exc}.") from None
     finally:
+        deadline.cancel()
         connection.close()
+    if deadline.passed.is_set():  # the body may be cut short without an error
+        raise FederationError(f"{url} did not answer within {timeout:g} seconds.")
     if response.status != 200:
         raise FederationError(f"{url} answered {response.status}.")
     if len(body) > MAX_DOCUMENT_BYTES:
@@ -208,3 +243,47 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
     if not first_use:
         raise FederationError("The assertion was used before.")
     return claims
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` can be a database value: UTF-8 (no lone surrogate) without NUL."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def issuer_named_by(assertion: str, client_id: str | None = None) -> Credential:
+    """The usable federated issuer, with its connection, whose issuer, subject and
+    audience ``assertion`` names (of the connection ``client_id`` names, when given),
+    else :class:`FederationError`. Nothing is verified yet: :func:`verify_assertion`."""
+    if len(assertion) > MAX_ASSERTION_LENGTH:
+        raise FederationError("The client assertion is too long.")
+    try:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise FederationError("The client assertion is not a JWT.") from None
+    issuer, subject = unverified.get("iss"), unverified.get("sub")
+    if not isinstance(issuer, str) or not isinstance(subject, str):
+        raise FederationError("The client assertion needs 'iss' and 'sub'.")
+    if not _storable(issuer) or not _storable(subject):  # so no stored issuer has it
+        raise FederationError("The client assertion's 'iss' or 'sub' is not text.")
+    candidates = (
+        Credential.objects.usable()
+        .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)
+        .select_related("connection")
+    )
+    if client_id:
+        candidates = candidates.filter(connection__oauth_client_id=client_id)
+    audience = unverified.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list):
+        audiences = []
+    found = [c for c in candidates[:20] if c.audience in audiences]
+    if len(found) != 1:
+        raise FederationError(
+            "No single federated issuer of a connection matches this assertion"
+            + ("." if client_id or not found else "; send client_id.")
+        )
+    return found[0]

@@ -19,14 +19,24 @@ revoking the credential ends it at once.
 from __future__ import annotations
 
 import contextvars
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import jwt
 from authlib.integrations.django_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, TokenMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    TokenMixin,
+    UnsupportedGrantTypeError,
+    grants,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from django.db import transaction
@@ -46,11 +56,12 @@ from ..models.credentials import (
     CLIENT_SECRET_PREFIX,
     CODE_LIFETIME,
     CODE_PREFIX,
+    DISPLAY_PREFIX_LENGTH,
     MAX_SECRET_LENGTH,
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_PREFIX,
 )
-from .federation import FederationError, verify_assertion
+from .federation import FederationError, issuer_named_by, verify_assertion
 
 #: RFC 7523 client assertions, as RFC 7591 names the method.
 ASSERTION_METHOD = "private_key_jwt"
@@ -59,6 +70,81 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 #: The OAuth request being answered in this thread (what the token view logs).
 current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("scim_oauth_request")
+
+#: What a client whose secret, client id or Basic header is wrong is told: nothing that
+#: tells an unknown client id from a wrong, expired or revoked secret.
+CLIENT_AUTHENTICATION_FAILED = (
+    "Client authentication failed: unknown client, or a wrong, expired or revoked secret."
+)
+#: Longest scope a token request may ask for (what an access token stores).
+MAX_SCOPE_LENGTH = AccessToken._meta.get_field("scope").max_length or 200
+#: Longest ``error_description`` sent.
+MAX_DESCRIPTION = 300
+
+
+def safe_description(text: str) -> str:
+    """``text`` within the characters RFC 6749 section 5.2 allows in an
+    ``error_description`` (printable ASCII without ``"`` and ``\\``): Authlib refuses
+    any other, and an assertion or a parameter name may hold anything."""
+    text = text.replace('"', "'").replace("\\", "/")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:MAX_DESCRIPTION]
+
+
+class AssertionRefused(InvalidClientError):  # type: ignore[misc]
+    """A client assertion refused for a reason worth telling its issuer's admin."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description=safe_description(description))
+
+
+def authentication_methods_used(request: Any) -> list[str]:
+    """The ways of client authentication ``request`` attempts (RFC 6749 section 2.3
+    allows one)."""
+    form = request.form
+    used = []
+    if request.headers.get("Authorization"):
+        used.append("the Authorization header")
+    if "client_secret" in form:
+        used.append("client_secret")
+    if "client_assertion" in form or "client_assertion_type" in form:
+        used.append("client_assertion")
+    return used
+
+
+def check_token_request(request: Any) -> None:
+    """What RFC 6749 asks of every token request beyond what Authlib checks: parameters
+    in the form body only (a secret in a URL ends up in access logs), each once, a
+    ``grant_type``, and one way of client authentication."""
+    if request.args:
+        raise InvalidRequestError(
+            description="Send the token request's parameters in the form body, not the URL."
+        )
+    form = request.form
+    repeated = sorted(name for name in form if len(form.getlist(name)) > 1)
+    if repeated:
+        raise InvalidRequestError(
+            description=safe_description(f"Parameters repeated: {', '.join(repeated)}.")
+        )
+    # PostgreSQL's text holds no NUL: looked up, one would fail as if the database were down.
+    if any("\x00" in name or "\x00" in value for name, value in form.items()):
+        raise InvalidRequestError(description="A parameter holds a NUL character.")
+    if not form.get("grant_type"):
+        raise InvalidRequestError(description="The grant_type parameter is missing.")
+    if len(form.get("scope", "")) > MAX_SCOPE_LENGTH:
+        raise InvalidScopeError(description=f"A scope is at most {MAX_SCOPE_LENGTH} characters.")
+    try:
+        basic = extract_basic_authorization(request.headers)
+    except ValueError:
+        basic = ("\x00", "")
+    if any(part and "\x00" in part for part in basic):
+        raise InvalidClientError(
+            status_code=401, description="The Basic credentials are not UTF-8 text."
+        )
+    used = authentication_methods_used(request)
+    if len(used) > 1:
+        raise InvalidRequestError(
+            description=f"Use one way of client authentication, not {' and '.join(used)}."
+        )
 
 
 class ConnectionClient(ClientMixin):  # type: ignore[misc]
@@ -154,41 +240,42 @@ def authenticate_assertion(query: Any, request: Any) -> ConnectionClient | None:
     ``sub`` (and ``client_id``, when sent) name, its signature and claims checked."""
     form = request.form
     assertion = form.get("client_assertion")
-    if form.get("client_assertion_type") != ASSERTION_TYPE or not assertion:
+    if not assertion:
         return None
-    if len(assertion) > 16_384:
-        raise InvalidClientError(description="The client assertion is too long.")
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise AssertionRefused(f"The client_assertion_type must be {ASSERTION_TYPE}.")
     try:
-        unverified = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise InvalidClientError(description="The client assertion is not a JWT.") from None
-    issuer, subject = unverified.get("iss"), unverified.get("sub")
-    if not isinstance(issuer, str) or not isinstance(subject, str):
-        raise InvalidClientError(description="The client assertion needs 'iss' and 'sub'.")
-    candidates = (
-        Credential.objects.usable()
-        .filter(kind=CredentialKind.FEDERATED, issuer=issuer, subject=subject)
-        .select_related("connection")
-    )
-    client_id = form.get("client_id")
-    if client_id:
-        candidates = candidates.filter(connection__oauth_client_id=client_id)
-    audiences = unverified.get("aud")
-    audiences = [audiences] if isinstance(audiences, str) else audiences or []
-    found = [c for c in candidates[:20] if c.audience in audiences]
-    if len(found) != 1:
-        raise InvalidClientError(
-            description="No single federated issuer of a connection matches this assertion"
-            + ("." if client_id else "; send client_id.")
-        )
-    credential = found[0]
-    try:
+        credential = issuer_named_by(assertion, form.get("client_id"))
+        request.federated_issuer = credential  # the request log's, even if refused
         verify_assertion(credential, assertion)
     except FederationError as exc:
-        raise InvalidClientError(description=str(exc)) from None
+        raise AssertionRefused(str(exc)) from None
     client = ConnectionClient(credential.connection)
     client.credential = credential
     return client
+
+
+class _RedactIssuedTokens(logging.Filter):
+    """Authlib's grants log each token they issue, in full, at DEBUG ("Issue token
+    %r to %r"): whoever turns that logger up would collect live tokens. Keep only each
+    token's recognisable prefix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args and isinstance(args[0], dict):
+            token = {
+                name: (f"{str(value)[:DISPLAY_PREFIX_LENGTH]}…" if name in _TOKEN_FIELDS else value)
+                for name, value in args[0].items()
+            }
+            record.args = (token, *args[1:])
+        return True
+
+
+_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
+for _grant_logger in ("client_credentials", "authorization_code", "refresh_token"):
+    logging.getLogger(f"authlib.oauth2.rfc6749.grants.{_grant_logger}").addFilter(
+        _RedactIssuedTokens()
+    )
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -447,6 +534,33 @@ class ScimAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Any:
         return query_client(client_id)
 
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        """Authlib's client authentication, its refusal told as RFC 6749 section 5.2
+        says: ``401`` with a Basic challenge when the client sent an Authorization
+        header, ``400`` otherwise; and the same words for every wrong secret."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            header = bool(request.headers.get("Authorization"))
+            description = (
+                error.description
+                if isinstance(error, AssertionRefused)
+                else CLIENT_AUTHENTICATION_FAILED
+            )
+            raise InvalidClientError(
+                status_code=401 if header else 400, description=description
+            ) from None
+
+    def get_token_grant(self, request: Any) -> Any:
+        try:
+            return super().get_token_grant(request)
+        except UnsupportedGrantTypeError as error:
+            error.description = safe_description(
+                f"The grant type {request.payload.grant_type} is not supported here; use "
+                "client_credentials (or, for applications, authorization_code)."
+            )
+            raise
+
     def create_oauth2_request(self, request: Any) -> Any:
         oauth_request = super().create_oauth2_request(request)
         current_request.set(oauth_request)
@@ -480,8 +594,17 @@ class ScimAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         )
 
     def create_token_response(self, request: Any = None) -> Any:
+        """Authlib's token response, after :func:`check_token_request`, in one
+        transaction."""
         with transaction.atomic():
-            return super().create_token_response(request)
+            oauth_request = self.create_oauth2_request(request)
+            try:
+                check_token_request(oauth_request)
+                grant = self.get_token_grant(oauth_request)
+                grant.validate_token_request()
+                return self.handle_response(*grant.create_token_response())
+            except OAuth2Error as error:
+                return self.handle_error_response(oauth_request, error)
 
 
 def _authorization_credential(request: Any) -> Credential:

@@ -8,6 +8,7 @@ tie to a connection goes into that connection's request log, without any secret.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -25,6 +27,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import permissions
 from ..conf import app_settings, get_account_model
@@ -34,6 +37,9 @@ from ..scim.limits import count_request
 from .server import ApplicationClient, ConnectionClient, Consent, current_request, server
 
 logger = logging.getLogger("scim_portal.oauth")
+
+#: Form fields of a token request that Django's error reports must not show.
+SECRET_PARAMETERS = ("client_secret", "client_assertion", "code", "code_verifier", "refresh_token")
 
 
 def oauth_error(error: str, description: str, status: int, **headers: str) -> JsonResponse:
@@ -46,29 +52,49 @@ def oauth_error(error: str, description: str, status: int, **headers: str) -> Js
 
 def _client_id_of(request: HttpRequest) -> str:
     """The client id the request names (Basic header, else the form), unverified."""
-    client_id, _ = extract_basic_authorization(request.headers)
+    try:
+        client_id, _ = extract_basic_authorization(request.headers)
+    except ValueError:  # not UTF-8: refused by the server's checks
+        client_id = None
     return str(client_id or request.POST.get("client_id") or "")[:40]
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
 class TokenView(View):
     """``POST`` the token endpoint: client credentials (secret or assertion),
     authorization code and refresh token grants."""
 
-    http_method_names = ["post", "get", "options"]
+    http_method_names = ["post", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return oauth_error("invalid_request", "The token endpoint takes POST requests.", 405)
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return oauth_error(
+            "invalid_request",
+            "The token endpoint takes POST requests.",
+            405,
+            Allow="POST, OPTIONS",
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        client_id = _client_id_of(request)
+        # The thread's previous request must not be taken for this one (the request log).
+        current_request.set(None)
         limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
         address = request.META.get("REMOTE_ADDR", "")
         wait = count_request(f"token-address:{address}", limit)
+        try:
+            client_id = _client_id_of(request)
+        except RequestDataTooBig:
+            return oauth_error("invalid_request", "The request body is too large.", 413)
+        except SuspiciousOperation:  # Django's limits on forms: too many fields
+            return oauth_error(
+                "invalid_request", "The request body is not a form this accepts.", 400
+            )
         if wait is None and client_id:
-            wait = count_request(f"token-client:{client_id}", limit)
+            # Hashed: a client id is the client's text, and some caches refuse some keys.
+            key = hashlib.sha256(client_id.encode()).hexdigest()[:32]
+            wait = count_request(f"token-client:{key}", limit)
         if wait is not None:
             response = oauth_error(
                 "slow_down",
@@ -77,12 +103,11 @@ class TokenView(View):
                 Retry_After=str(wait),
             )
         else:
-            current_request.set(None)
             try:
                 response = server.create_token_response(request)
-            except OAuth2Error as error:  # raised before Authlib answers: plain http
+            except OAuth2Error:  # raised before Authlib answers: plain http
                 return oauth_error(
-                    error.error,
+                    "invalid_request",
                     "The token endpoint takes https requests only (behind a proxy that ends "
                     "TLS, set Django's SECURE_PROXY_SSL_HEADER).",
                     400,
@@ -147,11 +172,14 @@ def _subject(oauth_request: Any, client_id: str) -> tuple[Connection | None, Any
     code = getattr(oauth_request, "authorization_code", None)
     if isinstance(client, ApplicationClient) and code is not None:
         return code.row.connection, code.row.credential, ""
+    federated = getattr(oauth_request, "federated_issuer", None)
+    if federated is not None:  # an assertion of a known issuer, refused
+        return federated.connection, federated, ""
     refresh = getattr(oauth_request, "refresh_token", None)
     if refresh is not None:
         credential = refresh.token.credential
         return credential.connection, credential, ""
-    if client_id:
+    if client_id and "\x00" not in client_id:
         return Connection.objects.filter(oauth_client_id=client_id).first(), None, ""
     return None, None, ""
 

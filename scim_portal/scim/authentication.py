@@ -58,14 +58,19 @@ class ScimClient:
         return self.credential.prefix
 
 
-def accepted_schemes(connection_id: Any) -> list[str]:
-    """HTTP schemes the connection's usable credentials are sent with, Bearer first."""
-    kinds = set(
+def usable_kinds(connection_id: Any) -> set[str]:
+    """The kinds of the connection's usable credentials."""
+    return set(
         Credential.objects.usable()
         .filter(connection_id=connection_id)
         .values_list("kind", flat=True)
         .distinct()
     )
+
+
+def accepted_schemes(connection_id: Any) -> list[str]:
+    """HTTP schemes the connection's usable credentials are sent with, Bearer first."""
+    kinds = usable_kinds(connection_id)
     schemes = []
     if kinds & BEARER_KINDS:
         schemes.append("Bearer")

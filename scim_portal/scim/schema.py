@@ -5,6 +5,7 @@ Built from settings on first use and rebuilt when ``SCIM_PORTAL`` changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -14,10 +15,12 @@ from scim2_models import (
     ChangePassword,
     ETag,
     Extension,
+    External,
     Filter,
     Group,
     Pagination,
     Patch,
+    Reference,
     ResourceType,
     ScimPolicy,
     ScimProvider,
@@ -27,6 +30,7 @@ from scim2_models import (
 )
 
 from ..conf import app_settings, reload_hooks
+from ..models import CredentialKind
 
 #: How much this service tolerates from IdPs (INTEROP.md): unknown attributes and
 #: schema URNs are ignored, a ``remove`` with a ``value`` selects what to remove, and
@@ -60,8 +64,78 @@ def group_model() -> Any:
     return _parameterized(Group, list(app_settings.GROUP_EXTENSIONS))
 
 
-def service_provider_config() -> ServiceProviderConfig:
-    """What the service supports, truthfully (RFC 7643 section 5)."""
+RFC_6750 = Reference[External]("https://www.rfc-editor.org/info/rfc6750")
+RFC_7617 = Reference[External]("https://www.rfc-editor.org/info/rfc7617")
+#: What each OAuth kind of credential does at the token endpoint, in plain words.
+_OAUTH_METHODS = {
+    CredentialKind.CLIENT_SECRET: "client credentials with a client secret",
+    CredentialKind.FEDERATED: "client credentials with a signed JWT client assertion (RFC 7523)",
+    CredentialKind.AUTHORIZATION: "the authorization code grant and its refresh tokens",
+}
+#: The scheme of a connection that has no usable credential (none opens it).
+_NO_SCHEME = AuthenticationScheme(
+    type=AuthenticationScheme.Type.oauthbearertoken,
+    name="OAuth Bearer Token",
+    description="A bearer token of this connection, sent as 'Authorization: Bearer <token>'.",
+    spec_uri=RFC_6750,
+    primary=True,
+)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def authentication_schemes(
+    kinds: Iterable[str], token_endpoint: str | None = None
+) -> list[AuthenticationScheme]:
+    """The schemes that credentials of ``kinds`` are sent with (RFC 7643 section 5):
+    ``oauthbearertoken`` for bearer tokens and the token endpoint's access tokens
+    (naming ``token_endpoint``), ``httpbasic`` for Basic credentials; the first is
+    ``primary``."""
+    kinds = set(kinds)
+    schemes = []
+    ways = []
+    if CredentialKind.BEARER in kinds:
+        ways.append("a bearer token of this connection")
+    methods = [words for kind, words in _OAUTH_METHODS.items() if kind in kinds]
+    if methods:
+        endpoint = (
+            f"the token endpoint {token_endpoint}" if token_endpoint else "the token endpoint"
+        )
+        ways.append(f"an OAuth 2.0 access token from {endpoint} ({'; '.join(methods)})")
+    if ways:
+        schemes.append(
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.oauthbearertoken,
+                name="OAuth Bearer Token",
+                description=_sentence(
+                    f"{' or '.join(ways)}, sent as 'Authorization: Bearer <token>'."
+                ),
+                spec_uri=RFC_6750,
+            )
+        )
+    if CredentialKind.BASIC in kinds:
+        schemes.append(
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.httpbasic,
+                name="HTTP Basic",
+                description="The username and password of a Basic credential of this "
+                "connection, sent as 'Authorization: Basic <base64>'.",
+                spec_uri=RFC_7617,
+            )
+        )
+    if not schemes:
+        return [_NO_SCHEME]
+    schemes[0].primary = True
+    return schemes
+
+
+def service_provider_config(
+    schemes: list[AuthenticationScheme] | None = None,
+) -> ServiceProviderConfig:
+    """What the service supports, truthfully (RFC 7643 section 5); ``schemes`` are the
+    authentication schemes of the connection asking (:func:`authentication_schemes`)."""
     return ServiceProviderConfig(
         documentation_uri=None,
         patch=Patch(supported=True),
@@ -83,14 +157,7 @@ def service_provider_config() -> ServiceProviderConfig:
             max_page_size=app_settings.MAX_PAGE_SIZE,
             cursor_timeout=app_settings.CURSOR_TIMEOUT,
         ),
-        authentication_schemes=[
-            AuthenticationScheme(
-                type=AuthenticationScheme.Type.oauthbearertoken,
-                name="Bearer token",
-                description="A connection token sent as 'Authorization: Bearer <token>'.",
-                primary=True,
-            )
-        ],
+        authentication_schemes=schemes or [_NO_SCHEME],
     )
 
 

@@ -3,10 +3,15 @@
 not even members of B's account — and account A's memberships and roles stay exactly
 as they were."""
 
+import base64
+import uuid
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -18,10 +23,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scim_portal.models import DirectoryGroup, DirectoryUser, HostLink
-from scim_portal.provisioning import create_connection, directory
+from scim_portal import _secrets
+from scim_portal.models import (
+    AccessToken,
+    DirectoryGroup,
+    DirectoryUser,
+    HostLink,
+    OAuthApplication,
+)
+from scim_portal.models.credentials import ACCESS_TOKEN_PREFIX
+from scim_portal.provisioning import create_connection, directory, issue_credential
+from scim_portal.provisioning.credentials import record_authorization
 from scim_portal.provisioning.ownership import CannotLink, accept_invitation
 from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
+from tests.oauth.issuer import ASSERTION_TYPE, AUDIENCE, Issuer, SigningKey
 from tests.scim_client import ScimClient
 from tests.testapp.models import OrganizationMembership
 
@@ -227,3 +242,109 @@ def test_connection_b_never_reaches_beyond_what_it_owns(db):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+
+
+def _access_token_of(credential):
+    """An access token of ``credential``, stored as the token endpoint stores one."""
+    raw = _secrets.generate(ACCESS_TOKEN_PREFIX)
+    AccessToken.objects.create(
+        credential=credential,
+        digest=_secrets.digest(raw),
+        prefix=_secrets.display_prefix(raw, ACCESS_TOKEN_PREFIX),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return raw
+
+
+def _token_endpoint(client, data, authorization=None):
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.post(
+        "/scim/oauth/token", {"grant_type": "client_credentials", **data}, secure=True, **extra
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
+def _basic(username, password):
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def test_no_credential_of_connection_a_opens_connection_b(db, client, settings):
+    """Every kind of credential A holds, and every access token A got, opens A and is a
+    401 at B for every method, with B's directory unchanged."""
+    settings.SCIM_PORTAL = {
+        **settings.SCIM_PORTAL,
+        "FEDERATION_ALLOW_HTTP": True,
+        "FEDERATION_ALLOW_PRIVATE_NETWORKS": True,
+    }
+    issuer = Issuer(SigningKey("a-key"))
+    try:
+        connection_a, bearer = create_connection(
+            account=OrganizationFactory(), name="A", provider="entra"
+        )
+        connection_b, b_token = create_connection(
+            account=OrganizationFactory(), name="B", provider="okta"
+        )
+        basic = issue_credential(connection_a, "basic")
+        secret = issue_credential(connection_a, "client_secret")
+        federated = issue_credential(
+            connection_a,
+            "federated",
+            issuer=issuer.url,
+            subject=str(uuid.uuid4()),
+            audience=AUDIENCE,
+            jwks_url=issuer.jwks_url,
+        ).credential
+        connection_a.refresh_from_db()
+        application = OAuthApplication(name="Vendor app", redirect_uris="https://idp.test/cb")
+        application.set_secret()
+        application.save()
+        consent = record_authorization(connection_a, application, UserFactory())
+        credentials = {
+            "bearer token": f"Bearer {bearer.raw}",
+            "Basic": _basic(basic.credential.username, basic.raw),
+            "client-secret access token": "Bearer "
+            + _token_endpoint(client, {}, _basic(connection_a.oauth_client_id, secret.raw)),
+            "federated access token": "Bearer "
+            + _token_endpoint(
+                client,
+                {
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": issuer.assertion(federated.subject),
+                },
+            ),
+            "authorization access token": f"Bearer {_access_token_of(consent)}",
+            "client secret as a bearer token": f"Bearer {secret.raw}",
+            "Basic password as a bearer token": f"Bearer {basic.raw}",
+        }
+    finally:
+        issuer.stop()
+    b_scim = ScimClient(client, connection_b, b_token.raw)
+    b_user = b_scim.create_user("kept@b.example")
+    before = list(DirectoryUser.objects.filter(connection=connection_b).values())
+    base_a, base_b = f"/scim/v2/{connection_a.pk}", f"/scim/v2/{connection_b.pk}"
+    for name, authorization in credentials.items():
+        opens_a = client.get(f"{base_a}/Users", HTTP_AUTHORIZATION=authorization).status_code
+        assert opens_a == (401 if "as a bearer" in name else 200), name
+        attempts = [
+            client.get(f"{base_b}/Users", HTTP_AUTHORIZATION=authorization),
+            client.get(f"{base_b}/Users/{b_user['id']}", HTTP_AUTHORIZATION=authorization),
+            client.get(f"{base_b}/ServiceProviderConfig", HTTP_AUTHORIZATION=authorization),
+            client.post(
+                f"{base_b}/Users",
+                '{"userName": "planted@b.example"}',
+                content_type="application/scim+json",
+                HTTP_AUTHORIZATION=authorization,
+            ),
+            client.patch(
+                f"{base_b}/Users/{b_user['id']}",
+                '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations":'
+                ' [{"op": "replace", "path": "active", "value": false}]}',
+                content_type="application/scim+json",
+                HTTP_AUTHORIZATION=authorization,
+            ),
+            client.delete(f"{base_b}/Users/{b_user['id']}", HTTP_AUTHORIZATION=authorization),
+        ]
+        assert [response.status_code for response in attempts] == [401] * len(attempts), name
+    assert list(DirectoryUser.objects.filter(connection=connection_b).values()) == before
+    assert not DirectoryUser.objects.filter(connection=connection_a).exists()

@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from scim_portal.models import Connection, Credential
-from scim_portal.provisioning import create_connection, revoke_credential
+from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,55 @@ def test_last_used_is_recorded_at_most_once_per_resolution(
         client.get(url, **auth)
     assert Credential.objects.get(pk=issued.token.pk).last_used_at == token.last_used_at
     assert token.last_used_at <= timezone.now()
+
+
+def basic_header(issued):
+    import base64
+
+    pair = f"{issued.credential.username}:{issued.raw}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
+@pytest.mark.parametrize(
+    ("kinds", "challenge"),
+    [
+        (["bearer"], 'Bearer realm="SCIM"'),
+        (["basic"], 'Basic realm="SCIM"'),
+        (["client_secret"], 'Bearer realm="SCIM"'),
+        (["basic", "client_secret"], 'Bearer realm="SCIM", Basic realm="SCIM"'),
+        (["bearer", "basic"], 'Bearer realm="SCIM", Basic realm="SCIM"'),
+    ],
+)
+def test_the_challenge_lists_exactly_what_the_connection_accepts(
+    client, organization, kinds, challenge
+):
+    connection, _ = create_connection(
+        account=organization, name="C", provider="okta", credential_kind=kinds[0]
+    )
+    for kind in kinds[1:]:
+        issue_credential(connection, kind)
+    for header in (
+        {},
+        {"HTTP_AUTHORIZATION": "Basic bm86bm8="},
+        {"HTTP_AUTHORIZATION": "Bearer x"},
+    ):
+        response = client.get(f"/scim/v2/{connection.id}/Users", **header)
+        assert_scim_error(response, 401)
+        assert response["WWW-Authenticate"] == challenge
+
+
+def test_a_revoked_or_expired_kind_leaves_the_challenge(client, organization):
+    connection, bearer = create_connection(account=organization, name="C", provider="okta")
+    basic = issue_credential(connection, "basic")
+    url = f"/scim/v2/{connection.id}/Users"
+    assert client.get(url, HTTP_AUTHORIZATION=basic_header(basic)).status_code == 200
+    assert client.get(url)["WWW-Authenticate"] == 'Bearer realm="SCIM", Basic realm="SCIM"'
+    revoke_credential(basic.credential)
+    assert client.get(url, HTTP_AUTHORIZATION=basic_header(basic)).status_code == 401
+    assert client.get(url)["WWW-Authenticate"] == 'Bearer realm="SCIM"'
+    Credential.objects.filter(pk=bearer.credential.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    soon_basic = issue_credential(connection, "basic")
+    assert client.get(url)["WWW-Authenticate"] == 'Basic realm="SCIM"'
+    assert client.get(url, HTTP_AUTHORIZATION=basic_header(soon_basic)).status_code == 200

@@ -1,4 +1,8 @@
+import base64
+
 import pytest
+
+from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +59,73 @@ def test_declared_extension_appears_is_stored_returned_and_filterable(scim, sett
     assert found["totalResults"] == 1
     assert scim.get("/Users", filter=f"{urn}:floor gt 2").json()["totalResults"] == 1
     assert scim.get("/Users", filter=f"{urn}:floor gt 3").json()["totalResults"] == 0
+
+
+def schemes_of(client, connection, authorization):
+    response = client.get(
+        f"/scim/v2/{connection.pk}/ServiceProviderConfig", HTTP_AUTHORIZATION=authorization
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["authenticationSchemes"]
+
+
+def basic_header(issued):
+    pair = f"{issued.credential.username}:{issued.raw}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
+def access_token(client, connection, secret):
+    response = client.post(
+        "/scim/oauth/token",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION="Basic "
+        + base64.b64encode(f"{connection.oauth_client_id}:{secret}".encode()).decode(),
+        secure=True,
+    )
+    return "Bearer " + response.json()["access_token"]
+
+
+def test_a_bearer_token_connection_offers_the_bearer_scheme_only(client, scim):
+    schemes = schemes_of(client, scim.connection, f"Bearer {scim.token}")
+    assert [(s["type"], s.get("primary")) for s in schemes] == [("oauthbearertoken", True)]
+    assert "bearer token of this connection" in schemes[0]["description"]
+    assert "token endpoint" not in schemes[0]["description"]
+    assert schemes[0]["specUri"] == "https://www.rfc-editor.org/info/rfc6750"
+
+
+def test_a_client_credentials_connection_names_its_token_endpoint(client, organization):
+    connection, secret = create_connection(
+        account=organization, name="E", provider="entra", credential_kind="client_secret"
+    )
+    schemes = schemes_of(client, connection, access_token(client, connection, secret.raw))
+    assert [(s["type"], s.get("primary")) for s in schemes] == [("oauthbearertoken", True)]
+    description = schemes[0]["description"]
+    assert "http://testserver/scim/oauth/token" in description
+    assert "client secret" in description and "bearer token of this" not in description
+
+
+def test_basic_and_bearer_are_both_listed_the_bearer_first(client, scim):
+    basic = issue_credential(scim.connection, "basic")
+    for authorization in (f"Bearer {scim.token}", basic_header(basic)):
+        schemes = schemes_of(client, scim.connection, authorization)
+        assert [(s["type"], s.get("primary")) for s in schemes] == [
+            ("oauthbearertoken", True),
+            ("httpbasic", None),
+        ]
+        assert schemes[1]["specUri"] == "https://www.rfc-editor.org/info/rfc7617"
+
+
+def test_a_basic_only_connection_offers_basic_only(client, organization):
+    connection, basic = create_connection(
+        account=organization, name="O", provider="okta", credential_kind="basic"
+    )
+    schemes = schemes_of(client, connection, basic_header(basic))
+    assert [(s["type"], s.get("primary")) for s in schemes] == [("httpbasic", True)]
+
+
+def test_revoking_the_last_basic_credential_drops_the_scheme(client, scim):
+    basic = issue_credential(scim.connection, "basic")
+    assert len(schemes_of(client, scim.connection, f"Bearer {scim.token}")) == 2
+    revoke_credential(basic.credential)
+    schemes = schemes_of(client, scim.connection, f"Bearer {scim.token}")
+    assert [s["type"] for s in schemes] == ["oauthbearertoken"]

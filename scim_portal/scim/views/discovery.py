@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework.request import Request
 from rest_framework.response import Response
 from scim2_models import Context
 
 from .. import schema
+from ..authentication import usable_kinds
 from ..exceptions import NotFound
 from .base import ScimView, list_response
 
 
 class ServiceProviderConfigView(ScimView):
+    """The service's capabilities, with the authentication schemes of this connection."""
+
     def get(self, request: Request, connection_id: Any) -> Response:
-        data = schema.service_provider_config().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        token_endpoint = request.build_absolute_uri(reverse("scim_portal:oauth-token"))
+        schemes = schema.authentication_schemes(usable_kinds(self.connection.pk), token_endpoint)
+        config = schema.service_provider_config(schemes)
+        data = config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         data["meta"] = {
             "resourceType": "ServiceProviderConfig",
             "location": f"{self.base_url()}/ServiceProviderConfig",
