@@ -61,6 +61,7 @@ from ..models.credentials import (
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_PREFIX,
 )
+from ..scim.authentication import touch
 from .federation import FederationError, issuer_named_by, verify_assertion
 
 #: RFC 7523 client assertions, as RFC 7591 names the method.
@@ -578,6 +579,7 @@ class ScimAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         else:
             credential = _authorization_credential(request)
         assert credential is not None
+        touch(credential)  # obtaining a token is a use of the secret or issuer
         lifetime = credential.connection.access_token_lifetime
         token["expires_in"] = lifetime
         access = token["access_token"]

@@ -109,7 +109,7 @@ class ScimAuthentication(BaseAuthentication):
         connection_id = str(request.parser_context["kwargs"].get("connection_id", ""))
         if client is None or str(client.connection.pk) != connection_id:
             raise AuthenticationFailed("The credential is not valid for this connection.")
-        self._touch(client.credential)
+        touch(client.credential)
         return client, client.credential
 
     @staticmethod
@@ -147,14 +147,17 @@ class ScimAuthentication(BaseAuthentication):
             schemes = []
         return ", ".join(f'{scheme} realm="SCIM"' for scheme in schemes or ["Bearer"])
 
-    @staticmethod
-    def _touch(credential: Credential) -> None:
-        now = timezone.now()
-        stale = now - timedelta(seconds=app_settings.TOKEN_LAST_USED_RESOLUTION)
-        if credential.last_used_at is None or credential.last_used_at < stale:
-            credential.last_used_at = now
-            Credential.objects.filter(pk=credential.pk).update(last_used_at=now)
-        connection = credential.connection
-        if connection.last_request_at is None or connection.last_request_at < stale:
-            connection.last_request_at = now
-            Connection.objects.filter(pk=connection.pk).update(last_request_at=now)
+
+def touch(credential: Credential) -> None:
+    """Note that ``credential`` (and its connection) was just used: ``last_used_at`` and
+    the connection's ``last_request_at`` are written at most once per
+    ``TOKEN_LAST_USED_RESOLUTION`` seconds, not on every request."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=app_settings.TOKEN_LAST_USED_RESOLUTION)
+    if credential.last_used_at is None or credential.last_used_at < stale:
+        credential.last_used_at = now
+        Credential.objects.filter(pk=credential.pk).update(last_used_at=now)
+    connection = credential.connection
+    if connection.last_request_at is None or connection.last_request_at < stale:
+        connection.last_request_at = now
+        Connection.objects.filter(pk=connection.pk).update(last_request_at=now)

@@ -105,3 +105,19 @@ def test_basic_credentials_open_scim(client):
     row = RequestLog.objects.filter(connection=connection, status=200).get()
     assert (row.credential_kind, row.token_prefix) == ("basic", issued.credential.username)
     assert issued.raw not in str(list(RequestLog.objects.values()))
+
+
+def test_obtaining_a_token_is_a_use_of_the_secret(client, entra):
+    connection, issued = entra
+    assert issued.credential.last_used_at is None and connection.last_request_at is None
+    response = client.post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic(connection.oauth_client_id, issued.raw),
+        secure=True,
+    )
+    assert response.status_code == 200
+    issued.credential.refresh_from_db()
+    connection.refresh_from_db()
+    assert issued.credential.last_used_at is not None
+    assert connection.last_request_at is not None
