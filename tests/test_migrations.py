@@ -77,3 +77,37 @@ def test_a_fresh_migrate_creates_every_table_column_constraint_and_index():
     for table, (columns, named) in expected.items():
         assert schema[table][0] == columns, table
         assert set(named) <= set(schema[table][1]), table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bearer_tokens_of_0001_keep_working_after_0002():
+    """An installation upgrading from 0001: its tokens become bearer credentials."""
+    from django.utils import timezone
+
+    from scim_portal import _secrets
+    from scim_portal.models import Credential
+    from tests.factories import OrganizationFactory
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([(APP, "0001_initial")])
+    old = executor.loader.project_state([(APP, "0001_initial")]).apps
+    account = OrganizationFactory()
+    Connection = old.get_model(APP, "Connection")
+    Token = old.get_model(APP, "ConnectionToken")
+    scim_connection = Connection.objects.create(
+        account_id=account.pk, name="Okta", provider="okta", created_at=timezone.now()
+    )
+    raw = _secrets.generate("scimp_")
+    Token.objects.create(
+        connection=scim_connection,
+        digest=_secrets.digest(raw),
+        prefix=raw[:14],
+        label="Initial token",
+        created_at=timezone.now(),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([(APP, "0002_credentials")])
+    found = Credential.objects.by_value(raw)
+    assert found is not None
+    assert found.kind == "bearer" and found.label == "Initial token"
+    assert found.connection_id == scim_connection.pk
