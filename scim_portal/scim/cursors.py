@@ -11,28 +11,37 @@ A list is read as *parts*, one after another, each in its own order: a sorted li
 rows that have a sort key, then those without it (RFC 7644 sorts them last either way)
 in id order; ``/.search`` reads users, then groups.
 
-A cursor is JSON signed with Django's signing (HMAC-SHA256 keyed from ``SECRET_KEY``
-and ``SECRET_KEY_FALLBACKS``) under a salt that names the connection, the endpoint and
-the query (filter, sortBy and sortOrder; ``attributes`` may change between pages), with
-the time it was made. A cursor changed in any way, or shown to another connection,
-endpoint or query, fails its signature: ``invalidCursor``, with the same words whatever
-the reason. One older than ``CURSOR_TIMEOUT`` seconds is ``expiredCursor``. A cursor
-carries its page's ``count``; another ``count`` is ``invalidCount`` (RFC 9865 section
-2.1). Nothing is kept on the server.
+A cursor is JSON encrypted and authenticated with Fernet (``cryptography``: AES-128-CBC
+and HMAC-SHA256) under a key derived from ``SECRET_KEY`` (and each of
+``SECRET_KEY_FALLBACKS``, so rotating the secret key keeps live cursors readable) and
+the binding — the connection, the endpoint and the query (filter, sortBy and sortOrder;
+``attributes`` may change between pages) — with the time it was made. Encrypted, a
+cursor shows nothing of the row it continues from (a sort key is a userName or an email
+address, and URLs end up in proxies' logs). A cursor changed in any way, or shown to
+another connection, endpoint or query, fails its authentication: ``invalidCursor``, with
+the same words whatever the reason. One older than ``CURSOR_TIMEOUT`` seconds is
+``expiredCursor``. A cursor carries its page's ``count``; another ``count`` is
+``invalidCount`` (RFC 9865 section 2.1). Nothing is kept on the server.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from django.core import signing
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
 from django.db.models import F, OrderBy, Q
+from django.utils.encoding import force_bytes
 
 from ..conf import app_settings
 from ..models import Connection
@@ -181,6 +190,22 @@ class Cursor:
     count: int
 
 
+def _fernet(context: str) -> MultiFernet:
+    """Fernet keys for ``context``: one from ``SECRET_KEY`` (encrypting) and one from each
+    of ``SECRET_KEY_FALLBACKS`` (still read), each an HMAC-SHA256 of the context."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(
+                    hmac.new(force_bytes(secret), context.encode(), hashlib.sha256).digest()
+                )
+            )
+            for secret in secrets
+        ]
+    )
+
+
 class Cursors:
     """Mint and read the cursors of one query of one connection's endpoint."""
 
@@ -192,7 +217,7 @@ class Cursors:
         walk: Walk,
     ) -> None:
         binding = json.dumps([str(connection.pk), endpoint, *query], separators=(",", ":"))
-        self.signer = signing.TimestampSigner(salt=f"{SALT}:{binding}", sep=".")
+        self.fernet = _fernet(f"{SALT}:{binding}")
         self.walk = walk
 
     def mint(self, position: Position, *, backward: bool, count: int) -> str:
@@ -201,7 +226,9 @@ class Cursors:
             data["k"] = position.key
         if backward:
             data["b"] = 1
-        return self.signer.sign_object(data)
+        data["t"] = int(time.time())
+        token = self.fernet.encrypt(json.dumps(data, separators=(",", ":")).encode())
+        return token.decode("ascii").rstrip("=")  # unreserved characters only
 
     def read(self, value: str, count: int) -> Cursor:
         """The cursor ``value`` (not empty) says, for a page of ``count``; SCIM errors for
@@ -209,11 +236,14 @@ class Cursors:
         if not UNRESERVED.fullmatch(value):
             raise InvalidCursor()
         try:
-            data = self.signer.unsign_object(value, max_age=app_settings.CURSOR_TIMEOUT)
-        except signing.SignatureExpired:
-            raise ExpiredCursor() from None
-        except (signing.BadSignature, ValueError):
+            data = json.loads(self.fernet.decrypt(value + "=" * (-len(value) % 4)))
+            if not isinstance(data, dict) or not isinstance(data.get("t"), int):
+                raise ValueError
+            made = data["t"]
+        except (InvalidToken, ValueError, TypeError, KeyError):
             raise InvalidCursor() from None
+        if time.time() - made > app_settings.CURSOR_TIMEOUT:
+            raise ExpiredCursor()
         try:
             if not isinstance(data["p"], int) or data["p"] < 0:
                 raise ValueError

@@ -1,5 +1,6 @@
 """Cursor paging (RFC 9865, INTEROP.md checklist 28) beside index paging."""
 
+import base64
 import time
 
 import pytest
@@ -238,9 +239,9 @@ def test_an_old_cursor_has_expired(scim, settings, monkeypatch):
     bulk_users(scim.connection, 3)
     cursor = page(scim, cursor="", count=1)["nextCursor"]
     now = time.time()
-    monkeypatch.setattr("django.core.signing.time.time", lambda: now + 59)
+    monkeypatch.setattr("scim_portal.scim.cursors.time.time", lambda: now + 59)
     assert page(scim, cursor=cursor, count=1)["Resources"]
-    monkeypatch.setattr("django.core.signing.time.time", lambda: now + 61)
+    monkeypatch.setattr("scim_portal.scim.cursors.time.time", lambda: now + 61)
     scim_error(scim.get("/Users", cursor=cursor, count=1), "expiredCursor")
 
 
@@ -296,3 +297,23 @@ def test_a_deep_page_costs_what_the_first_costs(scim, query):
     page_sql = deep_queries[1]
     assert "OFFSET" not in page_sql.upper()
     assert (" < " if query else " > ") in page_sql  # from the cursor's row on
+
+
+def test_a_cursor_shows_nothing_of_the_row_it_continues_from(scim):
+    bulk_users(scim.connection, 3, prefix="secret-name")
+    cursor = page(scim, cursor="", count=1, sortBy="userName")["nextCursor"]
+    padded = cursor + "=" * (-len(cursor) % 4)
+    decoded = base64.urlsafe_b64decode(padded)
+    user = DirectoryUser.objects.filter(connection=scim.connection).order_by("user_name").first()
+    for clear in (b"secret-name", str(user.pk).encode(), user.pk.bytes, b'"k"'):
+        assert clear not in decoded and clear not in cursor.encode()
+
+
+def test_cursors_survive_a_secret_key_rotation(scim, settings):
+    bulk_users(scim.connection, 3)
+    cursor = page(scim, cursor="", count=1)["nextCursor"]
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+    assert page(scim, cursor=cursor, count=1)["Resources"]
+    settings.SECRET_KEY_FALLBACKS = []
+    scim_error(scim.get("/Users", cursor=cursor, count=1), "invalidCursor")
