@@ -42,6 +42,15 @@ def health(connection: Connection, credentials: list[Any] | None = None) -> Heal
         credentials = list(connection.credentials.all())
     usable = [credential for credential in credentials if credential.is_usable]
     last_status = getattr(connection, "last_status", None)
+    if not credentials:
+        # Created for an authorisation the identity provider has yet to obtain (Okta's
+        # OAuth 2): nothing has failed, nothing was ever revoked.
+        return Health(
+            "waiting",
+            "Waiting for authorisation",
+            "No credential yet: authorise the vendor's OAuth application for this connection "
+            "from your identity provider, or issue a credential.",
+        )
     if not usable:
         return Health(
             "failing",

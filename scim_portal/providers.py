@@ -18,7 +18,8 @@ Where each provider's methods and labels come from (its documentation):
   client authentication method, Scope).
 - Okta: "Add SCIM provisioning to app integrations": Authentication Mode Basic Auth
   (Username, Password), HTTP Header (Authorization: Bearer) or OAuth 2 (Access token
-  endpoint URI, Authorization endpoint URI, Client ID, Client Secret).
+  endpoint URI, Authorization endpoint URI, Client ID, Client Secret; then
+  "Authenticate with" the app).
 - OneLogin: the SCIM Provisioner connectors ask for SCIM Base URL and SCIM Bearer
   Token; their documentation names no other method.
 - JumpCloud: "Identity Management using a Custom SCIM Integration": Base URL and
@@ -94,6 +95,9 @@ class AuthMethod:
     #: What the provider shows that this app must be told (a federated issuer's
     #: issuer, subject, audience and keys), in the provider's order.
     shows: tuple[Field, ...] = ()
+    #: For an authorisation: the button of the provider's form that starts it, as
+    #: the form labels it ("…" stands for the app's name).
+    start_button: str = ""
 
     @property
     def issuable(self) -> bool:
@@ -230,6 +234,7 @@ OKTA = Provider(
                 Field("Client ID", Value.FROM_VENDOR),
                 Field("Client Secret", Value.FROM_VENDOR),
             ),
+            start_button="Authenticate with …",
         ),
     ),
     recommended="bearer",

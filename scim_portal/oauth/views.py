@@ -196,7 +196,16 @@ class AuthorizeView(LoginRequiredMixin, View):
     answered here (400) and never redirected; any other invalid request, and a "Deny",
     goes back to the client's redirect URI with an RFC 6749 ``error``. The page is
     never cached nor framed, and its form is CSRF-protected.
+
+    The query may carry our own hint, ``connection=<id>`` (an Okta app can put it in
+    the authorize URL it is given): when that connection is one the person may
+    authorise, it is chosen for them; any other value is ignored, so the page never
+    tells whether someone else's connection exists. The hint is no OAuth parameter
+    and never goes back to the client.
     """
+
+    #: The query parameter naming the connection to choose.
+    hint_parameter = "connection"
 
     template_name = "scim_portal/oauth/authorize.html"
 
@@ -245,7 +254,10 @@ class AuthorizeView(LoginRequiredMixin, View):
             grant = self._grant(request)
         except OAuth2Error as error:
             return self._invalid(request, error)
-        return self._page(request, grant, self.connections(request))
+        connections = self.connections(request)
+        hint = request.GET.get(self.hint_parameter, "")
+        chosen = next((c for c in connections if str(c.pk) == hint), None)
+        return self._page(request, grant, connections, chosen=chosen)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:

@@ -1,6 +1,7 @@
 """Credentials in the Provisioning tab: the create form (a connection and its first
-credential), the Credentials page (issue, rotate with overlap, revoke, every kind),
-and the page that shows a new credential once.
+credential, or none for a provider's authorisation), the Credentials page (issue,
+rotate with overlap, revoke, every kind), the page that shows a new credential once,
+and the page that says how to authorise a connection created for an authorisation.
 
 What a credential looks like to a tenant admin is its provider's: the methods its
 provisioning form offers, and that form's fields in its order, with its labels, all
@@ -41,6 +42,8 @@ class ShownField:
     value: str
     secret: bool = False
     note: str = ""
+    #: Given by the vendor (its OAuth application's), not by this connection.
+    vendor: bool = False
 
 
 def shown_fields(fields: tuple[Field, ...], values: dict[Value, str]) -> list[ShownField]:
@@ -61,7 +64,8 @@ def shown_fields(fields: tuple[Field, ...], values: dict[Value, str]) -> list[Sh
             note = "None: the keys are found through the issuer's OpenID configuration."
         elif field.value == Value.FROM_VENDOR:
             note = "From the vendor's OAuth application, registered by its staff."
-        shown.append(ShownField(field.label, id_, value, field.value.is_secret, note))
+        vendor = field.value == Value.FROM_VENDOR
+        shown.append(ShownField(field.label, id_, value, field.value.is_secret, note, vendor))
     return shown
 
 
@@ -117,6 +121,23 @@ class CredentialPage(PortalView):
         )
         add_never_cache_headers(response)
         return response
+
+    def render_authorization_setup(self, method: AuthMethod) -> HttpResponse:
+        """The page after creating a connection for the provider's authorisation
+        ``method``: what the provider's form asks for, in its order and with its labels,
+        where its Client ID and Client Secret come from, and how to authorise. It holds
+        no secret."""
+        assert self.connection is not None
+        return self.render(
+            "scim_portal/portal/authorization_setup.html",
+            method=method,
+            fields=shown_fields(method.fields, self.values()),
+            hinted_authorize_endpoint=(
+                f"{self.oauth_urls()['authorize_endpoint']}?connection={self.connection.pk}"
+            ),
+            applications=self.applications(),
+            guide=self.provider.guide_template,
+        )
 
     def values(self, credential: Credential | None = None, raw: str = "") -> dict[Value, str]:
         """What goes into each field of the provider's form for ``credential``."""
@@ -215,17 +236,16 @@ class ConnectionCreateView(CredentialPage):
             initial={"nonce": uuid.uuid4().hex, **initial, "provider": provider.key},
             provider=provider,
             audience=self.oauth_urls()["token_endpoint"],
+            applications=self.applications() if provider.method("authorization") else (),
         )
 
     def render_form(self, form: ConnectionForm, *, status: int = 200) -> HttpResponse:
-        authorization = form.authorization
         return self.render(
             form=form,
             status=status,
             chosen=form.identity_provider,
-            authorization=authorization,
-            authorization_fields=self.authorization_fields(authorization),
-            applications=self.applications() if authorization else [],
+            authorization=form.authorization,
+            applications=form.applications,
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -241,12 +261,16 @@ class ConnectionCreateView(CredentialPage):
             return self.render_form(form, status=400)
         data = form.cleaned_data
         nonce = data["nonce"]
+        # The provider obtains an authorisation itself: no credential is issued here.
+        kind = None if data["method"] == CredentialKind.AUTHORIZATION else data["method"]
         if claim_nonce(nonce, "") is not None:
             messages.info(
-                request, "That connection was already created; its secret is not shown again."
+                request,
+                "That connection was already created"
+                + ("." if kind is None else "; its secret is not shown again."),
             )
             return HttpResponseRedirect(self.url("connection-list"))
-        federated = _federated(data) if data["method"] == CredentialKind.FEDERATED else {}
+        federated = _federated(data) if kind == CredentialKind.FEDERATED else {}
         try:
             connection, issued = create_connection(
                 account=self.account,
@@ -254,7 +278,7 @@ class ConnectionCreateView(CredentialPage):
                 provider=data["provider"],
                 created_by=request.user,
                 actor=self.actor,
-                credential_kind=data["method"],
+                credential_kind=kind,
                 **federated,
             )
         except ValueError as exc:
@@ -263,6 +287,9 @@ class ConnectionCreateView(CredentialPage):
             return self.render_form(form, status=400)
         remember_nonce(nonce, str(connection.pk))
         self.connection = connection
+        if issued is None:
+            assert form.authorization is not None
+            return self.render_authorization_setup(form.authorization)
         return self.render_issued(issued, created=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from ..models import (
     DirectoryGroup,
     EmailDomainPolicy,
     LinkPolicy,
+    OAuthApplication,
 )
 from ..models.credentials import MAX_ACCESS_TOKEN_LIFETIME, MIN_ACCESS_TOKEN_LIFETIME
 from ..providers import PROVIDERS, AuthMethod, Provider, Value, provider_choices
@@ -67,9 +69,30 @@ class FederatedFieldsMixin(forms.Form):
                 self.add_error(shown.value, "This field is required.")
 
 
+class MethodSelect(forms.RadioSelect):
+    """Radio buttons of which some choices are shown but cannot be chosen, each
+    described by a note (``<id>_note``) that the template places after it."""
+
+    disabled_choices: frozenset[str] = frozenset()
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if str(option["value"]) in self.disabled_choices:
+            option["attrs"]["disabled"] = True
+            if "id" in option["attrs"]:
+                option["attrs"]["aria-describedby"] = f"{option['attrs']['id']}_note"
+        return option
+
+
 class ConnectionForm(FederatedFieldsMixin):
     """A connection of one provider with its first credential, of a method that
-    provider offers (its recommended one by default)."""
+    provider offers (its recommended one by default).
+
+    The provider's authorisation method (Okta's OAuth 2) creates the connection
+    without a credential: the provider obtains one on the authorisation page, for
+    one of the vendor's OAuth ``applications``. Without any, it is shown but cannot
+    be chosen.
+    """
 
     name = forms.CharField(
         max_length=200,
@@ -78,27 +101,37 @@ class ConnectionForm(FederatedFieldsMixin):
     provider = forms.ChoiceField(choices=provider_choices, help_text="Your identity provider.")
     #: Left out, the provider's recommended method.
     method = forms.ChoiceField(
-        label="Authentication method", widget=forms.RadioSelect, choices=(), required=False
+        label="Authentication method", widget=MethodSelect, choices=(), required=False
     )
     #: One-time key of this form, so a re-submitted POST cannot create a second connection.
     nonce = forms.CharField(widget=forms.HiddenInput)
 
     field_order = ["name", "provider", "method", *FEDERATED_FIELDS, "nonce"]
 
-    def __init__(self, *args: Any, provider: Provider, audience: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        provider: Provider,
+        audience: str,
+        applications: Sequence[OAuthApplication] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.identity_provider = provider
+        self.applications = list(applications)
         self.fields["provider"].widget.attrs["data-refresh"] = "sp-refresh"
-        self.fields["method"].widget.attrs["data-method-choice"] = ""
-        methods = provider.issuable_methods
-        self.fields["method"].choices = [  # type: ignore[attr-defined]
-            (method.kind, method.name) for method in methods
+        method_field = self.fields["method"]
+        method_field.widget.attrs["data-method-choice"] = ""
+        method_field.choices = [  # type: ignore[attr-defined]
+            (method.kind, method.name) for method in provider.methods
         ]
+        if self.authorization is not None and not self.applications:
+            method_field.widget.disabled_choices = frozenset({"authorization"})  # type: ignore[attr-defined]
         recommended = provider.default_method
-        self.fields["method"].initial = (
-            recommended.kind if recommended.issuable else methods[0].kind
+        method_field.initial = (
+            recommended.kind if recommended.issuable else provider.issuable_methods[0].kind
         )
-        self.fields["method"].help_text = f"{provider.name} recommends {recommended.name}."
+        method_field.help_text = f"{provider.name} recommends {recommended.name}."
         self.setup_federated(provider.method("federated"), audience)
 
     @property
@@ -113,7 +146,12 @@ class ConnectionForm(FederatedFieldsMixin):
         return name
 
     def clean_method(self) -> str:
-        return self.cleaned_data.get("method") or str(self.fields["method"].initial)
+        method: str = self.cleaned_data.get("method") or str(self.fields["method"].initial)
+        if method == "authorization" and not self.applications:
+            raise forms.ValidationError(
+                "The vendor has not registered an OAuth application yet: choose another method."
+            )
+        return method
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +27,31 @@ from .roles import recompute_all_roles
 DELETE_BATCH_SIZE = 500
 
 
+@overload
+def create_connection(
+    *,
+    account: Any,
+    name: str,
+    provider: str,
+    created_by: Any = None,
+    actor: Actor | None = None,
+    credential_kind: str = ...,
+    **credential: Any,
+) -> tuple[Connection, IssuedCredential]: ...
+
+
+@overload
+def create_connection(
+    *,
+    account: Any,
+    name: str,
+    provider: str,
+    created_by: Any = None,
+    actor: Actor | None = None,
+    credential_kind: None,
+) -> tuple[Connection, None]: ...
+
+
 @transaction.atomic
 def create_connection(
     *,
@@ -35,12 +60,16 @@ def create_connection(
     provider: str,
     created_by: Any = None,
     actor: Actor | None = None,
-    credential_kind: str = CredentialKind.BEARER,
+    credential_kind: str | None = CredentialKind.BEARER,
     **credential: Any,
-) -> tuple[Connection, IssuedCredential]:
+) -> tuple[Connection, IssuedCredential | None]:
     """Create a connection for ``account`` with its first credential (a bearer token
     unless ``credential_kind`` says otherwise; ``credential`` holds a federated
     issuer's ``issuer``, ``subject``, ``audience`` and ``jwks_url``).
+
+    With ``credential_kind=None`` the connection gets no credential, and the result
+    none: it waits for one, such as the authorisation an identity provider obtains
+    on the authorisation page (Okta's OAuth 2).
 
     Raises :class:`~scim_portal.providers.UnknownProvider` for an unknown
     provider key and ``ValueError`` for an empty name or an incomplete credential.
@@ -50,10 +79,13 @@ def create_connection(
     name = name.strip()
     if not name:
         raise ValueError("A connection needs a name.")
+    if credential_kind is None and credential:
+        raise ValueError("A connection created without a credential takes no credential fields.")
     actor = actor or Actor.for_user(created_by)
     connection = Connection.objects.create(
         account=account, name=name, provider=provider, created_by=created_by
     )
+    issued = None
     with recording(connection, actor) as events:
         events.add(
             EventType.CONNECTION_CREATED,
@@ -61,15 +93,16 @@ def create_connection(
             connection.id,
             {"name": name, "provider": provider},
         )
-        label = "Initial token" if credential_kind == CredentialKind.BEARER else "Initial"
-        issued = issue(
-            connection,
-            events,
-            kind=credential_kind,
-            label=credential.pop("label", "") or label,
-            created_by=created_by,
-            **credential,
-        )
+        if credential_kind is not None:
+            label = "Initial token" if credential_kind == CredentialKind.BEARER else "Initial"
+            issued = issue(
+                connection,
+                events,
+                kind=credential_kind,
+                label=credential.pop("label", "") or label,
+                created_by=created_by,
+                **credential,
+            )
     return connection, issued
 
 

@@ -4,7 +4,9 @@ tests/portal/test_browser_oauth.py)."""
 
 import base64
 import hashlib
+import re
 import secrets
+import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -24,7 +26,7 @@ from scim_portal.models import (
 )
 from scim_portal.models.credentials import CODE_LIFETIME
 from scim_portal.provisioning import revoke_application, revoke_credential
-from scim_portal.provisioning.connections import delete_connection
+from scim_portal.provisioning.connections import create_connection, delete_connection
 from scim_portal.provisioning.events import Actor
 
 pytestmark = pytest.mark.django_db
@@ -429,9 +431,7 @@ def test_a_revoked_application_can_neither_authorise_nor_exchange_nor_refresh(cl
     assert AccessToken.objects.count() == 1
 
 
-def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(
-    client, setup, okta
-):
+def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(client, setup, okta):
     application, secret = okta
     first = tokens(client, setup, okta)
     assert scim_status(client, setup["connection"], first["access_token"]) == 200
@@ -546,3 +546,81 @@ def test_plain_http_is_refused_on_the_page(client, setup, okta):
     response = client.get(authorize_url(application))
     assert response.status_code == 400
     assert "SECURE_PROXY_SSL_HEADER" in response.content.decode()
+
+
+# The connection hint: ``connection=<id>`` in the authorize URL's query.
+
+
+def hinted(application, hint, **params):
+    return f"{authorize_url(application, **params)}&{urlencode({'connection': hint})}"
+
+
+def without_csrf_token(page):
+    """A page with its CSRF token (masked anew on every response) left out."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', page)
+
+
+def test_a_hint_chooses_a_connection_the_person_may_authorise(client, setup, okta):
+    application, _ = okta
+    admin = setup["people"]["admin"]
+    staging, _ = create_connection(
+        account=setup["account"], name="Okta staging", provider="okta", credential_kind=None
+    )
+    client.force_login(admin)
+    page = client.get(hinted(application, staging.pk, state="s"), secure=True).content.decode()
+    assert f'<option value="{staging.pk}" selected>' in page
+    assert f'<option value="{setup["connection"].pk}">' in page
+    assert len(re.findall(r"<option [^>]*selected", page)) == 1
+    assert (
+        f"names the connection <strong>Okta staging</strong> (Okta) of the account "
+        f"<strong>{setup['account']}</strong>"
+    ) in page
+
+    response = client.post(
+        hinted(application, staging.pk, state="s"),
+        {"connection": str(staging.pk), "decision": "allow"},
+        secure=True,
+    )
+    target, query = query_of(response)
+    assert target == OKTA and set(query) == {"code", "state"}  # the hint stays here
+    assert AuthorizationCode.objects.get().connection == staging
+
+
+def test_the_chosen_connection_decides_not_the_hint(client, setup, okta):
+    application, _ = okta
+    staging, _ = create_connection(
+        account=setup["account"], name="Okta staging", provider="okta", credential_kind=None
+    )
+    client.force_login(setup["people"]["admin"])
+    response = client.post(
+        hinted(application, staging.pk),
+        {"connection": str(setup["connection"].pk), "decision": "allow"},
+        secure=True,
+    )
+    assert response.status_code == 302
+    assert AuthorizationCode.objects.get().connection == setup["connection"]
+    denied = client.post(
+        hinted(application, staging.pk, state="t"), {"decision": "deny"}, secure=True
+    )
+    _, query = query_of(denied)
+    assert (query["error"], query["state"]) == ("access_denied", "t")
+    assert "connection" not in query
+
+
+@pytest.mark.parametrize("person", ["admin", "member"])
+def test_a_hint_the_person_may_not_authorise_is_ignored_without_a_trace(
+    client, setup, okta, person
+):
+    application, _ = okta
+    client.force_login(setup["people"][person])
+    plain = without_csrf_token(
+        client.get(authorize_url(application, state="s"), secure=True).content.decode()
+    )
+    other = setup["other_connection"]
+    for hint in (other.pk, uuid.uuid4(), "not-a-uuid", "", "1 OR 1=1"):
+        response = client.get(hinted(application, hint, state="s"), secure=True)
+        assert response.status_code == 200
+        page = without_csrf_token(response.content.decode())
+        assert page == plain, hint
+        assert str(other.pk) not in page and "Theirs" not in page
+        assert "selected" not in page

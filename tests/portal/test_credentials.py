@@ -74,6 +74,12 @@ def radios(page):
     return [(kind, name, "checked" in attrs) for kind, attrs, name in found]
 
 
+def disabled_radios(page):
+    """The create form's methods that cannot be chosen."""
+    found = re.findall(r'<input type="radio" name="method" value="([^"]+)"([^>]*)>', page)
+    return [kind for kind, attrs in found if " disabled" in attrs]
+
+
 def create(client, provider, method, **extra):
     data = {"name": f"{provider} {method}", "provider": provider, "method": method}
     data.update({"nonce": uuid.uuid4().hex, **extra})
@@ -103,7 +109,7 @@ def test_the_create_form_asks_for_exactly_the_providers_methods_in_its_order(adm
     page = admin.get("/provisioning/acme/new/", {"provider": key}).content.decode()
     assert re.search(rf'<option value="{key}" selected>', page)
     expected = [(m.kind, m.name, m.kind == provider.recommended) for m in provider.methods]
-    assert radios(page) == [method for method in expected if method[0] != "authorization"]
+    assert radios(page) == expected
     federated = provider.method("federated")
     asked = re.findall(r'<label for="id_(issuer|subject|audience|jwks_url)">([^<]+)</label>', page)
     if federated is None:
@@ -118,12 +124,10 @@ def test_the_create_form_asks_for_exactly_the_providers_methods_in_its_order(adm
     authorization = provider.method("authorization")
     if authorization is None:
         assert "authorization code" not in page
-    else:  # not issuable here: its endpoints and how the vendor's application is authorised
-        assert [(m[0]) for m in radios(page)] == ["basic", "bearer"]
-        assert labels(page) == ["Access token endpoint URI", "Authorization endpoint URI"]
-        assert value_of(page, "scim-authorize-endpoint") == "http://testserver/scim/oauth/authorize"
-        assert value_of(page, "scim-token-endpoint") == "http://testserver/scim/oauth/token"
-        assert "registered by the vendor's staff" in page
+    else:  # offered in its order, but not until the vendor registers an application
+        assert [(m[0]) for m in radios(page)] == ["basic", "bearer", "authorization"]
+        assert disabled_radios(page) == ["authorization"]
+        assert "the vendor has not registered an OAuth application" in page
 
 
 def test_choosing_another_provider_redraws_the_form_without_creating(admin):

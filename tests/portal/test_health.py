@@ -6,10 +6,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from scim_portal.health import health
-from scim_portal.models import Connection, Credential
+from scim_portal.health import health, with_last_status
+from scim_portal.models import Connection, Credential, OAuthApplication, RequestLog
 from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
-from tests.factories import OrganizationFactory
+from scim_portal.provisioning.credentials import record_authorization
+from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +77,28 @@ def test_the_connection_list_shows_the_status(setup):
     revoke_credential(setup["token"])
     page = client.get("/provisioning/acme/").content.decode()
     assert "No usable credential" in page
+
+
+def test_a_connection_awaiting_its_authorisation_waits_rather_than_fails():
+    connection, issued = create_connection(
+        account=OrganizationFactory(), name="Okta", provider="okta", credential_kind=None
+    )
+    assert issued is None
+    state = health(connection)
+    assert (state.key, state.label) == ("waiting", "Waiting for authorisation")
+    assert "authorise the vendor's OAuth application" in state.explanation
+    # Refused requests before the authorisation do not make it fail either.
+    RequestLog.objects.create(
+        connection=connection, method="GET", path="/scim/v2/x/Users", status=401, duration_ms=1
+    )
+    annotated = with_last_status(Connection.objects.filter(pk=connection.pk)).get()
+    assert health(annotated).label == "Waiting for authorisation"
+
+    application = OAuthApplication(name="Acme for Okta", redirect_uris="https://o.example/cb")
+    application.set_secret()
+    application.save()
+    authorisation = record_authorization(connection, application, UserFactory())
+    assert health(connection).label == "Waiting for the first request"
+    revoke_credential(authorisation)
+    state = health(connection)
+    assert (state.key, state.label) == ("failing", "No usable credential")
