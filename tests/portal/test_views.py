@@ -243,3 +243,15 @@ def test_users_show_how_each_joined_the_account_and_flag_unverified_domains(admi
     grace = DirectoryUser.objects.get(user_name="grace")
     detail = admin.get(base + f"/users/{grace.pk}/").content.decode()
     assert "accept an invitation" in detail and "grace-at-globex" not in detail
+
+
+
+def test_help_text_is_what_its_field_is_described_by(admin):
+    """Screen readers read a field's help: each ``aria-describedby`` names an element."""
+    for url in ("/provisioning/acme/new/", "/provisioning/acme/new/?provider=entra"):
+        page = admin.get(url).content.decode()
+        described = re.findall(r'aria-describedby="([^"]+)"', page)
+        assert described
+        for target in described:
+            for name in target.split():
+                assert f'id="{name}"' in page, name
