@@ -323,3 +323,19 @@ def test_refused_assertions_of_a_known_issuer_reach_its_connections_log(
     )
     assert "expired" in row.detail
     assert expired not in str(list(RequestLog.objects.values()))
+
+
+def test_a_subject_longer_than_the_logs_column_is_logged_cut(client, issuer):
+    """A federated subject may be up to 500 characters (GitHub's and Google's are long);
+    the request log keeps the start of it, as on SQLite, and PostgreSQL does not refuse
+    the row."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    subject = "repo:example-organisation/a-long-repository-name:ref:refs/heads/main"
+    federate(connection, issuer, subject=subject)
+    response = exchange(client, issuer.assertion(subject), connection.oauth_client_id)
+    assert response.status_code == 200, response.content
+    row = RequestLog.objects.get(connection=connection)
+    assert (row.status, row.credential_kind) == (200, "federated")
+    assert subject.startswith(row.token_prefix) and len(row.token_prefix) == 40

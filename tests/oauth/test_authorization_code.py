@@ -151,6 +151,17 @@ def test_admin_authorises_okta_which_exchanges_the_code_and_calls_scim(client, s
         assert secret_value not in stored
 
 
+def test_an_application_with_a_long_name_is_logged_cut(client, setup):
+    """An application's name (up to 100 characters) names its authorisations; the
+    request log keeps its start, and PostgreSQL does not refuse the row."""
+    name = "Acme Corporation provisioning for Okta (production tenant)"
+    body = tokens(client, setup, register(name=name))
+    assert body["access_token"].startswith("scimat_")
+    row = RequestLog.objects.get(connection=setup["connection"], path=TOKEN_URL)
+    assert (row.status, row.credential_kind) == (200, "authorization")
+    assert name.startswith(row.token_prefix) and len(row.token_prefix) == 40
+
+
 def test_without_state_none_comes_back(client, setup, okta):
     application, _ = okta
     _, query = query_of(consent(client, setup["people"]["admin"], application, setup["connection"]))
@@ -429,9 +440,7 @@ def test_a_revoked_application_can_neither_authorise_nor_exchange_nor_refresh(cl
     assert AccessToken.objects.count() == 1
 
 
-def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(
-    client, setup, okta
-):
+def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(client, setup, okta):
     application, secret = okta
     first = tokens(client, setup, okta)
     assert scim_status(client, setup["connection"], first["access_token"]) == 200
