@@ -297,6 +297,22 @@ def test_other_invalid_requests_go_back_to_the_client_with_an_error(client, setu
     assert not AuthorizationCode.objects.exists()
 
 
+def test_a_scope_no_database_column_holds_goes_back_with_an_error(client, setup, okta):
+    """PostgreSQL's text holds no NUL character: consenting to such a scope was a 500."""
+    application, _ = okta
+    response = consent(
+        client,
+        setup["people"]["admin"],
+        application,
+        setup["connection"],
+        scope="scim\x00",
+        state="q",
+    )
+    target, query = query_of(response)
+    assert (target, query["error"], query["state"]) == (OKTA, "invalid_scope", "q")
+    assert not AuthorizationCode.objects.exists()
+
+
 def test_the_code_is_bound_to_its_application(client, setup, okta):
     application, secret = okta
     other, other_secret = register(name="Someone else")
