@@ -78,6 +78,28 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a gateway reaches: NAT64's
+#: well-known prefix (RFC 6052) and the deprecated IPv4-compatible addresses.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def _is_public(address: str) -> bool:
+    """Whether ``address`` is a public one, the IPv4 address an IPv6 one carries too
+    (IPv4-mapped, NAT64, 6to4, IPv4-compatible): Python's ``is_global`` calls
+    ``64:ff9b::a9fe:a9fe`` public, yet a NAT64 gateway takes it to 169.254.169.254."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and any(ip in network for network in _IPV4_IN_LAST_32_BITS):
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None and not carried.is_global:
+            return False
+    return ip.is_global
+
+
 def _address_of(host: str, port: int) -> str:
     """The address to connect to: the first the name resolves to, each one checked."""
     try:
@@ -87,7 +109,7 @@ def _address_of(host: str, port: int) -> str:
     addresses = [str(info[4][0]) for info in infos]
     if not app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS:
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            if not _is_public(address):
                 raise FederationError(f"{host} resolves to a private address; not fetched.")
     return addresses[0]
 

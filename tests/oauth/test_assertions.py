@@ -3,6 +3,7 @@ every forged, stale or misdirected assertion is ``invalid_client`` with nothing 
 keys are never fetched from private addresses unless allowed, and a fetch is bounded
 in time and size."""
 
+import socket
 import time
 import uuid
 
@@ -203,6 +204,40 @@ def test_keys_on_a_private_address_are_not_fetched(client, issuer, settings, dis
     response = exchange(client, issuer.assertion(credential.subject))
     assert_refused(response, "private address", "not fetched")
     assert issuer.fetched == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "64:ff9b::a9fe:a9fe",  # NAT64 (RFC 6052): reaches 169.254.169.254 through a gateway
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_not_fetched(monkeypatch, address):
+    """Python's ``is_global`` calls these IPv6 addresses public, yet each carries a private
+    IPv4 address that a NAT64 gateway or a 6to4 relay may reach."""
+    from scim_portal.oauth import federation
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
+    with pytest.raises(federation.FederationError, match="private address"):
+        federation.fetch_json("https://keys.example/discovery/keys")
+
+
+def test_a_public_ipv6_address_passes_the_guard(monkeypatch):
+    from scim_portal.oauth import federation
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700::1", port, 0, 0))]
+
+    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
+    assert federation._address_of("keys.example", 443) == "2606:4700::1"
 
 
 def test_a_silent_key_server_is_given_up_on_in_time(client, issuer, settings):
