@@ -251,7 +251,9 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise FederationError(f"The assertion is not valid: {exc}.") from None
     now = time.time()
-    if float(claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
+    # PyJWT checked that it is an integer; one past any float would overflow float().
+    expires = int(claims["exp"])
+    if expires > now + MAX_ASSERTION_LIFETIME:
         raise FederationError("The assertion lives longer than a day.")
     # Entra's tokens carry their unique id as "uti"; RFC 7523 names it "jti".
     unique = claims.get("jti") or claims.get("uti")
@@ -259,7 +261,7 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
         raise FederationError("The assertion has no jti (a unique id), so it could be replayed.")
     seen = _cache_key("jti", f"{credential.pk}:{unique}")
     try:
-        first_use = _cache().add(seen, 1, int(float(claims["exp"]) - now + LEEWAY) + 1)
+        first_use = _cache().add(seen, 1, int(expires - now + LEEWAY) + 1)
     except Exception:
         raise FederationError("Cannot check the assertion for replay now; retry.") from None
     if not first_use:
