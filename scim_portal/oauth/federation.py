@@ -280,8 +280,9 @@ def _storable(text: str) -> bool:
 
 def issuer_named_by(assertion: str, client_id: str | None = None) -> Credential:
     """The usable federated issuer, with its connection, whose issuer, subject and
-    audience ``assertion`` names (of the connection ``client_id`` names, when given),
-    else :class:`FederationError`. Nothing is verified yet: :func:`verify_assertion`."""
+    audience ``assertion`` names (of the connection ``client_id`` names, when given; the
+    newest, when that connection has several alike), else :class:`FederationError`.
+    Nothing is verified yet: :func:`verify_assertion`."""
     if len(assertion) > MAX_ASSERTION_LENGTH:
         raise FederationError("The client assertion is too long.")
     try:
@@ -304,8 +305,9 @@ def issuer_named_by(assertion: str, client_id: str | None = None) -> Credential:
     audiences = [audience] if isinstance(audience, str) else audience
     if not isinstance(audiences, list):
         audiences = []
-    found = [c for c in candidates[:20] if c.audience in audiences]
-    if len(found) != 1:
+    found = [c for c in candidates.order_by("-created_at", "-pk")[:20] if c.audience in audiences]
+    # One connection may trust the same issuer twice (rotation with overlap): its newest acts.
+    if len({c.connection_id for c in found}) != 1:
         raise FederationError(
             "No single federated issuer of a connection matches this assertion"
             + ("." if client_id or not found else "; send client_id.")

@@ -321,6 +321,23 @@ def test_two_connections_trusting_one_workload_need_the_client_id(client, issuer
     assert AccessToken.objects.get().credential.connection == connections[1]
 
 
+@pytest.mark.parametrize("send_client_id", [False, True], ids=["no-client-id", "client-id"])
+def test_a_second_issuer_like_the_first_overlaps_it(client, issuer, send_client_id):
+    """Issuing a federated issuer again (a new expiry, another JWKS URL) before revoking
+    the old one is rotation with overlap, as for every kind: assertions keep working, and
+    the newest is the one that acts."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    subject = str(uuid.uuid4())
+    federate(connection, issuer, subject=subject, label="old")
+    newest = federate(connection, issuer, subject=subject, discover=True, label="new")
+    client_id = connection.oauth_client_id if send_client_id else None
+    response = exchange(client, issuer.assertion(subject), client_id)
+    assert response.status_code == 200, response.content
+    assert AccessToken.objects.get().credential == newest
+
+
 @pytest.mark.parametrize("claim", ["iss", "sub", "aud"])
 def test_a_nul_character_in_a_claim_is_refused(client, federated_client, issuer, claim):
     _connection, credential = federated_client
