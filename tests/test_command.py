@@ -104,6 +104,16 @@ def test_rotate_then_revoke(organization):
     assert Credential.objects.by_value(rotated["token"]) is not None
 
 
+def test_revoke_token_revokes_bearer_tokens_only(organization):
+    """``revoke-token`` is the bearer-token form of ``revoke-credential``: a Basic
+    username or another kind's prefix names no token."""
+    payload = create(organization)
+    basic, _ = issue(payload["id"], "basic")
+    with pytest.raises(CommandError, match="no token"):
+        run("revoke-token", "--connection", payload["id"], "--token", basic["username"])
+    assert Credential.objects.get(username=basic["username"]).revoked_at is None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
