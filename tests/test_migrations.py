@@ -77,3 +77,41 @@ def test_a_fresh_migrate_creates_every_table_column_constraint_and_index():
     for table, (columns, named) in expected.items():
         assert schema[table][0] == columns, table
         assert set(named) <= set(schema[table][1]), table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bearer_token_of_0001_still_opens_its_connection_after_0002(client):
+    """Upgrading keeps every existing token working: its row becomes a bearer credential."""
+    from scim_portal import _secrets
+    from scim_portal.models import Credential
+    from scim_portal.models.credentials import TOKEN_PREFIX
+    from tests.factories import OrganizationFactory
+
+    account = OrganizationFactory()
+    executor = MigrationExecutor(connection)
+    executor.migrate([(APP, "0001_initial")])
+    old = executor.loader.project_state([(APP, "0001_initial")]).apps
+    old_connection = old.get_model(APP, "Connection").objects.create(
+        account_id=account.pk, name="Okta", provider="okta"
+    )
+    raw = _secrets.generate(TOKEN_PREFIX)
+    old.get_model(APP, "ConnectionToken").objects.create(
+        connection=old_connection,
+        digest=_secrets.digest(raw),
+        prefix=_secrets.display_prefix(raw, TOKEN_PREFIX),
+        label="Initial token",
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([(APP, "0002_credentials")])
+
+    credential = Credential.objects.by_value(raw)
+    assert credential is not None
+    assert (credential.kind, credential.label, credential.connection_id) == (
+        "bearer",
+        "Initial token",
+        old_connection.pk,
+    )
+    response = client.get(f"/scim/v2/{old_connection.pk}/Users", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 200
+    assert response.json()["totalResults"] == 0
