@@ -1,4 +1,5 @@
-"""The one initial migration builds exactly the schema the models describe."""
+"""The migrations build exactly the schema the models describe, and upgrading keeps
+existing tokens working."""
 
 import pytest
 from django.apps import apps as installed_apps
