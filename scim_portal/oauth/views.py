@@ -21,6 +21,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -89,7 +90,7 @@ class TokenView(View):
             client_id = _client_id_of(request)
         except RequestDataTooBig:
             return oauth_error("invalid_request", "The request body is too large.", 413)
-        except SuspiciousOperation:  # Django's limits on forms: too many fields
+        except (SuspiciousOperation, MultiPartParserError):  # too many fields, no boundary…
             return oauth_error(
                 "invalid_request", "The request body is not a form this accepts.", 400
             )
