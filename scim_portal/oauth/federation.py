@@ -104,7 +104,7 @@ def _address_of(host: str, port: int) -> str:
     """The address to connect to: the first the name resolves to, each one checked."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
         raise FederationError(f"Cannot resolve {host}: {exc}.") from None
     addresses = [str(info[4][0]) for info in infos]
     if not app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS:

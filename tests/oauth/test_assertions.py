@@ -242,6 +242,17 @@ def test_a_public_ipv6_address_passes_the_guard(monkeypatch):
     assert federation._address_of("keys.example", 443) == "2606:4700::1"
 
 
+def test_a_key_url_no_name_lookup_takes_is_refused(client, issuer):
+    """A host name that passes Django's URL validation (60 accented letters) but is too
+    long once IDNA-encoded: refused in JSON, not a 500."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    jwks_url = "https://" + "é" * 60 + ".example/keys"
+    credential = federate(connection, issuer, jwks_url=jwks_url)
+    assert_refused(exchange(client, issuer.assertion(credential.subject)), "Cannot resolve")
+
+
 def test_a_silent_key_server_is_given_up_on_in_time(client, issuer, settings):
     silent = SilentServer()
     settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "FEDERATION_FETCH_TIMEOUT": 0.5}
