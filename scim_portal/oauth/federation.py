@@ -143,11 +143,14 @@ def fetch_json(url: str) -> dict[str, Any]:
     The timeout bounds the whole exchange, not each read: a server sending a byte now
     and then would otherwise hold the token request for as long as it likes."""
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port past 65535
+        port = 0
+    if parts.scheme not in ("https", "http") or not parts.hostname or not port:
         raise FederationError(f"{url} is not an http(s) URL.")
     if parts.scheme == "http" and not app_settings.FEDERATION_ALLOW_HTTP:
         raise FederationError(f"{url} is not an https URL.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     timeout = float(app_settings.FEDERATION_FETCH_TIMEOUT)
     address = _address_of(parts.hostname, port)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection

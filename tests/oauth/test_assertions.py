@@ -242,15 +242,23 @@ def test_a_public_ipv6_address_passes_the_guard(monkeypatch):
     assert federation._address_of("keys.example", 443) == "2606:4700::1"
 
 
-def test_a_key_url_no_name_lookup_takes_is_refused(client, issuer):
-    """A host name that passes Django's URL validation (60 accented letters) but is too
-    long once IDNA-encoded: refused in JSON, not a 500."""
+@pytest.mark.parametrize(
+    ("jwks_url", "words"),
+    [
+        ("https://" + "é" * 60 + ".example/keys", ["Cannot resolve"]),
+        ("https://keys.example:99999/keys", ["not an http(s) URL"]),
+    ],
+    ids=["too-long-once-idna-encoded", "port-out-of-range"],
+)
+def test_a_key_url_that_cannot_be_fetched_is_refused(client, issuer, jwks_url, words):
+    """URLs that pass Django's URL validation, as every stored one did, yet no fetch can
+    take (a host name too long once IDNA-encoded, a port past 65535): refused in JSON,
+    not a 500."""
     connection, _ = create_connection(
         account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
     )
-    jwks_url = "https://" + "é" * 60 + ".example/keys"
     credential = federate(connection, issuer, jwks_url=jwks_url)
-    assert_refused(exchange(client, issuer.assertion(credential.subject)), "Cannot resolve")
+    assert_refused(exchange(client, issuer.assertion(credential.subject)), *words)
 
 
 def test_a_silent_key_server_is_given_up_on_in_time(client, issuer, settings):
