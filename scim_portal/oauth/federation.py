@@ -5,7 +5,8 @@ OpenID configuration. Both documents are fetched with a bounded timeout and size
 never from a private or loopback address (unless ``FEDERATION_ALLOW_PRIVATE_NETWORKS``),
 and kept in Django's cache for ``FEDERATION_KEYS_CACHE_SECONDS``; an assertion signed
 by a key not in the cached set fetches the set again, at most once a minute per URL
-(keys rotate; a flood of unknown key ids must not become a flood of fetches).
+(keys rotate; a flood of unknown key ids must not become a flood of fetches); a fetch
+that failed is not tried again for a minute either.
 Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
 """
 
@@ -182,6 +183,21 @@ def fetch_json(url: str) -> dict[str, Any]:
     return document
 
 
+def _fetch(url: str) -> dict[str, Any]:
+    """:func:`fetch_json`, except that a URL whose fetch failed is not fetched again for
+    :data:`REFETCH_INTERVAL` seconds (the same refusal meanwhile): a dead or slow key
+    server must not cost a fetch, and a worker held up to the timeout, per request."""
+    failed = _cache_key("failed", url)
+    reason = _cache().get(failed)
+    if isinstance(reason, str):
+        raise FederationError(reason)
+    try:
+        return fetch_json(url)
+    except FederationError as exc:
+        _cache().set(failed, str(exc), REFETCH_INTERVAL)
+        raise
+
+
 def jwks_url_of(credential: Credential) -> str:
     """Where the issuer's keys are: the credential's JWKS URL, or the ``jwks_uri`` of
     ``<issuer>/.well-known/openid-configuration`` (cached like the keys)."""
@@ -192,7 +208,7 @@ def jwks_url_of(credential: Credential) -> str:
     cached = _cache().get(key)
     if isinstance(cached, str):
         return cached
-    document = fetch_json(configuration_url)
+    document = _fetch(configuration_url)
     jwks_uri = document.get("jwks_uri")
     if not isinstance(jwks_uri, str) or not jwks_uri:
         raise FederationError(f"{configuration_url} names no jwks_uri.")
@@ -204,7 +220,7 @@ def _key_set(url: str, *, refresh: bool = False) -> jwt.PyJWKSet:
     key = _cache_key("jwks", url)
     document = None if refresh else _cache().get(key)
     if document is None:
-        document = fetch_json(url)
+        document = _fetch(url)
         _cache().set(key, document, app_settings.FEDERATION_KEYS_CACHE_SECONDS)
     try:
         return jwt.PyJWKSet.from_dict(document)

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from django.core.cache import cache
 
 from scim_portal.models import AccessToken, RequestLog
 from scim_portal.provisioning import create_connection
@@ -194,6 +195,26 @@ def test_a_rotated_key_is_picked_up(client, federated_client, issuer):
     response = exchange(client, issuer.assertion(credential.subject, key=new_key))
     assert response.status_code == 200, response.content
     assert len(issuer.fetched) == 2
+
+
+@pytest.mark.parametrize("discover", [False, True], ids=["jwks-url", "openid-configuration"])
+def test_a_failed_fetch_is_not_tried_again_within_a_minute(client, issuer, discover):
+    """A key server that fails or hangs must not cost a fetch (up to
+    FEDERATION_FETCH_TIMEOUT of a worker) on every token request anyone sends naming its
+    issuer: its failure is remembered for a minute, then it is asked again."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    credential = federate(connection, issuer, discover=discover)
+    failing = f"/{issuer.tenant}/v2.0/.well-known/openid-configuration" if discover else None
+    issuer.serve(failing or issuer.jwks_path, {"error": "down"}, status=503)
+    for _ in range(3):
+        assert_refused(exchange(client, issuer.assertion(credential.subject)), "answered 503")
+    assert len(issuer.fetched) == 1
+    issuer.publish()
+    cache.clear()  # a minute later, what it remembered has expired
+    response = exchange(client, issuer.assertion(credential.subject))
+    assert response.status_code == 200, response.content
 
 
 @pytest.mark.parametrize("discover", [False, True], ids=["jwks-url", "openid-configuration"])
