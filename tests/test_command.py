@@ -308,6 +308,12 @@ def test_issue_credential_without_public_url_prints_paths_and_warns(organization
         (["--kind", "bearer", "--issuer", "https://idp.example"], "--issuer: only for"),
         (["--kind", "basic", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
         (["--kind", "basic", "--expires-at", "soon"], "ISO 8601"),
+        (["--kind", "bearer", "--label", "x" * 101], "label"),
+        (
+            ["--kind", "federated", "--issuer", "https://idp.example", "--subject", "s" * 501,
+             "--audience", "a"],
+            "subject",
+        ),
     ],
 )  # fmt: skip
 def test_issue_credential_errors(organization, args, message):
