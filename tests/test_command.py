@@ -104,6 +104,16 @@ def test_rotate_then_revoke(organization):
     assert Credential.objects.by_value(rotated["token"]) is not None
 
 
+def test_revoke_token_revokes_bearer_tokens_only(organization):
+    """``revoke-token`` is the bearer-token form of ``revoke-credential``: a Basic
+    username or another kind's prefix names no token."""
+    payload = create(organization)
+    basic, _ = issue(payload["id"], "basic")
+    with pytest.raises(CommandError, match="no token"):
+        run("revoke-token", "--connection", payload["id"], "--token", basic["username"])
+    assert Credential.objects.get(username=basic["username"]).revoked_at is None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -298,6 +308,12 @@ def test_issue_credential_without_public_url_prints_paths_and_warns(organization
         (["--kind", "bearer", "--issuer", "https://idp.example"], "--issuer: only for"),
         (["--kind", "basic", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
         (["--kind", "basic", "--expires-at", "soon"], "ISO 8601"),
+        (["--kind", "bearer", "--label", "x" * 101], "label"),
+        (
+            ["--kind", "federated", "--issuer", "https://idp.example", "--subject", "s" * 501,
+             "--audience", "a"],
+            "subject",
+        ),
     ],
 )  # fmt: skip
 def test_issue_credential_errors(organization, args, message):

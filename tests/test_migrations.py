@@ -1,4 +1,5 @@
-"""The one initial migration builds exactly the schema the models describe."""
+"""The migrations build exactly the schema the models describe, and upgrading keeps
+existing tokens working."""
 
 import pytest
 from django.apps import apps as installed_apps
@@ -80,34 +81,38 @@ def test_a_fresh_migrate_creates_every_table_column_constraint_and_index():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_bearer_tokens_of_0001_keep_working_after_0002():
-    """An installation upgrading from 0001: its tokens become bearer credentials."""
-    from django.utils import timezone
-
+def test_a_bearer_token_of_0001_still_opens_its_connection_after_0002(client):
+    """Upgrading keeps every existing token working: its row becomes a bearer credential."""
     from scim_portal import _secrets
     from scim_portal.models import Credential
+    from scim_portal.models.credentials import TOKEN_PREFIX
     from tests.factories import OrganizationFactory
 
+    account = OrganizationFactory()
     executor = MigrationExecutor(connection)
     executor.migrate([(APP, "0001_initial")])
     old = executor.loader.project_state([(APP, "0001_initial")]).apps
-    account = OrganizationFactory()
-    Connection = old.get_model(APP, "Connection")
-    Token = old.get_model(APP, "ConnectionToken")
-    scim_connection = Connection.objects.create(
-        account_id=account.pk, name="Okta", provider="okta", created_at=timezone.now()
+    old_connection = old.get_model(APP, "Connection").objects.create(
+        account_id=account.pk, name="Okta", provider="okta"
     )
-    raw = _secrets.generate("scimp_")
-    Token.objects.create(
-        connection=scim_connection,
+    raw = _secrets.generate(TOKEN_PREFIX)
+    old.get_model(APP, "ConnectionToken").objects.create(
+        connection=old_connection,
         digest=_secrets.digest(raw),
-        prefix=raw[:14],
+        prefix=_secrets.display_prefix(raw, TOKEN_PREFIX),
         label="Initial token",
-        created_at=timezone.now(),
     )
+
     executor = MigrationExecutor(connection)
     executor.migrate([(APP, "0002_credentials")])
-    found = Credential.objects.by_value(raw)
-    assert found is not None
-    assert found.kind == "bearer" and found.label == "Initial token"
-    assert found.connection_id == scim_connection.pk
+
+    credential = Credential.objects.by_value(raw)
+    assert credential is not None
+    assert (credential.kind, credential.label, credential.connection_id) == (
+        "bearer",
+        "Initial token",
+        old_connection.pk,
+    )
+    response = client.get(f"/scim/v2/{old_connection.pk}/Users", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 200
+    assert response.json()["totalResults"] == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,9 +16,6 @@ from .._uuid import uuid7
 from ..conf import app_settings, get_account_model_label
 from ..providers import Provider, get_provider, provider_choices
 from . import _sql
-
-if TYPE_CHECKING:
-    pass
 
 
 class ConnectionQuerySet(models.QuerySet["Connection"]):

@@ -123,7 +123,7 @@ class ProvisioningEvent(models.Model):
             how = actor.get("kind", "bearer")
             shown = (
                 actor.get("prefix", "")
-                if how in ("basic", "federated")
+                if how in ("basic", "federated", "authorization")
                 else (f"{actor.get('prefix', '')}…")
             )
             return f"the identity provider ({shown})"

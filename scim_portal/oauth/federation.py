@@ -5,7 +5,8 @@ OpenID configuration. Both documents are fetched with a bounded timeout and size
 never from a private or loopback address (unless ``FEDERATION_ALLOW_PRIVATE_NETWORKS``),
 and kept in Django's cache for ``FEDERATION_KEYS_CACHE_SECONDS``; an assertion signed
 by a key not in the cached set fetches the set again, at most once a minute per URL
-(keys rotate; a flood of unknown key ids must not become a flood of fetches).
+(keys rotate; a flood of unknown key ids must not become a flood of fetches); a fetch
+that failed is not tried again for a minute either.
 Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
 """
 
@@ -78,16 +79,38 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a gateway reaches: NAT64's
+#: well-known prefix (RFC 6052) and the deprecated IPv4-compatible addresses.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def _is_public(address: str) -> bool:
+    """Whether ``address`` is a public one, the IPv4 address an IPv6 one carries too
+    (IPv4-mapped, NAT64, 6to4, IPv4-compatible): Python's ``is_global`` calls
+    ``64:ff9b::a9fe:a9fe`` public, yet a NAT64 gateway takes it to 169.254.169.254."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and any(ip in network for network in _IPV4_IN_LAST_32_BITS):
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None and not carried.is_global:
+            return False
+    return ip.is_global
+
+
 def _address_of(host: str, port: int) -> str:
     """The address to connect to: the first the name resolves to, each one checked."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
         raise FederationError(f"Cannot resolve {host}: {exc}.") from None
     addresses = [str(info[4][0]) for info in infos]
     if not app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS:
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            if not _is_public(address):
                 raise FederationError(f"{host} resolves to a private address; not fetched.")
     return addresses[0]
 
@@ -121,11 +144,14 @@ def fetch_json(url: str) -> dict[str, Any]:
     The timeout bounds the whole exchange, not each read: a server sending a byte now
     and then would otherwise hold the token request for as long as it likes."""
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port past 65535
+        port = 0
+    if parts.scheme not in ("https", "http") or not parts.hostname or not port:
         raise FederationError(f"{url} is not an http(s) URL.")
     if parts.scheme == "http" and not app_settings.FEDERATION_ALLOW_HTTP:
         raise FederationError(f"{url} is not an https URL.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     timeout = float(app_settings.FEDERATION_FETCH_TIMEOUT)
     address = _address_of(parts.hostname, port)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
@@ -157,6 +183,21 @@ def fetch_json(url: str) -> dict[str, Any]:
     return document
 
 
+def _fetch(url: str) -> dict[str, Any]:
+    """:func:`fetch_json`, except that a URL whose fetch failed is not fetched again for
+    :data:`REFETCH_INTERVAL` seconds (the same refusal meanwhile): a dead or slow key
+    server must not cost a fetch, and a worker held up to the timeout, per request."""
+    failed = _cache_key("failed", url)
+    reason = _cache().get(failed)
+    if isinstance(reason, str):
+        raise FederationError(reason)
+    try:
+        return fetch_json(url)
+    except FederationError as exc:
+        _cache().set(failed, str(exc), REFETCH_INTERVAL)
+        raise
+
+
 def jwks_url_of(credential: Credential) -> str:
     """Where the issuer's keys are: the credential's JWKS URL, or the ``jwks_uri`` of
     ``<issuer>/.well-known/openid-configuration`` (cached like the keys)."""
@@ -167,7 +208,7 @@ def jwks_url_of(credential: Credential) -> str:
     cached = _cache().get(key)
     if isinstance(cached, str):
         return cached
-    document = fetch_json(configuration_url)
+    document = _fetch(configuration_url)
     jwks_uri = document.get("jwks_uri")
     if not isinstance(jwks_uri, str) or not jwks_uri:
         raise FederationError(f"{configuration_url} names no jwks_uri.")
@@ -179,7 +220,7 @@ def _key_set(url: str, *, refresh: bool = False) -> jwt.PyJWKSet:
     key = _cache_key("jwks", url)
     document = None if refresh else _cache().get(key)
     if document is None:
-        document = fetch_json(url)
+        document = _fetch(url)
         _cache().set(key, document, app_settings.FEDERATION_KEYS_CACHE_SECONDS)
     try:
         return jwt.PyJWKSet.from_dict(document)
@@ -229,7 +270,9 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise FederationError(f"The assertion is not valid: {exc}.") from None
     now = time.time()
-    if float(claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
+    # PyJWT checked that it is an integer; one past any float would overflow float().
+    expires = int(claims["exp"])
+    if expires > now + MAX_ASSERTION_LIFETIME:
         raise FederationError("The assertion lives longer than a day.")
     # Entra's tokens carry their unique id as "uti"; RFC 7523 names it "jti".
     unique = claims.get("jti") or claims.get("uti")
@@ -237,7 +280,7 @@ def verify_assertion(credential: Credential, assertion: str) -> dict[str, Any]:
         raise FederationError("The assertion has no jti (a unique id), so it could be replayed.")
     seen = _cache_key("jti", f"{credential.pk}:{unique}")
     try:
-        first_use = _cache().add(seen, 1, int(float(claims["exp"]) - now + LEEWAY) + 1)
+        first_use = _cache().add(seen, 1, int(expires - now + LEEWAY) + 1)
     except Exception:
         raise FederationError("Cannot check the assertion for replay now; retry.") from None
     if not first_use:
@@ -256,8 +299,9 @@ def _storable(text: str) -> bool:
 
 def issuer_named_by(assertion: str, client_id: str | None = None) -> Credential:
     """The usable federated issuer, with its connection, whose issuer, subject and
-    audience ``assertion`` names (of the connection ``client_id`` names, when given),
-    else :class:`FederationError`. Nothing is verified yet: :func:`verify_assertion`."""
+    audience ``assertion`` names (of the connection ``client_id`` names, when given; the
+    newest, when that connection has several alike), else :class:`FederationError`.
+    Nothing is verified yet: :func:`verify_assertion`."""
     if len(assertion) > MAX_ASSERTION_LENGTH:
         raise FederationError("The client assertion is too long.")
     try:
@@ -280,8 +324,9 @@ def issuer_named_by(assertion: str, client_id: str | None = None) -> Credential:
     audiences = [audience] if isinstance(audience, str) else audience
     if not isinstance(audiences, list):
         audiences = []
-    found = [c for c in candidates[:20] if c.audience in audiences]
-    if len(found) != 1:
+    found = [c for c in candidates.order_by("-created_at", "-pk")[:20] if c.audience in audiences]
+    # One connection may trust the same issuer twice (rotation with overlap): its newest acts.
+    if len({c.connection_id for c in found}) != 1:
         raise FederationError(
             "No single federated issuer of a connection matches this assertion"
             + ("." if client_id or not found else "; send client_id.")

@@ -337,9 +337,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 state=payload.state,
                 redirect_uri=redirect_uri,
             )
-        if len(self.request.scope or "") > _MAX_SCOPE_LENGTH:
+        scope = self.request.scope or ""
+        # PostgreSQL's text holds no NUL: the code's row could not be stored.
+        if len(scope) > _MAX_SCOPE_LENGTH or "\x00" in scope:
             raise InvalidScopeError(
-                "The scope is too long.", state=payload.state, redirect_uri=redirect_uri
+                "The scope is too long or holds a NUL character.",
+                state=payload.state,
+                redirect_uri=redirect_uri,
             )
         return redirect_uri
 

@@ -21,6 +21,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -38,6 +39,8 @@ from .server import ApplicationClient, ConnectionClient, Consent, current_reques
 
 logger = logging.getLogger("scim_portal.oauth")
 
+#: Characters of a credential's prefix the request log keeps.
+_PREFIX_LENGTH = RequestLog._meta.get_field("token_prefix").max_length or 40
 #: Form fields of a token request that Django's error reports must not show.
 SECRET_PARAMETERS = ("client_secret", "client_assertion", "code", "code_verifier", "refresh_token")
 
@@ -87,7 +90,7 @@ class TokenView(View):
             client_id = _client_id_of(request)
         except RequestDataTooBig:
             return oauth_error("invalid_request", "The request body is too large.", 413)
-        except SuspiciousOperation:  # Django's limits on forms: too many fields
+        except (SuspiciousOperation, MultiPartParserError):  # too many fields, no boundary…
             return oauth_error(
                 "invalid_request", "The request body is not a form this accepts.", 400
             )
@@ -144,6 +147,8 @@ def _log(request: HttpRequest, response: HttpResponse, client_id: str, ms: float
             except ValueError:
                 detail = ""
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+        # A federated subject or an application's name may be longer than the column.
+        shown = access or (credential.prefix if credential is not None else "")
         RequestLog.objects.insert(
             RequestLog(
                 connection_id=connection.pk,
@@ -156,7 +161,7 @@ def _log(request: HttpRequest, response: HttpResponse, client_id: str, ms: float
                 user_agent=user_agent,
                 idp=provider_for_user_agent(user_agent),
                 credential_kind=credential.kind if credential is not None else "",
-                token_prefix=access or (credential.prefix if credential is not None else ""),
+                token_prefix=shown[:_PREFIX_LENGTH],
                 request_id=str(request.headers.get("X-Request-ID", ""))[:128],
             )
         )

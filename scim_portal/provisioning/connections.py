@@ -220,8 +220,8 @@ SETTINGS_FIELDS = (
 def update_connection_settings(
     connection: Connection, *, actor: Actor = SYSTEM, **fields: Any
 ) -> Connection:
-    """Change the connection's name, policies or default role; a ``connection.updated``
-    event records who changed what (old and new values).
+    """Change the connection's name, policies, default role or access-token lifetime; a
+    ``connection.updated`` event records who changed what (old and new values).
 
     A new default role is given at once to every user no mapped group gives a role.
     """

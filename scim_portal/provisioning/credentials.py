@@ -64,6 +64,15 @@ def _https_url(value: str, what: str, *, required: bool) -> str:
     return value
 
 
+def _within_column(value: str, field: str) -> str:
+    """``value`` if the credential's ``field`` holds it, else ``ValueError``."""
+    limit = getattr(Credential._meta.get_field(field), "max_length", None)
+    if limit is not None and len(value) > limit:
+        what = "JWKS URL" if field == "jwks_url" else field
+        raise ValueError(f"A credential's {what} is at most {limit} characters.")
+    return value
+
+
 def ensure_client_id(connection: Connection) -> str:
     """The connection's OAuth client id, given now if it has none (under its row lock)."""
     locked = (
@@ -95,7 +104,10 @@ def issue(
         raise ValueError(f"Cannot issue a credential of kind {kind!r}.")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValueError("A credential's expiry must be in the future.")
-    fields: dict[str, Any] = {"label": label.strip(), "created_by": created_by}
+    fields: dict[str, Any] = {
+        "label": _within_column(label.strip(), "label"),
+        "created_by": created_by,
+    }
     fields["expires_at"] = expires_at
     if kind == CredentialKind.FEDERATED:
         subject, audience = subject.strip(), audience.strip()
@@ -108,6 +120,8 @@ def issue(
             jwks_url=_https_url(jwks_url, "JWKS URL", required=False),
             prefix=subject,
         )
+        for name in ("issuer", "subject", "audience", "jwks_url"):
+            _within_column(fields[name], name)
     if kind in (CredentialKind.CLIENT_SECRET, CredentialKind.FEDERATED):
         ensure_client_id(connection)
     issued = Credential.build(connection, kind, **fields)

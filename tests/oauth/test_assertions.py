@@ -3,10 +3,12 @@ every forged, stale or misdirected assertion is ``invalid_client`` with nothing 
 keys are never fetched from private addresses unless allowed, and a fetch is bounded
 in time and size."""
 
+import socket
 import time
 import uuid
 
 import pytest
+from django.core.cache import cache
 
 from scim_portal.models import AccessToken, RequestLog
 from scim_portal.provisioning import create_connection
@@ -69,6 +71,7 @@ def now():
         ({"exp": now() - 600, "iat": now() - 900, "nbf": now() - 900}, ["expired"]),
         ({"nbf": now() + 600}, ["not yet valid"]),
         ({"iat": now(), "exp": now() + 3 * 24 * 3600}, ["longer than a day"]),
+        ({"exp": 10**400}, ["longer than a day"]),
         ({"exp": None}, ["exp"]),
         ({"jti": None}, ["jti"]),
         ({"jti": 12345}, ["JWT ID"]),
@@ -81,6 +84,7 @@ def now():
         "expired",
         "not-yet-valid",
         "lives-three-days",
+        "expiry-beyond-any-float",
         "no-expiry",
         "no-jti",
         "jti-not-a-string",
@@ -194,6 +198,26 @@ def test_a_rotated_key_is_picked_up(client, federated_client, issuer):
 
 
 @pytest.mark.parametrize("discover", [False, True], ids=["jwks-url", "openid-configuration"])
+def test_a_failed_fetch_is_not_tried_again_within_a_minute(client, issuer, discover):
+    """A key server that fails or hangs must not cost a fetch (up to
+    FEDERATION_FETCH_TIMEOUT of a worker) on every token request anyone sends naming its
+    issuer: its failure is remembered for a minute, then it is asked again."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    credential = federate(connection, issuer, discover=discover)
+    failing = f"/{issuer.tenant}/v2.0/.well-known/openid-configuration" if discover else None
+    issuer.serve(failing or issuer.jwks_path, {"error": "down"}, status=503)
+    for _ in range(3):
+        assert_refused(exchange(client, issuer.assertion(credential.subject)), "answered 503")
+    assert len(issuer.fetched) == 1
+    issuer.publish()
+    cache.clear()  # a minute later, what it remembered has expired
+    response = exchange(client, issuer.assertion(credential.subject))
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("discover", [False, True], ids=["jwks-url", "openid-configuration"])
 def test_keys_on_a_private_address_are_not_fetched(client, issuer, settings, discover):
     connection, _ = create_connection(
         account=OrganizationFactory(), name="E", provider="entra", credential_kind="client_secret"
@@ -203,6 +227,59 @@ def test_keys_on_a_private_address_are_not_fetched(client, issuer, settings, dis
     response = exchange(client, issuer.assertion(credential.subject))
     assert_refused(response, "private address", "not fetched")
     assert issuer.fetched == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "64:ff9b::a9fe:a9fe",  # NAT64 (RFC 6052): reaches 169.254.169.254 through a gateway
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_not_fetched(monkeypatch, address):
+    """Python's ``is_global`` calls these IPv6 addresses public, yet each carries a private
+    IPv4 address that a NAT64 gateway or a 6to4 relay may reach."""
+    from scim_portal.oauth import federation
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
+    with pytest.raises(federation.FederationError, match="private address"):
+        federation.fetch_json("https://keys.example/discovery/keys")
+
+
+def test_a_public_ipv6_address_passes_the_guard(monkeypatch):
+    from scim_portal.oauth import federation
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700::1", port, 0, 0))]
+
+    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
+    assert federation._address_of("keys.example", 443) == "2606:4700::1"
+
+
+@pytest.mark.parametrize(
+    ("jwks_url", "words"),
+    [
+        ("https://" + "é" * 60 + ".example/keys", ["Cannot resolve"]),
+        ("https://keys.example:99999/keys", ["not an http(s) URL"]),
+    ],
+    ids=["too-long-once-idna-encoded", "port-out-of-range"],
+)
+def test_a_key_url_that_cannot_be_fetched_is_refused(client, issuer, jwks_url, words):
+    """URLs that pass Django's URL validation, as every stored one did, yet no fetch can
+    take (a host name too long once IDNA-encoded, a port past 65535): refused in JSON,
+    not a 500."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    credential = federate(connection, issuer, jwks_url=jwks_url)
+    assert_refused(exchange(client, issuer.assertion(credential.subject)), *words)
 
 
 def test_a_silent_key_server_is_given_up_on_in_time(client, issuer, settings):
@@ -284,6 +361,23 @@ def test_two_connections_trusting_one_workload_need_the_client_id(client, issuer
     assert AccessToken.objects.get().credential.connection == connections[1]
 
 
+@pytest.mark.parametrize("send_client_id", [False, True], ids=["no-client-id", "client-id"])
+def test_a_second_issuer_like_the_first_overlaps_it(client, issuer, send_client_id):
+    """Issuing a federated issuer again (a new expiry, another JWKS URL) before revoking
+    the old one is rotation with overlap, as for every kind: assertions keep working, and
+    the newest is the one that acts."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    subject = str(uuid.uuid4())
+    federate(connection, issuer, subject=subject, label="old")
+    newest = federate(connection, issuer, subject=subject, discover=True, label="new")
+    client_id = connection.oauth_client_id if send_client_id else None
+    response = exchange(client, issuer.assertion(subject), client_id)
+    assert response.status_code == 200, response.content
+    assert AccessToken.objects.get().credential == newest
+
+
 @pytest.mark.parametrize("claim", ["iss", "sub", "aud"])
 def test_a_nul_character_in_a_claim_is_refused(client, federated_client, issuer, claim):
     _connection, credential = federated_client
@@ -323,3 +417,19 @@ def test_refused_assertions_of_a_known_issuer_reach_its_connections_log(
     )
     assert "expired" in row.detail
     assert expired not in str(list(RequestLog.objects.values()))
+
+
+def test_a_subject_longer_than_the_logs_column_is_logged_cut(client, issuer):
+    """A federated subject may be up to 500 characters (GitHub's and Google's are long);
+    the request log keeps the start of it, as on SQLite, and PostgreSQL does not refuse
+    the row."""
+    connection, _ = create_connection(
+        account=OrganizationFactory(), name="E", provider="entra", credential_kind="bearer"
+    )
+    subject = "repo:example-organisation/a-long-repository-name:ref:refs/heads/main"
+    federate(connection, issuer, subject=subject)
+    response = exchange(client, issuer.assertion(subject), connection.oauth_client_id)
+    assert response.status_code == 200, response.content
+    row = RequestLog.objects.get(connection=connection)
+    assert (row.status, row.credential_kind) == (200, "federated")
+    assert subject.startswith(row.token_prefix) and len(row.token_prefix) == 40

@@ -153,6 +153,17 @@ def test_admin_authorises_okta_which_exchanges_the_code_and_calls_scim(client, s
         assert secret_value not in stored
 
 
+def test_an_application_with_a_long_name_is_logged_cut(client, setup):
+    """An application's name (up to 100 characters) names its authorisations; the
+    request log keeps its start, and PostgreSQL does not refuse the row."""
+    name = "Acme Corporation provisioning for Okta (production tenant)"
+    body = tokens(client, setup, register(name=name))
+    assert body["access_token"].startswith("scimat_")
+    row = RequestLog.objects.get(connection=setup["connection"], path=TOKEN_URL)
+    assert (row.status, row.credential_kind) == (200, "authorization")
+    assert name.startswith(row.token_prefix) and len(row.token_prefix) == 40
+
+
 def test_without_state_none_comes_back(client, setup, okta):
     application, _ = okta
     _, query = query_of(consent(client, setup["people"]["admin"], application, setup["connection"]))
@@ -285,6 +296,22 @@ def test_other_invalid_requests_go_back_to_the_client_with_an_error(client, setu
         response = client.get(authorize_url(application, state="q", **params), secure=True)
         target, query = query_of(response)
         assert (target, query["error"], query["state"]) == (OKTA, error, "q")
+    assert not AuthorizationCode.objects.exists()
+
+
+def test_a_scope_no_database_column_holds_goes_back_with_an_error(client, setup, okta):
+    """PostgreSQL's text holds no NUL character: consenting to such a scope was a 500."""
+    application, _ = okta
+    response = consent(
+        client,
+        setup["people"]["admin"],
+        application,
+        setup["connection"],
+        scope="scim\x00",
+        state="q",
+    )
+    target, query = query_of(response)
+    assert (target, query["error"], query["state"]) == (OKTA, "invalid_scope", "q")
     assert not AuthorizationCode.objects.exists()
 
 

@@ -300,6 +300,7 @@ def _raw_basic(value: bytes) -> str:
             "invalid_request",
         ),
         (b"--zz\r\ngarbage", "multipart/form-data; boundary=zz", None, 400, "invalid_request"),
+        (b"grant_type=client_credentials", "multipart/form-data", None, 400, "invalid_request"),
         ('{"grant_type": "client_credentials"}', "application/json", None, 400, "invalid_request"),
         (
             "grant_type=client_credentials",
@@ -322,6 +323,7 @@ def _raw_basic(value: bytes) -> str:
         "too-many-fields",
         "too-large",
         "broken-multipart",
+        "multipart-without-boundary",
         "json-body",
         "basic-not-utf8",
         "basic-not-base64",

@@ -171,3 +171,20 @@ def test_role_mapping_events_are_written_once_and_when_its_group_goes(db):
         .values_list("type", flat=True)
     )
     assert kinds == ["role_mapping.set", "role_mapping.removed"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefix", "shown"),
+    [
+        ("bearer", "scimp_1a2b3c4d", "scimp_1a2b3c4d…"),
+        ("client_secret", "scimcs_1a2b3c4d", "scimcs_1a2b3c4d…"),
+        ("basic", "scimu_abc", "scimu_abc"),
+        ("federated", "4f1c-object-id", "4f1c-object-id"),
+        ("authorization", "Acme for Okta", "Acme for Okta"),
+    ],
+)
+def test_the_identity_provider_is_named_by_its_credential_as_lists_show_it(kind, prefix, shown):
+    """A secret's first characters end in "…"; a username, a subject or an application's
+    name is whole (as ``Credential.display`` shows each)."""
+    event = ProvisioningEvent(actor={"type": "token", "kind": kind, "prefix": prefix})
+    assert event.actor_display == f"the identity provider ({shown})"

@@ -224,7 +224,11 @@ class Command(BaseCommand):
     def handle_revoke_token(self, *, connection: str, token: str, **options: Any) -> None:
         connection_obj = self._connection(connection)
         prefix = token.rstrip("…").strip()
-        matches = list(Credential.objects.filter(connection=connection_obj, prefix=prefix))
+        matches = list(
+            Credential.objects.filter(
+                connection=connection_obj, kind=CredentialKind.BEARER, prefix=prefix
+            )
+        )
         if not matches:
             raise CommandError(f"Connection {connection} has no token with prefix {prefix!r}.")
         if len(matches) > 1:
