@@ -82,12 +82,6 @@ def admin_page(
     )
 
 
-def credential_state(credential: Credential) -> str:
-    if credential.is_revoked:
-        return "revoked"
-    return "expired" if credential.is_expired else "active"
-
-
 class CredentialInline(admin.TabularInline):
     model = Credential
     extra = 0
@@ -108,7 +102,7 @@ class CredentialInline(admin.TabularInline):
 
     @admin.display(description="state")
     def state(self, credential: Credential) -> str:
-        return credential_state(credential)
+        return credential.state
 
     @admin.display(description="")
     def revoke(self, credential: Credential) -> str:

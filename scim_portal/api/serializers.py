@@ -140,9 +140,7 @@ class CredentialSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
     def get_state(self, credential: Credential) -> str:
-        if credential.is_revoked:
-            return "revoked"
-        return "expired" if credential.is_expired else "active"
+        return credential.state
 
 
 class CredentialCreateSerializer(serializers.Serializer):

@@ -268,6 +268,13 @@ class Credential(models.Model):
     def is_usable(self) -> bool:
         return not self.is_revoked and not self.is_expired
 
+    @property
+    def state(self) -> str:
+        """``"revoked"``, ``"expired"`` or ``"active"``."""
+        if self.is_revoked:
+            return "revoked"
+        return "expired" if self.is_expired else "active"
+
     @staticmethod
     def digest_of(raw: str) -> str:
         """What is stored of the secret ``raw``."""

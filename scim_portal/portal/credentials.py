@@ -285,6 +285,9 @@ class ConnectionCreateView(CredentialPage):
             release_nonce(nonce)
             _add_service_error(form, str(exc))
             return self.render_form(form, status=400)
+        except BaseException:
+            release_nonce(nonce)  # nothing was created: the form may be sent again
+            raise
         remember_nonce(nonce, str(connection.pk))
         self.connection = connection
         if issued is None:
@@ -331,6 +334,9 @@ class CredentialIssueView(CredentialPage):
             release_nonce(data["nonce"])
             _add_service_error(form, str(exc))
             return self.render_list(form, status=400)
+        except BaseException:
+            release_nonce(data["nonce"])  # nothing was issued: the form may be sent again
+            raise
         self.connection.refresh_from_db(fields=["oauth_client_id"])
         return self.render_issued(issued, created=False)
 

@@ -109,6 +109,10 @@ def issue(
         "created_by": created_by,
     }
     fields["expires_at"] = expires_at
+    federated = {"issuer": issuer, "subject": subject, "audience": audience, "jwks_url": jwks_url}
+    if kind != CredentialKind.FEDERATED and any(federated.values()):
+        given = ", ".join(name for name, value in federated.items() if value)
+        raise ValueError(f"Only a federated issuer takes {given}.")
     if kind == CredentialKind.FEDERATED:
         subject, audience = subject.strip(), audience.strip()
         if not subject or not audience:

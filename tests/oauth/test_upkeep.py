@@ -67,3 +67,10 @@ def test_loosened_federation_fetches_are_warned_about_outside_debug(settings, ca
     settings.DEBUG = True
     call_command("check")
     assert "W007" not in capsys.readouterr().err
+
+
+def test_only_a_federated_issuer_takes_issuer_fields():
+    connection, _ = create_connection(account=OrganizationFactory(), name="E", provider="entra")
+    with pytest.raises(ValueError, match="Only a federated issuer takes issuer, subject"):
+        issue_credential(connection, "client_secret", issuer="https://login.example", subject="x")
+    assert connection.credentials.count() == 1  # the initial token only

@@ -226,6 +226,25 @@ def test_creating_defaults_to_the_providers_recommended_method(admin):
     ]
 
 
+def test_a_create_that_failed_midway_may_be_sent_again(admin, monkeypatch):
+    """The double-submit guard holds a form only once it has created something."""
+    from django.db import OperationalError
+
+    from scim_portal.portal import credentials as pages
+
+    def down(**kwargs):
+        raise OperationalError("the database went away")
+
+    form = {"name": "Entra", "provider": "entra", "nonce": uuid.uuid4().hex}
+    monkeypatch.setattr(pages, "create_connection", down)
+    admin.raise_request_exception = False
+    assert admin.post("/provisioning/acme/new/", form).status_code == 500
+    monkeypatch.undo()
+    again = admin.post("/provisioning/acme/new/", form)
+    assert again.status_code == 200
+    assert Connection.objects.filter(name="Entra").count() == 1
+
+
 # Federated issuers, with a JWKS the test serves
 
 

@@ -40,12 +40,6 @@ KINDS = {
 FEDERATED_OPTIONS = ("issuer", "subject", "audience", "jwks_url")
 
 
-def credential_state(credential: Credential) -> str:
-    if credential.is_revoked:
-        return "revoked"
-    return "expired" if credential.is_expired else "active"
-
-
 class Command(BaseCommand):
     help = "Create, list and delete SCIM connections; issue and revoke their credentials."
 
@@ -452,7 +446,7 @@ class Command(BaseCommand):
                     "kind": credential.kind,
                     "display": credential.display,
                     "label": credential.label,
-                    "state": credential_state(credential),
+                    "state": credential.state,
                     "created_at": credential.created_at.isoformat(),
                     "last_used_at": _iso(credential.last_used_at),
                     "expires_at": _iso(credential.expires_at),
