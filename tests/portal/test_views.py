@@ -245,7 +245,6 @@ def test_users_show_how_each_joined_the_account_and_flag_unverified_domains(admi
     assert "accept an invitation" in detail and "grace-at-globex" not in detail
 
 
-
 def test_help_text_is_what_its_field_is_described_by(admin):
     """Screen readers read a field's help: each ``aria-describedby`` names an element."""
     for url in ("/provisioning/acme/new/", "/provisioning/acme/new/?provider=entra"):
