@@ -35,7 +35,9 @@ from ..conf import app_settings, get_account_model
 from ..models import Connection, RequestLog
 from ..providers import provider_for_user_agent
 from ..scim.limits import count_request
-from .server import ApplicationClient, ConnectionClient, Consent, current_request, server
+from .clients import ApplicationClient, ConnectionClient
+from .grants import Consent
+from .server import current_request, server
 
 logger = logging.getLogger("scim_portal.oauth")
 

@@ -11,7 +11,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client
 
 from scim_portal.models import AccessToken, Credential, OAuthApplication, ProvisioningEvent
-from scim_portal.oauth.server import query_client
+from scim_portal.oauth.clients import query_client
 from tests.admin.test_admin import ADMIN, staff_with
 from tests.factories import UserFactory
 
