@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -24,6 +25,7 @@ from ..models import (
     Connection,
     Credential,
     CredentialKind,
+    OAuthApplication,
 )
 from ..models.credentials import (
     CODE_LIFETIME,
@@ -31,7 +33,12 @@ from ..models.credentials import (
     MAX_SECRET_LENGTH,
     REFRESH_TOKEN_PREFIX,
 )
-from .clients import ASSERTION_METHOD, SECRET_METHODS, ApplicationClient
+from .clients import (
+    ASSERTION_METHOD,
+    CLIENT_AUTHENTICATION_FAILED,
+    SECRET_METHODS,
+    ApplicationClient,
+)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -129,6 +136,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         nothing and is not logged on the connection."""
         if not isinstance(client, ApplicationClient):
             return None
+        # The application is locked, as revoke_application locks it, and read again: an
+        # exchange ends before a revocation reads the authorisations to revoke, or it
+        # sees the application revoked (its client was read before).
+        live = (
+            OAuthApplication.objects.select_for_update()
+            .filter(pk=client.application.pk, revoked_at__isnull=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if live is None:
+            header = bool(self.request.headers.get("Authorization"))
+            raise InvalidClientError(
+                status_code=401 if header else 400, description=CLIENT_AUTHENTICATION_FAILED
+            )
         if not code.startswith(CODE_PREFIX) or len(code) > MAX_SECRET_LENGTH:
             return None
         row = (

@@ -6,11 +6,13 @@ import base64
 import hashlib
 import re
 import secrets
+import threading
 import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from guardian.shortcuts import remove_perm
@@ -25,6 +27,8 @@ from scim_portal.models import (
     RequestLog,
 )
 from scim_portal.models.credentials import CODE_LIFETIME
+from scim_portal.oauth import grants as grants_module
+from scim_portal.oauth import server as server_module
 from scim_portal.provisioning import revoke_application, revoke_credential
 from scim_portal.provisioning.connections import create_connection, delete_connection
 from scim_portal.provisioning.events import Actor
@@ -469,6 +473,87 @@ def test_revoking_an_application_ends_the_tokens_its_authorisations_obtained(cli
     revoked = ProvisioningEvent.objects.filter(type="credential.revoked").get()
     assert revoked.changes["kind"] == "authorization"
     assert revoke_application(application) == 0  # already revoked: nothing more to do
+
+
+def test_a_code_exchanged_while_the_application_is_revoked_obtains_nothing(
+    client, setup, okta, monkeypatch
+):
+    """The revocation commits after the exchange read its client, before it stored the
+    authorisation (two requests at once on PostgreSQL): the exchange must not leave a
+    live authorisation, nor a token, behind the revocation."""
+    application, secret = okta
+    code = code_for(client, setup, application)
+    read_client = server_module.query_client
+
+    def revoked_meanwhile(client_id):
+        found = read_client(client_id)
+        revoke_application(OAuthApplication.objects.get(pk=application.pk))
+        return found
+
+    monkeypatch.setattr(server_module, "query_client", revoked_meanwhile)
+    response = exchange(client, application, secret, code)
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert not Credential.objects.filter(kind="authorization", revoked_at=None).exists()
+    assert not AccessToken.objects.exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("paused", ["client read", "code locked"])
+def test_an_exchange_and_a_revocation_at_once_leave_nothing_live(
+    client, setup, okta, monkeypatch, paused
+):
+    """Two connections on PostgreSQL: the exchange pauses after reading its client, or
+    after locking its code, while the application is revoked; either way no
+    authorisation or token outlives the revocation."""
+    application, secret = okta
+    code = code_for(client, setup, application)
+    reached, resume = threading.Event(), threading.Event()
+
+    def pausing(function, where):
+        def wrapper(*args):
+            found = function(*args)
+            if where == paused:
+                reached.set()
+                resume.wait(10)
+            return found
+
+        return wrapper
+
+    grant = grants_module.AuthorizationCodeGrant
+    monkeypatch.setattr(
+        grant, "query_authorization_code", pausing(grant.query_authorization_code, "code locked")
+    )
+    monkeypatch.setattr(
+        server_module, "query_client", pausing(server_module.query_client, "client read")
+    )
+    answers = {}
+
+    def in_thread(name, function):
+        def run():
+            try:
+                answers[name] = function()
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    exchanging = in_thread("exchange", lambda: exchange(Client(), application, secret, code))
+    assert reached.wait(10)
+    revoking = in_thread("revoked", lambda: revoke_application(application))
+    revoking.join(1)  # it waits for the exchange's lock, or ends
+    resume.set()
+    exchanging.join(20)
+    revoking.join(20)
+    response = answers["exchange"]
+    assert not Credential.objects.filter(kind="authorization", revoked_at=None).exists()
+    if response.status_code == 200:  # done first: the revocation ended what it got
+        assert answers["revoked"] == 1
+        assert scim_status(client, setup["connection"], response.json()["access_token"]) == 401
+    else:
+        assert response.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize("person", ["member", "auditor", "other_admin"])
