@@ -107,17 +107,25 @@ def test_basic_credentials_open_scim(client):
     assert issued.raw not in str(list(RequestLog.objects.values()))
 
 
-def test_obtaining_a_token_is_a_use_of_the_secret(client, entra):
+def test_obtaining_a_token_is_a_use_of_the_secret(client, entra, django_assert_num_queries):
     connection, issued = entra
     assert issued.credential.last_used_at is None and connection.last_request_at is None
-    response = client.post(
-        TOKEN_URL,
-        {"grant_type": "client_credentials"},
-        HTTP_AUTHORIZATION=basic(connection.oauth_client_id, issued.raw),
-        secure=True,
-    )
-    assert response.status_code == 200
+
+    def token_request():
+        response = client.post(
+            TOKEN_URL,
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic(connection.oauth_client_id, issued.raw),
+            secure=True,
+        )
+        assert response.status_code == 200
+
+    # savepoint, client, secret, two timestamps, access token, release, request log
+    with django_assert_num_queries(8):
+        token_request()
     issued.credential.refresh_from_db()
     connection.refresh_from_db()
     assert issued.credential.last_used_at is not None
     assert connection.last_request_at is not None
+    with django_assert_num_queries(6):  # within TOKEN_LAST_USED_RESOLUTION: no timestamp write
+        token_request()
