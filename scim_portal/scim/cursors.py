@@ -235,8 +235,12 @@ class Cursors:
         one that is not ours for this query, expired, or of another ``count``."""
         if not UNRESERVED.fullmatch(value):
             raise InvalidCursor()
+        token = (value + "=" * (-len(value) % 4)).encode("ascii")
         try:
-            data = json.loads(self.fernet.decrypt(value + "=" * (-len(value) % 4)))
+            # One spelling per cursor: base64 skips other characters and unused bits.
+            if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)) != token:
+                raise ValueError
+            data = json.loads(self.fernet.decrypt(token))
             if not isinstance(data, dict) or not isinstance(data.get("t"), int):
                 raise ValueError
             made = data["t"]

@@ -1,6 +1,7 @@
 """Cursor paging (RFC 9865, INTEROP.md checklist 28) beside index paging."""
 
 import base64
+import string
 import time
 
 import pytest
@@ -317,3 +318,33 @@ def test_cursors_survive_a_secret_key_rotation(scim, settings):
     assert page(scim, cursor=cursor, count=1)["Resources"]
     settings.SECRET_KEY_FALLBACKS = []
     scim_error(scim.get("/Users", cursor=cursor, count=1), "invalidCursor")
+
+
+def same_bytes_spellings(cursor):
+    """Other spellings of ``cursor`` that base64 decodes to the same bytes: characters
+    the decoder skips, or other unused low bits in the last character."""
+
+    def decoded(value):
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+    alphabet = string.ascii_letters + string.digits + "-_"
+    last = [
+        cursor[:-1] + character
+        for character in alphabet
+        if character != cursor[-1] and decoded(cursor[:-1] + character) == decoded(cursor)
+    ]
+    middle = len(cursor) // 2
+    return ["...." + cursor, cursor[:middle] + "~~~~" + cursor[middle:], *last]
+
+
+def test_a_cursor_spelled_otherwise_is_invalid(scim):
+    bulk_users(scim.connection, 3)
+    queries = [{}, {"sortBy": "userName"}, {"filter": 'userName sw "w"'}, {"sortBy": "id"}]
+    tried = 0
+    for query in queries:  # cursors of several lengths: some have unused bits at the end
+        cursor = page(scim, cursor="", count=1, **query)["nextCursor"]
+        spellings = same_bytes_spellings(cursor)
+        tried += len(spellings) - 2
+        for spelling in spellings:
+            scim_error(scim.get("/Users", cursor=spelling, count=1, **query), "invalidCursor")
+    assert tried  # a last character with unused bits was among them
