@@ -55,6 +55,8 @@ SORT_KEY = "scim_sort_key"
 SALT = "scim_portal.scim.cursor"
 #: RFC 3986 unreserved characters, the only ones a cursor may hold (RFC 9865 section 2).
 UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+#: Seconds a cursor's time may be ahead of this server's clock (another server made it).
+CLOCK_SKEW = 60
 
 
 @dataclass(frozen=True)
@@ -241,24 +243,44 @@ class Cursors:
             if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)) != token:
                 raise ValueError
             data = json.loads(self.fernet.decrypt(token))
-            if not isinstance(data, dict) or not isinstance(data.get("t"), int):
+            if not _as_minted(data):
                 raise ValueError
-            made = data["t"]
-        except (InvalidToken, ValueError, TypeError, KeyError):
+        except (InvalidToken, ValueError, RecursionError):
             raise InvalidCursor() from None
-        if time.time() - made > app_settings.CURSOR_TIMEOUT:
+        now = time.time()
+        if data["t"] > now + CLOCK_SKEW:  # made in the future: not by us
+            raise InvalidCursor()
+        if now > data["t"] + app_settings.CURSOR_TIMEOUT:
             raise ExpiredCursor()
         try:
-            if not isinstance(data["p"], int) or data["p"] < 0:
-                raise ValueError
             part = self.walk.parts[data["p"]]
-            position = Position(data["p"], uuid.UUID(data["i"]), data["k"] if part.keyed else None)
-            cursor = Cursor(position, bool(data.get("b")), int(data["n"]))
-        except (KeyError, IndexError, TypeError, ValueError):
+            key = data.get("k") if part.keyed else None
+            if part.keyed and not _sort_key(key):
+                raise ValueError
+            position = Position(data["p"], uuid.UUID(data["i"]), key)
+        except (IndexError, ValueError):
             raise InvalidCursor() from None
+        cursor = Cursor(position, bool(data.get("b")), data["n"])
         if cursor.count != count:
             raise InvalidCount(
                 f"'count' must stay {cursor.count}, as in the first page's request, "
                 "for every page of the query."
             )
         return cursor
+
+
+def _as_minted(data: Any) -> bool:
+    """Whether ``data`` has the fields :meth:`Cursors.mint` writes, of their types."""
+    return (
+        isinstance(data, dict)
+        and all(type(data.get(name)) is int for name in ("t", "p", "n"))
+        and data["p"] >= 0
+        and isinstance(data.get("i"), str)
+    )
+
+
+def _sort_key(key: Any) -> bool:
+    """Whether ``key`` is a sort key as :func:`_plain` writes it."""
+    if isinstance(key, str):
+        return "\x00" not in key
+    return isinstance(key, int | float)

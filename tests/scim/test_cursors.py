@@ -1,6 +1,7 @@
 """Cursor paging (RFC 9865, INTEROP.md checklist 28) beside index paging."""
 
 import base64
+import json
 import string
 import time
 
@@ -348,3 +349,40 @@ def test_a_cursor_spelled_otherwise_is_invalid(scim):
         for spelling in spellings:
             scim_error(scim.get("/Users", cursor=spelling, count=1, **query), "invalidCursor")
     assert tried  # a last character with unused bits was among them
+
+
+def sealed(scim, contents, sort_by=""):
+    """A cursor of ``/Users`` (unfiltered, ascending) holding ``contents``, sealed with
+    the connection's own key: what only a holder of ``SECRET_KEY`` could make."""
+    query = ["", sort_by.lower(), False]
+    fernet = cursors.Cursors(scim.connection, "Users", query, cursors.Walk([])).fernet
+    raw = contents if isinstance(contents, bytes) else json.dumps(contents).encode()
+    return fernet.encrypt(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(b"[" * 100_000, id="deeply nested"),
+        pytest.param({"i": 7}, id="id a number"),
+        pytest.param({"i": None}, id="id null"),
+        pytest.param({"n": float("inf")}, id="count infinite"),
+        pytest.param({"n": "1"}, id="count a string"),
+        pytest.param({"t": 10**400}, id="time past any float"),
+        pytest.param({"t": int(time.time()) + 3600}, id="time an hour ahead"),
+        pytest.param({"t": 1.5}, id="time a float"),
+        pytest.param({"p": "0"}, id="part a string"),
+        pytest.param({"p": True}, id="part a boolean"),
+        pytest.param({"k": {"a": 1}}, id="key an object"),
+        pytest.param({"k": ["a"]}, id="key an array"),
+        pytest.param({"k": "walk\x00"}, id="key with NUL"),
+    ],
+)
+def test_a_sealed_cursor_of_any_shape_is_invalid_not_an_error(scim, changes):
+    users = bulk_users(scim.connection, 3)
+    first = sorted(users, key=lambda user: user.user_name)[0]
+    good = {"p": 0, "i": str(first.pk), "n": 1, "k": first.user_name, "t": int(time.time())}
+    assert page(scim, cursor=sealed(scim, good, "userName"), count=1, sortBy="userName")
+    contents = changes if isinstance(changes, bytes) else {**good, **changes}
+    cursor = sealed(scim, contents, "userName")
+    scim_error(scim.get("/Users", cursor=cursor, count=1, sortBy="userName"), "invalidCursor")
