@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from django.db import transaction
 
 from ..models import Connection, Credential, EventType, ProvisioningEvent
 from ..signals import provisioning_event
+
+logger = logging.getLogger("scim_portal.provisioning")
 
 SECRET_MARKERS = ("password", "secret", "token")
 #: Member lists in an event are cut to this many ids (the count is always there).
@@ -141,8 +144,21 @@ def record_account_event(
 
 
 def _send(events: list[ProvisioningEvent]) -> None:
+    """Send each event to every receiver. The change is committed: a receiver that raises
+    is logged and the others still get the event, and the change's answer stands (an
+    IdP told 500 for a committed create would create it again)."""
     for event in events:
-        provisioning_event.send(sender=ProvisioningEvent, event=event)
+        for receiver, result in provisioning_event.send_robust(
+            sender=ProvisioningEvent, event=event
+        ):
+            if isinstance(result, Exception):
+                logger.error(
+                    "A provisioning_event receiver (%r) failed on event #%s %s",
+                    receiver,
+                    event.number,
+                    event.type,
+                    exc_info=result,
+                )
 
 
 @contextmanager

@@ -188,3 +188,31 @@ def test_the_identity_provider_is_named_by_its_credential_as_lists_show_it(kind,
     name is whole (as ``Credential.display`` shows each)."""
     event = ProvisioningEvent(actor={"type": "token", "kind": kind, "prefix": prefix})
     assert event.actor_display == f"the identity provider ({shown})"
+
+
+def test_a_failing_receiver_is_logged_and_the_others_still_hear(
+    client, received, django_capture_on_commit_callbacks, caplog
+):
+    """A committed create answers 201 even when a host receiver raises."""
+    from tests.scim_client import ScimClient
+
+    def broken(sender, event, **kwargs):
+        raise RuntimeError("the host's webhook queue is down")
+
+    connection, issued = create_connection(account=OrganizationFactory(), name="X", provider="okta")
+    # Connected first, so it runs before the fixture's receiver.
+    provisioning_event.connect(broken, weak=False)
+    provisioning_event.receivers.insert(0, provisioning_event.receivers.pop())
+    provisioning_event.sender_receivers_cache.clear()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = ScimClient(client, connection, issued.raw).post(
+                "/Users", {"userName": "heard@example.com"}
+            )
+    finally:
+        provisioning_event.disconnect(broken)
+    assert response.status_code == 201
+    assert [e.type for e in received] == ["user.created"]
+    assert DirectoryUser.objects.filter(user_name="heard@example.com").exists()
+    failure = [r for r in caplog.records if "provisioning_event receiver" in r.getMessage()]
+    assert failure and failure[0].exc_info[0] is RuntimeError
