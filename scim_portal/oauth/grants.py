@@ -259,16 +259,20 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if len(refresh_token) > MAX_SECRET_LENGTH:
             return None
+        live = AccessToken.objects.filter(
+            refresh_digest=_secrets.digest(refresh_token),
+            credential__kind=CredentialKind.AUTHORIZATION,
+            revoked_at__isnull=True,
+            refresh_expires_at__gt=timezone.now(),
+        )
+        credential_id = live.values_list("credential_id", flat=True).first()
+        if credential_id is None:
+            return None
+        # Locked as revoke_credential locks, the credential before its tokens: the other
+        # order deadlocks with a revocation on PostgreSQL. Then the token, read again.
+        list(Credential.objects.select_for_update(of=("self",)).filter(pk=credential_id))
         token = (
-            AccessToken.objects.select_for_update()
-            .select_related("credential__connection")
-            .filter(
-                refresh_digest=_secrets.digest(refresh_token),
-                credential__kind=CredentialKind.AUTHORIZATION,
-                revoked_at__isnull=True,
-                refresh_expires_at__gt=timezone.now(),
-            )
-            .first()
+            live.select_for_update(of=("self",)).select_related("credential__connection").first()
         )
         if token is None:
             return None

@@ -83,3 +83,58 @@ def test_one_refresh_token_used_at_once_rotates_once(client, setup):
         form = {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
         assert post(token_url, form, application, secret)[0] == 200
     assert AccessToken.objects.exclude(refresh_digest=None).count() == 1
+
+
+def test_a_refresh_racing_a_revocation_waits_for_it_instead_of_deadlocking(client, setup):
+    """The revocation holds the authorisation's row and then ends its tokens; a refresh
+    arriving in between waits for it (it locks the credential before the token) and is
+    refused, rather than holding the token and deadlocking: a 503 for the IdP."""
+    import threading
+    import time
+
+    from django.db import connection as db
+    from django.db import transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    from scim_portal.models import AccessToken
+    from tests.oauth.test_authorization_code import exchange, refresh
+
+    application, secret = register()
+    code = code_for(client, setup, application)
+    first = exchange(client, application, secret, code).json()
+    authorisation = Credential.objects.get(kind="authorization")
+    holding, answers, failures = threading.Event(), [], []
+
+    def revoke():
+        try:
+            with transaction.atomic():
+                Credential.objects.select_for_update().select_related("connection").get(
+                    pk=authorisation.pk
+                )
+                holding.set()
+                time.sleep(1.5)  # the refresh arrives meanwhile
+                # What revoke_credential does next, with its row still held.
+                now = timezone.now()
+                AccessToken.objects.filter(credential=authorisation).update(revoked_at=now)
+                Credential.objects.filter(pk=authorisation.pk).update(revoked_at=now)
+        except Exception as exc:  # a deadlock victim
+            failures.append(exc)
+        finally:
+            db.close()
+
+    def use_refresh_token():
+        holding.wait()
+        try:
+            answers.append(refresh(Client(), application, secret, first["refresh_token"]))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=revoke), threading.Thread(target=use_refresh_token)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    (answer,) = answers
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
