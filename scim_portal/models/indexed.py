@@ -7,6 +7,10 @@ registry is the one place that says so: filters and sorting
 directory writer (:mod:`scim_portal.provisioning.documents`) derives the column from
 every document it stores. Adding an indexed attribute is a field and its index on the
 model, an entry here and one migration (docs/architecture.md).
+
+Items of multi-valued attributes have rows of their own (``DirectoryUserValue``) with an
+index on ``(connection, attribute, value_key)``: :func:`holders` reads the users holding
+one item value, with their groups, in one statement (a lookup by work email).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import models
 
-from .directory import DirectoryGroup, DirectoryUser
+from . import _sql
+from .directory import DirectoryGroup, DirectoryUser, DirectoryUserValue, GroupMembership
 
 Document = dict[str, Any]
 
@@ -137,3 +143,74 @@ GROUP_COLUMNS = IndexedColumns(
     _CREATED,
     _LAST_MODIFIED,
 )
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """An item value looked up through the value rows' index: ``emails[type eq
+    "work"].value eq "…"`` is ``ItemKey("emails", fold("…"), "work")``."""
+
+    #: The rows' ``attribute``: ``emails``, or ``<extension urn>:<name>``, lower-cased.
+    attribute: str
+    #: The folded value (the rows' ``value_key``).
+    value_key: str
+    #: The lower-cased ``type`` the item must have; None: any.
+    type: str | None = None
+
+
+#: :func:`holders` reads at most this many users: enough to tell "at most one" apart.
+HOLDERS_READ = 2
+
+
+def holders(
+    connection: Any, key: ItemKey
+) -> list[tuple[DirectoryUser, list[tuple[Any, Any, str]]]]:
+    """Up to :data:`HOLDERS_READ` users of ``connection`` holding an item with ``key``, in
+    id order, each with ``(user id, group id, group displayName)`` of its memberships —
+    one statement, through the value rows' index. Fewer than :data:`HOLDERS_READ` users
+    is all of them; as many may be only some."""
+    using = DirectoryUser.objects.db
+    values = {"connection": connection, "attribute": key.attribute, "value_key": key.value_key}
+    if key.type is not None:
+        values["type"] = key.type
+    params = _sql.prepared(DirectoryUser, {"connection": connection}, using)
+    params += _sql.prepared(DirectoryUserValue, values, using)
+    rows = _sql.fetch(_holders_sql(key.type is not None, using), params, using)
+    width = len(DirectoryUser._meta.concrete_fields)
+    group_id: Any = GroupMembership._meta.get_field("group").to_python
+    found: dict[Any, tuple[DirectoryUser, list[tuple[Any, Any, str]]]] = {}
+    for row in rows:
+        user_id = _sql.python_value(DirectoryUser._meta.pk, row[0], using)
+        if user_id not in found:
+            found[user_id] = (_sql.build(DirectoryUser, row, using), [])
+        if row[width] is not None:
+            found[user_id][1].append((user_id, group_id(row[width]), row[width + 1]))
+    return list(found.values())
+
+
+@cache
+def _holders_sql(typed: bool, using: str) -> str:
+    def column(model: type[models.Model], name: str) -> str:
+        return _sql.column(model, name, using)
+
+    user, value, membership, group = (
+        DirectoryUser,
+        DirectoryUserValue,
+        GroupMembership,
+        DirectoryGroup,
+    )
+    type_test = f" AND v.{column(value, 'type')} = %s" if typed else ""
+    return (
+        f"SELECT {_sql.select_list(user, 'r', using)}, "  # noqa: S608
+        f"m.{column(membership, 'group')}, g.{column(group, 'display_name')} "
+        f"FROM {_sql.table(user, using)} r "
+        f"LEFT JOIN {_sql.table(membership, using)} m "
+        f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
+        f"LEFT JOIN {_sql.table(group, using)} g "
+        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
+        f"WHERE r.{column(user, 'connection')} = %s AND r.{column(user, 'id')} IN ("
+        f"SELECT DISTINCT v.{column(value, 'user')} FROM {_sql.table(value, using)} v "
+        f"WHERE v.{column(value, 'connection')} = %s AND v.{column(value, 'attribute')} = %s "
+        f"AND v.{column(value, 'value_key')} = %s{type_test} LIMIT {HOLDERS_READ}) "
+        f"ORDER BY r.{column(user, 'id')}, m.{column(membership, 'group')}"
+    )

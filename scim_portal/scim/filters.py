@@ -4,8 +4,9 @@ scim2-models parses the filter and resolves every attribute path (names are
 case-insensitive, ``caseExact`` comes from the schema); :class:`QueryBuilder` turns the
 tree into a query that runs in the database, always within one connection, by resolving
 each attribute to a :mod:`~scim_portal.scim.targets` target that knows where it lives and
-how to test, compare and sort it. The same resolution gives ``sortBy`` its order and
-``userName eq`` its unique-index lookup.
+how to test, compare and sort it. The same resolution gives ``sortBy`` its order,
+``userName eq`` its unique-index lookup and ``emails[type eq "work"].value eq`` its
+lookup through the value rows' index (:meth:`QueryBuilder.item_key`).
 
 Anything that cannot be translated raises :class:`InvalidFilter`: the list is
 never returned unfiltered and nothing is filtered in Python.
@@ -24,13 +25,16 @@ from scim2_models.path import (
     Comparison,
     FilterNode,
     LogicalExpr,
+    LogicalOperator,
     Not,
     Present,
     ValuePath,
 )
 
 from ..conf import app_settings
-from ..models.indexed import ColumnType, IndexedColumns
+from ..models.directory import VALUE_KEY_LENGTH
+from ..models.folding import fold
+from ..models.indexed import ColumnType, IndexedColumns, ItemKey
 from .exceptions import InvalidFilter
 from .providers import TOLERANT, Dialect
 from .targets import (
@@ -42,6 +46,7 @@ from .targets import (
     MembershipTarget,
     Target,
     ValuesTarget,
+    coerce,
 )
 
 __all__ = ["Membership", "QueryBuilder", "Target", "parse"]
@@ -106,6 +111,54 @@ class QueryBuilder(LogicalVisitor):
         if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
             return None
         return self.target(tree.attr_path).unique_key(tree.value)
+
+    def item_key(self, tree: FilterNode) -> ItemKey | None:
+        """The :class:`ItemKey` when ``tree`` is ``<attribute>.value eq "<text>"``,
+        ``<attribute>[value eq "<text>"]`` or ``<attribute>[type eq "<type>" and value eq
+        "<text>"]`` (either order) on a user's multi-valued attribute whose ``value`` is
+        not ``caseExact``: what :meth:`build` selects, read through the value rows' index.
+        None for every other filter."""
+        if isinstance(tree, Comparison):
+            target = self.target(tree.attr_path)
+            if not isinstance(target, ValuesTarget) or target.sub_attribute is None:
+                return None
+            return self._item_key(target.attribute, [(target, tree)])
+        if not isinstance(tree, ValuePath) or tree.sub_attr is not None:
+            return None
+        target = self.target(tree.attr_path)
+        if not isinstance(target, ValuesTarget):
+            return None
+        inner = tree.val_filter
+        terms = inner.terms if isinstance(inner, LogicalExpr) else (inner,)
+        if isinstance(inner, LogicalExpr) and inner.op != LogicalOperator.and_:
+            return None
+        if not all(isinstance(term, Comparison) for term in terms):
+            return None
+        comparisons = [
+            (self.target(term.attr_path, in_value_path=tree.attr_path), term)
+            for term in terms
+            if isinstance(term, Comparison)
+        ]
+        return self._item_key(target.attribute, comparisons)
+
+    @staticmethod
+    def _item_key(attribute: str, comparisons: list[tuple[Target, Comparison]]) -> ItemKey | None:
+        """``value eq`` (and ``type eq``) as an :class:`ItemKey`, or None."""
+        found: dict[str, str] = {}
+        for target, node in comparisons:
+            sub = (target.sub_attribute or "").lower()
+            if node.op != CompareOperator.eq or sub not in {"value", "type"} or sub in found:
+                return None
+            if sub == "value" and (target.case_exact or not target.is_text):
+                return None
+            value = coerce(target, node.op, node.value)
+            if not isinstance(value, str):
+                return None
+            found[sub] = fold(value) if sub == "value" else value.lower()
+        key = found.get("value")
+        if not key or len(key) > VALUE_KEY_LENGTH:
+            return None
+        return ItemKey(attribute, key, found.get("type"))
 
     def order_by(self, attribute: str, descending: bool) -> list[Any]:
         """Order-by expressions for ``sortBy`` (stable: ties broken by id)."""

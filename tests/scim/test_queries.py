@@ -191,3 +191,20 @@ def test_create_user_query_budget(scim, django_assert_num_queries):
     body = {"userName": "budget@example.com", "emails": [{"value": "budget@example.com"}]}
     with django_assert_num_queries(22):
         assert scim.post("/Users", body).status_code == 201
+
+
+def test_a_work_email_lookup_is_one_statement_through_the_value_index(
+    scim, django_assert_num_queries
+):
+    user = scim.create_user(
+        "ada@example.com", emails=[{"value": "Ada@Example.com", "type": "work"}]
+    )
+    scim.create_group("Eng", [user["id"]])
+    lookup = 'emails[type eq "work"].value eq "ADA@example.com"'
+    with django_assert_num_queries(3) as queries:  # auth, the user with its groups, log
+        body = scim.get("/Users", filter=lookup).json()
+    assert '"value_key" = ' in queries.captured_queries[1]["sql"]
+    assert body["totalResults"] == 1 and body["Resources"][0]["id"] == user["id"]
+    assert [g["display"] for g in body["Resources"][0]["groups"]] == ["Eng"]
+    with django_assert_num_queries(3):  # a miss: auth, no holder, request log
+        assert scim.get("/Users", filter=lookup.replace("ADA", "bob")).json()["totalResults"] == 0

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ...conf import app_settings
+from ...models.indexed import HOLDERS_READ, holders
 from .. import exceptions
 from ..cursors import Cursors, Part, Walk, parts
 from ..exceptions import InvalidCount, InvalidCursor, InvalidValue
@@ -99,7 +100,22 @@ class ResourceView(ScimView):
             return Response(self.cursor_search(params))
         kind = self.kind
         tree = parse(params.filter, self.dialect()) if params.filter else None
-        key = kind.query_builder().unique_key(tree) if tree is not None else None
+        builder = kind.query_builder()
+        key = builder.unique_key(tree) if tree is not None else None
+        item = builder.item_key(tree) if tree is not None and kind.item_rows and not key else None
+        if item is not None and params.start == 1 and not params.sort_by:
+            # A lookup by work email: its users with their groups, in one statement through
+            # the value rows' index; more than one holder is paged as any other filter.
+            holding = holders(self.connection.pk, item)
+            if len(holding) < HOLDERS_READ:
+                for user, _groups in holding:
+                    user.connection = self.connection
+                groups = kind.items_by_owner(
+                    [row for _user, rows in holding for row in rows], self.base_url()
+                )
+                users = [user for user, _rows in holding][: params.count]
+                resources = kind.render_many(users, self.base_url(), params.shape, groups)
+                return Response(list_response(resources, len(holding), params.start))
         if key is None:
             total, page = run_query(kind, self.connection, params, tree)
             resources = kind.render_many(page, self.base_url(), params.shape)
