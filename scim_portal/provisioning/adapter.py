@@ -137,13 +137,17 @@ def _copy_profile(
         "last_name": name.get("familyName") or "",
     }
     email = directory_user.email
+    email_field = user.get_email_field_name()
+    if email and getattr(user, email_field, None) == email:
+        # Already theirs: nothing to copy, so nobody to ask who else holds it.
+        email = ""
     owner = owner_of_email(directory_user) if email else None
     if (
         email
         and owner in {None, directory_user.connection.account_id}
         and (email_free or not email_taken(email, by_other_than=user))
     ):
-        wanted[user.get_email_field_name()] = email
+        wanted[email_field] = email
     changed = []
     for field, value in wanted.items():
         if not hasattr(user, field):

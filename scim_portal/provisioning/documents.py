@@ -148,10 +148,17 @@ def save_unique(obj: DirectoryUser | DirectoryGroup, attribute: str, value: str,
 
 
 def locked(model: Any, connection: Connection, resource_id: Any) -> Any:
+    """The resource, its row locked, with ``connection`` attached (the adapter reads it).
+    A user comes with its host user in the same statement (only the user's row locked)."""
+    rows = model.objects.select_for_update(of=("self",))
+    if model is DirectoryUser:
+        rows = rows.select_related("host_user")
     try:
-        return model.objects.select_for_update().get(connection=connection, pk=resource_id)
+        resource = rows.get(connection=connection, pk=resource_id)
     except (model.DoesNotExist, ValidationError, ValueError, TypeError):
         raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
+    resource.connection = connection
+    return resource
 
 
 def call_adapter(hook: str, *args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from scim_portal.models import (
 )
 from scim_portal.provisioning import issue_credential
 from tests.factories import DirectoryUserFactory
+from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -186,11 +187,57 @@ def test_create_user_query_budget(scim, django_assert_num_queries):
     the token and its first-use stamps (3), the transaction (savepoint, release), the
     email domain's verified owner asked once for policy, link and profile (1), the
     directory row and its values (2), who holds the email (1), the new host user with a
-    free username (2), its link (1), the account and the test host's membership
-    update_or_create (5), the event number and event (2), the request log (1)."""
+    free username (2), its link (1), the account and the test host's membership as one
+    upsert (2), the event number and event (2), the request log (1)."""
     body = {"userName": "budget@example.com", "emails": [{"value": "budget@example.com"}]}
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(17) as queries:
         assert scim.post("/Users", body).status_code == 201
+    # The change's own transaction (a savepoint inside the test's) and no savepoint per row.
+    assert sum("SAVEPOINT" in q["sql"] for q in queries.captured_queries) == 2
+    host = DirectoryUser.objects.get(user_name="budget@example.com").host_user
+    membership = OrganizationMembership.objects.get(user=host)
+    assert membership.organization_id == scim.connection.account_id and membership.is_active
+
+
+def _provisioned(scim):
+    body = {
+        "schemas": [USER_SCHEMA],
+        "userName": "lean@example.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "lean@example.com", "type": "work", "primary": True}],
+        "active": True,
+    }
+    user = scim.create_user(
+        "lean@example.com", **{k: v for k, v in body.items() if k != "userName"}
+    )
+    scim.get(f"/Users/{user['id']}")  # the token's first-use stamps out of the way
+    return body, user
+
+
+def test_put_user_query_budget(scim, django_assert_num_queries):
+    """auth, savepoint, the user locked with its host user (one statement), the row,
+    the host user's names (its email already theirs: nobody asked who else holds it),
+    the event number and event, release, the groups of the answer, the request log."""
+    body, user = _provisioned(scim)
+    renamed = {**body, "name": {"givenName": "Augusta", "familyName": "Lovelace"}}
+    with django_assert_num_queries(10):
+        response = scim.put(f"/Users/{user['id']}", renamed)
+    assert response.status_code == 200, response.content
+    host = DirectoryUser.objects.get(pk=user["id"]).host_user
+    assert (host.first_name, host.email) == ("Augusta", "lean@example.com")
+
+
+def test_patch_deactivate_query_budget(scim, django_assert_num_queries):
+    """auth, savepoint, the user locked with its host user, the row, the account, the
+    membership deactivated, another active membership?, the host user deactivated, the
+    event number and event, release, the groups of the answer, the request log."""
+    _body, user = _provisioned(scim)
+    off = {"op": "replace", "path": "active", "value": False}
+    with django_assert_num_queries(13):
+        assert scim.patch_ops(f"/Users/{user['id']}", off).status_code == 200
+    host = DirectoryUser.objects.get(pk=user["id"]).host_user
+    assert not host.is_active
+    assert not OrganizationMembership.objects.get(user=host).is_active
 
 
 def test_a_work_email_lookup_is_one_statement_through_the_value_index(

@@ -32,8 +32,12 @@ class Memberships(AccountMemberships):
         return [("admin", "Admin"), ("editor", "Editor"), ("viewer", "Viewer")]
 
     def add(self, account, user, *, role, active):
-        OrganizationMembership.objects.update_or_create(
-            organization=account, user=user, defaults={"role": role, "is_active": active}
+        # One upsert on the unique (organization, user): no savepoints, no read first.
+        OrganizationMembership.objects.bulk_create(
+            [OrganizationMembership(organization=account, user=user, role=role, is_active=active)],
+            update_conflicts=True,
+            unique_fields=["organization", "user"],
+            update_fields=["role", "is_active"],
         )
 
     def set_active(self, account, user, active):
