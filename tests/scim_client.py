@@ -1,5 +1,6 @@
 """A SCIM client over Django's test client, and the recorded IdP payloads."""
 
+import base64
 import json
 from pathlib import Path
 
@@ -13,6 +14,11 @@ def load_fixture(name: str, **values):
         text = text.replace("{{" + key + "}}", str(value))
     assert "{{" not in text, f"unfilled placeholder in {name}"
     return json.loads(text)
+
+
+def basic_auth(user, password):
+    """An ``Authorization`` header value for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def encode(body):

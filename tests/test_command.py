@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 
 from scim_portal.models import Connection, Credential
 from tests.factories import DirectoryUserFactory
+from tests.scim_client import basic_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -194,9 +195,7 @@ def issue(connection_id, kind, *extra):
 
 
 def basic_header(user, password):
-    import base64
-
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return basic_auth(user, password)
 
 
 def test_issue_credential_bearer_json_contract(organization, client):

@@ -21,6 +21,13 @@ def staff(db):
     return client
 
 
+def field(page: str, element_id: str) -> str:
+    """The value of the input ``element_id`` on an admin page."""
+    match = re.search(rf'id="{element_id}"[^>]*value="([^"]*)"', page)
+    assert match, page[:3000]
+    return match[1]
+
+
 def staff_with(*codenames):
     user = UserFactory(is_staff=True)
     user.user_permissions.set(

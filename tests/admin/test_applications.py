@@ -1,9 +1,7 @@
 """OAuth applications in Django admin: registered with a secret shown once, the secret
 regenerated, the application revoked with its authorisations; every change audited."""
 
-import base64
 import logging
-import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -12,24 +10,12 @@ from django.test import Client
 
 from scim_portal.models import AccessToken, Credential, OAuthApplication, ProvisioningEvent
 from scim_portal.oauth.clients import query_client
-from tests.admin.test_admin import ADMIN, staff_with
+from tests.admin.test_admin import ADMIN, field, staff_with
 from tests.factories import UserFactory
+from tests.scim_client import basic_auth
 
 pytestmark = pytest.mark.django_db
 REDIRECT = "https://acme.okta.example/admin/app/cpc/yourapp/oauth/callback"
-
-
-@pytest.fixture
-def staff(db):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True, username="vendor"))
-    return client
-
-
-def field(page: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*value="([^"]*)"', page)
-    assert match, page[:3000]
-    return match[1]
 
 
 def register(staff, name="Okta OIN app", redirect_uris=REDIRECT):
@@ -90,7 +76,7 @@ def authorise_and_exchange(client_id, secret, setup):
     token = Client().post(
         "/scim/oauth/token",
         {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode(),
+        HTTP_AUTHORIZATION=basic_auth(client_id, secret),
         secure=True,
     )
     assert token.status_code == 200, token.content
@@ -143,7 +129,7 @@ def test_revoke_ends_the_application_and_its_authorisations(staff, setup, client
     refreshed = Client().post(
         "/scim/oauth/token",
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode(),
+        HTTP_AUTHORIZATION=basic_auth(client_id, secret),
         secure=True,
     )
     assert refreshed.status_code == 401 and refreshed.json()["error"] == "invalid_client"

@@ -1,6 +1,5 @@
 """Vendor staff issue and revoke connection credentials of every kind in Django admin."""
 
-import base64
 import re
 
 import pytest
@@ -8,29 +7,11 @@ from django.test import Client
 
 from scim_portal.models import AccessToken, Credential, ProvisioningEvent
 from scim_portal.provisioning import issue_credential
-from tests.admin.test_admin import ADMIN, staff_with
+from tests.admin.test_admin import ADMIN, field, staff_with
+from tests.scim_client import basic_auth as basic
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "/scim/oauth/token"
-
-
-@pytest.fixture
-def staff(db):
-    from tests.factories import UserFactory
-
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True, username="vendor"))
-    return client
-
-
-def field(page: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*value="([^"]*)"', page)
-    assert match, page[:3000]
-    return match[1]
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def issue(staff, connection, **data):

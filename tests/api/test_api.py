@@ -10,6 +10,7 @@ from drf_spectacular.validation import validate_schema
 from scim_portal.api.docs import build_schema
 from scim_portal.models import Connection, Credential, EnvironmentKey
 from scim_portal.provisioning import directory
+from tests.scim_client import basic_auth
 from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
@@ -231,9 +232,7 @@ def credentials_url(setup, account="acme"):
 
 
 def basic_header(user, password):
-    import base64
-
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return basic_auth(user, password)
 
 
 def test_issue_each_kind_returns_its_secret_once_and_it_works(setup, env_key):

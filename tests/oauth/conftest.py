@@ -1,4 +1,3 @@
-import base64
 import uuid
 
 import pytest
@@ -8,10 +7,6 @@ from tests.factories import OrganizationFactory
 from tests.oauth.issuer import AUDIENCE, Issuer, SigningKey
 
 TOKEN_URL = "/scim/oauth/token"
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ from scim_portal.provisioning import (
     revoke_credential,
 )
 from tests.factories import OrganizationFactory
-from tests.oauth.conftest import TOKEN_URL, basic
+from tests.oauth.conftest import TOKEN_URL
 from tests.oauth.issuer import ASSERTION_TYPE
+from tests.scim_client import basic_auth as basic
 from tests.test_tokens import all_stored_text
 
 pytestmark = pytest.mark.django_db

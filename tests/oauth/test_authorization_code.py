@@ -32,6 +32,7 @@ from scim_portal.oauth import server as server_module
 from scim_portal.provisioning import revoke_application, revoke_credential
 from scim_portal.provisioning.connections import create_connection, delete_connection
 from scim_portal.provisioning.events import Actor
+from tests.scim_client import basic_auth as basic
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +40,6 @@ AUTHORIZE_URL = "/scim/oauth/authorize"
 TOKEN_URL = "/scim/oauth/token"
 OKTA = "https://system-admin.okta.com/admin/app/cpc/acme_scim/oauth/callback"
 OKTA_PREVIEW = "https://system-admin.oktapreview.com/admin/app/cpc/acme_scim/oauth/callback"
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def register(name="Acme for Okta", redirect_uris=(OKTA, OKTA_PREVIEW)):

@@ -1,7 +1,6 @@
 """Races on PostgreSQL, through gunicorn with several worker processes: a code exchanged
 many times at once, a refresh token used many times at once."""
 
-import base64
 import json
 import urllib.error
 import urllib.request
@@ -13,18 +12,19 @@ import pytest
 from scim_portal.models import AccessToken, Credential
 from tests.oauth.test_authorization_code import OKTA, code_for, register
 from tests.scim.test_concurrency import gunicorn
+from tests.scim_client import basic_auth
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 PARALLEL = 8
 
 
 def post(url, form, application, secret):
-    credentials = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
+    authorization = basic_auth(application.client_id, secret)
     request = urllib.request.Request(
         url,
         data=urlencode(form).encode(),
         method="POST",
-        headers={"Authorization": f"Basic {credentials}"},
+        headers={"Authorization": authorization},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:

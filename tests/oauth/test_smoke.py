@@ -1,21 +1,16 @@
 """The token endpoint's main paths through Django's test client (the real OAuth client
 library and the negative cases: test_token_endpoint.py)."""
 
-import base64
-
 import pytest
 
 from scim_portal.models import AccessToken, RequestLog
 from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
 from tests.factories import OrganizationFactory
+from tests.scim_client import basic_auth as basic
 
 pytestmark = pytest.mark.django_db
 
 TOKEN_URL = "/scim/oauth/token"
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 @pytest.fixture

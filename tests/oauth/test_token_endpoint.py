@@ -14,7 +14,8 @@ from scim_portal.models import AccessToken, Credential, RequestLog
 from scim_portal.models.credentials import CredentialQuerySet
 from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
 from tests.factories import OrganizationFactory
-from tests.oauth.conftest import TOKEN_URL, basic
+from tests.oauth.conftest import TOKEN_URL
+from tests.scim_client import basic_auth as basic
 
 pytestmark = pytest.mark.django_db
 

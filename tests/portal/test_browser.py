@@ -1,7 +1,6 @@
 """The Provisioning tab in a real browser (Debian's Chromium driven by Playwright),
 against the example project served as ``make run`` serves it."""
 
-import base64
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.dns_server import DnsServer
+from tests.scim_client import basic_auth
 from tests.test_example_project import ROOT, free_port, wait_until_answering
 
 pytestmark = pytest.mark.slow
@@ -113,10 +113,6 @@ def token(url, client_id, secret):
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
-
-
-def basic_auth(username, password):
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):

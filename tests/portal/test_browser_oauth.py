@@ -4,7 +4,6 @@ the vendor's application for a connection; a stand-in for Okta's callback, on
 127.0.0.1, receives the code; the test then exchanges it, refreshes and calls SCIM
 as Okta would, over plain HTTP."""
 
-import base64
 import json
 import threading
 import urllib.error
@@ -22,6 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from scim_portal.models import Credential, OAuthApplication
 from tests.portal.test_browser import CHROMIUM, shot
+from tests.scim_client import basic_auth
 
 pytestmark = [
     pytest.mark.slow,
@@ -90,13 +90,12 @@ def okta_callback():
 
 def post_form(url, form, client_id, secret):
     """A token request as Okta sends it (client_secret_basic); (status, JSON body)."""
-    credentials = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     request = urllib.request.Request(
         url,
         data=urlencode(form).encode(),
         method="POST",
         headers={
-            "Authorization": f"Basic {credentials}",
+            "Authorization": basic_auth(client_id, secret),
             "Content-Type": "application/x-www-form-urlencoded",
         },
     )

@@ -3,7 +3,6 @@ provider offers, the page after it shows what that provider's form asks for, and
 Credentials tab issues and revokes every kind, each credential then working (or
 stopping) against SCIM and the token endpoint."""
 
-import base64
 import json
 import re
 import threading
@@ -25,6 +24,7 @@ from scim_portal.provisioning import issue_credential
 from scim_portal.provisioning.credentials import record_authorization
 from tests.conftest import grant
 from tests.factories import UserFactory
+from tests.scim_client import basic_auth as basic
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,6 @@ def admin(setup):
     client = Client()
     client.force_login(setup["people"]["admin"])
     return client
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def shown(page):

@@ -3,7 +3,6 @@
 not even members of B's account — and account A's memberships and roles stay exactly
 as they were."""
 
-import base64
 import uuid
 from datetime import timedelta
 
@@ -38,6 +37,7 @@ from scim_portal.provisioning.ownership import CannotLink, accept_invitation
 from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
 from tests.oauth.issuer import ASSERTION_TYPE, AUDIENCE, Issuer, SigningKey
 from tests.scim_client import ScimClient
+from tests.scim_client import basic_auth as _basic
 from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
@@ -263,10 +263,6 @@ def _token_endpoint(client, data, authorization=None):
     )
     assert response.status_code == 200, response.content
     return response.json()["access_token"]
-
-
-def _basic(username, password):
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def test_no_credential_of_connection_a_opens_connection_b(db, client, settings):

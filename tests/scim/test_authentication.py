@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from scim_portal.models import Connection, Credential
 from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
+from tests.scim_client import basic_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -83,10 +84,7 @@ def test_last_used_is_recorded_at_most_once_per_resolution(
 
 
 def basic_header(issued):
-    import base64
-
-    pair = f"{issued.credential.username}:{issued.raw}".encode()
-    return "Basic " + base64.b64encode(pair).decode()
+    return basic_auth(issued.credential.username, issued.raw)
 
 
 @pytest.mark.parametrize(

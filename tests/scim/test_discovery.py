@@ -1,8 +1,7 @@
-import base64
-
 import pytest
 
 from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
+from tests.scim_client import basic_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -70,16 +69,14 @@ def schemes_of(client, connection, authorization):
 
 
 def basic_header(issued):
-    pair = f"{issued.credential.username}:{issued.raw}".encode()
-    return "Basic " + base64.b64encode(pair).decode()
+    return basic_auth(issued.credential.username, issued.raw)
 
 
 def access_token(client, connection, secret):
     response = client.post(
         "/scim/oauth/token",
         {"grant_type": "client_credentials"},
-        HTTP_AUTHORIZATION="Basic "
-        + base64.b64encode(f"{connection.oauth_client_id}:{secret}".encode()).decode(),
+        HTTP_AUTHORIZATION=basic_auth(connection.oauth_client_id, secret),
         secure=True,
     )
     return "Bearer " + response.json()["access_token"]

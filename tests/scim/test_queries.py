@@ -1,7 +1,5 @@
 """Query budgets: constant whatever the page or group size."""
 
-import base64
-
 import pytest
 
 from scim_portal.models import (
@@ -14,15 +12,12 @@ from scim_portal.models import (
 )
 from scim_portal.provisioning import issue_credential
 from tests.factories import DirectoryUserFactory
+from tests.scim_client import basic_auth as basic_header
 from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-def basic_header(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def make_users(scim, count, group=None):
