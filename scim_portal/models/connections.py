@@ -67,6 +67,13 @@ def _reserve_sql(using: str) -> str:
     return f"UPDATE {table} SET {counter} = {counter} + %s WHERE {pk} = %s RETURNING {counter}"  # noqa: S608
 
 
+#: Seconds an access token may live, as a connection chooses (Entra asks for 60 minutes to
+#: 6 hours), and the default.
+MIN_ACCESS_TOKEN_LIFETIME = 300
+MAX_ACCESS_TOKEN_LIFETIME = 6 * 3600
+DEFAULT_ACCESS_TOKEN_LIFETIME = 3600
+
+
 class LinkPolicy(models.TextChoices):
     """What becomes of a new directory user in the host application."""
 
@@ -128,8 +135,11 @@ class Connection(models.Model):
     )
     #: Seconds an access token from the token endpoint lives.
     access_token_lifetime = models.PositiveIntegerField(
-        default=3600,
-        validators=[MinValueValidator(300), MaxValueValidator(6 * 3600)],
+        default=DEFAULT_ACCESS_TOKEN_LIFETIME,
+        validators=[
+            MinValueValidator(MIN_ACCESS_TOKEN_LIFETIME),
+            MaxValueValidator(MAX_ACCESS_TOKEN_LIFETIME),
+        ],
         help_text="Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours).",
     )
 

@@ -57,10 +57,6 @@ SECRET_PREFIXES = {
 DISPLAY_PREFIX_LENGTH = len(CLIENT_SECRET_PREFIX) + _secrets.DISPLAY_CHARACTERS
 #: Longest secret looked up; anything longer is refused before hashing.
 MAX_SECRET_LENGTH = 200
-#: Access-token lifetimes a connection may choose (Entra asks for 60 minutes to 6 hours).
-MIN_ACCESS_TOKEN_LIFETIME = 300
-MAX_ACCESS_TOKEN_LIFETIME = 6 * 3600
-DEFAULT_ACCESS_TOKEN_LIFETIME = 3600
 #: A refresh token (authorization code flow) lives this long and is replaced on each use.
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 #: An authorisation code must be exchanged within this many seconds, once.

@@ -9,6 +9,7 @@ tie to a connection goes into that connection's request log, without any secret.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from typing import Any
@@ -141,8 +142,6 @@ def _log(request: HttpRequest, response: HttpResponse, client_id: str, ms: float
             return
         detail = ""
         if response.status_code >= 400:
-            import json
-
             try:
                 body = json.loads(response.content)
                 detail = f"{body.get('error', '')}: {body.get('error_description', '')}"

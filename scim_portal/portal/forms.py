@@ -15,7 +15,7 @@ from ..models import (
     LinkPolicy,
     OAuthApplication,
 )
-from ..models.credentials import MAX_ACCESS_TOKEN_LIFETIME, MIN_ACCESS_TOKEN_LIFETIME
+from ..models.connections import MAX_ACCESS_TOKEN_LIFETIME, MIN_ACCESS_TOKEN_LIFETIME
 from ..providers import PROVIDERS, AuthMethod, Provider, Value, provider_choices
 from ..provisioning.credentials import ISSUABLE_KINDS
 

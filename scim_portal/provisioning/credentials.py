@@ -16,7 +16,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from ..conf import app_settings
 from ..models import (
+    AccessToken,
     Connection,
     Credential,
     CredentialKind,
@@ -56,11 +58,8 @@ def _https_url(value: str, what: str, *, required: bool) -> str:
         URLValidator(schemes=["https", "http"])(value)
     except ValidationError:
         raise ValueError(f"The {what} {value!r} is not a URL.") from None
-    if urlsplit(value).scheme != "https":
-        from ..conf import app_settings
-
-        if not app_settings.FEDERATION_ALLOW_HTTP:
-            raise ValueError(f"The {what} must be an https:// URL.")
+    if urlsplit(value).scheme != "https" and not app_settings.FEDERATION_ALLOW_HTTP:
+        raise ValueError(f"The {what} must be an https:// URL.")
     return value
 
 
@@ -234,8 +233,6 @@ def record_authorization(connection: Connection, application: Any, user: Any) ->
 def revoke_credential(credential: Credential, *, actor: Actor = SYSTEM) -> Credential:
     """Revoke ``credential`` at once, with every access token it obtained; revoking a
     revoked credential changes nothing."""
-    from ..models import AccessToken
-
     locked = (
         Credential.objects.select_for_update().select_related("connection").get(pk=credential.pk)
     )
