@@ -31,6 +31,9 @@ def load_portal(count):
 
     account = Organization.objects.create(handle=f"bench{count}", name="Bench")
     connection, issued = create_connection(account=account, name="Bench", provider="okta")
+    # New users join the account with a role (the first sync checks every membership has it).
+    connection.default_role = "viewer"
+    connection.save(update_fields=["default_role"])
     basic = issue_credential(connection, "basic", label="Bench")
     client_secret = issue_credential(connection, "client_secret", label="Bench")
     connection.refresh_from_db()

@@ -654,6 +654,11 @@ def main() -> None:
                         server.port, data, args.first_sync_users, args.first_sync_groups,
                         args.concurrency, f"{target}{size}",
                     )  # fmt: skip
+                    scenarios["first_sync"]["verified"] = json.loads(run(
+                        [str(ROOT / "bench" / "verify_sync.py"), target, f"{target}{size}",
+                         str(args.first_sync_users), str(args.first_sync_groups)],
+                        target, database,
+                    ))  # fmt: skip
                     print(f"  {target:6} first_sync {scenarios['first_sync']}", flush=True)
             finally:
                 server.stop()
@@ -672,7 +677,9 @@ def main() -> None:
 
 
 def failed_checks(results: dict[str, Any], sizes: list[int]) -> list[str]:
-    """What the run must show, and did not: each authentication method answers every
+    """What the run must show, and did not: each server's first sync answered every request
+    and left every user, host user, membership, role and group member in place
+    (bench/verify_sync.py); each authentication method answers every
     GET by id, and the token endpoint every request, rightly; with the methods taking
     turns, the server's median time for GET by id with an access token or Basic is at
     most ``AUTH_COST_LIMIT`` times its median with a bearer token (the median run)."""
@@ -695,6 +702,11 @@ def failed_checks(results: dict[str, Any], sizes: list[int]) -> list[str]:
             if cost is None or cost > AUTH_COST_LIMIT:
                 failed.append(f"{size} users: GET by id with {method} costs {cost}x the same with "
                               f"a bearer token (at most {AUTH_COST_LIMIT}x)")  # fmt: skip
+        for target in TARGETS:
+            sync = results["sizes"][str(size)][target].get("first_sync")
+            if sync and (sync["errors"] or sync["verified"]["problem_count"]):
+                failed.append(f"{size} users: {target} first sync: {sync['errors']} errors, "
+                              f"afterwards {sync['verified']['problems']}")  # fmt: skip
     return failed
 
 
