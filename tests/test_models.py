@@ -86,3 +86,19 @@ def test_deleting_the_account_deletes_its_connections(connection):
     DirectoryUserFactory(connection=connection)
     connection.account.delete()
     assert not Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_saving_a_stale_connection_leaves_its_event_counter_alone(scim):
+    """A host's ``connection.save()`` from an instance loaded before the last change used
+    to move the counter back: every later write collided with an event number and got a
+    500, for good."""
+    stale = Connection.objects.get(pk=scim.connection.pk)
+    scim.create_user("ada@example.com")
+    stale.name = "Renamed in the shell"
+    stale.save()
+    bob = scim.create_user("bob@example.com")  # asserts the 201
+    fresh = Connection.objects.get(pk=scim.connection.pk)
+    assert fresh.name == "Renamed in the shell"
+    numbers = list(fresh.events.order_by("number").values_list("number", flat=True))
+    assert numbers == list(range(1, fresh.last_event_number + 1))
+    assert fresh.events.filter(type="user.created", resource_id=bob["id"]).exists()

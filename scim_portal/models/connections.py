@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -152,6 +153,24 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider_info.name})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; an existing row's event counter is left alone unless ``update_fields`` names
+        it. Only :meth:`ConnectionManager.reserve_event_numbers` moves it: a ``save()`` from
+        an instance loaded before the last change would move it back, and every later write
+        of the connection would then collide with an event number already taken."""
+        if (
+            not self._state.adding
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+            and not args
+        ):
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "last_event_number"
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def provider_info(self) -> Provider:
