@@ -51,9 +51,11 @@ from scim_portal.models import (  # noqa: E402
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
+    ProvisioningEvent,
     RequestLog,
 )
 from scim_portal.models.credentials import ACCESS_TOKEN_PREFIX  # noqa: E402
+from scim_portal.models.events import _create_numbered_orm, _create_numbered_sql  # noqa: E402
 from tests.testapp.models import Organization  # noqa: E402
 
 Variant = Callable[[], Any]
@@ -192,11 +194,23 @@ def in_transaction(function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
 
 
+def event_of(connection: Connection) -> Callable[[], ProvisioningEvent]:
+    """A new user.created event of ``connection``, as a create records it."""
+    return lambda: ProvisioningEvent(
+        connection_id=connection.pk, account_id=connection.account_id, type="user.created",
+        resource_type="User", resource_id="0190b1a2-0000-7000-8000-000000000000",
+        changes={"userName": "ada@example.com", "externalId": None, "role": "",
+                 "host_link": "managed"},
+        actor={"type": "token", "prefix": "scimp_abcd1234"},
+    )  # fmt: skip
+
+
 def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
     connection, user, group = data["connection"], data["user"], data["group"]
     user_where = {"connection": connection.pk, "id": str(user.pk)}
     group_where = {"connection": connection.pk, "id": str(group.pk)}
     fields = log_fields(connection)
+    event = event_of(connection)
     users, groups = DirectoryUser.objects, DirectoryGroup.objects
     tokens, token = Credential.objects, data["token"]
     basic, access = data["basic"], data["access"]
@@ -232,6 +246,12 @@ def statements(data: dict[str, Any]) -> dict[str, dict[str, Variant]]:
         "event numbers (each in its transaction)": {
             "sql": lambda: in_transaction(Connection.objects.reserve_event_numbers, connection, 1),
             "orm": lambda: in_transaction(orm_reserve, connection, 1),
+        },
+        # The hand-written variant is one statement; its twin is the counter's
+        # UPDATE … RETURNING above, then the ORM's insert.
+        "event numbered and inserted (each in its transaction)": {
+            "sql": lambda: in_transaction(_create_numbered_sql, connection, [event()], "default"),
+            "orm": lambda: in_transaction(_create_numbered_orm, connection, [event()], "default"),
         },
     }
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection as connection_
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Upper
@@ -22,6 +23,7 @@ from scim_portal.models import (
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
+    ProvisioningEvent,
     RequestLog,
 )
 from scim_portal.models.credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX
@@ -314,6 +316,63 @@ def test_reserve_event_numbers_is_the_orm_s():
     assert mine.last_event_number == twin.last_event_number == 15
 
 
+def test_numbered_events_are_the_orm_twins(django_assert_num_queries):
+    """``create_numbered``'s one statement (PostgreSQL) writes what its ORM twin writes."""
+    from scim_portal.models.events import _create_numbered_orm, _create_numbered_sql
+    from tests.factories import UserFactory
+
+    person = UserFactory()
+
+    def batch(connection, count):
+        return [
+            ProvisioningEvent(
+                connection_id=connection.pk,
+                account_id=connection.account_id,
+                type="user.created",
+                resource_type="User",
+                resource_id=f"id-{i}",
+                changes={"userName": f"é{i}@example.com", "nested": {"n": [i, None]}},
+                actor={"type": "user", "id": person.pk},
+                actor_user=person if i % 2 else None,
+            )
+            for i in range(count)
+        ]
+
+    def rows(connection):
+        return list(
+            ProvisioningEvent.objects.filter(connection=connection)
+            .order_by("number")
+            .values_list(
+                "number", "type", "resource_type", "resource_id", "changes", "actor",
+                "actor_user", "account",
+            )
+        )  # fmt: skip
+
+    mine, twin = ConnectionFactory(account=ConnectionFactory().account), ConnectionFactory()
+    twin.account = mine.account
+    twin.save(update_fields=["account"])
+    for count in (1, 3, 1):
+        with transaction.atomic():
+            if connection_.vendor == "postgresql":
+                with django_assert_num_queries(1):
+                    written = _create_numbered_sql(mine, batch(mine, count), "default")
+            else:
+                written = _create_numbered_orm(mine, batch(mine, count), "default")
+            expected = _create_numbered_orm(twin, batch(twin, count), "default")
+        assert [e.number for e in written] == [e.number for e in expected]
+        assert all(e.pk is not None and not e._state.adding for e in written)
+        assert [ProvisioningEvent.objects.get(pk=e.pk).number for e in written] == [
+            e.number for e in written
+        ]
+    assert rows(mine) == rows(twin) and [r[0] for r in rows(mine)] == [1, 2, 3, 4, 5]
+    mine.refresh_from_db()
+    assert mine.last_event_number == 5
+    # Through the manager: the statement of this database.
+    with transaction.atomic():
+        (event,) = ProvisioningEvent.objects.create_numbered(mine, batch(mine, 1))
+    assert event.number == 6
+
+
 class Router:
     """Sends reads or writes of ``model`` to ``alias``; records what it was asked."""
 
@@ -363,13 +422,22 @@ def statements(issued_connection):
             write,
             lambda: Connection.objects.reserve_event_numbers(connection, 1),
         ),
+        "create_numbered": (ProvisioningEvent, write, lambda: numbered_event(connection)),
     }
+
+
+def numbered_event(connection):
+    event = ProvisioningEvent(
+        connection_id=connection.pk, account_id=connection.account_id, type="user.created",
+        resource_type="User", actor={"type": "system"},
+    )  # fmt: skip
+    return ProvisioningEvent.objects.create_numbered(connection, [event])
 
 
 @pytest.mark.parametrize(
     "name",
     ["token", "basic", "access_token", "one", "one_with_groups", "groups_of", "members_of",
-     "insert", "reserve_event_numbers"],
+     "insert", "reserve_event_numbers", "create_numbered"],
 )  # fmt: skip
 def test_each_statement_goes_where_the_router_says(statements, name):
     model, writes, run = statements[name]

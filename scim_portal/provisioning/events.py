@@ -109,10 +109,7 @@ class EventRecorder:
         """
         if not self.pending:
             return
-        last = Connection.objects.reserve_event_numbers(self.connection, len(self.pending))
-        for offset, event in enumerate(self.pending, start=1):
-            event.number = last - len(self.pending) + offset
-        events = ProvisioningEvent.objects.bulk_create(self.pending)
+        events = ProvisioningEvent.objects.create_numbered(self.connection, self.pending)
         self.pending = []
         transaction.on_commit(lambda: _send(events))
 
