@@ -153,10 +153,16 @@ def locked(model: Any, connection: Connection, resource_id: Any) -> Any:
     rows = model.objects.select_for_update(of=("self",))
     if model is DirectoryUser:
         rows = rows.select_related("host_user")
+    # The adapter's membership calls need the account: it comes in the same statement.
+    with_account = not Connection.account.is_cached(connection)  # type: ignore[attr-defined]
+    if with_account:
+        rows = rows.select_related("connection__account")
     try:
         resource = rows.get(connection=connection, pk=resource_id)
     except (model.DoesNotExist, ValidationError, ValueError, TypeError):
         raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
+    if with_account:
+        connection.account = resource.connection.account
     resource.connection = connection
     return resource
 

@@ -227,12 +227,13 @@ def test_put_user_query_budget(scim, django_assert_num_queries):
 
 
 def test_patch_deactivate_query_budget(scim, django_assert_num_queries):
-    """auth, savepoint, the user locked with its host user, the row, the account, the
-    membership deactivated, another active membership?, the host user deactivated, the
-    event number and event, release, the groups of the answer, the request log."""
+    """auth, savepoint, the user locked with its host user and the account (one
+    statement), the row, the membership deactivated, another active membership?, the
+    host user deactivated, the event number and event, release, the groups of the
+    answer, the request log."""
     _body, user = _provisioned(scim)
     off = {"op": "replace", "path": "active", "value": False}
-    with django_assert_num_queries(11 + EVENT):
+    with django_assert_num_queries(10 + EVENT):
         assert scim.patch_ops(f"/Users/{user['id']}", off).status_code == 200
     host = DirectoryUser.objects.get(pk=user["id"]).host_user
     assert not host.is_active
