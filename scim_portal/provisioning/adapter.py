@@ -171,6 +171,11 @@ class ProvisioningAdapter:
     refuse the change.
     """
 
+    def user_creating(self, user: DirectoryUser) -> None:
+        """A user is about to be provisioned: its row is not written yet (and is not, if
+        its userName turns out to be taken). What this sets on ``user`` (say its
+        ``host_user``) is written with the row; :meth:`user_created` follows."""
+
     def user_created(self, user: DirectoryUser) -> None:
         """A user was provisioned (``user.role`` is already set)."""
 
@@ -236,8 +241,18 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
     def memberships(self) -> AccountMemberships | None:
         return get_memberships()
 
+    def user_creating(self, user: DirectoryUser) -> None:
+        # The host user is chosen (or made) before the directory row is written, so the
+        # row is written once with its link. Not when a subclass has its own
+        # user_created: that one decides whether and how to link (it may not at all).
+        if type(self).user_created is DefaultProvisioningAdapter.user_created:
+            self._choose_host(user)
+
     def user_created(self, user: DirectoryUser) -> None:
-        self._link(user)
+        if user.__dict__.pop("_host_chosen", False):
+            self._join(user, awaited_before=None)
+        else:
+            self._link(user)
 
     def user_updated(self, user: DirectoryUser, changes: dict[str, Any]) -> None:
         host = user.host_user
@@ -253,24 +268,40 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
     def _link(self, user: DirectoryUser) -> None:
         """Link ``user`` to the host per :func:`~.ownership.decide`, and record how
         (``user.claimed`` when an existing host user was claimed)."""
-        connection = user.connection
+        awaited_before = user.awaited_user_id
+        self._choose_host(user)
+        del user.__dict__["_host_chosen"]
+        user.save(update_fields=["host_user", "host_link", "awaited_user"])
+        self._join(user, awaited_before)
+
+    def _choose_host(self, user: DirectoryUser) -> None:
+        """Set ``user``'s host user, link and awaited person per
+        :func:`~.ownership.decide`, making a host user if it is to have a new one; nothing
+        of ``user`` is saved."""
         hook = self.memberships or AccountMemberships()
         link = decide(user, hook)
         host = link.host_user
         user.claimed = host is not None
         if link.link == HostLink.MANAGED and host is None:
             host = hook.create_user(user)
-        awaited_before = user.awaited_user_id
         user.host_user, user.host_link, user.awaited_user = host, link.link, link.awaited
-        user.save(update_fields=["host_user", "host_link", "awaited_user"])
-        if link.link == HostLink.AWAITING:
-            if link.awaited.pk != awaited_before and should_invite(
-                connection.account, link.awaited
+        user.__dict__["_host_chosen"] = True
+
+    def _join(self, user: DirectoryUser, awaited_before: Any) -> None:
+        """Invite the person ``user`` awaits (unless already awaited), or make its host
+        user a member of the account."""
+        connection = user.connection
+        if user.host_link == HostLink.AWAITING:
+            awaited = user.awaited_user
+            if (
+                awaited is not None
+                and awaited.pk != awaited_before
+                and should_invite(connection.account, awaited)
             ):
-                hook.invite(connection.account, link.awaited, user)
-        elif host is not None and self.memberships is not None:
+                (self.memberships or AccountMemberships()).invite(connection.account, awaited, user)
+        elif user.host_user is not None and self.memberships is not None:
             self.memberships.add(
-                connection.account, host, role=user.role, active=user.active is not False
+                connection.account, user.host_user, role=user.role, active=user.active is not False
             )
 
     def user_deactivated(self, user: DirectoryUser) -> None:

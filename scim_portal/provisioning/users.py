@@ -63,6 +63,7 @@ def create_user(
             **user_columns(document),
         )
         user.warning = check_email_domain(connection, user)
+        call_adapter("user_creating", user)
         save_unique(user, "userName", user.user_name, force_insert=True)
         DirectoryUserValue.objects.bulk_create(value_rows(user))
         call_adapter("user_created", user)

@@ -190,3 +190,27 @@ def test_existing_host_membership_is_updated_not_duplicated(scim):
     scim.create_user("again@example.com", emails=[{"value": "again@example.com"}], active=True)
     [member] = OrganizationMembership.objects.filter(user=existing)
     assert member.is_active is True
+
+
+class LinksNobodyAdapter(DefaultProvisioningAdapter):
+    """A host that keeps the default adapter's other hooks but links no new user."""
+
+    def user_created(self, user):
+        pass
+
+
+def test_a_subclass_user_created_still_decides_whether_to_link(scim, settings):
+    """The default adapter makes the host user before the directory row (so the row is
+    written once), but not for a subclass with its own ``user_created``: that one decides."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "ADAPTER": f"{__name__}.LinksNobodyAdapter"}
+    user = scim.create_user("solo@example.com")
+    assert DirectoryUser.objects.get(pk=user["id"]).host_user is None
+    assert not User.objects.filter(username="solo@example.com").exists()
+    assert not OrganizationMembership.objects.exists()
+
+
+def test_the_default_adapter_writes_a_new_users_row_once_with_its_host_user(scim):
+    user = scim.create_user("once@example.com")
+    row = DirectoryUser.objects.get(pk=user["id"])
+    assert row.host_user.username == "once@example.com" and row.host_link == HostLink.MANAGED
+    assert OrganizationMembership.objects.get(user=row.host_user).is_active

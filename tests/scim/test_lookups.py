@@ -20,7 +20,8 @@ USER_NAMES = ["ada@example.com", "Grace.Hopper@Example.com", 'quote"d@example.co
 GROUP_NAMES = ["Engineering", "ENG ops", "Ünits", 'say "hi"']
 USER_CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:Group"
-NO_NUL = st.characters(exclude_characters="\x00")  # refused: see the errors test below
+# Refused with a 400: NUL (the errors test below) and lone surrogates (test_surrogates.py).
+NO_NUL = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 
 
 @pytest.fixture

@@ -186,10 +186,11 @@ def test_create_user_query_budget(scim, django_assert_num_queries):
     the token and its first-use stamps (3), the transaction (savepoint, release), the
     email domain's verified owner asked once for policy, link and profile (1), the
     directory row and its values (2), who holds the email (1), the new host user with a
-    free username (2), its link (1), the account and the test host's membership as one
-    upsert (2), the event number and event (:data:`EVENT`), the request log (1)."""
+    free username (2), made before the directory row so the row is written once with its
+    link, the account and the test host's membership as one upsert (2), the event number
+    and event (:data:`EVENT`), the request log (1)."""
     body = {"userName": "budget@example.com", "emails": [{"value": "budget@example.com"}]}
-    with django_assert_num_queries(15 + EVENT) as queries:
+    with django_assert_num_queries(14 + EVENT) as queries:
         assert scim.post("/Users", body).status_code == 201
     # The change's own transaction (a savepoint inside the test's) and no savepoint per row.
     assert sum("SAVEPOINT" in q["sql"] for q in queries.captured_queries) == 2
