@@ -2,6 +2,7 @@ import hashlib
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Upper
 from django_scim.models import AbstractSCIMGroupMixin, AbstractSCIMUserMixin
 
 
@@ -11,6 +12,14 @@ class Group(AbstractSCIMGroupMixin):
 
 class User(AbstractSCIMUserMixin, AbstractUser):
     memberships = models.ManyToManyField(Group, related_name="user_set", blank=True)
+
+    class Meta(AbstractUser.Meta):
+        # What a deployer adds once lookups scan the table: django-scim2 filters userName
+        # as UPPER(username) = UPPER(…) and emails (peer/filters.py) as email = ….
+        indexes = [
+            models.Index(Upper("username"), name="peer_user_username_upper"),
+            models.Index(fields=["email"], name="peer_user_email"),
+        ]
 
     @property
     def scim_groups(self):

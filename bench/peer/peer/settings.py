@@ -34,6 +34,7 @@ SCIM_SERVICE_PROVIDER = {
     "NETLOC": "127.0.0.1",
     "SCHEME": "http",
     "GROUP_MODEL": "peer.models.Group",
+    "USER_FILTER_PARSER": "peer.filters.UserFilterQuery",
     "AUTHENTICATION_SCHEMES": [
         {"type": "oauthbearertoken", "name": "Bearer", "description": "Bearer token"}
     ],
