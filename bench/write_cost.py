@@ -1,4 +1,5 @@
-"""Where a SCIM write's time goes: create, PUT and PATCH in process, with parts switched off.
+"""Where a SCIM write's time goes: create, PUT, PATCH (and GET by id) in process, with parts
+switched off.
 
 Run by hand (not part of ``make bench``)::
 
@@ -92,7 +93,13 @@ def operations(client: Any, data: dict[str, Any]) -> dict[str, Callable[[int], N
                 "Operations": [{"op": "replace", "value": {"active": i % 2 == 1}}]}  # fmt: skip
         send("patch", f"{base}/Users/{ids[n]}", body, 200)
 
-    return {"create": create, "PUT": put, "PATCH active": patch}
+    def get(i: int) -> None:
+        # Not a write: the read every write is measured against (and the request log's share).
+        response = client.get(f"{base}/Users/{ids[i % len(ids)]}")
+        if response.status_code != 200:
+            raise SystemExit(f"GET: {response.status_code} {response.content[:300]!r}")
+
+    return {"create": create, "PUT": put, "PATCH active": patch, "GET by id": get}
 
 
 def portal_variants() -> dict[str, Callable[[], None]]:
