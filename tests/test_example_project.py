@@ -65,12 +65,51 @@ def manage(env, *args):
     )  # fmt: skip
 
 
+HOOK_STATEMENTS = """
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from example_project.accounts.models import Account, Membership
+from example_project.accounts.scim import Memberships
+
+account = Account.objects.get(slug="globex")
+user = get_user_model().objects.create(username="hook-statements")
+hook, counts = Memberships(), []
+for call in (
+    lambda: hook.add(account, user, role="admin", active=True),
+    lambda: hook.set_role(account, user, "auditor"),
+    lambda: hook.set_active(account, user, False),
+    lambda: hook.set_active(account, user, True),
+):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        call()
+    counts.append(len(queries))
+membership = Membership.objects.get(account=account, user=user)
+groups = sorted(user.groups.values_list("name", flat=True))
+print(json.dumps([counts, membership.role.name, membership.is_active, groups]))
+"""
+
+
+def membership_hook_statements(env):
+    """The example's memberships hook, as a SCIM change calls it: the statements of each
+    call (inside the change's transaction) and what it leaves."""
+    out = manage(env, "shell", "-c", "import json\n" + HOOK_STATEMENTS).stdout
+    counts, role, active, groups = json.loads(out.strip().splitlines()[-1])
+    return counts, role, active, groups
+
+
 def test_example_project_migrates_seeds_and_serves_the_demo_login(example_env):
     manage(example_env, "migrate", "--no-input", "--verbosity", "0")
     seeded = manage(example_env, "seed_demo").stdout
     assert re.search(r"acme-admin\s+/\s+acme-admin-demo", seeded)
     assert manage(example_env, "seed_demo").stdout == seeded  # idempotent
     manage(example_env, "check", "--fail-level", "WARNING")
+    assert membership_hook_statements(example_env) == (
+        [4, 5, 4, 5],
+        "globex:auditor",
+        True,
+        ["globex:auditor"],
+    )
     for provider in ("okta", "entra"):
         table = manage(example_env, "simulate_idp", "--provider", provider).stdout
         assert re.search(rf"grace@{provider}\.acme\.example\.com\s+admin\s+active", table)

@@ -41,16 +41,39 @@ def role_key(membership: Membership) -> str | None:
     return membership.role.name.split(":", 1)[-1]
 
 
-@transaction.atomic
-def set_membership(account: Account, user, role: str, *, active: bool = True) -> Membership:
-    """Make ``user`` a member of ``account`` with ``role``; an inactive member holds no role."""
+def role_groups(account: Account) -> dict[str, Group]:
+    """The account's role groups: one query once they exist, made with their
+    permissions (:func:`ensure_roles`) the first time."""
+    names = {key: role_group_name(account, key) for key in ROLES}
+    found = {group.name: group for group in Group.objects.filter(name__in=names.values())}
+    if len(found) == len(names):
+        return {key: found[name] for key, name in names.items()}
+    return ensure_roles(account)
+
+
+def set_membership(account: Account, user, role: str, *, active: bool = True) -> None:
+    """Make ``user`` a member of ``account`` with ``role``; an inactive member holds no role.
+
+    Four statements once the account's roles exist, whatever the member had before: the
+    role groups, the membership as one upsert, the member's other role groups removed,
+    the role group added. Inside the caller's transaction (a SCIM change's), or one of
+    its own; no savepoint of its own, no read-then-write.
+    """
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.")
-    groups = ensure_roles(account)
-    membership, _ = Membership.objects.update_or_create(
-        account=account, user=user, defaults={"role": groups[role], "is_active": active}
-    )
-    user.groups.remove(*groups.values())
-    if active:
-        user.groups.add(groups[role])
-    return membership
+    with transaction.atomic(savepoint=False):
+        groups = role_groups(account)
+        Membership.objects.bulk_create(
+            [Membership(account=account, user=user, role=groups[role], is_active=active)],
+            update_conflicts=True,
+            unique_fields=["account", "user"],
+            update_fields=["role", "is_active"],
+        )
+        through = user.groups.through
+        held = groups[role].pk if active else None
+        others = [group.pk for group in groups.values() if group.pk != held]
+        through.objects.filter(user_id=user.pk, group_id__in=others).delete()
+        if held is not None:
+            through.objects.bulk_create(
+                [through(user_id=user.pk, group_id=held)], ignore_conflicts=True
+            )

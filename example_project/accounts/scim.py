@@ -10,7 +10,7 @@ from django.apps import apps
 from scim_portal.provisioning.adapter import AccountMemberships
 
 from .models import Membership
-from .roles import ROLES, set_membership
+from .roles import ROLES, role_key, set_membership
 
 #: A provisioned user no role mapping gives a role to is a plain member.
 FALLBACK_ROLE = "member"
@@ -26,15 +26,19 @@ class Memberships(AccountMemberships):
         set_membership(account, user, role or FALLBACK_ROLE, active=active)
 
     def set_active(self, account: Any, user: Any, active: bool) -> None:
-        membership = Membership.objects.filter(account=account, user=user).first()
+        membership = (
+            Membership.objects.filter(account=account, user=user).select_related("role").first()
+        )
         if membership is not None:
-            role = membership.role.name.split(":", 1)[-1] if membership.role else FALLBACK_ROLE
-            set_membership(account, user, role, active=active)
+            set_membership(account, user, role_key(membership) or FALLBACK_ROLE, active=active)
 
     def set_role(self, account: Any, user: Any, role: str) -> None:
-        membership = Membership.objects.filter(account=account, user=user).first()
-        active = membership.is_active if membership is not None else True
-        set_membership(account, user, role or FALLBACK_ROLE, active=active)
+        active = (
+            Membership.objects.filter(account=account, user=user)
+            .values_list("is_active", flat=True)
+            .first()
+        )
+        set_membership(account, user, role or FALLBACK_ROLE, active=active is not False)
 
     def remove(self, account: Any, user: Any) -> None:
         for membership in Membership.objects.filter(account=account, user=user):
