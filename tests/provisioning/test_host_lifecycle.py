@@ -240,3 +240,23 @@ def test_a_create_losing_the_race_for_its_user_name_is_a_409_not_a_host_failure(
     assert response.json()["scimType"] == "uniqueness"
     # A host failure for a userName nobody has stays what it is.
     assert scim.post("/Users", {"userName": "free@example.com"}).status_code == 500
+
+
+class LinksByHand(DefaultProvisioningAdapter):
+    """A host that decides links itself (a private hook, but the one every link went through)."""
+
+    calls: list = []
+
+    def _link(self, user):
+        self.calls.append(user.user_name)
+        user.host_link = HostLink.NONE
+        user.save(update_fields=["host_link"])
+
+
+def test_a_subclass_link_is_still_called_for_a_new_user(scim, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "ADAPTER": f"{__name__}.LinksByHand"}
+    LinksByHand.calls = []
+    user = scim.create_user("byhand@example.com")
+    assert LinksByHand.calls == ["byhand@example.com"]
+    assert DirectoryUser.objects.get(pk=user["id"]).host_user is None
+    assert not User.objects.filter(username="byhand@example.com").exists()
