@@ -393,6 +393,24 @@ def test_a_numbered_event_too_long_for_its_column_is_refused_as_by_the_orm():
     assert not ProvisioningEvent.objects.filter(connection=connection).exists()
 
 
+def test_numbering_events_of_a_deleted_connection_raises_does_not_exist_in_both():
+    from scim_portal.models.events import _create_numbered_orm, _create_numbered_sql
+
+    gone = ConnectionFactory()
+    Connection.objects.filter(pk=gone.pk).delete()
+    twins = [_create_numbered_orm]
+    if connection_.vendor == "postgresql":
+        twins.append(_create_numbered_sql)
+    for create in twins:
+        event = ProvisioningEvent(
+            connection_id=gone.pk, account_id=gone.account_id, type="user.created",
+            resource_type="User", actor={"type": "system"},
+        )  # fmt: skip
+        with pytest.raises(Connection.DoesNotExist), transaction.atomic():
+            create(gone, [event], "default")
+    assert not ProvisioningEvent.objects.filter(connection_id=gone.pk).exists()
+
+
 class Router:
     """Sends reads or writes of ``model`` to ``alias``; records what it was asked."""
 

@@ -55,7 +55,10 @@ class ConnectionManager(models.Manager.from_queryset(ConnectionQuerySet)):  # ty
             cursor.execute(
                 _reserve_sql(using), [count, pk.get_db_prep_value(connection.pk, database)]
             )
-            return int(cursor.fetchone()[0])
+            row = cursor.fetchone()
+        if row is None:
+            raise self.model.DoesNotExist(f"No connection {connection.pk} to number events in.")
+        return int(row[0])
 
 
 @cache
