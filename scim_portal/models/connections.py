@@ -159,11 +159,14 @@ class Connection(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save; an existing row's event counter is left alone unless ``update_fields`` names
-        it. Only :meth:`ConnectionManager.reserve_event_numbers` moves it: a ``save()`` from
-        an instance loaded before the last change would move it back, and every later write
-        of the connection would then collide with an event number already taken."""
+        it. Only the event writers move it (:meth:`ConnectionManager.reserve_event_numbers`,
+        ``ProvisioningEvent.objects.create_numbered``): a ``save()`` from an instance loaded
+        before the last change would move it back, and every later write of the connection
+        would then collide with an event number already taken. A copy (``pk = None``) is
+        inserted whole, as Django inserts any model's."""
         if (
             not self._state.adding
+            and self.pk is not None
             and kwargs.get("update_fields") is None
             and not kwargs.get("force_insert")
             and not args
