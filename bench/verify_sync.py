@@ -37,8 +37,14 @@ def verify_portal(tag: str, users: int, groups: int) -> dict:
             problems.append(f"{user.user_name}: host user {host.pk} differs")
     if seen != users:
         problems.append(f"{seen} directory users, not {users}")
-    members = OrganizationMembership.objects.filter(user__username__startswith=f"sync-{tag}-")
-    role = synced.first().connection.default_role if seen else ""
+    first = synced.first()
+    connection = first.connection if first else None
+    role = connection.default_role if connection else ""
+    # Of the connection's account: a membership elsewhere is a tenant leak, not a member.
+    members = OrganizationMembership.objects.filter(
+        organization_id=connection.account_id if connection else None,
+        user__username__startswith=f"sync-{tag}-",
+    )
     good = members.filter(is_active=True, role=role).count()
     if good != users:
         problems.append(f"{good} active memberships with role {role!r}, not {users}")
@@ -51,6 +57,14 @@ def verify_portal(tag: str, users: int, groups: int) -> dict:
     ]
     if wrong:
         problems.append(f"{len(wrong)} groups without {per_group} members, e.g. {wrong[0]}")
+    # Each group's members are people of this sync, each in one group only (a count per
+    # group alone passes with one person in two groups and another in none).
+    in_groups = GroupMembership.objects.filter(group__in=made)
+    people = in_groups.values("user_id").distinct().count()
+    strays = in_groups.exclude(user__in=synced).count()
+    if people != per_group * len(made) or strays:
+        problems.append(f"group members are {people} people ({strays} not of this sync), "
+                        f"not {per_group * len(made)} in one group each")  # fmt: skip
     return {"users": seen, "memberships": good, "role": role, "groups": made.count(),
             "problems": problems[:20], "problem_count": len(problems)}  # fmt: skip
 
@@ -73,6 +87,11 @@ def verify_peer(tag: str, users: int, groups: int) -> dict:
     wrong = [g.scim_display_name for g in made if g.user_set.count() != per_group]
     if wrong:
         problems.append(f"{len(wrong)} groups without {per_group} members, e.g. {wrong[0]}")
+    people = User.objects.filter(memberships__in=made).distinct()
+    strays = people.exclude(pk__in=synced).count()
+    if people.count() != per_group * len(made) or strays:
+        problems.append(f"group members are {people.count()} people ({strays} not of this "
+                        f"sync), not {per_group * len(made)} in one group each")  # fmt: skip
     return {"users": count, "groups": made.count(), "problems": problems[:20],
             "problem_count": len(problems)}  # fmt: skip
 

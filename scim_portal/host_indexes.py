@@ -23,6 +23,7 @@ concurrently instead.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -36,8 +37,18 @@ def user_lookup_indexes() -> list[tuple[str, str, str]]:
     for name in (model.USERNAME_FIELD, model.get_email_field_name()):
         field = model._meta.get_field(name)
         columns.add(str(getattr(field, "column", name)))
-    # PostgreSQL names are at most 63 bytes; table and column names are ASCII here.
-    return [(f"{table}_{column}"[:50] + "_upper_scim", table, column) for column in sorted(columns)]
+    return [(_index_name(table, column), table, column) for column in sorted(columns)]
+
+
+def _index_name(table: str, column: str) -> str:
+    """``<table>_<column>_upper_scim``, or where that passes PostgreSQL's 63 bytes, its
+    start and a digest of the whole (cut alone, two long names would be one)."""
+    name = f"{table}_{column}_upper_scim"
+    if len(name.encode()) <= 63:
+        return name
+    digest = hashlib.md5(f"{table}.{column}".encode(), usedforsecurity=False).hexdigest()[:8]
+    start = f"{table}_{column}".encode()[:40].decode(errors="ignore")
+    return f"{start}_{digest}_upper_scim"
 
 
 def add_user_lookup_indexes(apps: Any, schema_editor: Any) -> None:

@@ -41,3 +41,13 @@ def test_the_adapters_case_insensitive_lookups_use_them():
     # And they answer what the adapter asks, whatever the case.
     assert [u.username for u in users_with_email("ADA@EXAMPLE.COM")] == ["Ada@Example.com"]
     assert email_taken("ada@example.com")
+
+
+def test_long_table_names_give_two_distinct_names_within_postgresqls_limit(monkeypatch):
+    """Cut to 50 characters, both names were the table's: the second CREATE INDEX IF NOT
+    EXISTS then did nothing, and one lookup stayed unindexed."""
+    monkeypatch.setattr(get_user_model()._meta, "db_table", "accounts_" + "x" * 50 + "_person")
+    (email, email_table, _), (username, _, _) = user_lookup_indexes()
+    assert email != username
+    assert len(email.encode()) <= 63 and len(username.encode()) <= 63
+    assert email_table == "accounts_" + "x" * 50 + "_person"

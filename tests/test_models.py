@@ -102,3 +102,13 @@ def test_saving_a_stale_connection_leaves_its_event_counter_alone(scim):
     numbers = list(fresh.events.order_by("number").values_list("number", flat=True))
     assert numbers == list(range(1, fresh.last_event_number + 1))
     assert fresh.events.filter(type="user.created", resource_id=bob["id"]).exists()
+
+
+def test_a_connection_copied_by_clearing_its_pk_is_a_new_row(connection):
+    """Django's way of copying an instance (pk = None, then save()) inserts, as for any model."""
+    copy = Connection.objects.get(pk=connection.pk)
+    copy.pk, copy.name = None, "Copy"
+    copy.save()
+    assert copy.pk != connection.pk
+    assert Connection.objects.get(pk=copy.pk).name == "Copy"
+    assert Connection.objects.get(pk=connection.pk).name == connection.name

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DataError, transaction
 from django.db import connection as connection_
-from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Upper
 from django.db.utils import ConnectionDoesNotExist
@@ -371,6 +371,44 @@ def test_numbered_events_are_the_orm_twins(django_assert_num_queries):
     with transaction.atomic():
         (event,) = ProvisioningEvent.objects.create_numbered(mine, batch(mine, 1))
     assert event.number == 6
+
+
+@pytest.mark.skipif(connection_.vendor != "postgresql", reason="SQLite keeps any length")
+def test_a_numbered_event_too_long_for_its_column_is_refused_as_by_the_orm():
+    """The one statement must not cut a value the ORM's insert refuses (an explicit
+    CAST to varchar(n) truncates where an INSERT raises)."""
+    from scim_portal.models.events import _create_numbered_orm, _create_numbered_sql
+
+    connection = ConnectionFactory()
+
+    def event():
+        return ProvisioningEvent(
+            connection_id=connection.pk, account_id=connection.account_id, type="user.created",
+            resource_type="User", resource_id="x" * 65, actor={"type": "system"},
+        )  # fmt: skip
+
+    for create in (_create_numbered_orm, _create_numbered_sql):
+        with pytest.raises(DataError), transaction.atomic():
+            create(connection, [event()], "default")
+    assert not ProvisioningEvent.objects.filter(connection=connection).exists()
+
+
+def test_numbering_events_of_a_deleted_connection_raises_does_not_exist_in_both():
+    from scim_portal.models.events import _create_numbered_orm, _create_numbered_sql
+
+    gone = ConnectionFactory()
+    Connection.objects.filter(pk=gone.pk).delete()
+    twins = [_create_numbered_orm]
+    if connection_.vendor == "postgresql":
+        twins.append(_create_numbered_sql)
+    for create in twins:
+        event = ProvisioningEvent(
+            connection_id=gone.pk, account_id=gone.account_id, type="user.created",
+            resource_type="User", actor={"type": "system"},
+        )  # fmt: skip
+        with pytest.raises(Connection.DoesNotExist), transaction.atomic():
+            create(gone, [event], "default")
+    assert not ProvisioningEvent.objects.filter(connection_id=gone.pk).exists()
 
 
 class Router:

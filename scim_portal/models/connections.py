@@ -55,7 +55,10 @@ class ConnectionManager(models.Manager.from_queryset(ConnectionQuerySet)):  # ty
             cursor.execute(
                 _reserve_sql(using), [count, pk.get_db_prep_value(connection.pk, database)]
             )
-            return int(cursor.fetchone()[0])
+            row = cursor.fetchone()
+        if row is None:
+            raise self.model.DoesNotExist(f"No connection {connection.pk} to number events in.")
+        return int(row[0])
 
 
 @cache
@@ -156,11 +159,14 @@ class Connection(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save; an existing row's event counter is left alone unless ``update_fields`` names
-        it. Only :meth:`ConnectionManager.reserve_event_numbers` moves it: a ``save()`` from
-        an instance loaded before the last change would move it back, and every later write
-        of the connection would then collide with an event number already taken."""
+        it. Only the event writers move it (:meth:`ConnectionManager.reserve_event_numbers`,
+        ``ProvisioningEvent.objects.create_numbered``): a ``save()`` from an instance loaded
+        before the last change would move it back, and every later write of the connection
+        would then collide with an event number already taken. A copy (``pk = None``) is
+        inserted whole, as Django inserts any model's."""
         if (
             not self._state.adding
+            and self.pk is not None
             and kwargs.get("update_fields") is None
             and not kwargs.get("force_insert")
             and not args

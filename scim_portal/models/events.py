@@ -106,13 +106,21 @@ def _inserted_fields() -> list[Any]:
     ]
 
 
+def _cast_type(field: Any, database: Any) -> str:
+    """The column's type for a value of the VALUES list, but a varchar without its length:
+    an explicit CAST to varchar(n) cuts a longer value, where the INSERT's own assignment
+    refuses it as the ORM's insert does."""
+    kind = str(field.db_type(database))
+    return "varchar" if kind.startswith("varchar(") else kind
+
+
 @lru_cache(maxsize=16)
 def _numbered_insert_sql(using: str, count: int) -> str:
     database = connections[using]
     quote = database.ops.quote_name
     fields = _inserted_fields()
     columns = [quote(str(field.column)) for field in fields]
-    row = ", ".join(["%s", *(f"CAST(%s AS {field.db_type(database)})" for field in fields)])
+    row = ", ".join(["%s", *(f"CAST(%s AS {_cast_type(field, database)})" for field in fields)])
     rows = ", ".join(f"({row})" for _ in range(count))
     connection_table, counter, connection_pk = (
         _sql.table(Connection, using),

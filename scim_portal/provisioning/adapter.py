@@ -244,8 +244,12 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
     def user_creating(self, user: DirectoryUser) -> None:
         # The host user is chosen (or made) before the directory row is written, so the
         # row is written once with its link. Not when a subclass has its own
-        # user_created: that one decides whether and how to link (it may not at all).
-        if type(self).user_created is DefaultProvisioningAdapter.user_created:
+        # user_created or _link: that one decides whether and how to link (it may not).
+        kind = type(self)
+        if (
+            kind.user_created is DefaultProvisioningAdapter.user_created
+            and kind._link is DefaultProvisioningAdapter._link
+        ):
             self._choose_host(user)
 
     def user_created(self, user: DirectoryUser) -> None:

@@ -32,6 +32,8 @@ from .domains import domain_of, owner_of_email
 from .events import SYSTEM, Actor, EventRecorder, diff, recording
 from .exceptions import (
     EmailOutsideDomains,
+    HostProvisioningFailed,
+    UniquenessConflict,
 )
 
 
@@ -48,13 +50,29 @@ def check_email_domain(connection: Connection, user: DirectoryUser) -> str:
     return f"The email {email} is outside the account's verified domains."
 
 
-@transaction.atomic
 def create_user(
     connection: Connection, document: Document, *, actor: Actor = SYSTEM
 ) -> DirectoryUser:
     """Create a user; :class:`UniquenessConflict` if the userName is taken,
     :class:`EmailOutsideDomains` if the connection rejects its email. ``user.warning``
     says what was accepted but flagged."""
+    try:
+        return _create_user(connection, document, actor)
+    except HostProvisioningFailed:
+        # The adapter may make the host user before the directory row (user_creating).
+        # When a simultaneous create of the same userName commits first, this one's host
+        # user then fails on the winner's (its username) before the row's own unique
+        # key could answer: the change is rolled back, and the IdP gets the 409 it would
+        # have got a moment later.
+        user_name = user_columns(document)["user_name"]
+        taken = DirectoryUser.objects.filter(connection=connection, user_name_key=fold(user_name))
+        if taken.exists():
+            raise UniquenessConflict("userName", user_name) from None
+        raise
+
+
+@transaction.atomic
+def _create_user(connection: Connection, document: Document, actor: Actor) -> DirectoryUser:
     with recording(connection, actor) as events:
         user = DirectoryUser(
             connection=connection,

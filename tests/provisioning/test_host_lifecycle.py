@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import IntegrityError
 
 from scim_portal.models import (
     DeprovisionPolicy,
@@ -17,6 +18,7 @@ from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
 from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
 from tests.scim_client import load_fixture
 from tests.testapp.models import OrganizationMembership
+from tests.testapp.scim import Memberships
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +216,47 @@ def test_the_default_adapter_writes_a_new_users_row_once_with_its_host_user(scim
     row = DirectoryUser.objects.get(pk=user["id"])
     assert row.host_user.username == "once@example.com" and row.host_link == HostLink.MANAGED
     assert OrganizationMembership.objects.get(user=row.host_user).is_active
+
+
+class LosesTheUsernameRace(Memberships):
+    """As when a simultaneous create of the same userName committed first, after this one
+    looked for a free username: the winner's host user holds it, so this one's fails."""
+
+    def create_user(self, directory_user):
+        raise IntegrityError('duplicate key value violates unique constraint "username_key"')
+
+
+def test_a_create_losing_the_race_for_its_user_name_is_a_409_not_a_host_failure(scim, settings):
+    """The default adapter makes the host user before the directory row, so the loser of
+    two simultaneous creates of one userName fails on the host's username first (on
+    PostgreSQL, tests/scim/test_concurrency.py): the IdP must still get the 409."""
+    scim.create_user("same@example.com")  # the winner, committed
+    settings.SCIM_PORTAL = {
+        **settings.SCIM_PORTAL,
+        "MEMBERSHIPS": f"{__name__}.LosesTheUsernameRace",
+    }
+    response = scim.post("/Users", {"userName": "Same@example.com"})
+    assert response.status_code == 409, response.content
+    assert response.json()["scimType"] == "uniqueness"
+    # A host failure for a userName nobody has stays what it is.
+    assert scim.post("/Users", {"userName": "free@example.com"}).status_code == 500
+
+
+class LinksByHand(DefaultProvisioningAdapter):
+    """A host that decides links itself (a private hook, but the one every link went through)."""
+
+    calls: list = []
+
+    def _link(self, user):
+        self.calls.append(user.user_name)
+        user.host_link = HostLink.NONE
+        user.save(update_fields=["host_link"])
+
+
+def test_a_subclass_link_is_still_called_for_a_new_user(scim, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "ADAPTER": f"{__name__}.LinksByHand"}
+    LinksByHand.calls = []
+    user = scim.create_user("byhand@example.com")
+    assert LinksByHand.calls == ["byhand@example.com"]
+    assert DirectoryUser.objects.get(pk=user["id"]).host_user is None
+    assert not User.objects.filter(username="byhand@example.com").exists()
