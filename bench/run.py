@@ -317,47 +317,52 @@ def summarize(
     }  # fmt: skip
 
 
-def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurrency: int,
-               tag: str) -> dict[str, Any]:  # fmt: skip
-    """An IdP's first sync: create ``users`` users, then ``groups`` groups with members."""
-    base = data["base"]
+def create_users(port: int, data: dict[str, Any], names: range, concurrency: int,
+                 tag: str) -> tuple[list[str], int]:  # fmt: skip
+    """POST a user for each number in ``names`` from ``concurrency`` keep-alive threads, as
+    an IdP's first sync does: the ids created (a 201 with an id) and the errors."""
+    base, token = data["base"], data["token"]
     created: list[str] = []
-    ids_lock = threading.Lock()
-    token = data["token"]
-
-    def user_request(i: int) -> tuple[str, str, Any]:
-        name = f"sync-{tag}-{i}@example.com"
-        return "POST", f"{base}/Users", {"schemas": [USER_SCHEMA], "userName": name,
-                                          "emails": [{"value": name, "type": "work"}]}  # fmt: skip
-
-    started = time.monotonic()
-    counter = iter(range(users))
+    lock = threading.Lock()
+    counter = iter(names)
     errors = [0]
 
     def worker() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
         while True:
-            with ids_lock:
+            with lock:
                 i = next(counter, None)
             if i is None:
                 return
-            method, path, body = user_request(i)
-            connection.request(method, path, body=json.dumps(body), headers=headers)
+            name = f"sync-{tag}-{i}@example.com"
+            body = {"schemas": [USER_SCHEMA], "userName": name,
+                    "emails": [{"value": name, "type": "work"}]}  # fmt: skip
+            connection.request("POST", f"{base}/Users", body=json.dumps(body), headers=headers)
             response = connection.getresponse()
             payload = response.read()
-            if response.status == 201:
-                document = json.loads(payload)
-                with ids_lock:
+            document = json.loads(payload) if response.status == 201 else {}
+            with lock:
+                if document.get("id"):
                     created.append(str(document["id"]))
-            else:
-                errors[0] += 1
+                else:
+                    errors[0] += 1
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return created, errors[0]
+
+
+def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurrency: int,
+               tag: str) -> dict[str, Any]:  # fmt: skip
+    """An IdP's first sync: create ``users`` users, then ``groups`` groups with members."""
+    base, token = data["base"], data["token"]
+    started = time.monotonic()
+    created, user_errors = create_users(port, data, range(users), concurrency, tag)
+    errors = [user_errors]
     int_ids = data["member_ids"] == "int"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
