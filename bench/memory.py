@@ -68,7 +68,11 @@ def main() -> None:
     errors = 0
     started = time.monotonic()
     try:
-        pids = worker_pids(server.process.pid)
+        deadline = time.monotonic() + 60
+        while len(pids := worker_pids(server.process.pid)) < args.workers:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: {len(pids)} of {args.workers} gunicorn workers started")
+            time.sleep(0.2)
         done = 0
         stops = sorted({args.baseline, *args.checkpoints, args.users})
         for stop in (s for s in stops if s <= args.users):
