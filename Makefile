@@ -101,7 +101,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# The 1,000,000-user size is behind a flag (it adds ~N minutes):
+# The 1,000,000-user size is behind a flag (it adds about 10 minutes, loading included):
 #   make bench BENCH_ARGS="--sizes 1000 1000000"
 # A gunicorn worker's memory through a 100,000-user first sync (fails past 10% growth).
 bench-memory: $(VENV)/.bench-installed postgres
