@@ -317,47 +317,52 @@ def summarize(
     }  # fmt: skip
 
 
-def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurrency: int,
-               tag: str) -> dict[str, Any]:  # fmt: skip
-    """An IdP's first sync: create ``users`` users, then ``groups`` groups with members."""
-    base = data["base"]
+def create_users(port: int, data: dict[str, Any], names: range, concurrency: int,
+                 tag: str) -> tuple[list[str], int]:  # fmt: skip
+    """POST a user for each number in ``names`` from ``concurrency`` keep-alive threads, as
+    an IdP's first sync does: the ids created (a 201 with an id) and the errors."""
+    base, token = data["base"], data["token"]
     created: list[str] = []
-    ids_lock = threading.Lock()
-    token = data["token"]
-
-    def user_request(i: int) -> tuple[str, str, Any]:
-        name = f"sync-{tag}-{i}@example.com"
-        return "POST", f"{base}/Users", {"schemas": [USER_SCHEMA], "userName": name,
-                                          "emails": [{"value": name, "type": "work"}]}  # fmt: skip
-
-    started = time.monotonic()
-    counter = iter(range(users))
+    lock = threading.Lock()
+    counter = iter(names)
     errors = [0]
 
     def worker() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
         while True:
-            with ids_lock:
+            with lock:
                 i = next(counter, None)
             if i is None:
                 return
-            method, path, body = user_request(i)
-            connection.request(method, path, body=json.dumps(body), headers=headers)
+            name = f"sync-{tag}-{i}@example.com"
+            body = {"schemas": [USER_SCHEMA], "userName": name,
+                    "emails": [{"value": name, "type": "work"}]}  # fmt: skip
+            connection.request("POST", f"{base}/Users", body=json.dumps(body), headers=headers)
             response = connection.getresponse()
             payload = response.read()
-            if response.status == 201:
-                document = json.loads(payload)
-                with ids_lock:
+            document = json.loads(payload) if response.status == 201 else {}
+            with lock:
+                if document.get("id"):
                     created.append(str(document["id"]))
-            else:
-                errors[0] += 1
+                else:
+                    errors[0] += 1
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return created, errors[0]
+
+
+def first_sync(port: int, data: dict[str, Any], users: int, groups: int, concurrency: int,
+               tag: str) -> dict[str, Any]:  # fmt: skip
+    """An IdP's first sync: create ``users`` users, then ``groups`` groups with members."""
+    base, token = data["base"], data["token"]
+    started = time.monotonic()
+    created, user_errors = create_users(port, data, range(users), concurrency, tag)
+    errors = [user_errors]
     int_ids = data["member_ids"] == "int"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
@@ -594,7 +599,9 @@ def machine() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000],
+                        help="directory sizes; add 1000000 for the 1,000,000-user run "
+                             "(checked against the smallest size; not in the default run)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers per server")
@@ -604,7 +611,7 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict[str, Any] = {"machine": machine(), "parameters": vars(args) | {"out": str(args.out)},
-                               "sizes": {}}  # fmt: skip
+                               "sizes": {}, "load_seconds": {}}  # fmt: skip
     for size in args.sizes:
         print(f"\n== {size} users ==", flush=True)
         per_target: dict[str, Any] = {}
@@ -617,7 +624,9 @@ def main() -> None:
                 run([str(ROOT / "bench" / "load.py"), target, str(size)], target, database)
             )
             analyze(database)
-            print(f"  loaded {target} in {time.monotonic() - started:.0f}s", flush=True)
+            loaded = round(time.monotonic() - started, 1)
+            results["load_seconds"].setdefault(str(size), {})[target] = loaded
+            print(f"  loaded {target} in {loaded}s (with VACUUM ANALYZE)", flush=True)
             server = Server(target, database, args.workers)
             try:
                 ctx = {"data": data, "users": size, "tag": f"{target}{size}"}
@@ -676,14 +685,38 @@ def main() -> None:
         raise SystemExit("bench: failed:\n  " + "\n  ".join(results["failed_checks"]))
 
 
+#: The scenarios whose p50 must not grow with the directory: at ``SCALE_CHECKED_FROM``
+#: users or more each stays within ``SCALE_LIMIT`` times its p50 at the run's smallest
+#: size (issue 17), measured in the same run.
+SCALE_SCENARIOS = ("okta_import_page", "lookup_username_hit", "lookup_username_miss",
+                   "lookup_work_email", "get_user_by_id", "group_member_add_remove_10k")  # fmt: skip
+SCALE_LIMIT = 1.5
+SCALE_CHECKED_FROM = 1_000_000
+
+
 def failed_checks(results: dict[str, Any], sizes: list[int]) -> list[str]:
     """What the run must show, and did not: each server's first sync answered every request
     and left every user, host user, membership, role and group member in place
     (bench/verify_sync.py); each authentication method answers every
     GET by id, and the token endpoint every request, rightly; with the methods taking
     turns, the server's median time for GET by id with an access token or Basic is at
-    most ``AUTH_COST_LIMIT`` times its median with a bearer token (the median run)."""
+    most ``AUTH_COST_LIMIT`` times its median with a bearer token (the median run); at
+    ``SCALE_CHECKED_FROM`` users or more, each of ``SCALE_SCENARIOS`` answers rightly
+    with a p50 at most ``SCALE_LIMIT`` times its p50 at the smallest size."""
     failed = []
+    for size in sizes:
+        growth = results["ratios"].get(f"p50_latency_{size}_vs_{min(sizes)}")
+        if size < SCALE_CHECKED_FROM or growth is None:
+            continue
+        portal = results["sizes"][str(size)]["portal"]
+        for name in SCALE_SCENARIOS:
+            row = portal[name]
+            if row["requests"] == 0 or row["error_rate"] or row["wrong_rate"]:
+                failed.append(f"{size} users: {name}: {row['requests']} requests, error rate "
+                              f"{row['error_rate']}, wrong answers {row['wrong_rate']}")  # fmt: skip
+            if growth[name] is None or growth[name] > SCALE_LIMIT:
+                failed.append(f"{size} users: {name} p50 is {growth[name]}x its p50 at "
+                              f"{min(sizes)} users (at most {SCALE_LIMIT}x)")  # fmt: skip
     for size in sizes:
         portal = results["sizes"][str(size)]["portal"]
         names = [f"get_user_by_id_{m}" for m in AUTH_METHODS] + ["oauth_token_client_credentials"]
@@ -740,13 +773,17 @@ def ratios(results: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
             for method, rounds in portal["auth_throughput_cost_vs_bearer_rounds"].items()
         }
     if len(sizes) > 1:
-        small, large = str(min(sizes)), str(max(sizes))
-        portal = results["sizes"]
-        out["p50_latency_largest_vs_smallest"] = {
-            name: round(portal[large]["portal"][name]["p50_ms"] / portal[small]["portal"][name]["p50_ms"], 2)
-            for name in ("okta_import_page", "lookup_username_hit", "lookup_username_miss",
-                         "lookup_work_email", "get_user_by_id", "group_member_add_remove_10k")
-        }  # fmt: skip
+        small = results["sizes"][str(min(sizes))]["portal"]
+        for size in sizes:
+            if size == min(sizes):
+                continue
+            large = results["sizes"][str(size)]["portal"]
+            out[f"p50_latency_{size}_vs_{min(sizes)}"] = {
+                name: round(large[name]["p50_ms"] / small[name]["p50_ms"], 2)
+                if large[name]["p50_ms"] and small[name]["p50_ms"] else None
+                for name in SCALE_SCENARIOS
+            }  # fmt: skip
+        out["p50_latency_largest_vs_smallest"] = out[f"p50_latency_{max(sizes)}_vs_{min(sizes)}"]
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
@@ -18,7 +19,7 @@ from ..models import (
     IssuedCredential,
 )
 from ..providers import get_provider
-from .credentials import issue
+from .credentials import issue, revoke_credential
 from .documents import call_adapter
 from .events import SYSTEM, Actor, recording
 from .roles import recompute_all_roles
@@ -116,30 +117,87 @@ class ConnectionDeleted:
     remove_directory: bool
 
 
-@transaction.atomic
 def delete_connection(
     connection: Connection, *, remove_directory: bool = True, actor: Actor = SYSTEM
 ) -> ConnectionDeleted:
-    """Delete ``connection`` with its tokens and directory, in one transaction.
+    """Delete ``connection`` with its credentials and directory.
 
     With ``remove_directory`` (the default, "also remove its users and groups")
     every directory user goes through the adapter's ``user_deleted`` (so host
     memberships follow the deprovision policy); without it host users and their
-    memberships stay as they are, detached from the directory. Rows are handled
-    in batches of :data:`DELETE_BATCH_SIZE`, so memory stays bounded at any
-    directory size. Request logs and events are kept for the audit trail, and a
-    ``connection.deleted`` event records who did it and the counts.
+    memberships stay as they are, detached from the directory. Request logs and
+    events are kept for the audit trail, and a ``connection.deleted`` event records
+    who did it and the counts.
+
+    No transaction grows with the directory (a million users take minutes, longer
+    than a web request may run): first the connection's credentials are revoked,
+    with their access tokens, so every identity provider request is refused from
+    then on; then the users go in batches of :data:`DELETE_BATCH_SIZE`, each batch
+    committed on its own; last, in one transaction, the groups, the event and the
+    connection. Interrupted anywhere, what is committed is consistent — each user
+    is either still there, host user untouched, or gone and deprovisioned — and
+    calling this again finishes the deletion; its event then counts what that call
+    removed. Memory stays bounded at any directory size.
     """
     connection = Connection.objects.select_related("account").get(pk=connection.pk)
-    users = groups = 0
-    last = None
-    while True:
-        page = DirectoryUser.objects.filter(connection=connection).order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        batch = list(page.select_related("host_user")[:DELETE_BATCH_SIZE])
-        if not batch:
-            break
+    for credential in connection.credentials.filter(revoked_at__isnull=True).order_by("pk"):
+        revoke_credential(credential, actor=actor)
+    users, last = 0, None
+    while batch := _delete_users(connection, remove_directory, after=last):
+        users, last = users + len(batch), batch[-1]
+    with transaction.atomic():
+        # Every directory write raises the connection's event sequence (a row lock), so
+        # a request that authenticated before the revocation has committed by now; a
+        # user it created is handled here like the others.
+        connection = (
+            Connection.objects.select_for_update().select_related("account").get(pk=connection.pk)
+        )
+        while batch := _delete_users(connection, remove_directory, after=last, atomic=False):
+            users, last = users + len(batch), batch[-1]
+        groups = 0
+        while True:
+            ids = list(
+                DirectoryGroup.objects.filter(connection=connection)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:DELETE_BATCH_SIZE]
+            )
+            if not ids:
+                break
+            DirectoryGroup.objects.filter(pk__in=ids).delete()
+            groups += len(ids)
+        call_adapter("connection_deleted", connection, remove_directory=remove_directory)
+        with recording(connection, actor) as events:
+            events.add(
+                EventType.CONNECTION_DELETED,
+                "Connection",
+                connection.id,
+                {
+                    "name": connection.name,
+                    "users": users,
+                    "groups": groups,
+                    "remove_directory": remove_directory,
+                },
+            )
+        connection_id = str(connection.pk)
+        connection.delete()
+    return ConnectionDeleted(
+        connection_id=connection_id, users=users, groups=groups, remove_directory=remove_directory
+    )
+
+
+def _delete_users(
+    connection: Connection, remove_directory: bool, *, after: Any, atomic: bool = True
+) -> list[Any]:
+    """Delete up to :data:`DELETE_BATCH_SIZE` of ``connection``'s directory users past the
+    id ``after``, in a transaction of their own unless ``atomic`` is false, each through
+    the adapter's ``user_deleted`` first when ``remove_directory``: their ids. (Reading
+    past the last id, not from the start, keeps each batch from stepping over the index
+    entries of the rows deleted before it.)"""
+    with transaction.atomic() if atomic else contextlib.nullcontext():
+        users = DirectoryUser.objects.filter(connection=connection).order_by("pk")
+        if after is not None:
+            users = users.filter(pk__gt=after)
+        batch = list(users.select_related("host_user")[:DELETE_BATCH_SIZE])
         if remove_directory:
             for user in batch:
                 user.connection = connection
@@ -147,36 +205,7 @@ def delete_connection(
         ids = [user.pk for user in batch]
         # Memberships and multi-valued rows go with their users (cascade, by ids).
         DirectoryUser.objects.filter(pk__in=ids).delete()
-        users += len(ids)
-        last = ids[-1]
-    while True:
-        ids = list(
-            DirectoryGroup.objects.filter(connection=connection)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:DELETE_BATCH_SIZE]
-        )
-        if not ids:
-            break
-        DirectoryGroup.objects.filter(pk__in=ids).delete()
-        groups += len(ids)
-    call_adapter("connection_deleted", connection, remove_directory=remove_directory)
-    with recording(connection, actor) as events:
-        events.add(
-            EventType.CONNECTION_DELETED,
-            "Connection",
-            connection.id,
-            {
-                "name": connection.name,
-                "users": users,
-                "groups": groups,
-                "remove_directory": remove_directory,
-            },
-        )
-    connection_id = str(connection.pk)
-    connection.delete()
-    return ConnectionDeleted(
-        connection_id=connection_id, users=users, groups=groups, remove_directory=remove_directory
-    )
+    return ids
 
 
 def prune(now: datetime | None = None) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from scim_portal.models import (
 )
 from scim_portal.provisioning import connections, delete_connection, directory
 from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.exceptions import HostProvisioningFailed
 from tests.factories import UserFactory
 from tests.testapp.models import OrganizationMembership
 
@@ -99,3 +100,62 @@ def test_memory_is_bounded_by_batches(populated, django_assert_max_num_queries, 
     delete_connection(populated.connection)
     assert seen.count("user_deleted") == USERS
     assert loaded and max(loaded) <= 5
+
+
+def interrupt_after(monkeypatch, calls):
+    """Make the adapter's ``user_deleted`` fail on call number ``calls + 1``, as a worker
+    killed mid-deletion would stop it."""
+    original = connections.call_adapter
+    seen = []
+
+    def failing(hook, *args, **kwargs):
+        if hook == "user_deleted":
+            seen.append(hook)
+            if len(seen) > calls:
+                raise HostProvisioningFailed(hook)
+        return original(hook, *args, **kwargs)
+
+    monkeypatch.setattr(connections, "call_adapter", failing)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_deletion_keeps_what_it_committed_and_refuses_the_idp(
+    populated, monkeypatch
+):
+    connection = populated.connection
+    members = OrganizationMembership.objects.filter(organization=connection.account)
+    interrupt_after(monkeypatch, 12)  # two batches of 5 committed, the third rolled back
+    with pytest.raises(HostProvisioningFailed):
+        delete_connection(connection)
+
+    assert Connection.objects.filter(pk=connection.pk).exists()
+    assert DirectoryUser.objects.filter(connection=connection).count() == USERS - 10
+    assert DirectoryGroup.objects.filter(connection=connection).count() == 3
+    assert members.filter(is_active=False).count() == 10
+    assert members.filter(is_active=True).count() == USERS - 10
+    assert not Credential.objects.filter(connection=connection, revoked_at__isnull=True).exists()
+    response = populated.get("/Users")
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/scim+json")
+    assert not ProvisioningEvent.objects.filter(type="connection.deleted").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_again_finishes_an_interrupted_deletion(populated, monkeypatch):
+    connection = populated.connection
+    interrupt_after(monkeypatch, 12)
+    with pytest.raises(HostProvisioningFailed):
+        delete_connection(connection)
+    monkeypatch.undo()
+
+    result = delete_connection(connection)
+    assert (result.users, result.groups) == (USERS - 10, 3)
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    for model in (DirectoryUser, DirectoryGroup, GroupMembership, DirectoryUserValue, Credential):
+        assert not model.objects.exists(), model
+    memberships = OrganizationMembership.objects.filter(organization=connection.account)
+    assert memberships.count() == USERS and not memberships.filter(is_active=True).exists()
+    event = ProvisioningEvent.objects.get(connection_id=connection.pk, type="connection.deleted")
+    assert event.changes["users"] == USERS - 10
+    revoked = ProvisioningEvent.objects.filter(connection_id=connection.pk, type="token.revoked")
+    assert revoked.count() == 1  # once, by the first attempt
