@@ -33,45 +33,14 @@ from bench.run import ROOT, analyze, create_database, machine, run
 
 def load(count: int) -> dict[str, Any]:
     """A connection with ``count`` directory users, each managing a host user who is an
-    active member of the account (rows written with COPY, as bench/load.py does)."""
-    from django.contrib.auth.models import User
-    from django.db import connection as db
-
-    from bench.load import BATCH, copy_rows, load_portal
-    from scim_portal.models import Connection, DirectoryUser, HostLink
-    from tests.testapp.models import OrganizationMembership
+    active member of the account (bench/load.py's directory, written with COPY)."""
+    from bench.load import load_portal
+    from scim_portal.models import Connection, DirectoryUser
 
     data = load_portal(count)
     connection_id = data["base"].rsplit("/", 1)[1]
     account = Connection.objects.get(pk=connection_id).account
     users = DirectoryUser.objects.filter(connection_id=connection_id)
-    for start in range(0, count, BATCH):
-        copy_rows([
-            User(username=f"host{i:07d}", email=f"user{i:06d}@example.com", is_active=True)
-            for i in range(start, min(count, start + BATCH))
-        ])  # fmt: skip
-    hosts = list(
-        User.objects.filter(username__startswith="host")
-        .order_by("username")
-        .values_list("pk", flat=True)
-    )
-    for start in range(0, count, BATCH):
-        copy_rows([
-            OrganizationMembership(organization=account, user_id=pk, is_active=True)
-            for pk in hosts[start : start + BATCH]
-        ])  # fmt: skip
-    with db.cursor() as cursor:
-        # Directory user i manages host user i (both in name order).
-        cursor.execute(
-            f"""UPDATE {DirectoryUser._meta.db_table} AS d
-                SET host_user_id = h.id, host_link = %s
-                FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY username) AS n FROM auth_user
-                      WHERE username LIKE 'host%%') AS h,
-                     (SELECT id, ROW_NUMBER() OVER (ORDER BY user_name) AS n
-                      FROM {DirectoryUser._meta.db_table} WHERE connection_id = %s) AS o
-                WHERE d.id = o.id AND o.n = h.n""",
-            [HostLink.MANAGED, connection_id],
-        )
     assert users.filter(host_user__isnull=False).count() == count
     return {"connection": connection_id, "account": account.pk}
 
@@ -106,7 +75,7 @@ def check(info: dict[str, Any], count: int) -> list[str]:
     memberships = OrganizationMembership.objects.filter(organization_id=info["account"])
     if memberships.count() != count or memberships.filter(is_active=True).exists():
         failed.append("memberships are not all deactivated")
-    if User.objects.filter(username__startswith="host", is_active=True).exists():
+    if User.objects.filter(username__startswith="user", is_active=True).exists():
         failed.append("host users are still active")
     event = ProvisioningEvent.objects.filter(
         connection_id=info["connection"], type="connection.deleted"

@@ -4,7 +4,10 @@
     python bench/load.py peer USERS       (DJANGO_SETTINGS_MODULE=peer.settings)
 
 USERS users (Okta-shaped, with a work email), 100 groups, and one group with
-min(10,000, USERS) members. Rows go in with PostgreSQL's ``COPY`` (:func:`copy_rows`),
+min(10,000, USERS) members. The portal's users are as a first sync leaves them: each
+manages a host user of its name (django-scim2's users are its host users), an active
+member of the account with the connection's default role, so PUT and PATCH change a host
+user and a membership as they would in production. Rows go in with PostgreSQL's ``COPY`` (:func:`copy_rows`),
 in batches of :data:`BATCH`: loading is not what is measured, but 1,000,000 users must
 load in minutes (``bulk_create`` spent most of its time quoting parameters).
 The portal's connection also gets a Basic credential and an OAuth client secret (the
@@ -46,10 +49,13 @@ def user_name(i):
 
 
 def load_portal(count):
-    from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership
+    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+    from django.contrib.auth.models import User
+
+    from scim_portal.models import DirectoryGroup, DirectoryUser, GroupMembership, HostLink
     from scim_portal.provisioning import create_connection, issue_credential
     from scim_portal.provisioning.documents import group_columns, user_columns, value_rows
-    from tests.testapp.models import Organization
+    from tests.testapp.models import Organization, OrganizationMembership
 
     account = Organization.objects.create(handle=f"bench{count}", name="Bench")
     connection, issued = create_connection(account=account, name="Bench", provider="okta")
@@ -61,8 +67,26 @@ def load_portal(count):
     connection.refresh_from_db()
     users = []
     for start in range(0, count, BATCH):
+        numbers = range(start, min(count, start + BATCH))
+        # As a first sync leaves them: each directory user manages a host user of its
+        # name, an active member of the account with the connection's default role.
+        copy_rows([
+            User(username=user_name(i), email=user_name(i), first_name=f"Given{i}",
+                 last_name=f"Family{i}", password=UNUSABLE_PASSWORD_PREFIX, is_active=True)
+            for i in numbers
+        ])  # fmt: skip
+        hosts = dict(
+            User.objects.filter(username__in=[user_name(i) for i in numbers]).values_list(
+                "username", "pk"
+            )
+        )
+        copy_rows([
+            OrganizationMembership(organization=account, user_id=hosts[user_name(i)],
+                                   role=connection.default_role, is_active=True)
+            for i in numbers
+        ])  # fmt: skip
         batch = []
-        for i in range(start, min(count, start + BATCH)):
+        for i in numbers:
             document = {
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": user_name(i),
@@ -71,8 +95,12 @@ def load_portal(count):
                 "active": True,
             }
             batch.append(
-                DirectoryUser(connection=connection, attributes=document, **user_columns(document))
-            )
+                DirectoryUser(
+                    connection=connection, attributes=document, host_user_id=hosts[user_name(i)],
+                    host_link=HostLink.MANAGED, role=connection.default_role,
+                    **user_columns(document),
+                )
+            )  # fmt: skip
         copy_rows(batch)
         copy_rows([row for u in batch for row in value_rows(u)])
         users += [str(u.pk) for u in batch]
