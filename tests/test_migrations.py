@@ -10,6 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 APP = "scim_portal"
+LATEST = "0003_connection_deleting_since"
 
 
 def _migration_names():
@@ -17,8 +18,8 @@ def _migration_names():
     return sorted(name for app, name in loader.disk_migrations if app == APP)
 
 
-def test_the_migrations_are_the_initial_one_and_credentials():
-    assert _migration_names() == ["0001_initial", "0002_credentials"]
+def test_the_migrations_are_the_initial_one_credentials_and_deleting_since():
+    assert _migration_names() == ["0001_initial", "0002_credentials", LATEST]
 
 
 def test_the_migration_state_is_the_model_state():
@@ -72,7 +73,7 @@ def test_a_fresh_migrate_creates_every_table_column_constraint_and_index():
         left = [t.name for t in connection.introspection.get_table_list(cursor)]
     assert not [table for table in left if table.startswith(f"{APP}_")]
     executor = MigrationExecutor(connection)
-    executor.migrate([(APP, "0002_credentials")])
+    executor.migrate([(APP, LATEST)])
     schema, expected = _schema(), _expected_schema()
     assert schema.keys() == expected.keys()
     for table, (columns, named) in expected.items():
@@ -104,7 +105,7 @@ def test_a_bearer_token_of_0001_still_opens_its_connection_after_0002(client):
     )
 
     executor = MigrationExecutor(connection)
-    executor.migrate([(APP, "0002_credentials")])
+    executor.migrate([(APP, LATEST)])
 
     credential = Credential.objects.by_value(raw)
     assert credential is not None

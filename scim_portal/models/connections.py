@@ -147,6 +147,10 @@ class Connection(models.Model):
         help_text="Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours).",
     )
 
+    #: When its deletion began (credentials revoked first, then the directory in committed
+    #: steps): from then on it takes no credential, and deleting it again finishes it.
+    deleting_since = models.DateTimeField(null=True, blank=True, editable=False)
+
     objects = ConnectionManager()
 
     class Meta:

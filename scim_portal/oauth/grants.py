@@ -38,6 +38,7 @@ from .clients import (
     CLIENT_AUTHENTICATION_FAILED,
     SECRET_METHODS,
     ApplicationClient,
+    safe_description,
 )
 
 
@@ -293,6 +294,9 @@ def authorization_credential(request: Any) -> Credential:
     from ..provisioning.credentials import record_authorization
 
     row = request.authorization_code.row
-    credential = record_authorization(row.connection, row.application, row.user)
+    try:
+        credential = record_authorization(row.connection, row.application, row.user)
+    except ValueError as exc:  # the connection is being deleted
+        raise InvalidGrantError(safe_description(str(exc))) from None
     row.credential = credential
     return credential

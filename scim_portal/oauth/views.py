@@ -230,7 +230,7 @@ class AuthorizeView(LoginRequiredMixin, View):
             accept_global_perms=False,
         )
         candidates = (
-            Connection.objects.filter(account__in=accounts)
+            Connection.objects.filter(account__in=accounts, deleting_since__isnull=True)
             .select_related("account")
             .order_by("account_id", "name")[:500]
         )

@@ -130,59 +130,92 @@ def delete_connection(
     who did it and the counts.
 
     No transaction grows with the directory (a million users take minutes, longer
-    than a web request may run): first the connection's credentials are revoked,
-    with their access tokens, so every identity provider request is refused from
-    then on; then the users go in batches of :data:`DELETE_BATCH_SIZE`, each batch
+    than a web request may run): first the connection is marked as being deleted
+    (``deleting_since``, a ``connection.updated`` event naming who began it) and its
+    credentials are revoked, with their access tokens, so every identity provider
+    request is refused from then on and no credential can be issued or authorised
+    again; then the users go in batches of :data:`DELETE_BATCH_SIZE`, each batch
     committed on its own; last, in one transaction, the groups, the event and the
     connection. Interrupted anywhere, what is committed is consistent — each user
     is either still there, host user untouched, or gone and deprovisioned — and
     calling this again finishes the deletion; its event then counts what that call
-    removed. Memory stays bounded at any directory size.
+    removed. Two calls at once take turns batch by batch; the one that finds the
+    connection gone returns what it removed. Memory stays bounded at any directory size.
     """
-    connection = Connection.objects.select_related("account").get(pk=connection.pk)
-    for credential in connection.credentials.filter(revoked_at__isnull=True).order_by("pk"):
-        revoke_credential(credential, actor=actor)
-    users, last = 0, None
-    while batch := _delete_users(connection, remove_directory, after=last):
-        users, last = users + len(batch), batch[-1]
-    with transaction.atomic():
-        # Every directory write raises the connection's event sequence (a row lock), so
-        # a request that authenticated before the revocation has committed by now; a
-        # user it created is handled here like the others.
-        connection = (
-            Connection.objects.select_for_update().select_related("account").get(pk=connection.pk)
-        )
-        while batch := _delete_users(connection, remove_directory, after=last, atomic=False):
+    connection_id = str(connection.pk)
+    users = groups = 0
+    try:
+        connection = _begin_deletion(connection, actor)
+        last = None
+        while batch := _delete_users(connection, remove_directory, after=last):
             users, last = users + len(batch), batch[-1]
+        with transaction.atomic():
+            # Every directory write raises the connection's event sequence (a row lock), so
+            # a request that authenticated before the revocation has committed by now; a
+            # user it created is handled here like the others.
+            connection = _lock(connection)
+            while batch := _delete_users(connection, remove_directory, after=last, atomic=False):
+                users, last = users + len(batch), batch[-1]
+            while True:
+                ids = list(
+                    DirectoryGroup.objects.filter(connection=connection)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:DELETE_BATCH_SIZE]
+                )
+                if not ids:
+                    break
+                DirectoryGroup.objects.filter(pk__in=ids).delete()
+                groups += len(ids)
+            call_adapter("connection_deleted", connection, remove_directory=remove_directory)
+            with recording(connection, actor) as events:
+                events.add(
+                    EventType.CONNECTION_DELETED,
+                    "Connection",
+                    connection.id,
+                    {
+                        "name": connection.name,
+                        "users": users,
+                        "groups": groups,
+                        "remove_directory": remove_directory,
+                    },
+                )
+            connection.delete()
+    except Connection.DoesNotExist:
+        # Deleted meanwhile by another call (two people clicking at once): done.
         groups = 0
-        while True:
-            ids = list(
-                DirectoryGroup.objects.filter(connection=connection)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:DELETE_BATCH_SIZE]
-            )
-            if not ids:
-                break
-            DirectoryGroup.objects.filter(pk__in=ids).delete()
-            groups += len(ids)
-        call_adapter("connection_deleted", connection, remove_directory=remove_directory)
-        with recording(connection, actor) as events:
-            events.add(
-                EventType.CONNECTION_DELETED,
-                "Connection",
-                connection.id,
-                {
-                    "name": connection.name,
-                    "users": users,
-                    "groups": groups,
-                    "remove_directory": remove_directory,
-                },
-            )
-        connection_id = str(connection.pk)
-        connection.delete()
     return ConnectionDeleted(
         connection_id=connection_id, users=users, groups=groups, remove_directory=remove_directory
     )
+
+
+def _lock(connection: Connection) -> Connection:
+    """``connection`` read again under its row lock (``Connection.DoesNotExist`` if gone)."""
+    return (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .get(pk=connection.pk)
+    )
+
+
+@transaction.atomic
+def _begin_deletion(connection: Connection, actor: Actor) -> Connection:
+    """Mark ``connection`` as being deleted (once, evented with who began it) and revoke
+    its credentials, under its row lock: a credential issued before is revoked here, and
+    none is issued after (:func:`.credentials.refuse_if_deleting`)."""
+    locked = _lock(connection)
+    if locked.deleting_since is None:
+        locked.deleting_since = timezone.now()
+        locked.save(update_fields=["deleting_since"])
+        with recording(locked, actor) as events:
+            events.add(
+                EventType.CONNECTION_UPDATED,
+                "Connection",
+                locked.pk,
+                {"deleting_since": {"old": None, "new": locked.deleting_since.isoformat()}},
+            )
+    for credential in locked.credentials.filter(revoked_at__isnull=True).order_by("pk"):
+        revoke_credential(credential, actor=actor)
+    return locked
 
 
 def _delete_users(
@@ -194,6 +227,10 @@ def _delete_users(
     past the last id, not from the start, keeps each batch from stepping over the index
     entries of the rows deleted before it.)"""
     with transaction.atomic() if atomic else contextlib.nullcontext():
+        if atomic:
+            # Two deletions at once take turns, batch by batch: the second reads past what
+            # the first committed and never hands a user to the adapter twice.
+            connection = _lock(connection)
         users = DirectoryUser.objects.filter(connection=connection).order_by("pk")
         if after is not None:
             users = users.filter(pk__gt=after)

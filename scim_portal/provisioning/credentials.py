@@ -84,6 +84,19 @@ def ensure_client_id(connection: Connection) -> str:
     return locked.oauth_client_id
 
 
+def refuse_if_deleting(connection: Connection) -> None:
+    """``ValueError`` if ``connection`` is being deleted, read under its row lock (held
+    until the caller's transaction ends), as the deletion marks it before revoking."""
+    locked = (
+        Connection.objects.select_for_update().only("pk", "deleting_since").get(pk=connection.pk)
+    )
+    if locked.deleting_since is not None:
+        raise ValueError(
+            "This connection is being deleted: it takes no new credential. "
+            "Delete it again to finish."
+        )
+
+
 def issue(
     connection: Connection,
     events: EventRecorder,
@@ -163,6 +176,7 @@ def issue_credential(
     expiry in the past, an unknown kind or an incomplete federated issuer. The secret
     in the result (``raw``) is the only time it is available.
     """
+    refuse_if_deleting(connection)
     with recording(connection, actor or Actor.for_user(created_by)) as events:
         return issue(
             connection,
@@ -202,7 +216,9 @@ def record_authorization(connection: Connection, application: Any, user: Any) ->
     ``connection``, created at the first exchange of its code (within the token
     endpoint's transaction) and recorded as ``credential.issued`` with the person as
     actor. Its label says who authorised; it has no secret of its own (its access and
-    refresh tokens hang from it) and works until revoked."""
+    refresh tokens hang from it) and works until revoked. ``ValueError`` if the
+    connection is being deleted."""
+    refuse_if_deleting(connection)
     label = f"Authorised by {user.get_username()}"[:100]
     with recording(connection, Actor.for_user(user, via="portal")) as events:
         issued = Credential.build(

@@ -33,6 +33,7 @@ unreachable cache costs a ``COUNT(*)``, never the answer (:func:`.._cache.guarde
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
@@ -122,6 +123,7 @@ class DirectoryTotal:
     connection's event sequence (see the module)."""
 
     def __init__(self, kind: ResourceKind, connection: Connection, queryset: Any) -> None:
+        self.kind, self.connection = kind, connection
         self.sequence = connection.last_event_number
         name = f"{kind.model_class._meta.model_name}:{connection.pk}"
         self.key, self.marks_key = f"scim_portal:total:1:{name}", f"scim_portal:marks:1:{name}"
@@ -134,9 +136,10 @@ class DirectoryTotal:
         if not self.usable:
             return None
         value = guarded(lambda: caches[CACHE_ALIAS].get(key), None, "list totals")
-        if not isinstance(value, tuple) or value[0] < self.sequence:
+        # The cache is shared: anything not of the shape written here is no entry.
+        if not (isinstance(value, tuple) and len(value) == 2 and _is_count(value[0])):
             return None
-        return value[1]
+        return value[1] if value[0] >= self.sequence else None
 
     def _set(self, key: str, value: Any) -> None:
         if self.usable:
@@ -147,7 +150,7 @@ class DirectoryTotal:
     def known(self) -> int | None:
         """The kept size, if it is labelled with this request's sequence or a later one."""
         value = self._get(self.key)
-        return None if value is None else int(value)
+        return value if _is_count(value) else None
 
     def keep(self, total: int) -> None:
         self._set(self.key, total)
@@ -159,7 +162,7 @@ class DirectoryTotal:
         at this sequence; the caller has a size kept at it, so the directory was read at
         this state before (a directory that changes between every two reads never pays)."""
         kept = self._get(self.marks_key)
-        if kept is None:
+        if not _are_marks(kept):
             step = max(MARK_STEP, -(-total // MAX_MARKS))
             numbered = self.queryset.order_by().annotate(
                 position=Window(RowNumber(), order_by=F("id").asc())
@@ -179,7 +182,12 @@ class DirectoryTotal:
         if offset // step >= len(marks):
             return []
         skip = offset % step
-        rows = self.queryset.filter(id__gte=marks[offset // step]).order_by("id")
+        try:
+            mark = uuid.UUID(marks[offset // step])
+        except ValueError:
+            self._set(self.marks_key, None)
+            return read_page(self.kind, self.connection, self.queryset, ["id"], offset, limit)
+        rows = self.queryset.filter(id__gte=mark).order_by("id")
         return list(rows[skip : skip + limit])
 
     def count(self) -> int:
@@ -189,6 +197,22 @@ class DirectoryTotal:
             total = int(self.queryset.count())
             self.keep(total)
         return total
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _are_marks(value: Any) -> bool:
+    """Whether ``value`` is ``(step, marks)`` as :meth:`DirectoryTotal.page` keeps them."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and type(value[0]) is int
+        and value[0] > 0
+        and isinstance(value[1], list)
+        and all(isinstance(mark, str) for mark in value[1])
+    )
 
 
 def _read_directory(

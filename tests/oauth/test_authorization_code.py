@@ -441,6 +441,32 @@ def test_a_code_of_a_deleted_connection_is_refused(client, setup, okta):
     assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
 
 
+def test_a_half_deleted_connection_can_neither_be_authorised_nor_exchange_a_code(
+    client, setup, okta, monkeypatch
+):
+    """A code from before an interrupted deletion would otherwise create a live
+    authorisation on a connection whose credentials the deletion revoked."""
+    from scim_portal.provisioning import connections
+
+    application, secret = okta
+    code = code_for(client, setup, application)
+
+    def interrupted(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(connections, "_delete_users", interrupted)
+    with pytest.raises(RuntimeError):
+        delete_connection(setup["connection"])
+    monkeypatch.undo()
+
+    response = exchange(client, application, secret, code)
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
+    assert not Credential.objects.filter(revoked_at__isnull=True, kind="authorization").exists()
+    assert not AccessToken.objects.exists()
+    response = consent(client, setup["people"]["admin"], application, setup["connection"])
+    assert response.status_code == 403 and not response.has_header("Location")
+
+
 def test_a_revoked_application_can_neither_authorise_nor_exchange_nor_refresh(client, setup, okta):
     application, secret = okta
     first = tokens(client, setup, okta)

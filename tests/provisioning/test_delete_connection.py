@@ -1,6 +1,11 @@
 """Deleting a connection: both modes, on a directory that needs several batches."""
 
+import threading
+import time
+from collections import Counter
+
 import pytest
+from django import db
 from django.contrib.auth.models import User
 
 from scim_portal.models import (
@@ -14,7 +19,7 @@ from scim_portal.models import (
     ProvisioningEvent,
     RequestLog,
 )
-from scim_portal.provisioning import connections, delete_connection, directory
+from scim_portal.provisioning import connections, delete_connection, directory, issue_credential
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.exceptions import HostProvisioningFailed
 from tests.factories import UserFactory
@@ -159,3 +164,80 @@ def test_deleting_again_finishes_an_interrupted_deletion(populated, monkeypatch)
     assert event.changes["users"] == USERS - 10
     revoked = ProvisioningEvent.objects.filter(connection_id=connection.pk, type="token.revoked")
     assert revoked.count() == 1  # once, by the first attempt
+
+
+@pytest.mark.parametrize("kind", ["bearer", "basic", "client_secret"])
+def test_a_half_deleted_connection_takes_no_new_credential(populated, monkeypatch, kind):
+    """Issuing one mid-deletion (portal, admin, API, command all call issue_credential)
+    would leave the connection working for whatever the deletion has not reached."""
+    connection = populated.connection
+    admin = UserFactory()
+    interrupt_after(monkeypatch, 0)
+    with pytest.raises(HostProvisioningFailed):
+        delete_connection(connection, actor=Actor.for_user(admin))
+    with pytest.raises(ValueError, match="being deleted"):
+        issue_credential(connection, kind)
+    assert not Credential.objects.filter(connection=connection, revoked_at__isnull=True).exists()
+    assert populated.get("/Users").status_code == 401
+    started = ProvisioningEvent.objects.get(connection=connection, type="connection.updated")
+    assert started.actor_user == admin and started.changes["deleting_since"]["old"] is None
+
+
+def test_the_deletion_records_who_began_it_once(populated, monkeypatch):
+    connection = populated.connection
+    interrupt_after(monkeypatch, 7)  # one batch of 5 committed
+    with pytest.raises(HostProvisioningFailed):
+        delete_connection(connection, actor=Actor.for_user(UserFactory()))
+    monkeypatch.undo()
+    delete_connection(connection, actor=Actor.for_user(UserFactory()))
+    events = ProvisioningEvent.objects.filter(connection_id=connection.pk)
+    assert events.filter(type="connection.updated").count() == 1
+    assert events.filter(type="connection.deleted").count() == 1
+
+
+def test_deleting_a_connection_deleted_meanwhile_answers_like_a_finished_deletion(populated):
+    """Two admins clicking at once: the second finds the connection gone."""
+    connection = populated.connection
+    stale = Connection.objects.get(pk=connection.pk)
+    delete_connection(connection)
+    result = delete_connection(stale)
+    assert (result.connection_id, result.users, result.groups) == (str(connection.pk), 0, 0)
+    assert ProvisioningEvent.objects.filter(type="connection.deleted").count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_deletions_at_once_deprovision_each_user_once(populated, monkeypatch):
+    connection = populated.connection
+    original = connections.call_adapter
+    calls: Counter = Counter()
+    lock = threading.Lock()
+
+    def slow(hook, *args, **kwargs):
+        if hook == "user_deleted":
+            with lock:
+                calls[args[0].pk] += 1
+            time.sleep(0.02)  # both deleters inside a batch at once
+        return original(hook, *args, **kwargs)
+
+    monkeypatch.setattr(connections, "call_adapter", slow)
+    results, errors = [], []
+
+    def delete():
+        try:
+            results.append(delete_connection(Connection.objects.get(pk=connection.pk)))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            db.connections.close_all()
+
+    threads = [threading.Thread(target=delete) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(calls) == USERS and set(calls.values()) == {1}
+    assert sum(result.users for result in results) == USERS
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert ProvisioningEvent.objects.filter(type="connection.deleted").count() == 1

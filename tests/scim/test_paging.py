@@ -269,3 +269,47 @@ def test_an_unreachable_cache_costs_a_count_not_the_answer(scim, monkeypatch, ca
     scim.create_user("more@example.com")
     assert listed(scim, count=2) == (4, [str(pk) for pk in truth(scim.connection)[:2]])
     assert "list totals off for 30 s" in caplog.text
+
+
+LATER = 10**9  # a sequence label no request has reached: read as current
+
+
+@pytest.mark.parametrize(
+    ("which", "value"),
+    [
+        ("total", "junk"),
+        ("total", ("junk", 5)),
+        ("total", (LATER,)),
+        ("total", (LATER, "junk")),
+        ("total", (LATER, -5)),
+        ("marks", (LATER, "junk")),
+        ("marks", (LATER, (7, ["not-a-uuid"] * 9))),
+        ("marks", (LATER, (0, []))),
+        ("marks", (LATER, (7, None))),
+        ("marks", (LATER, (7, [None] * 9))),
+    ],
+)
+def test_a_corrupted_cache_entry_is_read_as_no_entry(scim, marked, which, value):
+    """The cache is shared (Redis): whatever it holds under a key, a page is what the
+    database holds, never a 500."""
+    bulk_users(scim.connection, 40)
+    expected = [str(pk) for pk in truth(scim.connection)]
+    for _ in range(2):  # the size, then the marks, kept
+        listed(scim, startIndex=21, count=5)
+    caches[paging.CACHE_ALIAS].set(
+        f"scim_portal:{which}:1:directoryuser:{scim.connection.pk}", value
+    )
+    assert listed(scim, startIndex=30, count=5) == (40, expected[29:34])
+
+
+def test_another_connection_s_marks_give_none_of_its_rows(scim, other_scim, marked):
+    bulk_users(scim.connection, 40)
+    bulk_users(other_scim.connection, 40, prefix="other")
+    for client in (scim, other_scim):
+        for _ in range(2):
+            listed(client, startIndex=21, count=5)
+    cache = caches[paging.CACHE_ALIAS]
+    foreign = cache.get(f"scim_portal:marks:1:directoryuser:{other_scim.connection.pk}")
+    cache.set(f"scim_portal:marks:1:directoryuser:{scim.connection.pk}", foreign)
+    own = {str(pk) for pk in truth(scim.connection)}
+    assert set(listed(scim, startIndex=30, count=5)[1]) <= own
