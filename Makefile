@@ -107,7 +107,8 @@ bench: $(VENV)/.bench-installed postgres
 bench-memory: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/memory.py $(BENCH_ARGS)
 
-# Deleting a connection with 100,000 and 1,000,000 directory users: seconds, peak RSS.
+# Deleting a connection with 100,000 and 1,000,000 directory users: seconds, peak RSS
+# (BENCH_ARGS="--users 100000" for one size; each script takes its own arguments).
 bench-delete: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/delete.py $(BENCH_ARGS)
 
