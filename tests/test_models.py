@@ -1,5 +1,6 @@
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from scim_portal.models import Connection, GroupMembership
 from tests.factories import (
@@ -94,8 +95,13 @@ def test_saving_a_stale_connection_leaves_its_event_counter_alone(scim):
     500, for good."""
     stale = Connection.objects.get(pk=scim.connection.pk)
     scim.create_user("ada@example.com")
+    marked = timezone.now()
+    Connection.objects.filter(pk=stale.pk).update(deleting_since=marked)
     stale.name = "Renamed in the shell"
     stale.save()
+    # Nor does it clear the mark of a deletion under way (which refuses new credentials).
+    assert Connection.objects.get(pk=stale.pk).deleting_since == marked
+    Connection.objects.filter(pk=stale.pk).update(deleting_since=None)
     bob = scim.create_user("bob@example.com")  # asserts the 201
     fresh = Connection.objects.get(pk=scim.connection.pk)
     assert fresh.name == "Renamed in the shell"

@@ -101,6 +101,10 @@ class EmailDomainPolicy(models.TextChoices):
     REJECT = "reject", "Reject it (the identity provider gets an error)"
 
 
+#: Connection fields only their services write: a plain ``save()`` leaves them alone.
+SERVICE_FIELDS = frozenset({"last_event_number", "deleting_since"})
+
+
 class Connection(models.Model):
     """One SCIM 2.0 connection: an identity provider provisioning into one account."""
 
@@ -162,12 +166,14 @@ class Connection(models.Model):
         return f"{self.name} ({self.provider_info.name})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save; an existing row's event counter is left alone unless ``update_fields`` names
-        it. Only the event writers move it (:meth:`ConnectionManager.reserve_event_numbers`,
-        ``ProvisioningEvent.objects.create_numbered``): a ``save()`` from an instance loaded
-        before the last change would move it back, and every later write of the connection
-        would then collide with an event number already taken. A copy (``pk = None``) is
-        inserted whole, as Django inserts any model's."""
+        """Save; an existing row's event counter and deletion mark are left alone unless
+        ``update_fields`` names them. Only their services write them (the event writers,
+        :meth:`ConnectionManager.reserve_event_numbers` and
+        ``ProvisioningEvent.objects.create_numbered``; ``delete_connection``): a ``save()``
+        from an instance loaded before the last change would move the counter back (every
+        later write of the connection would collide with an event number already taken) or
+        clear the mark of a deletion under way (and let it take credentials again). A copy
+        (``pk = None``) is inserted whole, as Django inserts any model's."""
         if (
             not self._state.adding
             and self.pk is not None
@@ -178,7 +184,7 @@ class Connection(models.Model):
             kwargs["update_fields"] = [
                 field.name
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.name != "last_event_number"
+                if not field.primary_key and field.name not in SERVICE_FIELDS
             ]
         super().save(*args, **kwargs)
 
