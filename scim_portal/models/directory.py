@@ -57,18 +57,25 @@ class DirectoryUserManager(DirectoryResourceManager["DirectoryUser"]):
         using = self.db
         sql = _one_with_groups_sql(tuple(key), using)
         params = _sql.prepared(self.model, {"connection": connection, **key}, using)
-        rows = _sql.fetch(sql, params, using)
-        if not rows:
-            return None
-        user = _sql.build(self.model, rows[0], using)
-        width = len(self.model._meta.concrete_fields)
-        group_id: Any = GroupMembership._meta.get_field("group").to_python
-        groups = [
-            (user.pk, group_id(row[width]), row[width + 1])
-            for row in rows
-            if row[width] is not None
-        ]
-        return user, groups
+        found = users_with_groups(_sql.fetch(sql, params, using), using)
+        return found[0] if found else None
+
+
+def users_with_groups(
+    rows: Sequence[Sequence[Any]], using: str
+) -> list[tuple[DirectoryUser, list[tuple[Any, Any, str]]]]:
+    """The users of rows read by a statement starting with :func:`users_with_groups_sql`,
+    in row order, each with ``(user id, group id, group displayName)`` of its memberships."""
+    width = len(DirectoryUser._meta.concrete_fields)
+    group_id: Any = GroupMembership._meta.get_field("group").to_python
+    found: dict[Any, tuple[DirectoryUser, list[tuple[Any, Any, str]]]] = {}
+    for row in rows:
+        user_id = _sql.python_value(DirectoryUser._meta.pk, row[0], using)
+        if user_id not in found:
+            found[user_id] = (_sql.build(DirectoryUser, row, using), [])
+        if row[width] is not None:
+            found[user_id][1].append((user_id, group_id(row[width]), row[width + 1]))
+    return list(found.values())
 
 
 class DirectoryResource(models.Model):
@@ -344,7 +351,11 @@ def _one_sql(model: type[models.Model], names: tuple[str, ...], using: str) -> s
 
 
 @cache
-def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
+def users_with_groups_sql(using: str) -> str:
+    """``SELECT`` of users (alias ``r``) with the group id and displayName of each of their
+    memberships (``m``, ``g``; NULLs for a user in no group), up to the ``WHERE``: what
+    :func:`users_with_groups` reads."""
+
     def column(model: type[models.Model], name: str) -> str:
         return _sql.column(model, name, using)
 
@@ -357,7 +368,15 @@ def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
         f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
         f"LEFT JOIN {_sql.table(group, using)} g "
         f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
-        f"WHERE {_where(user, names, using)} ORDER BY m.{column(membership, 'group')}"
+    )
+
+
+@cache
+def _one_with_groups_sql(names: tuple[str, ...], using: str) -> str:
+    group = _sql.column(GroupMembership, "group", using)
+    return (
+        f"{users_with_groups_sql(using)}"
+        f"WHERE {_where(DirectoryUser, names, using)} ORDER BY m.{group}"
     )
 
 

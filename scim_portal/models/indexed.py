@@ -24,7 +24,14 @@ from typing import Any
 from django.db import models
 
 from . import _sql
-from .directory import DirectoryGroup, DirectoryUser, DirectoryUserValue, GroupMembership
+from .directory import (
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    GroupMembership,
+    users_with_groups,
+    users_with_groups_sql,
+)
 
 Document = dict[str, Any]
 
@@ -176,16 +183,7 @@ def holders(
     params = _sql.prepared(DirectoryUser, {"connection": connection}, using)
     params += _sql.prepared(DirectoryUserValue, values, using)
     rows = _sql.fetch(_holders_sql(key.type is not None, using), params, using)
-    width = len(DirectoryUser._meta.concrete_fields)
-    group_id: Any = GroupMembership._meta.get_field("group").to_python
-    found: dict[Any, tuple[DirectoryUser, list[tuple[Any, Any, str]]]] = {}
-    for row in rows:
-        user_id = _sql.python_value(DirectoryUser._meta.pk, row[0], using)
-        if user_id not in found:
-            found[user_id] = (_sql.build(DirectoryUser, row, using), [])
-        if row[width] is not None:
-            found[user_id][1].append((user_id, group_id(row[width]), row[width + 1]))
-    return list(found.values())
+    return users_with_groups(rows, using)
 
 
 @cache
@@ -193,21 +191,10 @@ def _holders_sql(typed: bool, using: str) -> str:
     def column(model: type[models.Model], name: str) -> str:
         return _sql.column(model, name, using)
 
-    user, value, membership, group = (
-        DirectoryUser,
-        DirectoryUserValue,
-        GroupMembership,
-        DirectoryGroup,
-    )
+    user, value, membership = DirectoryUser, DirectoryUserValue, GroupMembership
     type_test = f" AND v.{column(value, 'type')} = %s" if typed else ""
     return (
-        f"SELECT {_sql.select_list(user, 'r', using)}, "  # noqa: S608
-        f"m.{column(membership, 'group')}, g.{column(group, 'display_name')} "
-        f"FROM {_sql.table(user, using)} r "
-        f"LEFT JOIN {_sql.table(membership, using)} m "
-        f"ON m.{column(membership, 'user')} = r.{column(user, 'id')} "
-        f"LEFT JOIN {_sql.table(group, using)} g "
-        f"ON g.{column(group, 'id')} = m.{column(membership, 'group')} "
+        f"{users_with_groups_sql(using)}"  # noqa: S608
         f"WHERE r.{column(user, 'connection')} = %s AND r.{column(user, 'id')} IN ("
         f"SELECT DISTINCT v.{column(value, 'user')} FROM {_sql.table(value, using)} v "
         f"WHERE v.{column(value, 'connection')} = %s AND v.{column(value, 'attribute')} = %s "
