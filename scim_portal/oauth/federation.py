@@ -12,21 +12,15 @@ Signatures and claims are checked by PyJWT, with asymmetric algorithms only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.client
-import ipaddress
 import json
-import socket
-import ssl
-import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 from django.core.cache import caches
 
+from .. import _outbound
 from ..conf import app_settings
 from ..models import Credential, CredentialKind
 
@@ -57,121 +51,26 @@ def _cache_key(kind: str, value: str) -> str:
     return f"scim_portal:federation:{kind}:{digest}"
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """An HTTPS connection to an address chosen beforehand, verifying the host name."""
-
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self) -> None:
-        # Kept before the handshake too, so that the deadline can cut a slow one short.
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-#: IPv6 prefixes whose last 32 bits are an IPv4 address a gateway reaches: NAT64's
-#: well-known prefix (RFC 6052) and the deprecated IPv4-compatible addresses.
-_IPV4_IN_LAST_32_BITS = (
-    ipaddress.IPv6Network("64:ff9b::/96"),
-    ipaddress.IPv6Network("::/96"),
-)
-
-
-def _is_public(address: str) -> bool:
-    """Whether ``address`` is a public one, the IPv4 address an IPv6 one carries too
-    (IPv4-mapped, NAT64, 6to4, IPv4-compatible): Python's ``is_global`` calls
-    ``64:ff9b::a9fe:a9fe`` public, yet a NAT64 gateway takes it to 169.254.169.254."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        carried = ip.ipv4_mapped or ip.sixtofour
-        if carried is None and any(ip in network for network in _IPV4_IN_LAST_32_BITS):
-            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if carried is not None and not carried.is_global:
-            return False
-    return ip.is_global
-
-
-def _address_of(host: str, port: int) -> str:
-    """The address to connect to: the first the name resolves to, each one checked."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
-        raise FederationError(f"Cannot resolve {host}: {exc}.") from None
-    addresses = [str(info[4][0]) for info in infos]
-    if not app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS:
-        for address in addresses:
-            if not _is_public(address):
-                raise FederationError(f"{host} resolves to a private address; not fetched.")
-    return addresses[0]
-
-
-class _Deadline:
-    """Cuts a connection ``seconds`` from now, from a timer thread, unless cancelled."""
-
-    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
-        self.connection = connection
-        self.passed = threading.Event()
-        self.timer = threading.Timer(seconds, self._cut)
-        self.timer.daemon = True
-        self.timer.start()
-
-    def _cut(self) -> None:
-        self.passed.set()
-        sock = self.connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self.timer.cancel()
-
-
 def fetch_json(url: str) -> dict[str, Any]:
     """The JSON object at ``url``: https (http only with ``FEDERATION_ALLOW_HTTP``), no
-    redirects, at most :data:`MAX_DOCUMENT_BYTES`, within ``FEDERATION_FETCH_TIMEOUT``.
-    The connection goes to the address that was checked, not to a second lookup.
-
-    The timeout bounds the whole exchange, not each read: a server sending a byte now
-    and then would otherwise hold the token request for as long as it likes."""
-    parts = urlsplit(url)
+    redirects, at most :data:`MAX_DOCUMENT_BYTES`, within ``FEDERATION_FETCH_TIMEOUT``,
+    never from a private address unless ``FEDERATION_ALLOW_PRIVATE_NETWORKS``
+    (:func:`scim_portal._outbound.request`)."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # a port past 65535
-        port = 0
-    if parts.scheme not in ("https", "http") or not parts.hostname or not port:
-        raise FederationError(f"{url} is not an http(s) URL.")
-    if parts.scheme == "http" and not app_settings.FEDERATION_ALLOW_HTTP:
-        raise FederationError(f"{url} is not an https URL.")
-    timeout = float(app_settings.FEDERATION_FETCH_TIMEOUT)
-    address = _address_of(parts.hostname, port)
-    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(parts.hostname, address, port, timeout)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    deadline = _Deadline(connection, timeout)
-    try:
-        connection.request("GET", path, headers={"Accept": "application/json"})
-        response = connection.getresponse()
-        body = response.read(MAX_DOCUMENT_BYTES + 1)
-    except (OSError, http.client.HTTPException) as exc:
-        if not deadline.passed.is_set():
-            raise FederationError(f"Cannot fetch {url}: {exc}.") from None
-    finally:
-        deadline.cancel()
-        connection.close()
-    if deadline.passed.is_set():  # the body may be cut short without an error
-        raise FederationError(f"{url} did not answer within {timeout:g} seconds.")
+        response = _outbound.request(
+            "GET",
+            url,
+            headers={"Accept": "application/json"},
+            timeout=float(app_settings.FEDERATION_FETCH_TIMEOUT),
+            max_bytes=MAX_DOCUMENT_BYTES,
+            allow_http=app_settings.FEDERATION_ALLOW_HTTP,
+            allow_private=app_settings.FEDERATION_ALLOW_PRIVATE_NETWORKS,
+        )
+    except _outbound.OutboundError as exc:
+        raise FederationError(str(exc).replace("Cannot reach", "Cannot fetch")) from None
     if response.status != 200:
         raise FederationError(f"{url} answered {response.status}.")
+    body = response.body
     if len(body) > MAX_DOCUMENT_BYTES:
         raise FederationError(f"{url} is larger than {MAX_DOCUMENT_BYTES} bytes.")
     try:

@@ -243,24 +243,25 @@ def test_keys_on_a_private_address_are_not_fetched(client, issuer, settings, dis
 def test_ipv6_forms_of_private_ipv4_addresses_are_not_fetched(monkeypatch, address):
     """Python's ``is_global`` calls these IPv6 addresses public, yet each carries a private
     IPv4 address that a NAT64 gateway or a 6to4 relay may reach."""
+    from scim_portal import _outbound
     from scim_portal.oauth import federation
 
     def resolve(host, port, *args, **kwargs):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
 
-    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(_outbound.socket, "getaddrinfo", resolve)
     with pytest.raises(federation.FederationError, match="private address"):
         federation.fetch_json("https://keys.example/discovery/keys")
 
 
 def test_a_public_ipv6_address_passes_the_guard(monkeypatch):
-    from scim_portal.oauth import federation
+    from scim_portal import _outbound
 
     def resolve(host, port, *args, **kwargs):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700::1", port, 0, 0))]
 
-    monkeypatch.setattr(federation.socket, "getaddrinfo", resolve)
-    assert federation._address_of("keys.example", 443) == "2606:4700::1"
+    monkeypatch.setattr(_outbound.socket, "getaddrinfo", resolve)
+    assert _outbound.address_of("keys.example", 443, allow_private=False) == "2606:4700::1"
 
 
 @pytest.mark.parametrize(
