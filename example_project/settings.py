@@ -71,9 +71,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "guardian",
+    "django_tasks_db",
     "scim_portal",
     "example_project.accounts",
 ]
+
+# Background work (event delivery, notifications): Django's tasks framework with the
+# database-backed backend; `manage.py scim_portal worker` runs it (`make run` starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -219,6 +224,11 @@ SCIM_PORTAL = {
 # the app refuses to fetch (http, a loopback address) unless both switches are on.
 # SCIM_PORTAL_DEV_FEDERATION=1 turns them on, in the demo profile only: in production the
 # guard against fetching internal addresses must stay.
+# The demo delivers webhooks to http:// and loopback receivers (a receiver on your own
+# machine); production keeps endpoints to public https addresses.
+if not PRODUCTION:
+    SCIM_PORTAL["WEBHOOK_ALLOW_INSECURE"] = True
+
 if env_flag("SCIM_PORTAL_DEV_FEDERATION", False):
     if PRODUCTION:
         raise ImproperlyConfigured(

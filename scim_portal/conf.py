@@ -82,6 +82,34 @@ DEFAULTS: dict[str, Any] = {
     # Days request logs and provisioning events are kept (``manage.py scim_portal prune``).
     "REQUEST_LOG_RETENTION_DAYS": 30,
     "EVENT_RETENTION_DAYS": 365,
+    # Events out of the process (docs/events.md). The tasks backend (an alias of TASKS)
+    # that delivers them; seconds a delivery may take; the retry window after which an
+    # event that keeps failing is dead-lettered, and the first and longest pause between
+    # tries (exponential, with jitter); days of failing after which an endpoint is
+    # disabled; hours a rotated secret keeps signing beside the new one.
+    "TASK_BACKEND": "default",
+    "WEBHOOK_TIMEOUT": 10.0,
+    "WEBHOOK_RETRY_HOURS": 72,
+    "WEBHOOK_RETRY_FIRST_SECONDS": 10,
+    "WEBHOOK_RETRY_MAX_SECONDS": 6 * 3600,
+    "WEBHOOK_DISABLE_AFTER_DAYS": 5,
+    "WEBHOOK_SECRET_OVERLAP_HOURS": 24,
+    # Seconds a worker holds a stream while it delivers (a dead worker's hold runs out),
+    # and between two sweeps for due retries and notifications (``scim_portal worker``).
+    "WEBHOOK_LEASE_SECONDS": 60,
+    "SWEEP_INTERVAL_SECONDS": 30,
+    # Development only: endpoints may be http:// and on loopback or private addresses.
+    "WEBHOOK_ALLOW_INSECURE": False,
+    # Days the delivery log is kept (``manage.py scim_portal prune``).
+    "DELIVERY_LOG_RETENTION_DAYS": 30,
+    # Security Event Tokens: their issuer (None: PUBLIC_URL).
+    "SET_ISSUER": None,
+    # Emails to people: days before a credential expires they are told, default hours
+    # without a request after which a connection is "silent", and the sender (None:
+    # DEFAULT_FROM_EMAIL).
+    "CREDENTIAL_EXPIRY_NOTICE_DAYS": 14,
+    "SILENT_CONNECTION_HOURS": 48,
+    "NOTIFICATION_FROM_EMAIL": None,
 }
 
 # Settings whose value is a dotted path (or a list of them) to import.

@@ -21,9 +21,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "guardian",
+    "django_tasks_db",
     "scim_portal",
     "tests.testapp",
 ]
+# Event delivery's tasks go through the database backend, as in production; tests run
+# them with tests.delivery.helpers.run_tasks() or a real worker process.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

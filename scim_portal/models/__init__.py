@@ -21,6 +21,20 @@ from .domains import AccountDomain, VerificationMethod
 from .events import EventType, ProvisioningEvent
 from .keys import EnvironmentKey
 from .logs import RequestLog
+from .webhooks import (
+    DeliveryAttempt,
+    DeliveryMethod,
+    DeliveryOutcome,
+    DeliveryStream,
+    EndpointFormat,
+    EndpointSecret,
+    EndpointState,
+    NotificationKind,
+    NotificationOptOut,
+    NotificationSent,
+    SigningKey,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "AccessToken",
@@ -29,20 +43,32 @@ __all__ = [
     "Connection",
     "Credential",
     "CredentialKind",
+    "DeliveryAttempt",
+    "DeliveryMethod",
+    "DeliveryOutcome",
+    "DeliveryStream",
     "DeprovisionPolicy",
     "DirectoryGroup",
     "DirectoryUser",
     "DirectoryUserValue",
     "EmailDomainPolicy",
+    "EndpointFormat",
+    "EndpointSecret",
+    "EndpointState",
     "EnvironmentKey",
     "EventType",
     "GroupMembership",
     "HostLink",
     "IssuedCredential",
     "LinkPolicy",
+    "NotificationKind",
+    "NotificationOptOut",
+    "NotificationSent",
     "OAuthApplication",
     "ProvisioningEvent",
     "RequestLog",
     "RoleMapping",
+    "SigningKey",
     "VerificationMethod",
+    "WebhookEndpoint",
 ]

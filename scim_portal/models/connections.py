@@ -154,6 +154,15 @@ class Connection(models.Model):
     #: When its deletion began (credentials revoked first, then the directory in committed
     #: steps): from then on it takes no credential, and deleting it again finishes it.
     deleting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    #: Hours without a request from the IdP after which its readers are told it went
+    #: silent (None: the ``SILENT_CONNECTION_HOURS`` setting).
+    silent_after_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
+        help_text="Hours without a request before readers are told it went silent "
+        "(empty: the site's default).",
+    )
 
     objects = ConnectionManager()
 

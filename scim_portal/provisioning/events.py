@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ..delivery.engine import events_committed
 from ..models import Connection, Credential, EventType, ProvisioningEvent
 from ..signals import provisioning_event
 
@@ -143,7 +144,8 @@ def record_account_event(
 def _send(events: list[ProvisioningEvent]) -> None:
     """Send each event to every receiver. The change is committed: a receiver that raises
     is logged and the others still get the event, and the change's answer stands (an
-    IdP told 500 for a committed create would create it again)."""
+    IdP told 500 for a committed create would create it again). Then hand the
+    connections to event delivery (webhooks), which costs nothing with no endpoint."""
     for event in events:
         for receiver, result in provisioning_event.send_robust(
             sender=ProvisioningEvent, event=event
@@ -156,6 +158,7 @@ def _send(events: list[ProvisioningEvent]) -> None:
                     event.type,
                     exc_info=result,
                 )
+    events_committed(events)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import datetime
 from typing import Any
@@ -11,12 +12,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
 from scim_portal.conf import app_settings, get_account_model
+from scim_portal.delivery.endpoints import add_endpoint
 from scim_portal.models import (
     Connection,
     Credential,
     CredentialKind,
+    DeliveryMethod,
     DirectoryGroup,
     DirectoryUser,
+    EndpointFormat,
 )
 from scim_portal.providers import PROVIDERS, UnknownProvider
 from scim_portal.provisioning import (
@@ -121,6 +125,53 @@ class Command(BaseCommand):
             "prune",
             help="Delete request logs and events older than their retention settings.",
         )
+
+        endpoint = sub.add_parser(
+            "add-endpoint", help="Add a webhook endpoint; prints its secret (shown once)."
+        )
+        endpoint.add_argument("--url", default="", help="Where events are POSTed (https).")
+        endpoint.add_argument(
+            "--format",
+            default=EndpointFormat.STANDARD_WEBHOOKS.value,
+            choices=EndpointFormat.values,
+            help="standard-webhooks (signed JSON, the default) or set (RFC 9967 SETs).",
+        )
+        endpoint.add_argument(
+            "--poll",
+            action="store_true",
+            help="A SET endpoint the receiver polls (RFC 8936) instead of a URL pushed to.",
+        )
+        endpoint.add_argument("--account", help="Only this account's events (default: all).")
+        endpoint.add_argument(
+            "--event-type",
+            action="append",
+            dest="event_types",
+            default=[],
+            help="Only this event type (repeat for more; default: every type).",
+        )
+        endpoint.add_argument("--description", default="")
+        endpoint.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
+
+        worker = sub.add_parser(
+            "worker",
+            help="Run a task worker (database backend) delivering events, with the sweep.",
+        )
+        worker.add_argument(
+            "--interval",
+            type=float,
+            default=0.2,
+            help="Seconds between looks for new tasks when idle (default 0.2).",
+        )
+        worker.add_argument(
+            "--queue", default="default", help="Task queues to run, comma-separated."
+        )
+        worker.add_argument(
+            "--beat-only",
+            action="store_true",
+            help="Only enqueue the sweep every SWEEP_INTERVAL_SECONDS (beside another "
+            "backend's workers, e.g. rqworker).",
+        )
+        worker.add_argument("--max-tasks", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, "handle_" + subcommand.replace("-", "_"))
@@ -353,6 +404,66 @@ class Command(BaseCommand):
     def handle_prune(self, **options: Any) -> None:
         logs, events = prune()
         self.stdout.write(f"Deleted {logs} request log rows and {events} events.")
+
+    def handle_add_endpoint(
+        self,
+        *,
+        url: str,
+        format: str,
+        poll: bool,
+        account: str | None,
+        event_types: list[str],
+        description: str,
+        as_json: bool,
+        **options: Any,
+    ) -> None:
+        if not poll and not url:
+            raise CommandError("--url is required (or --poll for a polled SET endpoint).")
+        if poll and format != EndpointFormat.SET:
+            raise CommandError("Only SET endpoints can be polled: add --format set.")
+        try:
+            endpoint, issued = add_endpoint(
+                url=url,
+                format=format,
+                method=DeliveryMethod.POLL if poll else DeliveryMethod.PUSH,
+                account=self._account(account) if account else None,
+                event_types=event_types,
+                description=description,
+                actor="the command scim_portal add-endpoint",
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        payload = {"id": str(endpoint.pk), "secret": issued.raw}
+        if as_json:
+            self._print_json(payload)
+            return
+        self.stdout.write(f"Added endpoint {endpoint} ({endpoint.get_format_display()})")
+        self.stdout.write(f"  id:     {payload['id']}")
+        self.stdout.write(f"  secret: {issued.raw}")
+        self.stdout.write(self.style.WARNING("The secret is shown only this once; store it now."))
+
+    def handle_worker(
+        self,
+        *,
+        interval: float,
+        queue: str,
+        beat_only: bool,
+        max_tasks: int | None,
+        **options: Any,
+    ) -> None:
+        from scim_portal.delivery import worker
+
+        if not beat_only and not worker.is_database_backend():
+            raise CommandError(
+                "The tasks backend is not django-tasks-db's database backend: run its own "
+                "worker, and `scim_portal worker --beat-only` beside it (docs/events.md)."
+            )
+        worker.run(
+            interval=interval,
+            queues=queue.split(","),
+            beat_only=beat_only,
+            max_tasks=max_tasks,
+        )
 
     # Helpers
 

@@ -1,0 +1,484 @@
+"""Pushing events to webhook endpoints, in order per connection, at least once.
+
+The events table is the outbox: a change writes its events in its own transaction, and
+each (endpoint, connection) pair has a :class:`~scim_portal.models.DeliveryStream`
+holding the number of the last event done. Tasks only say "look at this stream now";
+what is delivered is decided here, from the rows, so a lost, duplicated or repeated task
+changes nothing:
+
+- after a change commits, one task per connection is enqueued (:func:`events_committed`);
+- a worker leases the stream (``leased_until``), sends the next event, and moves the
+  position on once the receiver answered 2xx, in one transaction with the delivery log;
+  one event at a time per stream, so a receiver sees a connection's events in order;
+- a failure keeps the position, and the stream waits (exponential backoff with jitter);
+  an event failing for ``WEBHOOK_RETRY_HOURS`` is dead-lettered and the stream goes on;
+- a worker killed mid-delivery leaves its lease to run out; the next sweep
+  (:func:`sweep`) hands the stream to another worker, which sends the event again with
+  the same ``webhook-id``: a receiver that keeps the ids it has seen sees it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q
+from django.utils import timezone
+
+from .. import _outbound, _tasks
+from ..conf import app_settings
+from ..models import (
+    Connection,
+    DeliveryAttempt,
+    DeliveryMethod,
+    DeliveryOutcome,
+    DeliveryStream,
+    EndpointState,
+    ProvisioningEvent,
+    WebhookEndpoint,
+)
+from ..models.webhooks import RESPONSE_EXCERPT_LENGTH
+from . import payloads
+
+logger = logging.getLogger("scim_portal.delivery")
+
+#: Events one task delivers on one stream before it makes way for the others.
+BATCH = 200
+#: Bytes of a receiver's answer read (the log keeps an excerpt).
+MAX_RESPONSE_BYTES = 16_384
+#: Seconds the list of enabled endpoints is cached between changes to them.
+ENDPOINTS_CACHE_SECONDS = 30
+ENDPOINTS_CACHE_KEY = "scim_portal:delivery:endpoints:v1"
+
+_random = random.SystemRandom()
+
+
+def now() -> datetime:
+    """The clock of deliveries (tests replace it)."""
+    return timezone.now()
+
+
+# What is enabled
+
+
+def enabled_endpoints() -> list[tuple[str, Any]]:
+    """``(endpoint id, account id or None)`` of every enabled push endpoint, kept in the
+    cache: a change's commit asks this, and most sites have a handful of endpoints."""
+    found = cache.get(ENDPOINTS_CACHE_KEY)
+    if found is None:
+        found = [
+            (str(pk), account_id)
+            for pk, account_id in WebhookEndpoint.objects.filter(
+                state=EndpointState.ENABLED, method=DeliveryMethod.PUSH
+            ).values_list("pk", "account_id")
+        ]
+        cache.set(ENDPOINTS_CACHE_KEY, found, ENDPOINTS_CACHE_SECONDS)
+    return list(found)
+
+
+def endpoints_changed() -> None:
+    """Forget the cached endpoint list (after any endpoint is saved or deleted)."""
+    cache.delete(ENDPOINTS_CACHE_KEY)
+
+
+def events_committed(events: list[ProvisioningEvent]) -> None:
+    """After a change commits: one delivery task for each connection it touched that an
+    enabled endpoint covers. Nothing at all when no endpoint is enabled."""
+    endpoints = enabled_endpoints()
+    if not endpoints:
+        return
+    seen: set[Any] = set()
+    for event in events:
+        if event.connection_id is None or event.connection_id in seen:
+            continue
+        seen.add(event.connection_id)
+        if any(account is None or account == event.account_id for _, account in endpoints):
+            try:
+                _tasks.enqueue(deliver_connection_task(), str(event.connection_id))
+            except Exception:  # the change is committed; the sweep will find the events
+                logger.exception("Could not enqueue the delivery of %s", event.connection_id)
+
+
+# Streams
+
+
+def streams_of(connection_id: Any) -> list[DeliveryStream]:
+    """The streams of every enabled push endpoint covering the connection, made for the
+    endpoints that have none yet: a new endpoint starts after the events written before
+    it was created (replay reaches further back)."""
+    connection = Connection.objects.filter(pk=connection_id).only("pk", "account_id").first()
+    existing = {
+        stream.endpoint_id: stream for stream in DeliveryStream.objects.filter(
+            connection_id=connection_id,
+            endpoint__state=EndpointState.ENABLED,
+            endpoint__method=DeliveryMethod.PUSH,
+        )
+    }  # fmt: skip
+    if connection is not None:
+        missing = WebhookEndpoint.objects.filter(
+            Q(account__isnull=True) | Q(account_id=connection.account_id),
+            state=EndpointState.ENABLED,
+            method=DeliveryMethod.PUSH,
+        ).exclude(pk__in=list(existing))
+        for endpoint in missing:
+            before = ProvisioningEvent.objects.filter(
+                connection_id=connection_id, created_at__lt=endpoint.created_at
+            ).aggregate(last=Max("number"))["last"]
+            DeliveryStream.objects.bulk_create(
+                [
+                    DeliveryStream(
+                        endpoint=endpoint,
+                        connection_id=connection_id,
+                        account_id=connection.account_id,
+                        position=before or 0,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+        if missing:
+            return list(
+                DeliveryStream.objects.filter(
+                    connection_id=connection_id,
+                    endpoint__state=EndpointState.ENABLED,
+                    endpoint__method=DeliveryMethod.PUSH,
+                )
+            )
+    return list(existing.values())
+
+
+def deliver_connection(connection_id: Any) -> None:
+    """Deliver what is due on every stream of the connection."""
+    for stream in streams_of(connection_id):
+        drain(stream.pk)
+
+
+# One stream
+
+
+@dataclass
+class Sent:
+    ok: bool
+    status: int | None = None
+    latency_ms: int | None = None
+    error: str = ""
+    excerpt: str = ""
+
+
+def _lease_seconds() -> float:
+    return max(float(app_settings.WEBHOOK_LEASE_SECONDS), float(app_settings.WEBHOOK_TIMEOUT) + 5)
+
+
+def _acquire(stream_id: int, owner: str) -> bool:
+    moment = now()
+    return (
+        DeliveryStream.objects.filter(pk=stream_id)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=moment))
+        .update(
+            leased_until=moment + timedelta(seconds=_lease_seconds()),
+            lease_owner=owner,
+        )
+        == 1
+    )
+
+
+def _release(stream_id: int, owner: str) -> None:
+    DeliveryStream.objects.filter(pk=stream_id, lease_owner=owner).update(
+        leased_until=None, lease_owner=""
+    )
+
+
+def _pending(stream: DeliveryStream) -> bool:
+    return ProvisioningEvent.objects.filter(
+        connection_id=stream.connection_id, number__gt=stream.position
+    ).exists()
+
+
+def drain(stream_id: int) -> None:
+    """Deliver the stream's due events, one at a time, under a lease. Returns when it is
+    done, waiting for a retry, or held by another worker (which then delivers)."""
+    owner = uuid.uuid4().hex
+    while True:
+        if not _acquire(stream_id, owner):
+            return
+        try:
+            state = _deliver_due(stream_id, owner)
+        finally:
+            _release(stream_id, owner)
+        if state == "more":
+            _tasks.enqueue(deliver_stream_task(), stream_id)
+            return
+        if state != "idle":
+            return
+        # Events that committed while the lease was held were left to this worker by
+        # the task that found the stream leased: look once more, the lease now released.
+        stream = DeliveryStream.objects.filter(pk=stream_id).first()
+        if stream is None or not _pending(stream):
+            return
+
+
+def _deliver_due(stream_id: int, owner: str) -> str:
+    stream = (
+        DeliveryStream.objects.select_related("endpoint", "account").filter(pk=stream_id).first()
+    )
+    if stream is None:
+        return "gone"
+    endpoint = stream.endpoint
+    if not endpoint.is_enabled or endpoint.method != DeliveryMethod.PUSH:
+        return "gone"
+    account_key = getattr(stream.account, app_settings.ACCOUNT_LOOKUP_FIELD, None)
+    sent = 0
+    while sent < BATCH:
+        moment = now()
+        if stream.next_attempt_at is not None and stream.next_attempt_at > moment:
+            _tasks.enqueue(deliver_stream_task(), stream.pk, run_after=stream.next_attempt_at)
+            return "waiting"
+        events = list(
+            ProvisioningEvent.objects.filter(
+                connection_id=stream.connection_id, number__gt=stream.position
+            ).order_by("number")[:50]
+        )
+        if not events:
+            return "idle"
+        for event in events:
+            assert event.number is not None
+            if not endpoint.wants(event.type):
+                stream.position = event.number
+                if not _save(stream, owner, ["position"]):
+                    return "lost"
+                continue
+            result = send(endpoint, event, account_key)
+            sent += 1
+            if not _record(stream, endpoint, event, result, owner):
+                return "lost"
+            if not endpoint.is_enabled:
+                return "gone"
+            if not result.ok and stream.next_attempt_at is not None:
+                break  # waiting for the retry: the loop's head enqueues it
+    return "more"
+
+
+def _save(stream: DeliveryStream, owner: str, fields: list[str]) -> bool:
+    """Write ``fields`` of a stream still leased by ``owner``, extending the lease."""
+    moment = now()
+    values = {name: getattr(stream, name) for name in fields}
+    values["leased_until"] = moment + timedelta(seconds=_lease_seconds())
+    values["updated_at"] = moment
+    return DeliveryStream.objects.filter(pk=stream.pk, lease_owner=owner).update(**values) == 1
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before try ``attempts + 1``: doubling from ``WEBHOOK_RETRY_FIRST_SECONDS``
+    up to ``WEBHOOK_RETRY_MAX_SECONDS``, then a random half of it taken off (jitter, so
+    that receivers coming back are not hit by every stream at once)."""
+    first = float(app_settings.WEBHOOK_RETRY_FIRST_SECONDS)
+    ceiling = float(app_settings.WEBHOOK_RETRY_MAX_SECONDS)
+    delay = min(first * 2 ** max(attempts - 1, 0), ceiling)
+    return delay / 2 + _random.random() * delay / 2
+
+
+def _record(
+    stream: DeliveryStream,
+    endpoint: WebhookEndpoint,
+    event: ProvisioningEvent,
+    result: Sent,
+    owner: str,
+) -> bool:
+    """Move the stream on (or set its retry) and log the attempt, in one transaction;
+    False if the lease was lost meanwhile (a replay, or it ran out): nothing written."""
+    moment = now()
+    attempt = stream.attempts + 1
+    if result.ok:
+        outcome = DeliveryOutcome.DELIVERED
+        stream.position, stream.attempts = event.number or 0, 0
+        stream.first_failed_at = stream.next_attempt_at = None
+    else:
+        stream.first_failed_at = stream.first_failed_at or moment
+        window = timedelta(hours=float(app_settings.WEBHOOK_RETRY_HOURS))
+        if moment - stream.first_failed_at >= window:
+            outcome = DeliveryOutcome.DEAD
+            stream.position, stream.attempts = event.number or 0, 0
+            stream.first_failed_at = stream.next_attempt_at = None
+        else:
+            outcome = DeliveryOutcome.FAILED
+            stream.attempts = attempt
+            stream.next_attempt_at = moment + timedelta(seconds=backoff(attempt))
+    with transaction.atomic():
+        if not _save(stream, owner, ["position", "attempts", "first_failed_at", "next_attempt_at"]):
+            return False
+        DeliveryAttempt.objects.create(
+            endpoint=endpoint,
+            connection_id=stream.connection_id,
+            account_id=stream.account_id,
+            event=event,
+            event_number=event.number,
+            event_type=event.type,
+            attempt=attempt,
+            outcome=outcome,
+            status_code=result.status,
+            latency_ms=result.latency_ms,
+            error=result.error[:300],
+            response_excerpt=result.excerpt,
+            created_at=moment,
+        )
+        _endpoint_health(endpoint, result.ok, moment)
+    if outcome == DeliveryOutcome.DEAD:
+        logger.warning(
+            "Event %s #%s dead-lettered for endpoint %s after %s attempts",
+            event.connection_id, event.number, endpoint.pk, attempt,
+        )  # fmt: skip
+    return True
+
+
+def _endpoint_health(endpoint: WebhookEndpoint, ok: bool, moment: datetime) -> None:
+    """Keep ``failing_since``; disable an endpoint failing for ``WEBHOOK_DISABLE_AFTER_DAYS``."""
+    if ok:
+        if endpoint.failing_since is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            endpoint.failing_since = None
+        return
+    if endpoint.failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
+            failing_since=moment
+        )
+        endpoint.failing_since = moment
+        return
+    limit = timedelta(days=float(app_settings.WEBHOOK_DISABLE_AFTER_DAYS))
+    if moment - endpoint.failing_since >= limit:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(state=EndpointState.DISABLED)
+        endpoint.state = EndpointState.DISABLED
+        endpoints_changed()
+        logger.warning(
+            "Endpoint %s disabled: failing since %s", endpoint.pk, endpoint.failing_since
+        )
+
+
+def send(endpoint: WebhookEndpoint, event: ProvisioningEvent, account_key: Any = None) -> Sent:
+    """POST one event to the endpoint; never raises for what the receiver or the network
+    did (that is the result)."""
+    try:
+        message = payloads.build(endpoint, event, now(), account_key)
+    except ValueError as exc:  # a secret sealed under a SECRET_KEY no longer configured
+        return Sent(ok=False, error=str(exc))
+    return post(endpoint.url, message)
+
+
+def post(url: str, message: payloads.Message) -> Sent:
+    insecure = bool(app_settings.WEBHOOK_ALLOW_INSECURE)
+    try:
+        response = _outbound.request(
+            "POST",
+            url,
+            headers=message.headers,
+            body=message.body,
+            timeout=float(app_settings.WEBHOOK_TIMEOUT),
+            max_bytes=MAX_RESPONSE_BYTES,
+            allow_http=insecure,
+            allow_private=insecure,
+        )
+    except _outbound.OutboundError as exc:
+        return Sent(ok=False, error=str(exc))
+    excerpt = response.body[:RESPONSE_EXCERPT_LENGTH].decode("utf-8", "replace")
+    excerpt = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in excerpt)
+    return Sent(
+        ok=200 <= response.status < 300,
+        status=response.status,
+        latency_ms=int(response.elapsed * 1000),
+        error="" if 200 <= response.status < 300 else f"answered {response.status}",
+        excerpt=excerpt[:RESPONSE_EXCERPT_LENGTH],
+    )
+
+
+# The sweep
+
+
+def sweep() -> dict[str, int]:
+    """What a worker does every ``SWEEP_INTERVAL_SECONDS``: hand every stream that has
+    due events and no live lease to a task (retries that fell due, leases of dead
+    workers, tasks lost with a backend), and start streams for connections that have
+    events no stream covers yet. Safe to run anywhere, any number of times."""
+    moment = now()
+    due = (
+        DeliveryStream.objects.filter(
+            endpoint__state=EndpointState.ENABLED, endpoint__method=DeliveryMethod.PUSH
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment))
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=moment))
+        .filter(
+            Exists(
+                ProvisioningEvent.objects.filter(
+                    connection_id=OuterRef("connection_id"), number__gt=OuterRef("position")
+                )
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    streams = 0
+    for stream_id in due:
+        _tasks.enqueue(deliver_stream_task(), stream_id)
+        streams += 1
+    connections = 0
+    for endpoint in WebhookEndpoint.objects.filter(
+        state=EndpointState.ENABLED, method=DeliveryMethod.PUSH
+    ):
+        uncovered = Connection.objects.filter(
+            last_event_number__gt=0, deleting_since__isnull=True
+        ).exclude(
+            Exists(DeliveryStream.objects.filter(endpoint=endpoint, connection_id=OuterRef("pk")))
+        )
+        if endpoint.account_id is not None:
+            uncovered = uncovered.filter(account_id=endpoint.account_id)
+        for connection_id in uncovered.values_list("pk", flat=True):
+            _tasks.enqueue(deliver_connection_task(), str(connection_id))
+            connections += 1
+    return {"streams": streams, "connections": connections}
+
+
+def replay(endpoint: WebhookEndpoint, connection_id: Any, from_number: int) -> DeliveryStream:
+    """Deliver the connection's events again from number ``from_number`` on (those still
+    kept), in order, with their original ids. A worker delivering the stream now loses
+    its lease and stops before writing anything."""
+    connection = Connection.objects.filter(pk=connection_id).only("account_id").first()
+    account_id = connection.account_id if connection else endpoint.account_id
+    if connection is None:
+        found = ProvisioningEvent.objects.filter(connection_id=connection_id).first()
+        account_id = found.account_id if found else account_id
+    if account_id is None:
+        raise ValueError("No such connection.")
+    if endpoint.account_id is not None and endpoint.account_id != account_id:
+        raise ValueError("This endpoint does not cover that connection's account.")
+    stream, _ = DeliveryStream.objects.get_or_create(
+        endpoint=endpoint, connection_id=connection_id, defaults={"account_id": account_id}
+    )
+    DeliveryStream.objects.filter(pk=stream.pk).update(
+        position=max(from_number - 1, 0),
+        attempts=0,
+        first_failed_at=None,
+        next_attempt_at=None,
+        leased_until=None,
+        lease_owner="",
+        updated_at=now(),
+    )
+    stream.refresh_from_db()
+    transaction.on_commit(lambda: _tasks.enqueue(deliver_stream_task(), stream.pk))
+    return stream
+
+
+# Tasks (imported late: the tasks module imports this one)
+
+
+def deliver_connection_task() -> Any:
+    from .tasks import deliver_connection_events
+
+    return deliver_connection_events
+
+
+def deliver_stream_task() -> Any:
+    from .tasks import deliver_stream_events
+
+    return deliver_stream_events
