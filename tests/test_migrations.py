@@ -10,7 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 APP = "scim_portal"
-LATEST = "0003_connection_deleting_since"
+LATEST = "0004_webhooks"
 
 
 def _migration_names():
@@ -18,8 +18,10 @@ def _migration_names():
     return sorted(name for app, name in loader.disk_migrations if app == APP)
 
 
-def test_the_migrations_are_the_initial_one_credentials_and_deleting_since():
-    assert _migration_names() == ["0001_initial", "0002_credentials", LATEST]
+def test_the_migrations_are_the_initial_one_credentials_deleting_since_and_webhooks():
+    assert _migration_names() == [
+        "0001_initial", "0002_credentials", "0003_connection_deleting_since", LATEST,
+    ]  # fmt: skip
 
 
 def test_the_migration_state_is_the_model_state():

@@ -19,6 +19,7 @@ changes nothing:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import uuid
@@ -70,7 +71,10 @@ def now() -> datetime:
 def enabled_endpoints() -> list[tuple[str, Any]]:
     """``(endpoint id, account id or None)`` of every enabled push endpoint, kept in the
     cache: a change's commit asks this, and most sites have a handful of endpoints."""
-    found = cache.get(ENDPOINTS_CACHE_KEY)
+    try:
+        found = cache.get(ENDPOINTS_CACHE_KEY)
+    except Exception:  # the cache away: ask the database
+        found = None
     if found is None:
         found = [
             (str(pk), account_id)
@@ -78,19 +82,26 @@ def enabled_endpoints() -> list[tuple[str, Any]]:
                 state=EndpointState.ENABLED, method=DeliveryMethod.PUSH
             ).values_list("pk", "account_id")
         ]
-        cache.set(ENDPOINTS_CACHE_KEY, found, ENDPOINTS_CACHE_SECONDS)
+        with contextlib.suppress(Exception):
+            cache.set(ENDPOINTS_CACHE_KEY, found, ENDPOINTS_CACHE_SECONDS)
     return list(found)
 
 
 def endpoints_changed() -> None:
-    """Forget the cached endpoint list (after any endpoint is saved or deleted)."""
-    cache.delete(ENDPOINTS_CACHE_KEY)
+    """Forget the cached endpoint list (after any endpoint is saved or deleted; with the
+    cache away, workers see the change when the entry expires)."""
+    with contextlib.suppress(Exception):
+        cache.delete(ENDPOINTS_CACHE_KEY)
 
 
 def events_committed(events: list[ProvisioningEvent]) -> None:
     """After a change commits: one delivery task for each connection it touched that an
     enabled endpoint covers. Nothing at all when no endpoint is enabled."""
-    endpoints = enabled_endpoints()
+    try:
+        endpoints = enabled_endpoints()
+    except Exception:  # the database away after the commit: the sweep finds the events
+        logger.exception("Could not read the webhook endpoints")
+        return
     if not endpoints:
         return
     seen: set[Any] = set()
@@ -224,7 +235,10 @@ def drain(stream_id: int) -> None:
 
 def _deliver_due(stream_id: int, owner: str) -> str:
     stream = (
-        DeliveryStream.objects.select_related("endpoint", "account").filter(pk=stream_id).first()
+        DeliveryStream.objects.select_related("endpoint", "account")
+        .prefetch_related("endpoint__secrets")
+        .filter(pk=stream_id)
+        .first()
     )
     if stream is None:
         return "gone"

@@ -1,6 +1,6 @@
 """Webhooks against a real receiver: what a vendor's service behind an endpoint sees."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -95,3 +95,266 @@ def test_a_failing_receiver_gets_the_event_again_later_and_order_holds(
     log = list(DeliveryAttempt.objects.order_by("id").values_list("outcome", "status_code"))
     assert log == [("failed", 503), ("failed", 503), ("delivered", 200), ("delivered", 200)]
     assert DeliveryAttempt.objects.first().response_excerpt in ("ok", "")
+
+
+def test_backoff_intervals_grow_as_configured_with_jitter(
+    scim, receiver, clock, django_capture_on_commit_callbacks, settings
+):
+    settings.SCIM_PORTAL = {
+        **settings.SCIM_PORTAL,
+        "WEBHOOK_RETRY_FIRST_SECONDS": 10,
+        "WEBHOOK_RETRY_MAX_SECONDS": 80,
+    }
+    receiver.answer = lambda item: (500, b"")
+    endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()
+    waits = []
+    for _ in range(6):
+        stream = DeliveryStream.objects.get()
+        waits.append((stream.next_attempt_at - clock.moment).total_seconds())
+        clock.moment = stream.next_attempt_at
+        engine.sweep()
+        run_tasks()
+    for wait, ceiling in zip(waits, [10, 20, 40, 80, 80, 80], strict=True):
+        assert ceiling / 2 <= wait <= ceiling
+    assert len(receiver.received) == 7
+
+
+def test_an_event_failing_for_the_whole_window_is_dead_lettered_and_the_stream_goes_on(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    receiver.answer = lambda item: (
+        (500, b"") if item.json["data"]["changes"]["userName"].startswith("ada") else (200, b"")
+    )
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob"])
+    run_tasks()
+    clock.advance(hours=71)
+    engine.sweep()
+    run_tasks()
+    assert receiver.applied == {}  # bob waits behind ada
+    clock.advance(hours=2)
+    engine.sweep()
+    run_tasks()
+    assert [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()] == [
+        "bob@example.com"
+    ]
+    outcomes = list(DeliveryAttempt.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["failed", "failed", "dead", "delivered"]
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None and endpoint.state == "enabled"
+
+
+def test_an_endpoint_failing_for_days_is_disabled(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    receiver.answer = lambda item: (500, b"")
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    for day in range(6):  # the IdP keeps changing people; every delivery fails
+        write_users(scim, django_capture_on_commit_callbacks, [f"day{day}"])
+        run_tasks()
+        clock.advance(days=1)
+        engine.sweep()
+        run_tasks()
+    endpoint.refresh_from_db()
+    assert endpoint.state == "disabled" and endpoint.failing_since is not None
+    sent = len(receiver.received)
+    write_users(scim, django_capture_on_commit_callbacks, ["bob"])
+    clock.advance(days=1)
+    engine.sweep()
+    run_tasks()
+    assert len(receiver.received) == sent  # nothing more goes to a disabled endpoint
+    receiver.answer = None
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.update_endpoint(endpoint, state="enabled")
+    run_tasks()
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    # What was still inside its retry window arrives, in order, bob last.
+    arrived = receiver.applied_in_order()
+    assert arrived[-1].json["data"]["changes"]["userName"] == "bob@example.com"
+    numbers = [item.json["sequence"] for item in arrived]
+    assert numbers == sorted(numbers)
+
+
+def test_a_stalled_receiver_times_out_and_the_event_is_tried_again(
+    scim, receiver, clock, django_capture_on_commit_callbacks, settings
+):
+    import time
+
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_TIMEOUT": 0.5}
+    stall = {"left": 1}
+
+    def answer(item):
+        if stall["left"]:
+            stall["left"] -= 1
+            time.sleep(1.5)
+        return 200, b""
+
+    receiver.answer = answer
+    endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.outcome == "failed" and "did not answer within 0.5 seconds" in attempt.error
+    clock.advance(seconds=10)
+    engine.sweep()
+    run_tasks()
+    assert len(receiver.applied) == 1
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(
+    scim, receiver, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """The endpoint was saved with a public-looking name; at delivery time the name points
+    at an internal address (DNS changed, or rebinding): nothing is sent there."""
+    import socket
+
+    from scim_portal import _outbound
+
+    endpoint, _ = endpoints.add_endpoint(url="https://hooks.example.com/in")
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": False}
+    connected = []
+    monkeypatch.setattr(
+        _outbound.socket, "getaddrinfo",
+        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))],
+    )  # fmt: skip
+    monkeypatch.setattr(_outbound.socket, "create_connection", lambda *a, **k: connected.append(a))
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.outcome == "failed" and "private address" in attempt.error
+    assert connected == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/in",
+        "https://10.0.0.1/in",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/in",
+        "https://localhost/in",
+        "ftp://hooks.example.com/in",
+    ],
+)
+def test_endpoints_must_be_public_https_unless_development_allows(url, settings, db):
+    from django.core.exceptions import ValidationError
+
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": False}
+    with pytest.raises(ValidationError):
+        endpoints.add_endpoint(url=url)
+
+
+def test_replay_from_a_number_sends_those_events_again_with_their_ids(
+    scim, receiver, django_capture_on_commit_callbacks
+):
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob", "cy"])
+    run_tasks()
+    first = [item.headers["webhook-id"] for item in receiver.received]
+    second_number = receiver.received[1].json["sequence"]
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.replay(endpoint, scim.connection.pk, second_number)
+    run_tasks()
+    again = [item.headers["webhook-id"] for item in receiver.received[3:]]
+    assert again == first[1:]
+    assert receiver.duplicates == 2 and len(receiver.applied) == 3
+
+
+def test_an_endpoint_gets_only_its_types_and_its_account(
+    scim, other_scim, receiver, django_capture_on_commit_callbacks
+):
+    endpoints.add_endpoint(
+        url=receiver.url, account=scim.connection.account, event_types=["user.deactivated"]
+    )
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    write_users(other_scim, django_capture_on_commit_callbacks, ["bob"])
+    user_id = scim.get("/Users").json()["Resources"][0]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        scim.patch(
+            f"/Users/{user_id}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": False}],
+            },
+        )
+    engine.sweep()
+    run_tasks()
+    assert [item.json["type"] for item in receiver.received] == ["user.deactivated"]
+    assert receiver.received[0].json["connection_id"] == str(scim.connection.pk)
+
+
+def test_a_new_endpoint_starts_after_the_events_already_written(
+    scim, receiver, django_capture_on_commit_callbacks, clock
+):
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    clock.advance(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.add_endpoint(url=receiver.url)
+    clock.advance(seconds=1)
+    engine.sweep()
+    run_tasks()
+    assert receiver.received == []
+    write_users(scim, django_capture_on_commit_callbacks, ["bob"])
+    run_tasks()
+    assert [i.json["data"]["changes"]["userName"] for i in receiver.received] == ["bob@example.com"]
+
+
+def test_a_paused_endpoint_holds_its_events_until_resumed(
+    scim, receiver, django_capture_on_commit_callbacks
+):
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()
+    endpoints.update_endpoint(endpoint, state="paused")
+    write_users(scim, django_capture_on_commit_callbacks, ["bob", "cy"])
+    engine.sweep()
+    run_tasks()
+    assert len(receiver.received) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.update_endpoint(endpoint, state="enabled")
+    run_tasks()
+    assert [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()] == [
+        "ada@example.com", "bob@example.com", "cy@example.com",
+    ]  # fmt: skip
+
+
+def test_a_rotated_secret_keeps_signing_beside_the_new_one_through_the_overlap(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    endpoint, old = endpoints.add_endpoint(url=receiver.url)
+    new = endpoints.rotate_secret(endpoint, overlap_hours=24)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()
+    item = receiver.received[-1]
+    assert len(item.headers["webhook-signature"].split()) == 2
+    for secret in (old.raw, new.raw):
+        Webhook(secret).verify(item.body, item.headers)
+    clock.advance(hours=25)
+    write_users(scim, django_capture_on_commit_callbacks, ["bob"])
+    run_tasks()
+    item = receiver.received[-1]
+    signed_at = datetime.fromtimestamp(int(item.headers["webhook-timestamp"]), UTC)
+    expected = Webhook(new.raw).sign(item.headers["webhook-id"], signed_at, item.body.decode())
+    assert item.headers["webhook-signature"] == expected  # the new secret's alone
+
+
+def test_delivery_costs_a_bounded_number_of_queries_per_event(
+    scim, receiver, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    endpoints.add_endpoint(url=receiver.url)
+    names = [f"u{i}" for i in range(30)]
+    from scim_portal.models import ProvisioningEvent
+
+    with django_capture_on_commit_callbacks(execute=False):
+        for name in names:
+            assert scim.post("/Users", user(name)).status_code == 201
+    assert ProvisioningEvent.objects.filter(type="user.created").count() == 30
+    engine.sweep()
+    # Per event: the stream's update and the log row in one transaction (a savepoint
+    # here: two statements more); per task a dozen more, whatever the number of events.
+    with django_assert_max_num_queries(30 * 4 + 25):
+        run_tasks()
+    assert len(receiver.applied) == 30
