@@ -44,7 +44,7 @@ def write_users(scim, django_capture_on_commit_callbacks, names):
 
 
 def test_every_event_arrives_in_order_signed(scim, receiver, django_capture_on_commit_callbacks):
-    endpoint, issued = endpoints.add_endpoint(url=receiver.url)
+    _, issued = endpoints.add_endpoint(url=receiver.url)
     write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob", "cy"])
     run_tasks()
     arrived = receiver.applied_in_order()
@@ -213,13 +213,11 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(
 
     from scim_portal import _outbound
 
-    endpoint, _ = endpoints.add_endpoint(url="https://hooks.example.com/in")
+    endpoints.add_endpoint(url="https://hooks.example.com/in")
     settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": False}
     connected = []
-    monkeypatch.setattr(
-        _outbound.socket, "getaddrinfo",
-        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))],
-    )  # fmt: skip
+    internal = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 443))]
+    monkeypatch.setattr(_outbound.socket, "getaddrinfo", lambda *a, **k: internal)
     monkeypatch.setattr(_outbound.socket, "create_connection", lambda *a, **k: connected.append(a))
     write_users(scim, django_capture_on_commit_callbacks, ["ada"])
     run_tasks()
