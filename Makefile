@@ -19,11 +19,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable . --group dev
 	touch $@ $(VENV)/.installed
 
+# The demo on SQLite: migrate, seed, the development server and a task worker (scripts/run).
 run: $(VENV)/.installed
-	$(BIN)/python manage.py migrate --no-input --verbosity 0
-	$(BIN)/python manage.py seed_demo
-	@echo "Serving the example SaaS on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
-	PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) scripts/run
 
 $(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable ".[server]"
