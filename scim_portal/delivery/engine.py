@@ -182,7 +182,8 @@ class Sent:
 
 
 def _lease_seconds() -> float:
-    return max(float(app_settings.WEBHOOK_LEASE_SECONDS), float(app_settings.WEBHOOK_TIMEOUT) + 5)
+    """How long a lease lasts; renewed at every event, and always longer than a send."""
+    return max(float(app_settings.WEBHOOK_LEASE_SECONDS), float(app_settings.WEBHOOK_TIMEOUT) + 1)
 
 
 def _acquire(stream_id: int, owner: str) -> bool:
