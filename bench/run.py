@@ -40,7 +40,11 @@ TARGETS = {
     "peer": {"settings": "peer.settings", "cwd": ROOT / "bench" / "peer",
              "wsgi": "django.core.wsgi:get_wsgi_application()", "db_env": "PEER_DATABASE",
              "path": [ROOT / "bench" / "peer", ROOT]},
+    "events": {"settings": "bench.events_settings", "cwd": ROOT, "wsgi": "tests.wsgi:application",
+               "db_env": "PORTAL_DATABASE", "path": [ROOT]},
 }  # fmt: skip
+#: The servers the comparison runs (``events`` serves bench/event_delivery.py alone).
+COMPARED = ("portal", "peer")
 
 
 def free_port() -> int:
@@ -628,7 +632,7 @@ def main() -> None:
     for size in args.sizes:
         print(f"\n== {size} users ==", flush=True)
         per_target: dict[str, Any] = {}
-        for target in TARGETS:
+        for target in COMPARED:
             database = f"bench_{target}_{size}"
             create_database(database)
             run(["manage.py", "migrate", "--no-input", "-v0"], target, database)
@@ -749,7 +753,7 @@ def failed_checks(results: dict[str, Any], sizes: list[int]) -> list[str]:
             if cost is None or cost > AUTH_COST_LIMIT:
                 failed.append(f"{size} users: GET by id with {method} costs {cost}x the same with "
                               f"a bearer token (at most {AUTH_COST_LIMIT}x)")  # fmt: skip
-        for target in TARGETS:
+        for target in COMPARED:
             sync = results["sizes"][str(size)][target].get("first_sync")
             if sync and (sync["errors"] or sync["verified"]["problem_count"]):
                 failed.append(f"{size} users: {target} first sync: {sync['errors']} errors, "

@@ -332,6 +332,7 @@ def test_a_rotated_secret_keeps_signing_beside_the_new_one_through_the_overlap(
         Webhook(secret).verify(item.body, item.headers)
     clock.advance(hours=25)
     write_users(scim, django_capture_on_commit_callbacks, ["bob"])
+    engine.sweep()  # bob's task waits for the end of ada's second (real time)
     run_tasks()
     item = receiver.received[-1]
     signed_at = datetime.fromtimestamp(int(item.headers["webhook-timestamp"]), UTC)
@@ -356,3 +357,25 @@ def test_delivery_costs_a_bounded_number_of_queries_per_event(
     with django_assert_max_num_queries(30 * 4 + 25):
         run_tasks()
     assert len(receiver.applied) == 30
+
+
+def test_a_burst_of_changes_shares_two_tasks_and_every_event_arrives(
+    scim, receiver, django_capture_on_commit_callbacks
+):
+    """One task now and one at the end of the second, not one per change: the second
+    covers the changes that committed after the first looked."""
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada"])
+    run_tasks()  # ada's task ran before bob, cy, dee committed
+    write_users(scim, django_capture_on_commit_callbacks, ["bob", "cy", "dee"])
+    assert DBTaskResult.objects.filter(status="READY").count() == 1  # the deferred one
+    assert run_tasks() == 0  # not due yet
+    time.sleep(1.1)
+    assert run_tasks() == 1
+    assert [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()] == [
+        "ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com",
+    ]  # fmt: skip

@@ -1,0 +1,273 @@
+"""Event delivery under an IdP's write load (issue 18), part of ``make bench``.
+
+Inside a throwaway PostgreSQL (scripts/with-postgres) it serves django-scim-portal as
+bench/run.py does (gunicorn, the test host) and runs, on one database, three phases of
+``--writes`` SCIM creates each (8 keep-alive client threads), each on a fresh connection:
+
+- ``no_endpoint``: no webhook endpoint; the write rate without delivery;
+- ``one_worker`` and ``two_workers``: an endpoint pointing at a local receiver (this
+  process), with one and with two ``manage.py scim_portal worker`` processes running
+  during the writes.
+
+The receiver checks every message: its Standard Webhooks signature (the standardwebhooks
+library), and that each connection's ``sequence`` arrives 1, 2, 3… with none missing
+(a message sent again under a ``webhook-id`` already seen is counted, not applied twice).
+Reported per phase: writes/s, events/s delivered, seconds from the last write to the last
+event acknowledged, the backlog left when the writes end, and the lag from an event's
+commit (its ``timestamp``) to its arrival, p50/p99. Checks: every event arrived in order,
+the backlog drains (delivery keeps up), writes/s with an endpoint >= 0.9x without.
+Results: stdout and JSON in bench/results/ (``events-latest.json``); exit 1 on a failed
+check, after writing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import PYTHON, ROOT, Server, create_database, create_users, env_for, machine, run
+
+SETTINGS = "bench.events_settings"
+#: Writes/s with an endpoint and its workers over writes/s without (issue 18).
+THROUGHPUT_FLOOR = 0.9
+
+
+class Receiver:
+    """The vendor's service: verifies, orders and acknowledges every message."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.secret = ""
+        self.seen: set[str] = set()
+        self.next_sequence: dict[str, int] = {}
+        self.arrivals: list[tuple[float, float]] = []  # (arrived, committed) epoch seconds
+        self.out_of_order = self.bad_signatures = self.duplicates = 0
+        self.last_arrival = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.take(body, {k.lower(): v for k, v in self.headers.items()})
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+    def take(self, body: bytes, headers: dict[str, str]) -> None:
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        arrived = time.time()
+        try:
+            document = Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            with self.lock:
+                self.bad_signatures += 1
+            return
+        with self.lock:
+            if headers["webhook-id"] in self.seen:
+                self.duplicates += 1
+                return
+            self.seen.add(headers["webhook-id"])
+            connection = str(document["connection_id"])
+            expected = self.next_sequence.get(connection, 1)
+            if document["sequence"] != expected:
+                self.out_of_order += 1
+            self.next_sequence[connection] = int(document["sequence"]) + 1
+            committed = datetime.fromisoformat(document["timestamp"]).timestamp()
+            self.arrivals.append((arrived, committed))
+            self.last_arrival = arrived
+
+    def reset(self, secret: str, connection: str, first_sequence: int) -> None:
+        with self.lock:
+            self.secret = secret
+            self.next_sequence[connection] = first_sequence
+            self.arrivals = []
+            self.out_of_order = self.bad_signatures = self.duplicates = 0
+
+    def delivered(self) -> int:
+        with self.lock:
+            return len(self.arrivals)
+
+
+def setup(database: str, endpoint_url: str | None) -> dict[str, Any]:
+    """A fresh account and connection (and an endpoint if given): what the driver needs."""
+    code = (
+        "import json\n"
+        "from scim_portal.provisioning import create_connection\n"
+        "from scim_portal.delivery import endpoints\n"
+        "from scim_portal.models import WebhookEndpoint\n"
+        "from tests.testapp.models import Organization\n"
+        "import uuid\n"
+        "org = Organization.objects.create(name='Bench', handle='b' + uuid.uuid4().hex[:12])\n"
+        "connection, issued = create_connection(account=org, name='Bench', provider='okta')\n"
+        "WebhookEndpoint.objects.all().delete()\n"
+        "secret = ''\n"
+        f"url = {endpoint_url!r}\n"
+        "if url:\n"
+        "    endpoint, made = endpoints.add_endpoint(url=url)\n"
+        "    secret = made.raw\n"
+        "print(json.dumps({'base': f'/scim/v2/{connection.pk}', 'token': issued.raw,\n"
+        "                  'connection': str(connection.pk), 'secret': secret,\n"
+        "                  'events_before': connection.last_event_number}))\n"
+    )
+    out = run(["manage.py", "shell", "-c", code], "events", database)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def start_workers(count: int, database: str, log: Path) -> list[subprocess.Popen[bytes]]:
+    handle = log.open("ab")
+    return [
+        subprocess.Popen(
+            [PYTHON, "manage.py", "scim_portal", "worker", "--interval", "0.05"],
+            cwd=ROOT, env=env_for("events", database), stdout=handle, stderr=handle,
+        )  # fmt: skip
+        for _ in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def phase(
+    name: str, port: int, database: str, receiver: Receiver, writes: int, workers: int,
+    concurrency: int, log: Path,
+) -> dict[str, Any]:  # fmt: skip
+    data = setup(database, receiver.url if workers else None)
+    receiver.reset(data["secret"], data["connection"], data["events_before"] + 1)
+    # The connection's own first events (connection.created, token.issued) come before
+    # the endpoint; every user create is one event.
+    running = start_workers(workers, database, log) if workers else []
+    try:
+        time.sleep(2 if workers else 0)  # the workers' start (imports), not measured
+        started = time.monotonic()
+        created, errors = create_users(port, data, range(writes), concurrency, name)
+        write_seconds = time.monotonic() - started
+        backlog_at_end = len(created) - receiver.delivered() if workers else 0
+        drained = True
+        if workers:
+            deadline = time.monotonic() + 600
+            while receiver.delivered() < len(created) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            drained = receiver.delivered() >= len(created)
+        total_seconds = time.monotonic() - started
+    finally:
+        stop_workers(running)
+    row: dict[str, Any] = {
+        "workers": workers,
+        "writes": len(created),
+        "write_errors": errors,
+        "write_seconds": round(write_seconds, 1),
+        "writes_per_second": round(len(created) / write_seconds, 1),
+    }
+    if workers:
+        lags = sorted(arrived - committed for arrived, committed in receiver.arrivals)
+        row |= {
+            "delivered": receiver.delivered(),
+            "drained": drained,
+            "events_per_second": round(receiver.delivered() / total_seconds, 1),
+            "backlog_when_writes_ended": backlog_at_end,
+            "seconds_from_last_write_to_last_event": round(total_seconds - write_seconds, 1),
+            "lag_p50_ms": round(statistics.median(lags) * 1000, 1) if lags else None,
+            "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else None,
+            "out_of_order": receiver.out_of_order,
+            "bad_signatures": receiver.bad_signatures,
+            "sent_again": receiver.duplicates,
+        }
+    print(f"  {name:12} {json.dumps(row)}", flush=True)
+    return row
+
+
+def failed_checks(phases: dict[str, Any]) -> list[str]:
+    failed = []
+    base = phases["no_endpoint"]["writes_per_second"]
+    for name in ("one_worker", "two_workers"):
+        row = phases[name]
+        if not row["drained"] or row["delivered"] != row["writes"]:
+            failed.append(f"{name}: {row['delivered']} of {row['writes']} events arrived")
+        if row["out_of_order"] or row["bad_signatures"]:
+            failed.append(f"{name}: {row['out_of_order']} out of order, "
+                          f"{row['bad_signatures']} bad signatures")  # fmt: skip
+        ratio = row["writes_per_second"] / base
+        if ratio < THROUGHPUT_FLOOR:
+            failed.append(f"{name}: writes/s {ratio:.2f}x of no_endpoint (< {THROUGHPUT_FLOOR})")
+    if phases["one_worker"]["seconds_from_last_write_to_last_event"] > 10:
+        failed.append("one_worker: the backlog took more than 10 s to drain after the writes")
+    return failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--writes", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    database = "bench_events"
+    create_database(database)
+    run(["manage.py", "migrate", "--no-input", "-v0"], "events", database)
+    receiver = Receiver()
+    log = args.out / "events-workers.log"
+    args.out.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    server = Server("events", database, args.workers)
+    phases: dict[str, Any] = {}
+    try:
+        create_users(server.port, setup(database, None), range(200), args.concurrency, "warm")
+        for name, workers in (("no_endpoint", 0), ("one_worker", 1), ("two_workers", 2)):
+            phases[name] = phase(name, server.port, database, receiver, args.writes, workers,
+                                 args.concurrency, log)  # fmt: skip
+    finally:
+        server.stop()
+    results = {
+        "machine": machine(),
+        "parameters": vars(args) | {"out": str(args.out)},
+        "phases": phases,
+        "write_ratio_one_worker": round(
+            phases["one_worker"]["writes_per_second"] / phases["no_endpoint"]["writes_per_second"], 2
+        ),
+        "write_ratio_two_workers": round(
+            phases["two_workers"]["writes_per_second"] / phases["no_endpoint"]["writes_per_second"], 2
+        ),
+    }
+    results["failed_checks"] = failed_checks(phases)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in (f"events-{stamp}.json", "events-latest.json"):
+        (args.out / name).write_text(json.dumps(results, indent=2))
+    print(json.dumps({key: results[key] for key in results if key.startswith("write_ratio")}))
+    if results["failed_checks"]:
+        raise SystemExit("bench: failed:\n  " + "\n  ".join(results["failed_checks"]))
+
+
+if __name__ == "__main__":
+    main()
