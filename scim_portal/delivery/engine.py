@@ -54,7 +54,7 @@ BATCH = 200
 #: Bytes of a receiver's answer read (the log keeps an excerpt).
 MAX_RESPONSE_BYTES = 16_384
 #: Seconds the list of enabled endpoints is cached between changes to them.
-ENDPOINTS_CACHE_SECONDS = 30
+ENDPOINTS_CACHE_SECONDS = 5
 ENDPOINTS_CACHE_KEY = "scim_portal:delivery:endpoints:v1"
 
 _random = random.SystemRandom()
