@@ -165,7 +165,7 @@ def test_a_connection_turning_failing_is_told_once_and_again_when_it_fails_anew(
 
 
 def test_a_connection_left_without_a_usable_credential_is_failing(people):
-    connection, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
 
     revoke_credential(issued.credential)
 
@@ -249,7 +249,7 @@ def test_failing_deliveries_tell_the_accounts_readers_and_the_vendor(people):
 
 
 def test_people_without_the_read_permission_get_nothing(people):
-    connection, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
     revoke_credential(issued.credential)
 
     notifications.send_due()
@@ -260,7 +260,7 @@ def test_people_without_the_read_permission_get_nothing(people):
 
 
 def test_two_workers_telling_the_same_condition_send_it_once(people, monkeypatch):
-    connection, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
     revoke_credential(issued.credential)
     # Both workers read the condition before either recorded it.
     monkeypatch.setattr(notifications, "_not_yet_told", lambda conditions: conditions)
@@ -273,7 +273,7 @@ def test_two_workers_telling_the_same_condition_send_it_once(people, monkeypatch
 
 
 def test_a_failed_send_is_tried_again_by_the_next_sweep(people, monkeypatch):
-    connection, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
     revoke_credential(issued.credential)
     from django.core.mail.backends import locmem
 
@@ -297,7 +297,7 @@ def sweep_queries():
 
 def every_condition(account, name):
     """A connection with every connection condition, and a failing endpoint."""
-    connection, issued = create_connection(account=account, name=name, provider="okta")
+    connection, _ = create_connection(account=account, name=name, provider="okta")
     issue_credential(connection, expires_at=timezone.now() + timedelta(days=3))
     connection.last_request_at = timezone.now() - timedelta(days=3)
     connection.save()
