@@ -115,9 +115,9 @@ def tell(condition: Condition, people: list[Any], connection: Any = None) -> int
     The ``NotificationSent`` row goes in first, in the transaction that sends: a second
     worker's insert of the same key waits for this one and fails, so it sends nothing;
     a failed send rolls the row back, so the next sweep tries again."""
-    messages = [_message(condition, person) for person in people]
     vendor = condition.tell_vendor and bool(settings.ADMINS)
     try:
+        messages = [_message(condition, person) for person in people]
         with transaction.atomic():
             NotificationSent.objects.create(
                 kind=condition.kind,

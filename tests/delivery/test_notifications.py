@@ -1,12 +1,15 @@
 """Emails to people (scim_portal/delivery/notifications.py): each condition told once, to
 exactly the readers of its account who want it, in Django's locmem mailbox."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.db import connection as db_connection
+from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
@@ -275,7 +278,6 @@ def test_two_workers_telling_the_same_condition_send_it_once(people, monkeypatch
 def test_a_failed_send_is_tried_again_by_the_next_sweep(people, monkeypatch):
     _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
     revoke_credential(issued.credential)
-    from django.core.mail.backends import locmem
 
     def refuse(self, messages):
         raise ConnectionRefusedError("SMTP server down")
@@ -322,3 +324,39 @@ def test_the_sweep_costs_the_same_for_1_and_20_connections(people):
 
     assert one == twenty
     assert twenty <= 6
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sweeping_at_the_same_moment_send_once(people, monkeypatch):
+    """Two threads (two database connections) both read the condition, then both try to
+    tell it: the second one's insert waits for the first's commit, fails, and sends
+    nothing."""
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    revoke_credential(issued.credential)
+    both_read = threading.Barrier(2, timeout=10)
+    read = notifications._not_yet_told
+
+    def read_then_wait(conditions):
+        found = read(conditions)
+        both_read.wait()
+        return found
+
+    monkeypatch.setattr(notifications, "_not_yet_told", read_then_wait)
+    sent = []
+
+    def worker():
+        try:
+            sent.append(notifications.send_due())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(sent) == [0, 3]
+    assert recipients() == READERS
+    assert NotificationSent.objects.count() == 1
