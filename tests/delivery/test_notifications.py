@@ -152,7 +152,7 @@ def test_a_connection_turning_failing_is_told_once_and_again_when_it_fails_anew(
     assert notifications.send_due() == 2
     assert recipients() == WANTED
     message = mail.outbox[0]
-    assert message.subject == "SCIM connection “Okta” is failing: Failing"
+    assert message.subject == "SCIM connection “Okta” is failing"
     assert "authentication fails (401)" in message.body
     assert f"/provisioning/acme/{connection.pk}/logs/" in message.body
     assert SETTINGS_URL in message.body and SETTINGS_URL in html_of(message)
@@ -174,7 +174,8 @@ def test_a_connection_left_without_a_usable_credential_is_failing(people):
 
     assert notifications.send_due() == 3
     assert recipients() == READERS
-    assert mail.outbox[0].subject == "SCIM connection “Okta” is failing: No usable credential"
+    assert mail.outbox[0].subject == "SCIM connection “Okta” is failing"
+    assert "Every credential is revoked or expired: issue a new one." in mail.outbox[0].body
     assert notifications.send_due() == 0
 
 
@@ -360,3 +361,17 @@ def test_two_workers_sweeping_at_the_same_moment_send_once(people, monkeypatch):
     assert sorted(sent) == [0, 3]
     assert recipients() == READERS
     assert NotificationSent.objects.count() == 1
+
+
+def test_names_are_escaped_in_html_and_plain_in_text(people):
+    _, issued = create_connection(
+        account=people["acme"], name='Ops & <b>"Okta"</b>', provider="okta"
+    )
+    revoke_credential(issued.credential)
+
+    notifications.send_due()
+
+    message = mail.outbox[0]
+    assert message.subject == 'SCIM connection “Ops & <b>"Okta"</b>” is failing'
+    assert 'The SCIM connection "Ops & <b>"Okta"</b>"' in message.body
+    assert "<strong>Ops &amp; &lt;b&gt;&quot;Okta&quot;&lt;/b&gt;</strong>" in html_of(message)
