@@ -13,6 +13,7 @@ from ..models import (
     DirectoryGroup,
     EmailDomainPolicy,
     LinkPolicy,
+    NotificationKind,
     OAuthApplication,
 )
 from ..models.connections import MAX_ACCESS_TOKEN_LIFETIME, MIN_ACCESS_TOKEN_LIFETIME
@@ -275,4 +276,28 @@ class AddDomainForm(forms.Form):
         max_length=253,
         label="Domain",
         help_text="The part of your people's email addresses after the @, e.g. example.com.",
+    )
+
+
+class NotificationEmailsForm(forms.Form):
+    """The kinds of email the signed-in person receives about this account."""
+
+    receive = forms.MultipleChoiceField(
+        label="Email me when",
+        required=False,
+        choices=NotificationKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class SilentThresholdForm(forms.Form):
+    """A connection's silent threshold (empty: the site's default)."""
+
+    silent_after_hours = forms.IntegerField(
+        label="Silent after (hours)",
+        required=False,
+        min_value=1,
+        max_value=24 * 90,
+        help_text="Hours without a request before readers are told it went silent; empty: "
+        "the site's default.",
     )

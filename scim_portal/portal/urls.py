@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import credentials, domains, views
+from . import credentials, domains, notifications, views
 
 app_name = "portal"
 
@@ -17,6 +17,11 @@ urlpatterns = [
     path("domains/", domains.DomainListView.as_view(), name="domains"),
     path(f"{domain}verify/", domains.DomainVerifyView.as_view(), name="domain-verify"),
     path(f"{domain}remove/", domains.DomainRemoveView.as_view(), name="domain-remove"),
+    path(
+        "notifications/",
+        notifications.NotificationSettingsView.as_view(),
+        name="notifications",
+    ),
     path(connection, views.ConnectionDetailView.as_view(), name="connection-detail"),
     path(f"{connection}users/", views.UserListView.as_view(), name="users"),
     path(f"{connection}users/<uuid:user_id>/", views.UserDetailView.as_view(), name="user"),

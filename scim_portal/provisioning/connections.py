@@ -279,6 +279,7 @@ SETTINGS_FIELDS = (
     "out_of_domain_policy",
     "default_role",
     "access_token_lifetime",
+    "silent_after_hours",
 )
 
 
