@@ -53,7 +53,7 @@ def test_a_worker_killed_mid_delivery_loses_and_reorders_nothing(tmp_path, setti
 
     receiver = Receiver(answer=answer).start()
     try:
-        endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+        endpoints.add_endpoint(url=receiver.url)
         first, _ = create_connection(account=OrganizationFactory(), name="A", provider="okta")
         second, _ = create_connection(account=OrganizationFactory(), name="B", provider="entra")
         worker = start_worker(tmp_path / "worker.log")
