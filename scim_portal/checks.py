@@ -207,3 +207,48 @@ def check_federation_fetches(app_configs: Any = None, **kwargs: Any) -> list[Any
             id="scim_portal.W007",
         )
     ]
+
+
+@register(Tags.security)
+def check_webhook_addresses(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Webhooks to http and private addresses are for development."""
+    if not app_settings.WEBHOOK_ALLOW_INSECURE or settings.DEBUG:
+        return []
+    return [
+        Warning(
+            f"{SETTING_NAME}['WEBHOOK_ALLOW_INSECURE'] is True outside DEBUG: webhook "
+            "endpoints may be plain http and on internal addresses.",
+            hint="Leave it False in production (docs/events.md).",
+            id="scim_portal.W008",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Event delivery needs a backend that runs tasks in workers, not in the request."""
+    from . import _tasks
+
+    try:
+        backend = _tasks._backend()
+    except Exception as exc:
+        return [
+            Error(
+                f"{SETTING_NAME}['TASK_BACKEND'] names no backend of TASKS: {exc}",
+                hint="Configure TASKS (docs/events.md).",
+                id="scim_portal.E007",
+            )
+        ]
+    if type(backend).__name__ != "ImmediateBackend":
+        return []
+    return [
+        Warning(
+            "The tasks backend runs tasks at once, inside the request: a slow or dead "
+            "webhook receiver would slow every SCIM write, and retries would wait for "
+            "the next change.",
+            hint='Use the database backend: TASKS = {"default": {"BACKEND": '
+            '"django_tasks_db.DatabaseBackend"}}, and run `manage.py scim_portal worker` '
+            "(docs/events.md).",
+            id="scim_portal.W009",
+        )
+    ]

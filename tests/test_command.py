@@ -182,6 +182,57 @@ def test_prune_deletes_only_rows_past_retention(organization, settings):
     assert list(RequestLog.objects.values_list("path", flat=True)) == ["/y"]
 
 
+def test_prune_deletes_old_delivery_log_rows_and_finished_delivery_tasks(settings, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from scim_portal.delivery import endpoints
+    from scim_portal.delivery.tasks import sweep
+    from scim_portal.models import DeliveryAttempt
+
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}
+    endpoint, _ = endpoints.add_endpoint(url="http://127.0.0.1:9/in")
+    for days in (31, 1):
+        DeliveryAttempt.objects.create(
+            endpoint=endpoint, event_type="user.created", outcome="delivered",
+            created_at=timezone.now() - timedelta(days=days),
+        )  # fmt: skip
+    done, waiting = sweep.enqueue(), sweep.enqueue()
+    DBTaskResult.objects.filter(id=done.id).update(
+        status="SUCCESSFUL", finished_at=timezone.now() - timedelta(days=2)
+    )
+    run("prune")
+    assert DeliveryAttempt.objects.count() == 1
+    assert list(DBTaskResult.objects.values_list("id", flat=True)) == [waiting.db_result.id]
+
+
+# add-endpoint (the contract of issue 18)
+
+
+def test_add_endpoint_prints_id_and_a_standard_webhooks_secret(db, settings):
+    import base64
+
+    from scim_portal.models import WebhookEndpoint
+
+    out, _ = run("add-endpoint", "--url", "https://hooks.example.com/in", "--json")
+    payload = json.loads(out)
+    assert set(payload) == {"id", "secret"}
+    assert payload["secret"].startswith("whsec_")
+    assert len(base64.b64decode(payload["secret"].removeprefix("whsec_"))) == 32
+    endpoint = WebhookEndpoint.objects.get(pk=payload["id"])
+    assert (endpoint.format, endpoint.event_types, endpoint.state) == (
+        "standard-webhooks", [], "enabled",
+    )  # fmt: skip
+    assert payload["secret"] not in str(list(endpoint.secrets.values()))  # sealed, not kept
+
+
+def test_add_endpoint_refuses_a_private_address(db):
+    with pytest.raises(CommandError, match="not a public address"):
+        run("add-endpoint", "--url", "https://10.0.0.1/in", "--json")
+
+
 # issue-credential, revoke-credential: every kind (the contract of issue 16)
 
 TOKEN_URL = "/scim/oauth/token"

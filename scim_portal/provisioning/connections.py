@@ -246,14 +246,22 @@ def _delete_users(
 
 
 def prune(now: datetime | None = None) -> tuple[int, int]:
-    """Delete request logs and events older than their retention, and OAuth access tokens
-    and codes that can no longer be used; the counts of logs and events deleted."""
+    """Delete request logs, events and delivery log rows older than their retention, OAuth
+    access tokens and codes that can no longer be used, and finished delivery tasks; the
+    counts of logs and events deleted."""
     from datetime import timedelta
 
+    from django.apps import apps
     from django.db.models import Q
 
     from ..conf import app_settings
-    from ..models import AccessToken, AuthorizationCode, ProvisioningEvent, RequestLog
+    from ..models import (
+        AccessToken,
+        AuthorizationCode,
+        DeliveryAttempt,
+        ProvisioningEvent,
+        RequestLog,
+    )
 
     now = now or timezone.now()
     log_cutoff = now - timedelta(days=app_settings.REQUEST_LOG_RETENTION_DAYS)
@@ -268,6 +276,19 @@ def prune(now: datetime | None = None) -> tuple[int, int]:
     ).delete()
     # A used code is kept until it expires: presented again, it revokes what it obtained.
     AuthorizationCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    # The delivery log, and the database backend's finished delivery tasks (two a second
+    # per busy connection) once a day old.
+    DeliveryAttempt.objects.filter(
+        created_at__lt=now - timedelta(days=app_settings.DELIVERY_LOG_RETENTION_DAYS)
+    ).delete()
+    if apps.is_installed("django_tasks_db"):
+        from django_tasks_db.models import DBTaskResult
+
+        DBTaskResult.objects.filter(
+            task_path__startswith="scim_portal.",
+            status="SUCCESSFUL",
+            finished_at__lt=now - timedelta(days=1),
+        ).delete()
     return logs, events
 
 
