@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -302,6 +303,14 @@ def _deliver_due(stream_id: int, owner: str) -> str:
     endpoint = stream.endpoint
     if not endpoint.is_enabled or endpoint.method != DeliveryMethod.PUSH:
         return "gone"
+    log = _Log(stream, endpoint, owner)
+    state = _deliver(stream, endpoint, log)
+    if not log.write():
+        return "lost"
+    return state
+
+
+def _deliver(stream: DeliveryStream, endpoint: WebhookEndpoint, log: _Log) -> str:
     account_key = getattr(stream.account, app_settings.ACCOUNT_LOOKUP_FIELD, None)
     sent = 0
     while sent < BATCH:
@@ -320,18 +329,98 @@ def _deliver_due(stream_id: int, owner: str) -> str:
             assert event.number is not None
             if not endpoint.wants(event.type):
                 stream.position = event.number
-                if not _save(stream, owner, ["position"]):
-                    return "lost"
+                log.skipped = True
                 continue
             result = send(endpoint, event, account_key)
             sent += 1
-            if not _record(stream, endpoint, event, result, owner):
+            if not log.add(event, result):
                 return "lost"
             if not endpoint.is_enabled:
                 return "gone"
             if not result.ok and stream.next_attempt_at is not None:
                 break  # waiting for the retry: the loop's head enqueues it
     return "more"
+
+
+#: Delivered events are written (the stream's position and their log rows, in one
+#: transaction) every this many events, or sooner: before a failure is written, when a
+#: third of the lease has passed, and when the task stops. A worker killed before the
+#: write sends those events again (same ids): a receiver keeping ids sees them once.
+WRITE_EVERY = 20
+
+
+class _Log:
+    """The attempts of one task on one stream, written with the stream's position."""
+
+    def __init__(self, stream: DeliveryStream, endpoint: WebhookEndpoint, owner: str) -> None:
+        self.stream, self.endpoint, self.owner = stream, endpoint, owner
+        self.rows: list[DeliveryAttempt] = []
+        self.skipped = False
+        self.since = time.monotonic()
+
+    def add(self, event: ProvisioningEvent, result: Sent) -> bool:
+        """Log one attempt and move the stream (or set its retry); write at once unless it
+        was delivered and the batch is young. False if the lease was lost."""
+        stream, moment = self.stream, now()
+        attempt = stream.attempts + 1
+        if result.ok:
+            outcome = DeliveryOutcome.DELIVERED
+            stream.position, stream.attempts = event.number or 0, 0
+            stream.first_failed_at = stream.next_attempt_at = None
+        else:
+            stream.first_failed_at = stream.first_failed_at or moment
+            window = timedelta(hours=float(app_settings.WEBHOOK_RETRY_HOURS))
+            if moment - stream.first_failed_at >= window:
+                outcome = DeliveryOutcome.DEAD
+                stream.position, stream.attempts = event.number or 0, 0
+                stream.first_failed_at = stream.next_attempt_at = None
+                logger.warning(
+                    "Event %s #%s dead-lettered for endpoint %s after %s attempts",
+                    event.connection_id, event.number, self.endpoint.pk, attempt,
+                )  # fmt: skip
+            else:
+                outcome = DeliveryOutcome.FAILED
+                stream.attempts = attempt
+                stream.next_attempt_at = moment + timedelta(seconds=backoff(attempt))
+        self.rows.append(
+            DeliveryAttempt(
+                endpoint=self.endpoint,
+                connection_id=stream.connection_id,
+                account_id=stream.account_id,
+                event=event,
+                event_number=event.number,
+                event_type=event.type,
+                attempt=attempt,
+                outcome=outcome,
+                status_code=result.status,
+                latency_ms=result.latency_ms,
+                error=result.error[:300],
+                response_excerpt=result.excerpt,
+                created_at=moment,
+            )
+        )
+        young = time.monotonic() - self.since < _lease_seconds() / 3
+        if result.ok and len(self.rows) < WRITE_EVERY and young:
+            return True
+        return self.write()
+
+    def write(self) -> bool:
+        """Write the stream's place and the pending rows in one transaction; False (and
+        nothing written) if the lease was lost meanwhile (a replay, or it ran out)."""
+        if not self.rows and not self.skipped:
+            return True
+        with transaction.atomic():
+            fields = ["position", "attempts", "first_failed_at", "next_attempt_at"]
+            if not _save(self.stream, self.owner, fields):
+                return False
+            DeliveryAttempt.objects.bulk_create(self.rows)
+            if self.rows:
+                last = self.rows[-1]
+                _endpoint_health(
+                    self.endpoint, last.outcome == DeliveryOutcome.DELIVERED, last.created_at
+                )
+        self.rows, self.skipped, self.since = [], False, time.monotonic()
+        return True
 
 
 def _save(stream: DeliveryStream, owner: str, fields: list[str]) -> bool:
@@ -351,59 +440,6 @@ def backoff(attempts: int) -> float:
     ceiling = float(app_settings.WEBHOOK_RETRY_MAX_SECONDS)
     delay = min(first * 2 ** max(attempts - 1, 0), ceiling)
     return delay / 2 + _random.random() * delay / 2
-
-
-def _record(
-    stream: DeliveryStream,
-    endpoint: WebhookEndpoint,
-    event: ProvisioningEvent,
-    result: Sent,
-    owner: str,
-) -> bool:
-    """Move the stream on (or set its retry) and log the attempt, in one transaction;
-    False if the lease was lost meanwhile (a replay, or it ran out): nothing written."""
-    moment = now()
-    attempt = stream.attempts + 1
-    if result.ok:
-        outcome = DeliveryOutcome.DELIVERED
-        stream.position, stream.attempts = event.number or 0, 0
-        stream.first_failed_at = stream.next_attempt_at = None
-    else:
-        stream.first_failed_at = stream.first_failed_at or moment
-        window = timedelta(hours=float(app_settings.WEBHOOK_RETRY_HOURS))
-        if moment - stream.first_failed_at >= window:
-            outcome = DeliveryOutcome.DEAD
-            stream.position, stream.attempts = event.number or 0, 0
-            stream.first_failed_at = stream.next_attempt_at = None
-        else:
-            outcome = DeliveryOutcome.FAILED
-            stream.attempts = attempt
-            stream.next_attempt_at = moment + timedelta(seconds=backoff(attempt))
-    with transaction.atomic():
-        if not _save(stream, owner, ["position", "attempts", "first_failed_at", "next_attempt_at"]):
-            return False
-        DeliveryAttempt.objects.create(
-            endpoint=endpoint,
-            connection_id=stream.connection_id,
-            account_id=stream.account_id,
-            event=event,
-            event_number=event.number,
-            event_type=event.type,
-            attempt=attempt,
-            outcome=outcome,
-            status_code=result.status,
-            latency_ms=result.latency_ms,
-            error=result.error[:300],
-            response_excerpt=result.excerpt,
-            created_at=moment,
-        )
-        _endpoint_health(endpoint, result.ok, moment)
-    if outcome == DeliveryOutcome.DEAD:
-        logger.warning(
-            "Event %s #%s dead-lettered for endpoint %s after %s attempts",
-            event.connection_id, event.number, endpoint.pk, attempt,
-        )  # fmt: skip
-    return True
 
 
 def _endpoint_health(endpoint: WebhookEndpoint, ok: bool, moment: datetime) -> None:
