@@ -15,13 +15,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from ._backlog import with_backlog
 from .admin import ReadOnlyAdmin, admin_page
 from .conf import app_settings
 from .delivery import endpoints
@@ -37,21 +37,6 @@ from .models import (
 
 #: Delivery log rows shown on an endpoint's page (the rest: its filtered log).
 RECENT_ATTEMPTS = 10
-
-
-def with_backlog(queryset: QuerySet[WebhookEndpoint]) -> QuerySet[WebhookEndpoint]:
-    """Annotate ``backlog``: events written and not yet done, over the endpoint's streams."""
-    last = Connection.objects.filter(pk=OuterRef("connection_id")).values("last_event_number")
-    behind = (
-        DeliveryStream.objects.filter(endpoint=OuterRef("pk"))
-        .annotate(behind=Subquery(last[:1]) - F("position"))
-        .values("endpoint")
-        .annotate(total=Sum("behind"))
-        .values("total")
-    )
-    return queryset.annotate(
-        backlog=Coalesce(Subquery(behind[:1], output_field=IntegerField()), Value(0))
-    )
 
 
 def event_type_field(**kwargs: Any) -> forms.MultipleChoiceField:
