@@ -106,11 +106,12 @@ class NewSecretSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
-EVENT_TYPES = serializers.ListField(
-    child=serializers.ChoiceField(choices=list(endpoints.EVENT_TYPES)),
-    required=False,
-    help_text="Event types it receives; empty: all of them, including types added later.",
-)
+def event_types_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=list(endpoints.EVENT_TYPES)),
+        required=False,
+        help_text="Event types it receives; empty: all of them, including types added later.",
+    )
 
 
 def _check_url(url: str) -> str:
@@ -138,7 +139,7 @@ class EndpointCreateSerializer(serializers.Serializer):
         default=None,
         help_text="Only this account's events (its URL key); omitted: every account's.",
     )
-    event_types = EVENT_TYPES
+    event_types = event_types_field()
     description = serializers.CharField(max_length=200, required=False, default="")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +168,7 @@ class StateField(serializers.ChoiceField):
 class EndpointUpdateSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2000, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    event_types = EVENT_TYPES
+    event_types = event_types_field()
     state = StateField(
         choices=[EndpointState.ENABLED.value, EndpointState.PAUSED.value],
         required=False,
