@@ -260,7 +260,7 @@ def test_the_delivery_log_is_read_only_and_filtered(staff, insecure, receiver):
     log = "/admin/scim_portal/deliveryattempt"
     listing = staff.get(f"{log}/?endpoint__id__exact={endpoint.pk}").content.decode()
     assert "boom" in listing and "answered 500" in listing
-    assert listing.count('class="field-endpoint"') == 1  # the other endpoint's test is not listed
+    assert listing.count('class="field-endpoint') == 1  # the other endpoint's test is not listed
     assert f"{log}/add/" not in listing
     assert staff.get(f"{log}/?outcome=delivered").content.decode().count("boom") == 0
     attempt = DeliveryAttempt.objects.filter(endpoint=endpoint).get()
