@@ -852,3 +852,7 @@ class AccountDomainAdmin(admin.ModelAdmin):
                     self.message_user(request, f"{where}: marked verified.", messages.SUCCESS)
                 else:
                     self.message_user(request, f"{where}: was already verified.", messages.INFO)
+
+
+# Webhook endpoints and the delivery log (registered on import; they use admin_page above).
+from . import admin_webhooks  # noqa: E402,F401

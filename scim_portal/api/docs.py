@@ -29,7 +29,8 @@ def build_schema() -> dict[str, Any]:
         "title": "django-scim-portal management API",
         "version": "1",
         "description": "Create, list and delete SCIM connections of your customers' accounts, "
-        "issue and revoke their credentials, read their directories, follow provisioning events.",
+        "issue and revoke their credentials, read their directories, follow provisioning events, "
+        "and manage the webhook endpoints events are delivered to.",
     }
     return schema
 

@@ -10,3 +10,9 @@ class IdCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 500
+
+
+class NewestFirstPagination(IdCursorPagination):
+    """For logs: the latest rows first."""
+
+    ordering = "-id"

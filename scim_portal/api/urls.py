@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from . import docs, views
+from . import docs, views, webhooks
 
 app_name = "api"
 
 account = "accounts/<str:account>/"
 connection = account + "connections/<uuid:connection_id>/"
 domain = account + "domains/<int:domain_id>/"
+endpoint = "webhook-endpoints/<uuid:endpoint_id>/"
 
 urlpatterns = [
     path("connections/", views.AllConnectionsView.as_view(), name="all-connections"),
@@ -35,6 +36,20 @@ urlpatterns = [
     path(domain, views.DomainDetailView.as_view(), name="domain"),
     path(domain + "verify/", views.DomainVerifyView.as_view(), name="domain-verify"),
     path(account + "events/", views.AccountEventsView.as_view(), name="account-events"),
+    path("webhook-endpoints/", webhooks.WebhookEndpointsView.as_view(), name="webhook-endpoints"),
+    path(endpoint, webhooks.WebhookEndpointDetailView.as_view(), name="webhook-endpoint"),
+    path(
+        endpoint + "rotate-secret/",
+        webhooks.RotateSecretView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path(endpoint + "test/", webhooks.SendTestView.as_view(), name="webhook-endpoint-test"),
+    path(endpoint + "replay/", webhooks.ReplayView.as_view(), name="webhook-endpoint-replay"),
+    path(
+        endpoint + "deliveries/",
+        webhooks.DeliveriesView.as_view(),
+        name="webhook-endpoint-deliveries",
+    ),
     path("schema/", docs.SchemaView.as_view(), name="schema"),
     path("docs/", docs.docs_page, name="docs"),
     re_path(r"^.*$", docs.not_found, name="not-found"),
