@@ -374,3 +374,12 @@ def test_engine_sends_sets_with_the_current_key(scim, receiver, django_capture_o
     header = jwt.get_unverified_header(receiver.received[-1].body.decode())
     assert header == {"alg": "RS256", "typ": "secevent+jwt", "kid": key.kid}
     assert engine.SET_MEDIA_TYPE == sets.MEDIA_TYPE
+
+
+def test_poll_needs_no_csrf_token(scim, polled):
+    from django.test import Client
+
+    endpoint, secret = polled
+    write_users(scim, ["ada"])
+    answer = poll(Client(enforce_csrf_checks=True), endpoint, secret)
+    assert answer.status_code == 200 and len(answer.json()["sets"]) == 1
