@@ -20,6 +20,7 @@ changes nothing:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import random
 import time
@@ -50,6 +51,8 @@ from . import payloads
 
 logger = logging.getLogger("scim_portal.delivery")
 
+#: The media type of a pushed SET (RFC 8935), whose error answers are read.
+SET_MEDIA_TYPE = "application/secevent+jwt"
 #: Events one task delivers on one stream before it makes way for the others.
 BATCH = 200
 #: Bytes of a receiver's answer read (the log keeps an excerpt).
@@ -175,20 +178,7 @@ def streams_of(connection_id: Any) -> list[DeliveryStream]:
             method=DeliveryMethod.PUSH,
         ).exclude(pk__in=list(existing))
         for endpoint in missing:
-            before = ProvisioningEvent.objects.filter(
-                connection_id=connection_id, created_at__lt=endpoint.created_at
-            ).aggregate(last=Max("number"))["last"]
-            DeliveryStream.objects.bulk_create(
-                [
-                    DeliveryStream(
-                        endpoint=endpoint,
-                        connection_id=connection_id,
-                        account_id=connection.account_id,
-                        position=before or 0,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
+            start_stream(endpoint, connection_id, connection.account_id)
         if missing:
             return list(
                 DeliveryStream.objects.filter(
@@ -198,6 +188,25 @@ def streams_of(connection_id: Any) -> list[DeliveryStream]:
                 )
             )
     return list(existing.values())
+
+
+def start_stream(endpoint: WebhookEndpoint, connection_id: Any, account_id: Any) -> None:
+    """Make the endpoint's stream of a connection unless it has one (pushed or polled):
+    it starts after the events written before the endpoint was created."""
+    before = ProvisioningEvent.objects.filter(
+        connection_id=connection_id, created_at__lt=endpoint.created_at
+    ).aggregate(last=Max("number"))["last"]
+    DeliveryStream.objects.bulk_create(
+        [
+            DeliveryStream(
+                endpoint=endpoint,
+                connection_id=connection_id,
+                account_id=account_id,
+                position=before or 0,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def deliver_connection(connection_id: Any) -> None:
@@ -236,6 +245,8 @@ class Sent:
     latency_ms: int | None = None
     error: str = ""
     excerpt: str = ""
+    #: Sending it again cannot help (a SET refused as ``invalid_request``): dead-letter it.
+    permanent: bool = False
 
 
 def _lease_seconds() -> float:
@@ -370,7 +381,7 @@ class _Log:
         else:
             stream.first_failed_at = stream.first_failed_at or moment
             window = timedelta(hours=float(app_settings.WEBHOOK_RETRY_HOURS))
-            if moment - stream.first_failed_at >= window:
+            if result.permanent or moment - stream.first_failed_at >= window:
                 outcome = DeliveryOutcome.DEAD
                 stream.position, stream.attempts = event.number or 0, 0
                 stream.first_failed_at = stream.next_attempt_at = None
@@ -492,13 +503,36 @@ def post(url: str, message: payloads.Message) -> Sent:
         return Sent(ok=False, error=str(exc))
     excerpt = response.body[:RESPONSE_EXCERPT_LENGTH].decode("utf-8", "replace")
     excerpt = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in excerpt)
+    ok = 200 <= response.status < 300
+    error, permanent = "" if ok else f"answered {response.status}", False
+    if response.status == 400 and message.headers.get("Content-Type") == SET_MEDIA_TYPE:
+        refusal = set_refusal(response.body)
+        if refusal is not None:
+            error = f"answered 400 {refusal[0]}" + (f": {refusal[1]}" if refusal[1] else "")
+            permanent = refusal[0] == "invalid_request"
     return Sent(
-        ok=200 <= response.status < 300,
+        ok=ok,
         status=response.status,
         latency_ms=int(response.elapsed * 1000),
-        error="" if 200 <= response.status < 300 else f"answered {response.status}",
+        error=error,
         excerpt=excerpt[:RESPONSE_EXCERPT_LENGTH],
+        permanent=permanent,
     )
+
+
+def set_refusal(body: bytes) -> tuple[str, str] | None:
+    """``(err, description)`` of an RFC 8935 error answer (section 2.3: 400 with a JSON
+    object). Only ``invalid_request`` (the SET itself is wrong) makes sending it again
+    pointless; the others (keys, issuer, audience, authentication) are configuration a
+    receiver can fix, so those SETs are tried again with backoff."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or not isinstance(found.get("err"), str):
+        return None
+    description = found.get("description")
+    return found["err"][:60], description[:200] if isinstance(description, str) else ""
 
 
 # The sweep

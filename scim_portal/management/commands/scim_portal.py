@@ -152,6 +152,18 @@ class Command(BaseCommand):
         endpoint.add_argument("--description", default="")
         endpoint.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
+        signing = sub.add_parser(
+            "rotate-signing-key",
+            help="Retire the SET signing key (still published 30 days) and make a new one.",
+        )
+        signing.add_argument(
+            "--algorithm",
+            default="ES256",
+            choices=["ES256", "ES384", "RS256"],
+            help="The new key's JWS algorithm (default ES256).",
+        )
+        signing.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
+
         worker = sub.add_parser(
             "worker",
             help="Run a task worker (database backend) delivering events, with the sweep.",
@@ -441,6 +453,17 @@ class Command(BaseCommand):
         self.stdout.write(f"  id:     {payload['id']}")
         self.stdout.write(f"  secret: {issued.raw}")
         self.stdout.write(self.style.WARNING("The secret is shown only this once; store it now."))
+
+    def handle_rotate_signing_key(self, *, algorithm: str, as_json: bool, **options: Any) -> None:
+        from scim_portal.delivery.keys import rotate_signing_key
+
+        key = rotate_signing_key(
+            algorithm=algorithm, actor="the command scim_portal rotate-signing-key"
+        )
+        if as_json:
+            self._print_json({"kid": key.kid, "algorithm": key.algorithm})
+            return
+        self.stdout.write(f"SET signing key {key.kid} ({key.algorithm}) signs from now on.")
 
     def handle_worker(
         self,
