@@ -395,10 +395,10 @@ class _Log:
                 stream.next_attempt_at = moment + timedelta(seconds=backoff(attempt))
         self.rows.append(
             DeliveryAttempt(
-                endpoint=self.endpoint,
+                endpoint_id=self.endpoint.pk,
                 connection_id=stream.connection_id,
                 account_id=stream.account_id,
-                event=event,
+                event_id=event.pk,
                 event_number=event.number,
                 event_type=event.type,
                 attempt=attempt,

@@ -51,9 +51,16 @@ def event_document(event: ProvisioningEvent, account_key: Any = None) -> dict[st
 
 
 def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """The endpoint's secrets that still sign, newest first (two during a rotation)."""
-    secrets = [secret for secret in _secrets_of(endpoint) if secret.is_active(now)]
-    return [_sealed.unseal(secret.sealed) for secret in secrets]
+    """The endpoint's secrets that still sign, newest first (two during a rotation);
+    each unsealed once per loaded endpoint (a task signs many events with it)."""
+    opened: dict[int, str] = endpoint.__dict__.setdefault("_unsealed_secrets", {})
+    found = []
+    for secret in _secrets_of(endpoint):
+        if secret.is_active(now):
+            if secret.pk not in opened:
+                opened[secret.pk] = _sealed.unseal(secret.sealed)
+            found.append(opened[secret.pk])
+    return found
 
 
 def _secrets_of(endpoint: WebhookEndpoint) -> list[EndpointSecret]:
