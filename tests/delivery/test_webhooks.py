@@ -380,3 +380,25 @@ def test_a_burst_of_changes_shares_two_tasks_and_every_event_arrives(
     assert [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()] == [
         "ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com",
     ]  # fmt: skip
+
+
+def test_one_connection_failing_does_not_hold_back_another(
+    scim, other_scim, receiver, django_capture_on_commit_callbacks, clock
+):
+    """The receiver refuses one connection's events (say, a shard of theirs is down):
+    the other connection's events keep arriving, each connection in its own order."""
+    down = str(scim.connection.pk)
+    receiver.answer = lambda item: (503, b"") if item.json["connection_id"] == down else (204, b"")
+    endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["a1", "a2"])
+    write_users(other_scim, django_capture_on_commit_callbacks, ["b1", "b2", "b3"])
+    engine.sweep()
+    run_tasks()
+    names = [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()]
+    assert names == ["b1@example.com", "b2@example.com", "b3@example.com"]
+    receiver.answer = None
+    clock.advance(seconds=10)
+    engine.sweep()
+    run_tasks()
+    names = [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()]
+    assert names[3:] == ["a1@example.com", "a2@example.com"]
