@@ -28,10 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,70 +44,46 @@ THROUGHPUT_FLOOR = 0.9
 
 
 class Receiver:
-    """The vendor's service: verifies, orders and acknowledges every message."""
+    """The vendor's service, in a process of its own (bench/event_receiver.py), as it
+    would be on its own machine: it verifies, orders and acknowledges every message.
+    This side starts it, resets it between phases and reads its counts."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.secret = ""
-        self.seen: set[str] = set()
-        self.next_sequence: dict[str, int] = {}
-        self.arrivals: list[tuple[float, float]] = []  # (arrived, committed) epoch seconds
+        self.process = subprocess.Popen(
+            [PYTHON, str(ROOT / "bench" / "event_receiver.py")], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline())
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base}/events"
+        self.arrivals: list[tuple[float, float]] = []
         self.out_of_order = self.bad_signatures = self.duplicates = 0
-        self.last_arrival = 0.0
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        import urllib.request
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.take(body, {k.lower(): v for k, v in self.headers.items()})
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
-
-    def take(self, body: bytes, headers: dict[str, str]) -> None:
-        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-        arrived = time.time()
-        try:
-            document = Webhook(self.secret).verify(body, headers)
-        except WebhookVerificationError:
-            with self.lock:
-                self.bad_signatures += 1
-            return
-        with self.lock:
-            if headers["webhook-id"] in self.seen:
-                self.duplicates += 1
-                return
-            self.seen.add(headers["webhook-id"])
-            connection = str(document["connection_id"])
-            expected = self.next_sequence.get(connection, 1)
-            if document["sequence"] != expected:
-                self.out_of_order += 1
-            self.next_sequence[connection] = int(document["sequence"]) + 1
-            committed = datetime.fromisoformat(document["timestamp"]).timestamp()
-            self.arrivals.append((arrived, committed))
-            self.last_arrival = arrived
+        data = json.dumps(body).encode() if body is not None else None
+        url = f"{self.base}{path}"  # the receiver this process started, on 127.0.0.1
+        with urllib.request.urlopen(url, data=data, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())
 
     def reset(self, secret: str, connection: str, first_sequence: int) -> None:
-        with self.lock:
-            self.secret = secret
-            self.next_sequence[connection] = first_sequence
-            self.arrivals = []
-            self.out_of_order = self.bad_signatures = self.duplicates = 0
+        self._call("/reset", {"secret": secret, "connection": connection,
+                              "first_sequence": first_sequence})  # fmt: skip
 
     def delivered(self) -> int:
-        with self.lock:
-            return len(self.arrivals)
+        return int(self._call("/count")["delivered"])
+
+    def collect(self) -> None:
+        stats = self._call("/stats")
+        self.arrivals = [tuple(pair) for pair in stats["arrivals"]]
+        self.out_of_order = stats["out_of_order"]
+        self.bad_signatures = stats["bad_signatures"]
+        self.duplicates = stats["duplicates"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def setup(database: str, endpoint_url: str | None) -> dict[str, Any]:
@@ -185,6 +158,7 @@ def phase(
         total_seconds = time.monotonic() - started
     finally:
         stop_workers(running)
+    receiver.collect()
     row: dict[str, Any] = {
         "workers": workers,
         "writes": len(created),
@@ -253,6 +227,7 @@ def main() -> None:
                                  args.concurrency, log)  # fmt: skip
     finally:
         server.stop()
+        receiver.stop()
     results = {
         "machine": machine(),
         "parameters": vars(args) | {"out": str(args.out)},
