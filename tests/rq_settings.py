@@ -11,4 +11,6 @@ REDIS_URL = os.environ["REDIS_URL"]
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+# What rqworker runs: django-tasks-rq's job class calls the task, not the Task object.
+RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}

@@ -76,8 +76,7 @@ def start(command, redis_url, log_path):
 
 
 def start_rq_worker(redis_url, log_path):
-    command = ["rqworker", "default", "--with-scheduler", "--job-class", "django_tasks_rq.Job"]
-    return start(command, redis_url, log_path)
+    return start(["rqworker", "default", "--with-scheduler"], redis_url, log_path)
 
 
 def kill(process, sig=signal.SIGKILL):
