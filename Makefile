@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres lint format postgres redis pgbouncer chromium screenshots bench bench-memory bench-delete wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,12 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 # The benchmark against django-scim2 and a floor endpoint (docs/benchmarks.md).
 bench: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
+	scripts/with-postgres $(BIN)/python bench/event_delivery.py
+
+# Event delivery alone: 10,000 SCIM writes with a webhook endpoint and one, then two, task
+# workers (docs/benchmarks.md#event-delivery; BENCH_ARGS="--writes 1000" for a quick one).
+bench-events: $(VENV)/.bench-installed postgres
+	scripts/with-postgres $(BIN)/python bench/event_delivery.py $(BENCH_ARGS)
 
 # The 1,000,000-user size is behind a flag (it adds about 10 minutes, loading included):
 #   make bench BENCH_ARGS="--sizes 1000 1000000"

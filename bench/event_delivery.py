@@ -122,6 +122,12 @@ def start_workers(count: int, database: str, log: Path) -> list[subprocess.Popen
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
         worker.terminate()
@@ -145,6 +151,8 @@ def phase(
         # The workers' start (imports), and the web workers' cached list of endpoints
         # (a per-process cache here, as the test host has no shared one) catching up.
         time.sleep(ENDPOINTS_CACHE_SECONDS + 1 if workers else 0)
+        startup_cpu = sum(cpu_seconds(worker.pid) for worker in running)
+        receiver_cpu = cpu_seconds(receiver.process.pid)
         started = time.monotonic()
         created, errors = create_users(port, data, range(writes), concurrency, name)
         write_seconds = time.monotonic() - started
@@ -156,6 +164,8 @@ def phase(
                 time.sleep(0.05)
             drained = receiver.delivered() >= len(created)
         total_seconds = time.monotonic() - started
+        worker_cpu = sum(cpu_seconds(worker.pid) for worker in running) - startup_cpu
+        receiver_cpu = cpu_seconds(receiver.process.pid) - receiver_cpu
     finally:
         stop_workers(running)
     receiver.collect()
@@ -176,6 +186,8 @@ def phase(
             "seconds_from_last_write_to_last_event": round(total_seconds - write_seconds, 1),
             "lag_p50_ms": round(statistics.median(lags) * 1000, 1) if lags else None,
             "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else None,
+            "worker_cpu_ms_per_event": round(worker_cpu * 1000 / max(len(created), 1), 2),
+            "receiver_cpu_ms_per_event": round(receiver_cpu * 1000 / max(len(created), 1), 2),
             "out_of_order": receiver.out_of_order,
             "bad_signatures": receiver.bad_signatures,
             "sent_again": receiver.duplicates,

@@ -134,6 +134,104 @@ def check_url(url: str, *, allow_http: bool) -> tuple[str, int]:
     return parts.hostname, port
 
 
+class Session:
+    """Requests over one kept-alive connection per origin (scheme, host, port): a worker
+    delivering a stream's events pays one TCP (and TLS) handshake, not one per event.
+    The host is resolved and checked when the connection is made, and every later request
+    on it goes to that checked address. A kept-alive connection the server closed is made
+    again once, at once; any other failure is the caller's. Use as a context manager."""
+
+    def __init__(
+        self, *, timeout: float, max_bytes: int, allow_http: bool, allow_private: bool
+    ) -> None:
+        self.timeout, self.max_bytes = timeout, max_bytes
+        self.allow_http, self.allow_private = allow_http, allow_private
+        self._connection: http.client.HTTPConnection | None = None
+        self._origin: tuple[str, str, int] | None = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._origin = None
+
+    def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
+        address = address_of(host, port, allow_private=self.allow_private)
+        kind = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+        self._connection = kind(host, address, port, self.timeout)
+        self._origin = (scheme, host, port)
+        return self._connection
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Response:
+        """Send one request to ``url`` and read at most ``max_bytes + 1`` bytes of the
+        answer; :class:`OutboundError` when the URL is refused, the host cannot be
+        resolved or reached, or no answer came within the timeout."""
+        host, port = check_url(url, allow_http=self.allow_http)
+        parts = urlsplit(url)
+        origin = (parts.scheme, host, port)
+        reused = self._connection is not None and self._origin == origin
+        if not reused:
+            self.close()
+            self._connect(*origin)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            return self._exchange(method, url, path, headers or {}, body)
+        except _Closed:
+            if not reused:
+                raise OutboundError(f"Cannot reach {url}: the connection was closed.") from None
+            self.close()
+            self._connect(*origin)
+            try:
+                return self._exchange(method, url, path, headers or {}, body)
+            except _Closed:
+                raise OutboundError(f"Cannot reach {url}: the connection was closed.") from None
+
+    def _exchange(
+        self, method: str, url: str, path: str, headers: dict[str, str], body: bytes | None
+    ) -> Response:
+        connection = self._connection
+        assert connection is not None
+        started = time.monotonic()
+        deadline = _Deadline(connection, self.timeout)
+        keep = False
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            answer = connection.getresponse()
+            content = answer.read(self.max_bytes + 1)
+            answer_headers = {key.lower(): value for key, value in answer.getheaders()}
+            # Reusable only if the whole answer was read and the server keeps it open.
+            keep = answer.isclosed() and not answer.will_close
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            if not deadline.passed.is_set():
+                raise _Closed() from exc
+        except (OSError, http.client.HTTPException) as exc:
+            if not deadline.passed.is_set():
+                raise OutboundError(f"Cannot reach {url}: {exc}.") from None
+        finally:
+            deadline.cancel()
+            if not keep or deadline.passed.is_set():
+                self.close()
+        if deadline.passed.is_set():  # the body may be cut short without an error
+            raise OutboundError(f"{url} did not answer within {self.timeout:g} seconds.")
+        return Response(answer.status, content, time.monotonic() - started, answer_headers)
+
+
+class _Closed(Exception):
+    """The server had closed the connection before answering."""
+
+
 def request(
     method: str,
     url: str,
@@ -145,29 +243,8 @@ def request(
     allow_http: bool,
     allow_private: bool,
 ) -> Response:
-    """Send one request to ``url`` and read at most ``max_bytes + 1`` bytes of the answer.
-
-    Raises :class:`OutboundError` when the URL is refused, the host cannot be resolved
-    or reached, or no answer came within ``timeout`` seconds."""
-    host, port = check_url(url, allow_http=allow_http)
-    parts = urlsplit(url)
-    address = address_of(host, port, allow_private=allow_private)
-    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, address, port, timeout)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    started = time.monotonic()
-    deadline = _Deadline(connection, timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        answer = connection.getresponse()
-        content = answer.read(max_bytes + 1)
-        answer_headers = {key.lower(): value for key, value in answer.getheaders()}
-    except (OSError, http.client.HTTPException) as exc:
-        if not deadline.passed.is_set():
-            raise OutboundError(f"Cannot reach {url}: {exc}.") from None
-    finally:
-        deadline.cancel()
-        connection.close()
-    if deadline.passed.is_set():  # the body may be cut short without an error
-        raise OutboundError(f"{url} did not answer within {timeout:g} seconds.")
-    return Response(answer.status, content, time.monotonic() - started, answer_headers)
+    """One request on a connection of its own (:meth:`Session.request`)."""
+    with Session(
+        timeout=timeout, max_bytes=max_bytes, allow_http=allow_http, allow_private=allow_private
+    ) as session:
+        return session.request(method, url, headers=headers, body=body)

@@ -315,13 +315,16 @@ def _deliver_due(stream_id: int, owner: str) -> str:
     if not endpoint.is_enabled or endpoint.method != DeliveryMethod.PUSH:
         return "gone"
     log = _Log(stream, endpoint, owner)
-    state = _deliver(stream, endpoint, log)
+    with http_session() as session:
+        state = _deliver(stream, endpoint, log, session)
     if not log.write():
         return "lost"
     return state
 
 
-def _deliver(stream: DeliveryStream, endpoint: WebhookEndpoint, log: _Log) -> str:
+def _deliver(
+    stream: DeliveryStream, endpoint: WebhookEndpoint, log: _Log, session: _outbound.Session
+) -> str:
     account_key = getattr(stream.account, app_settings.ACCOUNT_LOOKUP_FIELD, None)
     sent = 0
     while sent < BATCH:
@@ -342,7 +345,7 @@ def _deliver(stream: DeliveryStream, endpoint: WebhookEndpoint, log: _Log) -> st
                 stream.position = event.number
                 log.skipped = True
                 continue
-            result = send(endpoint, event, account_key)
+            result = send(endpoint, event, account_key, session)
             sent += 1
             if not log.add(event, result):
                 return "lost"
@@ -476,29 +479,39 @@ def _endpoint_health(endpoint: WebhookEndpoint, ok: bool, moment: datetime) -> N
         )
 
 
-def send(endpoint: WebhookEndpoint, event: ProvisioningEvent, account_key: Any = None) -> Sent:
+def send(
+    endpoint: WebhookEndpoint,
+    event: ProvisioningEvent,
+    account_key: Any = None,
+    session: _outbound.Session | None = None,
+) -> Sent:
     """POST one event to the endpoint; never raises for what the receiver or the network
     did (that is the result)."""
     try:
         message = payloads.build(endpoint, event, now(), account_key)
     except ValueError as exc:  # a secret sealed under a SECRET_KEY no longer configured
         return Sent(ok=False, error=str(exc))
-    return post(endpoint.url, message)
+    return post(endpoint.url, message, session)
 
 
-def post(url: str, message: payloads.Message) -> Sent:
+def http_session() -> _outbound.Session:
+    """A kept-alive connection for one task's deliveries, guarded as the settings say."""
     insecure = bool(app_settings.WEBHOOK_ALLOW_INSECURE)
+    return _outbound.Session(
+        timeout=float(app_settings.WEBHOOK_TIMEOUT),
+        max_bytes=MAX_RESPONSE_BYTES,
+        allow_http=insecure,
+        allow_private=insecure,
+    )
+
+
+def post(url: str, message: payloads.Message, session: _outbound.Session | None = None) -> Sent:
     try:
-        response = _outbound.request(
-            "POST",
-            url,
-            headers=message.headers,
-            body=message.body,
-            timeout=float(app_settings.WEBHOOK_TIMEOUT),
-            max_bytes=MAX_RESPONSE_BYTES,
-            allow_http=insecure,
-            allow_private=insecure,
-        )
+        if session is not None:
+            response = session.request("POST", url, headers=message.headers, body=message.body)
+        else:
+            with http_session() as own:
+                response = own.request("POST", url, headers=message.headers, body=message.body)
     except _outbound.OutboundError as exc:
         return Sent(ok=False, error=str(exc))
     excerpt = response.body[:RESPONSE_EXCERPT_LENGTH].decode("utf-8", "replace")

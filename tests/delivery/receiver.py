@@ -33,6 +33,8 @@ class Receiver:
     #: Payloads applied once each, by webhook-id (what the receiver's effect is).
     applied: dict[str, Any] = field(default_factory=dict)
     duplicates: int = 0
+    #: TCP connections the receiver accepted.
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -45,6 +47,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections open, as most receivers do
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 item = Received(
@@ -65,6 +69,11 @@ class Receiver:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -380,6 +380,7 @@ def test_a_burst_of_changes_shares_two_tasks_and_every_event_arrives(
     assert [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()] == [
         "ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com",
     ]  # fmt: skip
+    assert receiver.connections == 2  # one kept-alive connection per task, not per event
 
 
 def test_one_connection_failing_does_not_hold_back_another(
