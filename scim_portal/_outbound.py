@@ -76,7 +76,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         # Kept before the handshake too, so that the deadline can cut a slow one short.
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _open(self._address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -86,7 +86,16 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _open(self._address, self.port, self.timeout)
+
+
+def _open(address: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection without Nagle's algorithm: http.client writes a request's headers
+    and body separately, and on a kept-alive connection the body would otherwise wait for
+    the receiver's delayed acknowledgement of the headers (40 ms a request on Linux)."""
+    sock = socket.create_connection((address, port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class _Deadline:

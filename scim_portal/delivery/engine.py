@@ -217,13 +217,7 @@ def deliver_connection(connection_id: Any) -> None:
             connection_id=connection_id,
             endpoint__state=EndpointState.ENABLED,
             endpoint__method=DeliveryMethod.PUSH,
-        ).annotate(
-            pending=Exists(
-                ProvisioningEvent.objects.filter(
-                    connection_id=OuterRef("connection_id"), number__gt=OuterRef("position")
-                )
-            )
-        )
+        ).annotate(pending=_PENDING)
     )
     account = streams[0].account_id if streams else None
     covering = sum(1 for _, scope in enabled_endpoints() if scope is None or scope == account)
@@ -273,12 +267,6 @@ def _release(stream_id: int, owner: str) -> None:
     )
 
 
-def _pending(stream: DeliveryStream) -> bool:
-    return ProvisioningEvent.objects.filter(
-        connection_id=stream.connection_id, number__gt=stream.position
-    ).exists()
-
-
 def drain(stream_id: int) -> None:
     """Deliver the stream's due events, one at a time, under a lease. Returns when it is
     done, waiting for a retry, or held by another worker (which then delivers)."""
@@ -297,9 +285,25 @@ def drain(stream_id: int) -> None:
             return
         # Events that committed while the lease was held were left to this worker by
         # the task that found the stream leased: look once more, the lease now released.
-        stream = DeliveryStream.objects.filter(pk=stream_id).first()
-        if stream is None or not _pending(stream):
+        if not DeliveryStream.objects.filter(pk=stream_id).filter(_PENDING).exists():
             return
+        if _tasks.supports_defer():
+            # Under a steady flow of changes, come back for what accumulated rather than
+            # chase each event with a lease, a read and a write of its own.
+            later = timezone.now() + timedelta(seconds=CATCH_UP_SECONDS)
+            _tasks.enqueue(deliver_stream_task(), stream_id, run_after=later)
+            return
+
+
+#: A stream that received events while it was being delivered is looked at again this
+#: many seconds later, with all that came meanwhile.
+CATCH_UP_SECONDS = 0.25
+#: A stream with events after its position.
+_PENDING = Exists(
+    ProvisioningEvent.objects.filter(
+        connection_id=OuterRef("connection_id"), number__gt=OuterRef("position")
+    )
+)
 
 
 def _deliver_due(stream_id: int, owner: str) -> str:
@@ -563,13 +567,7 @@ def sweep() -> dict[str, int]:
         )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment))
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=moment))
-        .filter(
-            Exists(
-                ProvisioningEvent.objects.filter(
-                    connection_id=OuterRef("connection_id"), number__gt=OuterRef("position")
-                )
-            )
-        )
+        .filter(_PENDING)
         .values_list("pk", flat=True)
     )
     streams = 0
