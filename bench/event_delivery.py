@@ -1,23 +1,23 @@
 """Event delivery under an IdP's write load (issue 18), part of ``make bench``.
 
 Inside a throwaway PostgreSQL (scripts/with-postgres) it serves django-scim-portal as
-bench/run.py does (gunicorn, the test host) and runs, on one database, three phases of
-``--writes`` SCIM creates each (8 keep-alive client threads), each on a fresh connection:
+bench/run.py does (gunicorn, the test host) and runs ``--writes`` SCIM creates (8
+keep-alive client threads) on a fresh connection in each phase (:data:`PHASES`):
 
 - ``no_endpoint``: no webhook endpoint; the write rate without delivery;
-- ``one_worker`` and ``two_workers``: an endpoint pointing at a local receiver (this
-  process), with one and with two ``manage.py scim_portal worker`` processes running
-  during the writes.
+- ``endpoint_write_path``: an endpoint enabled, no worker during the writes (what the
+  write path itself pays), then one worker started to deliver them alone;
+- ``one_worker`` and ``two_workers``: one and two ``manage.py scim_portal worker``
+  processes delivering during the writes, on the same two cores.
 
-The receiver checks every message: its Standard Webhooks signature (the standardwebhooks
-library), and that each connection's ``sequence`` arrives 1, 2, 3… with none missing
-(a message sent again under a ``webhook-id`` already seen is counted, not applied twice).
-Reported per phase: writes/s, events/s delivered, seconds from the last write to the last
-event acknowledged, the backlog left when the writes end, and the lag from an event's
-commit (its ``timestamp``) to its arrival, p50/p99. Checks: every event arrived in order,
-the backlog drains (delivery keeps up), writes/s with an endpoint >= 0.9x without.
-Results: stdout and JSON in bench/results/ (``events-latest.json``); exit 1 on a failed
-check, after writing them.
+The receiver (bench/event_receiver.py, its own process) checks every message: its
+Standard Webhooks signature, and that each connection's ``sequence`` arrives 1, 2, 3…
+with none missing (a message sent again under an id already seen is counted, not
+applied twice). Reported per phase: writes/s, events/s delivered, the backlog left when
+the writes end and the seconds to drain it, the lag from an event's commit (its
+``timestamp``) to its arrival p50/p99, CPU milliseconds per event of the workers and of
+the receiver. Checks: :func:`failed_checks`. Results: stdout and JSON in bench/results/
+(``events-latest.json``); exit 1 on a failed check, after writing them.
 """
 
 from __future__ import annotations
@@ -139,78 +139,110 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
 
 
 def phase(
-    name: str, port: int, database: str, receiver: Receiver, writes: int, workers: int,
-    concurrency: int, log: Path,
+    name: str, port: int, database: str, receiver: Receiver, writes: int, concurrency: int,
+    log: Path, *, endpoint: bool, workers: int, workers_after: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    data = setup(database, receiver.url if workers else None)
+    """``writes`` creates on a fresh connection; with ``endpoint``, an endpoint at the
+    receiver, ``workers`` task workers running during the writes and ``workers_after``
+    started once they end (the write path alone, then one worker draining alone)."""
+    data = setup(database, receiver.url if endpoint else None)
     receiver.reset(data["secret"], data["connection"], data["events_before"] + 1)
-    # The connection's own first events (connection.created, token.issued) come before
-    # the endpoint; every user create is one event.
-    running = start_workers(workers, database, log) if workers else []
+    running = start_workers(workers, database, log)
     try:
         # The workers' start (imports), and the web workers' cached list of endpoints
         # (a per-process cache here, as the test host has no shared one) catching up.
-        time.sleep(ENDPOINTS_CACHE_SECONDS + 1 if workers else 0)
+        time.sleep(ENDPOINTS_CACHE_SECONDS + 1 if endpoint else 0)
         startup_cpu = sum(cpu_seconds(worker.pid) for worker in running)
         receiver_cpu = cpu_seconds(receiver.process.pid)
         started = time.monotonic()
         created, errors = create_users(port, data, range(writes), concurrency, name)
         write_seconds = time.monotonic() - started
-        backlog_at_end = len(created) - receiver.delivered() if workers else 0
+        backlog_at_end = len(created) - receiver.delivered() if endpoint else 0
+        drain_started = time.monotonic()
+        if workers_after:
+            late = start_workers(workers_after, database, log)
+            time.sleep(3)  # their start (imports), not measured
+            startup_cpu += sum(cpu_seconds(worker.pid) for worker in late)
+            running += late
+            drain_started = time.monotonic()
         drained = True
-        if workers:
+        if endpoint:
             deadline = time.monotonic() + 600
             while receiver.delivered() < len(created) and time.monotonic() < deadline:
                 time.sleep(0.05)
             drained = receiver.delivered() >= len(created)
-        total_seconds = time.monotonic() - started
+        finished = time.monotonic()
         worker_cpu = sum(cpu_seconds(worker.pid) for worker in running) - startup_cpu
         receiver_cpu = cpu_seconds(receiver.process.pid) - receiver_cpu
     finally:
         stop_workers(running)
     receiver.collect()
     row: dict[str, Any] = {
-        "workers": workers,
+        "endpoint": endpoint,
+        "workers_during_writes": workers,
+        "workers_after_writes": workers_after,
         "writes": len(created),
         "write_errors": errors,
         "write_seconds": round(write_seconds, 1),
         "writes_per_second": round(len(created) / write_seconds, 1),
     }
-    if workers:
+    if endpoint:
         lags = sorted(arrived - committed for arrived, committed in receiver.arrivals)
+        delivering = finished - (drain_started if workers_after else started)
         row |= {
             "delivered": receiver.delivered(),
             "drained": drained,
-            "events_per_second": round(receiver.delivered() / total_seconds, 1),
+            "events_per_second": round(receiver.delivered() / delivering, 1),
             "backlog_when_writes_ended": backlog_at_end,
-            "seconds_from_last_write_to_last_event": round(total_seconds - write_seconds, 1),
-            "lag_p50_ms": round(statistics.median(lags) * 1000, 1) if lags else None,
-            "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else None,
+            "seconds_from_last_write_to_last_event": round(finished - started - write_seconds, 1),
             "worker_cpu_ms_per_event": round(worker_cpu * 1000 / max(len(created), 1), 2),
             "receiver_cpu_ms_per_event": round(receiver_cpu * 1000 / max(len(created), 1), 2),
             "out_of_order": receiver.out_of_order,
             "bad_signatures": receiver.bad_signatures,
             "sent_again": receiver.duplicates,
         }
-    print(f"  {name:12} {json.dumps(row)}", flush=True)
+        if not workers_after:
+            row |= {
+                "lag_p50_ms": round(statistics.median(lags) * 1000, 1) if lags else None,
+                "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else None,
+            }
+    print(f"  {name:18} {json.dumps(row)}", flush=True)
     return row
 
 
+#: The phases: name -> (endpoint, workers during the writes, workers after them).
+PHASES = {
+    "no_endpoint": (False, 0, 0),
+    "endpoint_write_path": (True, 0, 1),
+    "one_worker": (True, 1, 0),
+    "two_workers": (True, 2, 0),
+}
+
+
 def failed_checks(phases: dict[str, Any]) -> list[str]:
+    """The issue's targets: every event arrives, in order, signed; one worker keeps up
+    with the writes (the backlog drains within seconds of the last write, and alone it
+    delivers faster than the writes come); the write path with an endpoint enabled runs
+    at 0.9x or more of without. (Writes with workers running beside them on the same two
+    cores are reported, not checked: there the workers' CPU is the writes' CPU.)"""
     failed = []
     base = phases["no_endpoint"]["writes_per_second"]
-    for name in ("one_worker", "two_workers"):
-        row = phases[name]
+    for name, row in phases.items():
+        if not row["endpoint"]:
+            continue
         if not row["drained"] or row["delivered"] != row["writes"]:
             failed.append(f"{name}: {row['delivered']} of {row['writes']} events arrived")
         if row["out_of_order"] or row["bad_signatures"]:
             failed.append(f"{name}: {row['out_of_order']} out of order, "
                           f"{row['bad_signatures']} bad signatures")  # fmt: skip
-        ratio = row["writes_per_second"] / base
-        if ratio < THROUGHPUT_FLOOR:
-            failed.append(f"{name}: writes/s {ratio:.2f}x of no_endpoint (< {THROUGHPUT_FLOOR})")
+    ratio = phases["endpoint_write_path"]["writes_per_second"] / base
+    if ratio < THROUGHPUT_FLOOR:
+        failed.append(f"endpoint_write_path: writes/s {ratio:.2f}x of no_endpoint "
+                      f"(< {THROUGHPUT_FLOOR})")  # fmt: skip
     if phases["one_worker"]["seconds_from_last_write_to_last_event"] > 10:
         failed.append("one_worker: the backlog took more than 10 s to drain after the writes")
+    if phases["endpoint_write_path"]["events_per_second"] < base:
+        failed.append("one worker alone delivers fewer events/s than the writes come")
     return failed
 
 
@@ -234,9 +266,10 @@ def main() -> None:
     phases: dict[str, Any] = {}
     try:
         create_users(server.port, setup(database, None), range(200), args.concurrency, "warm")
-        for name, workers in (("no_endpoint", 0), ("one_worker", 1), ("two_workers", 2)):
-            phases[name] = phase(name, server.port, database, receiver, args.writes, workers,
-                                 args.concurrency, log)  # fmt: skip
+        for name, (endpoint, workers, workers_after) in PHASES.items():
+            phases[name] = phase(name, server.port, database, receiver, args.writes,
+                                 args.concurrency, log, endpoint=endpoint, workers=workers,
+                                 workers_after=workers_after)  # fmt: skip
     finally:
         server.stop()
         receiver.stop()
@@ -244,20 +277,17 @@ def main() -> None:
         "machine": machine(),
         "parameters": vars(args) | {"out": str(args.out)},
         "phases": phases,
-        "write_ratio_one_worker": round(
-            phases["one_worker"]["writes_per_second"] / phases["no_endpoint"]["writes_per_second"],
-            2,
-        ),
-        "write_ratio_two_workers": round(
-            phases["two_workers"]["writes_per_second"] / phases["no_endpoint"]["writes_per_second"],
-            2,
-        ),
+        "write_ratios": {
+            name: round(row["writes_per_second"] / phases["no_endpoint"]["writes_per_second"], 2)
+            for name, row in phases.items()
+            if row["endpoint"]
+        },
     }
     results["failed_checks"] = failed_checks(phases)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in (f"events-{stamp}.json", "events-latest.json"):
         (args.out / name).write_text(json.dumps(results, indent=2))
-    print(json.dumps({key: results[key] for key in results if key.startswith("write_ratio")}))
+    print("  writes/s over no_endpoint:", json.dumps(results["write_ratios"]))
     if results["failed_checks"]:
         raise SystemExit("bench: failed:\n  " + "\n  ".join(results["failed_checks"]))
 

@@ -53,8 +53,10 @@ logger = logging.getLogger("scim_portal.delivery")
 
 #: The media type of a pushed SET (RFC 8935), whose error answers are read.
 SET_MEDIA_TYPE = "application/secevent+jwt"
-#: Events one task delivers on one stream before it makes way for the others.
+#: Events one task delivers on one stream before it makes way for the others, and
+#: events read at a time.
 BATCH = 200
+PAGE = 50
 #: Bytes of a receiver's answer read (the log keeps an excerpt).
 MAX_RESPONSE_BYTES = 16_384
 #: Seconds the list of enabled endpoints is cached between changes to them.
@@ -339,7 +341,7 @@ def _deliver(
         events = list(
             ProvisioningEvent.objects.filter(
                 connection_id=stream.connection_id, number__gt=stream.position
-            ).order_by("number")[:50]
+            ).order_by("number")[:PAGE]
         )
         if not events:
             return "idle"
@@ -357,6 +359,11 @@ def _deliver(
                 return "gone"
             if not result.ok and stream.next_attempt_at is not None:
                 break  # waiting for the retry: the loop's head enqueues it
+        else:
+            if len(events) < PAGE:
+                # Caught up: what commits from now on is taken together, a moment later
+                # (drain), not chased one event at a time.
+                return "idle"
     return "more"
 
 
