@@ -235,6 +235,8 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(
         "https://[::1]/in",
         "https://localhost/in",
         "ftp://hooks.example.com/in",
+        "https://hooks.example.com/caf\u00e9",
+        "https://hooks.example.com/in\x7f",
     ],
 )
 def test_endpoints_must_be_public_https_unless_development_allows(url, settings, db):
