@@ -397,3 +397,16 @@ def test_a_poll_body_past_the_upload_limit_is_a_json_error(client, polled, setti
     )  # fmt: skip
     assert answer.status_code == 413
     assert answer.json()["err"] == "invalid_request"
+
+
+@pytest.mark.parametrize("head", ["\u00b2", "9999999999999999999"])
+def test_an_acknowledgement_naming_no_event_is_ignored(scim, client, polled, head):
+    """A jti with this receiver's suffix and a head that is no event id (a superscript
+    digit, a number past the id column) is ignored like any unknown jti."""
+    endpoint, secret = polled
+    write_users(scim, ["ada"])
+    (ada,) = list(poll(client, endpoint, secret).json()["sets"])
+    suffix = ada.partition("-")[2]
+    answer = poll(client, endpoint, secret, ack=[f"{head}-{suffix}"])
+    assert answer.status_code == 200
+    assert list(answer.json()["sets"]) == [ada]
