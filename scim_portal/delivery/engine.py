@@ -600,8 +600,9 @@ def sweep() -> dict[str, int]:
 
 def replay(endpoint: WebhookEndpoint, connection_id: Any, from_number: int) -> DeliveryStream:
     """Deliver the connection's events again from number ``from_number`` on (those still
-    kept), in order, with their original ids. A worker delivering the stream now loses
-    its lease and stops before writing anything."""
+    kept), in order, with their original ids; events after the stream's place that are
+    not delivered yet stay due (a replay never skips). A worker delivering the stream now
+    stops before writing anything, and the replay starts when its hold ends."""
     connection = Connection.objects.filter(pk=connection_id).only("account_id").first()
     account_id = connection.account_id if connection else endpoint.account_id
     if connection is None:
@@ -611,20 +612,27 @@ def replay(endpoint: WebhookEndpoint, connection_id: Any, from_number: int) -> D
         raise ValueError("No such connection.")
     if endpoint.account_id is not None and endpoint.account_id != account_id:
         raise ValueError("This endpoint does not cover that connection's account.")
-    stream, _ = DeliveryStream.objects.get_or_create(
-        endpoint=endpoint, connection_id=connection_id, defaults={"account_id": account_id}
+    start_stream(endpoint, connection_id, account_id)
+    stream = DeliveryStream.objects.select_for_update().get(
+        endpoint=endpoint, connection_id=connection_id
     )
+    # Back, never forward: the events after the stream's place are not delivered yet, and
+    # moving over them would lose them. A worker delivering the stream loses its lease
+    # (owner) and stops at its next write, but its hold (leased_until) is kept, so that
+    # no other worker sends the replayed events while it still sends its own.
+    moment = now()
+    held = stream.leased_until if stream.leased_until and stream.leased_until > moment else None
     DeliveryStream.objects.filter(pk=stream.pk).update(
-        position=max(from_number - 1, 0),
+        position=min(stream.position, max(from_number - 1, 0)),
         attempts=0,
         first_failed_at=None,
         next_attempt_at=None,
-        leased_until=None,
         lease_owner="",
-        updated_at=now(),
+        updated_at=moment,
     )
     stream.refresh_from_db()
-    transaction.on_commit(lambda: _tasks.enqueue(deliver_stream_task(), stream.pk))
+    after = timezone.now() + (held - moment) if held else None
+    transaction.on_commit(lambda: _tasks.enqueue(deliver_stream_task(), stream.pk, run_after=after))
     return stream
 
 
