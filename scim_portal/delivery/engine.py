@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from .. import _outbound, _tasks
@@ -194,17 +194,23 @@ def streams_of(connection_id: Any) -> list[DeliveryStream]:
 
 def start_stream(endpoint: WebhookEndpoint, connection_id: Any, account_id: Any) -> None:
     """Make the endpoint's stream of a connection unless it has one (pushed or polled):
-    it starts after the events written before the endpoint was created."""
-    before = ProvisioningEvent.objects.filter(
-        connection_id=connection_id, created_at__lt=endpoint.created_at
-    ).aggregate(last=Max("number"))["last"]
+    it starts at the first event written after the endpoint was created. (Not after the
+    last one written before: an event's time is taken before its number, so an event
+    stamped before may follow one stamped after.)"""
+    events = ProvisioningEvent.objects.filter(connection_id=connection_id)
+    after = events.filter(created_at__gte=endpoint.created_at)
+    first_after = after.aggregate(first=Min("number"))["first"]
+    if first_after is not None:
+        position = first_after - 1
+    else:
+        position = events.aggregate(last=Max("number"))["last"] or 0
     DeliveryStream.objects.bulk_create(
         [
             DeliveryStream(
                 endpoint=endpoint,
                 connection_id=connection_id,
                 account_id=account_id,
-                position=before or 0,
+                position=position,
             )
         ],
         ignore_conflicts=True,

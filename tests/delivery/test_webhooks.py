@@ -462,3 +462,23 @@ def test_a_replay_while_a_worker_delivers_never_has_two_senders_on_the_stream(
     run_tasks()
     assert names(receiver) == ["ada@example.com", "bob@example.com", "cy@example.com"]
     assert DeliveryStream.objects.get().position == stream.position + 3
+
+
+def test_a_new_endpoint_skips_no_event_written_after_it_whatever_the_commit_order(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    """An event's time is taken before its transaction waits for the connection's lock,
+    its number after: two changes racing around an endpoint's creation can number a
+    later-stamped event before an earlier-stamped one. The endpoint must still get the
+    event stamped after it was made."""
+    from scim_portal.models import ProvisioningEvent
+
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob"])
+    _ada, bob = ProvisioningEvent.objects.filter(type="user.created").order_by("number")
+    ProvisioningEvent.objects.filter(pk=bob.pk).update(
+        created_at=endpoint.created_at - timedelta(milliseconds=5)
+    )
+    engine.sweep()
+    run_tasks()
+    assert "ada@example.com" in names(receiver)
