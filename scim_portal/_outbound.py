@@ -140,6 +140,10 @@ def check_url(url: str, *, allow_http: bool) -> tuple[str, int]:
         raise OutboundError(f"{url} is not an http(s) URL.")
     if parts.scheme == "http" and not allow_http:
         raise OutboundError(f"{url} is not an https URL.")
+    target = parts.path + parts.query
+    if not target.isascii() or any(not ch.isprintable() or ch.isspace() for ch in target):
+        # http.client cannot send it (a UnicodeEncodeError, uncaught, would crash the task).
+        raise OutboundError(f"{url!r} has characters a request line cannot carry: %-encode them.")
     return parts.hostname, port
 
 

@@ -68,3 +68,12 @@ def test_a_session_checks_the_address_of_every_connection_it_makes(server, monke
     ):
         s.request("POST", server["url"], body=b"{}")
     assert server["connections"] == 0
+
+
+@pytest.mark.parametrize("path", ["/caf\u00e9", "/in\x7f", "/in?q=\x01"])
+def test_a_url_http_client_cannot_send_is_an_outbound_error(server, path):
+    """http.client refuses a request line that is not printable ASCII with a ValueError;
+    the caller (a delivery, a test event) must get an answer it logs, not a crash."""
+    with session() as requests, pytest.raises(_outbound.OutboundError):
+        requests.request("POST", server["url"] + path, body=b"{}")
+    assert server["requests"] == 0

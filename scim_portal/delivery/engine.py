@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from .. import _outbound, _tasks
@@ -194,17 +194,23 @@ def streams_of(connection_id: Any) -> list[DeliveryStream]:
 
 def start_stream(endpoint: WebhookEndpoint, connection_id: Any, account_id: Any) -> None:
     """Make the endpoint's stream of a connection unless it has one (pushed or polled):
-    it starts after the events written before the endpoint was created."""
-    before = ProvisioningEvent.objects.filter(
-        connection_id=connection_id, created_at__lt=endpoint.created_at
-    ).aggregate(last=Max("number"))["last"]
+    it starts at the first event written after the endpoint was created. (Not after the
+    last one written before: an event's time is taken before its number, so an event
+    stamped before may follow one stamped after.)"""
+    events = ProvisioningEvent.objects.filter(connection_id=connection_id)
+    after = events.filter(created_at__gte=endpoint.created_at)
+    first_after = after.aggregate(first=Min("number"))["first"]
+    if first_after is not None:
+        position = first_after - 1
+    else:
+        position = events.aggregate(last=Max("number"))["last"] or 0
     DeliveryStream.objects.bulk_create(
         [
             DeliveryStream(
                 endpoint=endpoint,
                 connection_id=connection_id,
                 account_id=account_id,
-                position=before or 0,
+                position=position,
             )
         ],
         ignore_conflicts=True,
@@ -600,8 +606,9 @@ def sweep() -> dict[str, int]:
 
 def replay(endpoint: WebhookEndpoint, connection_id: Any, from_number: int) -> DeliveryStream:
     """Deliver the connection's events again from number ``from_number`` on (those still
-    kept), in order, with their original ids. A worker delivering the stream now loses
-    its lease and stops before writing anything."""
+    kept), in order, with their original ids; events after the stream's place that are
+    not delivered yet stay due (a replay never skips). A worker delivering the stream now
+    stops before writing anything, and the replay starts when its hold ends."""
     connection = Connection.objects.filter(pk=connection_id).only("account_id").first()
     account_id = connection.account_id if connection else endpoint.account_id
     if connection is None:
@@ -611,20 +618,27 @@ def replay(endpoint: WebhookEndpoint, connection_id: Any, from_number: int) -> D
         raise ValueError("No such connection.")
     if endpoint.account_id is not None and endpoint.account_id != account_id:
         raise ValueError("This endpoint does not cover that connection's account.")
-    stream, _ = DeliveryStream.objects.get_or_create(
-        endpoint=endpoint, connection_id=connection_id, defaults={"account_id": account_id}
+    start_stream(endpoint, connection_id, account_id)
+    stream = DeliveryStream.objects.select_for_update().get(
+        endpoint=endpoint, connection_id=connection_id
     )
+    # Back, never forward: the events after the stream's place are not delivered yet, and
+    # moving over them would lose them. A worker delivering the stream loses its lease
+    # (owner) and stops at its next write, but its hold (leased_until) is kept, so that
+    # no other worker sends the replayed events while it still sends its own.
+    moment = now()
+    held = stream.leased_until if stream.leased_until and stream.leased_until > moment else None
     DeliveryStream.objects.filter(pk=stream.pk).update(
-        position=max(from_number - 1, 0),
+        position=min(stream.position, max(from_number - 1, 0)),
         attempts=0,
         first_failed_at=None,
         next_attempt_at=None,
-        leased_until=None,
         lease_owner="",
-        updated_at=now(),
+        updated_at=moment,
     )
     stream.refresh_from_db()
-    transaction.on_commit(lambda: _tasks.enqueue(deliver_stream_task(), stream.pk))
+    after = timezone.now() + (held - moment) if held else None
+    transaction.on_commit(lambda: _tasks.enqueue(deliver_stream_task(), stream.pk, run_after=after))
     return stream
 
 

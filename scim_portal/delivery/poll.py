@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -95,7 +96,11 @@ class PollView(View):
     def post(self, request: HttpRequest, endpoint_id: Any) -> HttpResponse:
         try:
             endpoint = authenticate(request, endpoint_id)
-            poll = parse(request.body)
+            try:
+                body = request.body
+            except RequestDataTooBig:
+                raise PollError(413, "invalid_request", "The request body is too large.") from None
+            poll = parse(body)
             answer = serve(endpoint, poll)
         except PollError as error:
             return error.response()

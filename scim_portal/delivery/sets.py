@@ -84,7 +84,8 @@ def jti(event: ProvisioningEvent, audience: str) -> str:
 def event_pk(token_id: str, audience: str) -> int | None:
     """The event a ``jti`` this receiver was sent names (None if it names none)."""
     head, _, receiver = token_id.partition("-")
-    if not head.isdigit() or len(head) > 19:
+    # ASCII digits only ("²" is a digit int() refuses), and within the id column (bigint).
+    if not (head.isascii() and head.isdigit()) or len(head) > 19 or int(head) >= 2**63:
         return None
     expected = hashlib.sha256(audience.encode()).hexdigest()[:12]
     return int(head) if constant_time_compare(receiver, expected) else None

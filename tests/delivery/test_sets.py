@@ -383,3 +383,30 @@ def test_poll_needs_no_csrf_token(scim, polled):
     write_users(scim, ["ada"])
     answer = poll(Client(enforce_csrf_checks=True), endpoint, secret)
     assert answer.status_code == 200 and len(answer.json()["sets"]) == 1
+
+
+def test_a_poll_body_past_the_upload_limit_is_a_json_error(client, polled, settings):
+    """Django refuses to read a body past DATA_UPLOAD_MAX_MEMORY_SIZE: a receiver sending
+    a huge ack list gets RFC 8936's JSON error, not Django's HTML 400 page."""
+    endpoint, secret = polled
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"ack": ["x" * 40] * 100})
+    answer = client.post(
+        f"/scim/events/{endpoint.pk}/poll", body, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )  # fmt: skip
+    assert answer.status_code == 413
+    assert answer.json()["err"] == "invalid_request"
+
+
+@pytest.mark.parametrize("head", ["\u00b2", "9999999999999999999"])
+def test_an_acknowledgement_naming_no_event_is_ignored(scim, client, polled, head):
+    """A jti with this receiver's suffix and a head that is no event id (a superscript
+    digit, a number past the id column) is ignored like any unknown jti."""
+    endpoint, secret = polled
+    write_users(scim, ["ada"])
+    (ada,) = list(poll(client, endpoint, secret).json()["sets"])
+    suffix = ada.partition("-")[2]
+    answer = poll(client, endpoint, secret, ack=[f"{head}-{suffix}"])
+    assert answer.status_code == 200
+    assert list(answer.json()["sets"]) == [ada]

@@ -235,6 +235,8 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(
         "https://[::1]/in",
         "https://localhost/in",
         "ftp://hooks.example.com/in",
+        "https://hooks.example.com/caf\u00e9",
+        "https://hooks.example.com/in\x7f",
     ],
 )
 def test_endpoints_must_be_public_https_unless_development_allows(url, settings, db):
@@ -403,3 +405,80 @@ def test_one_connection_failing_does_not_hold_back_another(
     run_tasks()
     names = [i.json["data"]["changes"]["userName"] for i in receiver.applied_in_order()]
     assert names[3:] == ["a1@example.com", "a2@example.com"]
+
+
+def names(receiver):
+    return [item.json["data"]["changes"]["userName"] for item in receiver.applied_in_order()]
+
+
+def test_a_replay_from_past_the_streams_place_skips_nothing_undelivered(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    """The receiver was down: the stream waits on ada. A replay "from bob's number" must
+    not move the stream over ada, unsent, unlogged, lost."""
+    up = {"yes": False}
+    receiver.answer = lambda item: (200, b"ok") if up["yes"] else (503, b"down")
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob", "cy"])
+    run_tasks()
+    assert receiver.applied == {}
+    bob = receiver.received[0].json["sequence"] + 1
+    up["yes"] = True
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.replay(endpoint, scim.connection.pk, bob)
+    run_tasks()
+    assert names(receiver) == ["ada@example.com", "bob@example.com", "cy@example.com"]
+
+
+def test_a_replay_while_a_worker_delivers_never_has_two_senders_on_the_stream(
+    scim, receiver, clock, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A replay lands while a worker is sending the stream's events. The worker must stop
+    (its place is no longer the stream's), and no second worker may send the replayed
+    events before it has: two senders on one stream interleave its events."""
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    endpoints.update_endpoint(endpoint, state="paused")
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob", "cy"])
+    endpoints.update_endpoint(endpoint, state="enabled")
+    stream = engine.streams_of(scim.connection.pk)[0]
+    first = stream.position + 1
+    real_send, senders, depth = engine.send, [], {"now": 0}
+
+    def send(*args, **kwargs):
+        senders.append(depth["now"])
+        if len(senders) == 1:  # during the first worker's first send: a replay, a 2nd worker
+            endpoints.replay(endpoint, scim.connection.pk, first)
+            depth["now"] += 1
+            engine.drain(stream.pk)
+            depth["now"] -= 1
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "send", send)
+    engine.drain(stream.pk)
+    assert 1 not in senders, "a second worker sent while the first held the stream"
+    monkeypatch.setattr(engine, "send", real_send)
+    clock.advance(seconds=engine._lease_seconds() + 1)
+    engine.sweep()
+    run_tasks()
+    assert names(receiver) == ["ada@example.com", "bob@example.com", "cy@example.com"]
+    assert DeliveryStream.objects.get().position == stream.position + 3
+
+
+def test_a_new_endpoint_skips_no_event_written_after_it_whatever_the_commit_order(
+    scim, receiver, clock, django_capture_on_commit_callbacks
+):
+    """An event's time is taken before its transaction waits for the connection's lock,
+    its number after: two changes racing around an endpoint's creation can number a
+    later-stamped event before an earlier-stamped one. The endpoint must still get the
+    event stamped after it was made."""
+    from scim_portal.models import ProvisioningEvent
+
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    write_users(scim, django_capture_on_commit_callbacks, ["ada", "bob"])
+    _ada, bob = ProvisioningEvent.objects.filter(type="user.created").order_by("number")
+    ProvisioningEvent.objects.filter(pk=bob.pk).update(
+        created_at=endpoint.created_at - timedelta(milliseconds=5)
+    )
+    engine.sweep()
+    run_tasks()
+    assert "ada@example.com" in names(receiver)
