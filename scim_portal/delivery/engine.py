@@ -252,8 +252,11 @@ class Sent:
 
 
 def _lease_seconds() -> float:
-    """How long a lease lasts; renewed at every event, and always longer than a send."""
-    return max(float(app_settings.WEBHOOK_LEASE_SECONDS), float(app_settings.WEBHOOK_TIMEOUT) + 1)
+    """How long a lease lasts. It is renewed at every write, and a write comes at most a
+    third of a lease plus one send after the last: at least three sends long, the lease
+    never runs out while its worker is sending."""
+    send = float(app_settings.WEBHOOK_TIMEOUT) + 1
+    return max(float(app_settings.WEBHOOK_LEASE_SECONDS), 3 * send)
 
 
 def _acquire(stream_id: int, owner: str) -> bool:
@@ -455,12 +458,18 @@ class _Log:
 
 
 def _save(stream: DeliveryStream, owner: str, fields: list[str]) -> bool:
-    """Write ``fields`` of a stream still leased by ``owner``, extending the lease."""
+    """Write ``fields`` of a stream still leased by ``owner`` whose endpoint is still
+    enabled, extending the lease. False (nothing written) otherwise: a worker stops within
+    :data:`WRITE_EVERY` events of a pause, and what it sent unwritten goes again (same ids)
+    on resume."""
     moment = now()
     values = {name: getattr(stream, name) for name in fields}
     values["leased_until"] = moment + timedelta(seconds=_lease_seconds())
     values["updated_at"] = moment
-    return DeliveryStream.objects.filter(pk=stream.pk, lease_owner=owner).update(**values) == 1
+    leased = DeliveryStream.objects.filter(
+        pk=stream.pk, lease_owner=owner, endpoint__state=EndpointState.ENABLED
+    )
+    return leased.update(**values) == 1
 
 
 def backoff(attempts: int) -> float:

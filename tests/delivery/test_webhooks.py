@@ -7,7 +7,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from scim_portal.delivery import endpoints, engine
-from scim_portal.models import DeliveryAttempt, DeliveryStream
+from scim_portal.models import DeliveryAttempt, DeliveryStream, WebhookEndpoint
 from tests.delivery.conftest import run_tasks
 
 pytestmark = pytest.mark.django_db
@@ -482,3 +482,34 @@ def test_a_new_endpoint_skips_no_event_written_after_it_whatever_the_commit_orde
     engine.sweep()
     run_tasks()
     assert "ada@example.com" in names(receiver)
+
+
+def test_a_pause_stops_a_delivery_in_progress_within_a_write(
+    scim, receiver, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Paused while a worker is sending a long backlog: it stops at its next write (at
+    most twenty events later), and after resuming every event arrives, in order."""
+    endpoint, _ = endpoints.add_endpoint(url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=False):
+        for i in range(60):
+            assert scim.post("/Users", user(f"u{i:02}")).status_code == 201
+
+    send = engine.send
+
+    def send_then_pause(*args, **kwargs):
+        result = send(*args, **kwargs)
+        if len(receiver.received) == 5:  # the tenant's vendor pauses it, from elsewhere
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(state="paused")
+        return result
+
+    monkeypatch.setattr(engine, "send", send_then_pause)
+    engine.sweep()
+    run_tasks()
+    assert len(receiver.received) <= engine.WRITE_EVERY
+    assert DeliveryStream.objects.get().position < 5  # nothing written after the pause
+    monkeypatch.setattr(engine, "send", send)
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoints.update_endpoint(endpoint, state="enabled")
+    run_tasks()
+    numbers = [item.json["sequence"] for item in receiver.applied_in_order()]
+    assert len(receiver.applied) == 60 and numbers == sorted(numbers)
