@@ -9,6 +9,7 @@ from guardian.shortcuts import assign_perm
 from scim_portal import _cache, permissions
 from scim_portal.models import RequestLog
 from scim_portal.provisioning import create_connection, directory
+from tests.delivery.receiver import Receiver
 from tests.dns_server import DnsServer, silent_port
 from tests.factories import ConnectionFactory, OrganizationFactory, UserFactory
 from tests.scim_client import ScimClient
@@ -143,3 +144,17 @@ def silent_dns():
     """DNS that never answers: the app asks a port where nothing listens, for 0.5 s."""
     with dns_settings(f"127.0.0.1:{silent_port()}", timeout=0.5):
         yield
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver: a real HTTP server on 127.0.0.1 (tests/delivery/receiver.py)."""
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def insecure(settings):
+    """Webhook receivers of the tests are on 127.0.0.1 over http."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}

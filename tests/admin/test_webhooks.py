@@ -11,24 +11,10 @@ from scim_portal.delivery import endpoints
 from scim_portal.models import DeliveryAttempt, EndpointSecret, WebhookEndpoint
 from tests.admin.test_admin import field, staff_with
 from tests.delivery.conftest import run_tasks
-from tests.delivery.receiver import Receiver
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/scim_portal/webhookendpoint"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def insecure(settings):
-    """Receivers of these tests are on 127.0.0.1 over http."""
-    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}
 
 
 def add(staff, url, **data):

@@ -9,7 +9,6 @@ from scim_portal.delivery import endpoints
 from scim_portal.models import DeliveryAttempt, EnvironmentKey, WebhookEndpoint
 from tests.api.test_api import API, as_person, call
 from tests.delivery.conftest import run_tasks
-from tests.delivery.receiver import Receiver
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,19 +19,6 @@ ENDPOINTS = f"{API}/webhook-endpoints/"
 def env_key(db):
     _key, raw = EnvironmentKey.issue("CI automation")
     return raw
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def insecure(settings):
-    """Receivers of these tests are on 127.0.0.1 over http."""
-    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}
 
 
 @pytest.fixture

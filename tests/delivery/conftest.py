@@ -1,20 +1,10 @@
 import pytest
 from django.db import transaction
 
-from tests.delivery.receiver import Receiver
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture(autouse=True)
-def _insecure_webhooks(settings):
-    """The receivers of these tests are on 127.0.0.1 over http."""
-    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}
+def _insecure_webhooks(insecure):
+    """The receivers of these tests are on 127.0.0.1 over http (tests/conftest.py)."""
 
 
 def run_tasks(limit: int = 10_000) -> int:

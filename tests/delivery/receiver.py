@@ -98,3 +98,11 @@ class Receiver:
     def applied_in_order(self) -> list[Received]:
         with self.lock:
             return list(self.applied.values())
+
+    def sequences_of(self, connection_id: object) -> list[int]:
+        """The ``sequence`` of each event of one connection, in the order applied."""
+        return [
+            item.json["sequence"]
+            for item in self.applied_in_order()
+            if item.json["connection_id"] == str(connection_id)
+        ]
