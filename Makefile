@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres test-django6 lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,7 +76,7 @@ chromium:
 	  fi; \
 	fi
 
-test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint test-sqlite test-postgres
+test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint test-sqlite test-postgres test-django6
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -90,6 +90,26 @@ test-sqlite: $(VENV)/.dev-installed chromium
 test-postgres: $(VENV)/.dev-installed postgres redis pgbouncer chromium
 	@echo "=== test suite on PostgreSQL ==="
 	scripts/with-postgres $(BIN)/pytest
+
+# The version matrix's other leg: Django 6.1 (django.tasks built in) on Python 3.12, the
+# suite on SQLite without the process-starting tests. Python 3.12 comes from pyenv or PATH.
+PY312 := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python) $(shell command -v python3.12 2>/dev/null))
+DJANGO6 := .venv-django6
+
+$(DJANGO6)/.installed: pyproject.toml
+	$(PY312) -m venv $(DJANGO6)
+	$(DJANGO6)/bin/python -m pip install --quiet --upgrade pip
+	$(DJANGO6)/bin/pip install --quiet --editable . --group dev "django>=6.1,<6.2"
+	touch $@
+
+test-django6: chromium
+ifeq ($(PY312),)
+	@echo "=== Django 6.1 leg not run: no Python 3.12 on this machine (pyenv or python3.12) ==="
+else
+	@$(MAKE) --no-print-directory $(DJANGO6)/.installed
+	@echo "=== test suite on Django 6.1, Python 3.12, SQLite ==="
+	$(DJANGO6)/bin/pytest -m "not slow"
+endif
 
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable . --group dev --group bench
@@ -128,4 +148,4 @@ wheel: $(VENV)/.dev-installed
 	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
 clean:
-	rm -rf $(VENV) dist build db.sqlite3 .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(DJANGO6) dist build db.sqlite3 .pytest_cache .ruff_cache .mypy_cache
