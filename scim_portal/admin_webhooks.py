@@ -21,10 +21,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from ._backlog import with_backlog
 from .admin import ReadOnlyAdmin, admin_page
 from .conf import app_settings
 from .delivery import endpoints
+from .delivery.endpoints import with_backlog
 from .models import (
     Connection,
     DeliveryAttempt,

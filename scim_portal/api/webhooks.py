@@ -24,9 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from .._backlog import with_backlog
 from ..accounts import account_from_url, url_key
 from ..delivery import endpoints
+from ..delivery.endpoints import with_backlog
 from ..models import (
     DeliveryAttempt,
     DeliveryMethod,

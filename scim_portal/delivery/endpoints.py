@@ -16,13 +16,17 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .. import _outbound, _sealed, _secrets
 from ..conf import app_settings
 from ..models import (
+    Connection,
     DeliveryAttempt,
     DeliveryMethod,
     DeliveryOutcome,
+    DeliveryStream,
     EndpointFormat,
     EndpointSecret,
     EndpointState,
@@ -254,3 +258,18 @@ def last_event_number(connection_id: Any) -> int:
         .first()
     )
     return int(found or 0)
+
+
+def with_backlog(queryset: QuerySet[WebhookEndpoint]) -> QuerySet[WebhookEndpoint]:
+    """Annotate ``backlog``: events written and not yet done, over the endpoint's streams."""
+    last = Connection.objects.filter(pk=OuterRef("connection_id")).values("last_event_number")
+    behind = (
+        DeliveryStream.objects.filter(endpoint=OuterRef("pk"))
+        .annotate(behind=Subquery(last[:1]) - F("position"))
+        .values("endpoint")
+        .annotate(total=Sum("behind"))
+        .values("total")
+    )
+    return queryset.annotate(
+        backlog=Coalesce(Subquery(behind[:1], output_field=IntegerField()), Value(0))
+    )
