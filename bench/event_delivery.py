@@ -8,7 +8,8 @@ keep-alive client threads) on a fresh connection in each phase (:data:`PHASES`):
 - ``endpoint_write_path``: an endpoint enabled, no worker during the writes (what the
   write path itself pays), then one worker started to deliver them alone;
 - ``one_worker`` and ``two_workers``: one and two ``manage.py scim_portal worker``
-  processes delivering during the writes, on the same two cores.
+  processes delivering during the writes, on the same two cores;
+- ``one_worker_nice``: one worker during the writes at ``nice 10``, below the web server.
 
 The receiver (bench/event_receiver.py, its own process) checks every message: its
 Standard Webhooks signature, and that each connection's ``sequence`` arrives 1, 2, 3…
@@ -112,9 +113,13 @@ def setup(database: str, endpoint_url: str | None) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def start_workers(count: int, database: str, log: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    count: int, database: str, log: Path, nice: int = 0
+) -> list[subprocess.Popen[bytes]]:
     handle = log.open("ab")
     command = [PYTHON, "manage.py", "scim_portal", "worker", "--interval", "0.05"]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
     environment = env_for("events", database)
     return [
         subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=handle)
@@ -140,14 +145,14 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
 
 def phase(
     name: str, port: int, database: str, receiver: Receiver, writes: int, concurrency: int,
-    log: Path, *, endpoint: bool, workers: int, workers_after: int = 0,
+    log: Path, *, endpoint: bool, workers: int, workers_after: int = 0, nice: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """``writes`` creates on a fresh connection; with ``endpoint``, an endpoint at the
     receiver, ``workers`` task workers running during the writes and ``workers_after``
     started once they end (the write path alone, then one worker draining alone)."""
     data = setup(database, receiver.url if endpoint else None)
     receiver.reset(data["secret"], data["connection"], data["events_before"] + 1)
-    running = start_workers(workers, database, log)
+    running = start_workers(workers, database, log, nice)
     try:
         # The workers' start (imports), and the web workers' cached list of endpoints
         # (a per-process cache here, as the test host has no shared one) catching up.
@@ -158,13 +163,14 @@ def phase(
         created, errors = create_users(port, data, range(writes), concurrency, name)
         write_seconds = time.monotonic() - started
         backlog_at_end = len(created) - receiver.delivered() if endpoint else 0
-        drain_started = time.monotonic()
+        drain_started, delivered_before = time.monotonic(), 0
         if workers_after:
-            late = start_workers(workers_after, database, log)
-            time.sleep(3)  # their start (imports), not measured
-            startup_cpu += sum(cpu_seconds(worker.pid) for worker in late)
+            late = start_workers(workers_after, database, log, nice)
             running += late
-            drain_started = time.monotonic()
+            # Measured from the first event it delivers (its start, imports, is not).
+            while receiver.delivered() == 0 and time.monotonic() - drain_started < 60:
+                time.sleep(0.01)
+            drain_started, delivered_before = time.monotonic(), receiver.delivered()
         drained = True
         if endpoint:
             deadline = time.monotonic() + 600
@@ -190,9 +196,10 @@ def phase(
         lags = sorted(arrived - committed for arrived, committed in receiver.arrivals)
         delivering = finished - (drain_started if workers_after else started)
         row |= {
+            "worker_nice": nice,
             "delivered": receiver.delivered(),
             "drained": drained,
-            "events_per_second": round(receiver.delivered() / delivering, 1),
+            "events_per_second": round((receiver.delivered() - delivered_before) / delivering, 1),
             "backlog_when_writes_ended": backlog_at_end,
             "seconds_from_last_write_to_last_event": round(finished - started - write_seconds, 1),
             "worker_cpu_ms_per_event": round(worker_cpu * 1000 / max(len(created), 1), 2),
@@ -210,12 +217,15 @@ def phase(
     return row
 
 
-#: The phases: name -> (endpoint, workers during the writes, workers after them).
+#: The phases: name -> (endpoint, workers during the writes, workers after them, the
+#: workers' ``nice``). ``one_worker_nice``: one worker at a lower priority than the web
+#: server, as an operator may run it on cores the web workers use.
 PHASES = {
-    "no_endpoint": (False, 0, 0),
-    "endpoint_write_path": (True, 0, 1),
-    "one_worker": (True, 1, 0),
-    "two_workers": (True, 2, 0),
+    "no_endpoint": (False, 0, 0, 0),
+    "endpoint_write_path": (True, 0, 1, 0),
+    "one_worker": (True, 1, 0, 0),
+    "two_workers": (True, 2, 0, 0),
+    "one_worker_nice": (True, 1, 0, 10),
 }
 
 
@@ -266,10 +276,10 @@ def main() -> None:
     phases: dict[str, Any] = {}
     try:
         create_users(server.port, setup(database, None), range(200), args.concurrency, "warm")
-        for name, (endpoint, workers, workers_after) in PHASES.items():
+        for name, (endpoint, workers, workers_after, nice) in PHASES.items():
             phases[name] = phase(name, server.port, database, receiver, args.writes,
                                  args.concurrency, log, endpoint=endpoint, workers=workers,
-                                 workers_after=workers_after)  # fmt: skip
+                                 workers_after=workers_after, nice=nice)  # fmt: skip
     finally:
         server.stop()
         receiver.stop()
