@@ -31,7 +31,6 @@ from ..models import (
     EndpointSecret,
     EndpointState,
     EventType,
-    ProvisioningEvent,
     WebhookEndpoint,
 )
 from ..models.webhooks import WEBHOOK_SECRET_PREFIX
@@ -248,16 +247,6 @@ def send_test(endpoint: WebhookEndpoint, *, actor: Any = None) -> DeliveryAttemp
         response_excerpt=result.excerpt,
         created_at=moment,
     )
-
-
-def last_event_number(connection_id: Any) -> int:
-    found = (
-        ProvisioningEvent.objects.filter(connection_id=connection_id)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    return int(found or 0)
 
 
 def with_backlog(queryset: QuerySet[WebhookEndpoint]) -> QuerySet[WebhookEndpoint]:
