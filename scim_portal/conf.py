@@ -110,6 +110,8 @@ DEFAULTS: dict[str, Any] = {
     "CREDENTIAL_EXPIRY_NOTICE_DAYS": 14,
     "SILENT_CONNECTION_HOURS": 48,
     "NOTIFICATION_FROM_EMAIL": None,
+    # Days a deleted directory user stays restorable from the portal (0: not kept).
+    "RESTORE_WINDOW_DAYS": 30,
 }
 
 # Settings whose value is a dotted path (or a list of them) to import.

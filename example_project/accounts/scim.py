@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from django.apps import apps
+from django.db.models import F
+from django.db.models.functions import Substr
 
 from scim_portal.provisioning.adapter import AccountMemberships
 
@@ -50,6 +52,18 @@ class Memberships(AccountMemberships):
         return (
             Membership.objects.filter(user=user, is_active=True).exclude(account=account).exists()
         )
+
+    def members(self, account: Any) -> Any:
+        # The role is a Django group named "<account slug>:<role>": its name past the colon.
+        prefix = len(account.slug) + 2
+        return Membership.objects.filter(account=account).values(
+            host_user=F("user_id"),
+            host_role=Substr("role__name", prefix),
+            host_active=F("is_active"),
+        )
+
+    def stored_role(self, role: str) -> str:
+        return role or FALLBACK_ROLE
 
     def find_user_by_email(self, email: str, account: Any) -> Any | None:
         """Who owns ``email``. A host with django-allauth trusts only a verified address;

@@ -21,6 +21,7 @@ from .domains import AccountDomain, VerificationMethod
 from .events import EventType, ProvisioningEvent
 from .keys import EnvironmentKey
 from .logs import RequestLog
+from .safety import DeletedUser, Removal, RemovalKind, RemovalState
 from .webhooks import (
     DeliveryAttempt,
     DeliveryMethod,
@@ -43,6 +44,7 @@ __all__ = [
     "Connection",
     "Credential",
     "CredentialKind",
+    "DeletedUser",
     "DeliveryAttempt",
     "DeliveryMethod",
     "DeliveryOutcome",
@@ -66,6 +68,9 @@ __all__ = [
     "NotificationSent",
     "OAuthApplication",
     "ProvisioningEvent",
+    "Removal",
+    "RemovalKind",
+    "RemovalState",
     "RequestLog",
     "RoleMapping",
     "SigningKey",

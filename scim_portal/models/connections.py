@@ -164,6 +164,23 @@ class Connection(models.Model):
         "(empty: the site's default).",
     )
 
+    #: The brake on mass removals: past ``brake_percent`` of the active users and at least
+    #: ``brake_minimum`` people deactivated or deleted within an hour, the host effects of
+    #: further removals wait for a tenant admin (docs/provisioning.md).
+    brake_enabled = models.BooleanField(
+        default=True, help_text="Hold mass removals for review before they reach the app."
+    )
+    brake_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Percent of the active users removed within an hour past which removals wait.",
+    )
+    brake_minimum = models.PositiveIntegerField(
+        default=25,
+        validators=[MinValueValidator(1)],
+        help_text="Fewest removals within an hour that can engage the brake.",
+    )
+
     objects = ConnectionManager()
 
     class Meta:

@@ -242,6 +242,7 @@ class NotificationKind(models.TextChoices):
     CONNECTION_FAILING = "connection_failing", "A connection is failing"
     CONNECTION_SILENT = "connection_silent", "A connection has gone silent"
     DELIVERIES_FAILING = "deliveries_failing", "Event deliveries to an endpoint are failing"
+    REMOVALS_HELD = "removals_held", "Mass removals are held for review"
 
 
 class NotificationSent(models.Model):

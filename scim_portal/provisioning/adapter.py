@@ -33,6 +33,8 @@ from .ownership import (
 )
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from ..models import Connection, DirectoryGroup, DirectoryUser
 
 
@@ -67,6 +69,21 @@ class AccountMemberships:
     def has_other_active_memberships(self, account: Any, user: Any) -> bool:
         """Whether ``user`` is an active member of any account but ``account``."""
         raise NotImplementedError
+
+    def members(self, account: Any) -> QuerySet[Any, Any] | None:
+        """``account``'s memberships as a queryset of dicts (``.values()``) with the keys
+        ``host_user`` (the user's primary key), ``host_role`` (text) and ``host_active``.
+
+        The drift report reads it inside its SQL, so it stays fast at any size. The
+        default, None, says the host cannot tell: the report then shows only what the
+        directory knows (docs/provisioning.md, "Drift").
+        """
+        return None
+
+    def stored_role(self, role: str) -> str:
+        """The role :meth:`add` and :meth:`set_role` store when given ``role`` (a host
+        that stores a fallback for "" says so here); what drift compares against."""
+        return role
 
     def find_user_by_email(self, email: str, account: Any) -> Any | None:
         """The host user who owns ``email``, if there is exactly one, or None.
@@ -209,6 +226,10 @@ class ProvisioningAdapter:
     def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
         """The role the directory gives ``user`` changed (from role mappings)."""
 
+    def user_restored(self, user: DirectoryUser) -> None:
+        """A tenant admin restored ``user`` after the IdP deleted it (its row is back, with
+        its host link); its group memberships follow through :meth:`members_added`."""
+
     def link_pending(self, user: DirectoryUser) -> None:
         """``user`` is not linked to a host user yet, and may be now: a domain of its
         account was just verified. Link it if the ownership rules allow."""
@@ -332,6 +353,17 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
             self._deactivate_host_if_alone(user)
         else:
             self._deactivate(user)
+
+    def user_restored(self, user: DirectoryUser) -> None:
+        host = user.host_user
+        if host is None or not has_membership(user):
+            return
+        active = user.active is not False
+        if self.memberships is not None:
+            self.memberships.add(user.connection.account, host, role=user.role, active=active)
+        if active and manages(user) and not host.is_active:
+            host.is_active = True
+            host.save(update_fields=["is_active"])
 
     def roles_changed(self, user: DirectoryUser, old: str, new: str) -> None:
         if has_membership(user) and self.memberships is not None:

@@ -23,6 +23,7 @@ from .credentials import issue, revoke_credential
 from .documents import call_adapter
 from .events import SYSTEM, Actor, recording
 from .roles import recompute_all_roles
+from .safety import purge_deleted
 
 #: Directory rows handled per batch when a connection is deleted (bounded memory).
 DELETE_BATCH_SIZE = 500
@@ -289,6 +290,7 @@ def prune(now: datetime | None = None) -> tuple[int, int]:
             status="SUCCESSFUL",
             finished_at__lt=now - timedelta(days=1),
         ).delete()
+    purge_deleted(now)
     return logs, events
 
 
@@ -301,6 +303,9 @@ SETTINGS_FIELDS = (
     "default_role",
     "access_token_lifetime",
     "silent_after_hours",
+    "brake_enabled",
+    "brake_percent",
+    "brake_minimum",
 )
 
 

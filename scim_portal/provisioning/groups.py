@@ -32,6 +32,7 @@ from .exceptions import (
     InvalidMembers,
 )
 from .roles import recompute_roles, record_mapping_removed
+from .safety import held_ids
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ def _members_changed(
         call_adapter("members_added", group, added)
         events.add(EventType.GROUP_MEMBERS_ADDED, "Group", group.id, id_list(added))
     if removed:
-        call_adapter("members_removed", group, removed)
+        # People whose removal the brake holds keep their host groups until it is decided.
+        leaving = removed - held_ids(connection, removed)
+        if leaving:
+            call_adapter("members_removed", group, leaving)
         events.add(EventType.GROUP_MEMBERS_REMOVED, "Group", group.id, id_list(removed))
     if (added or removed) and RoleMapping.objects.filter(group=group).exists():
         recompute_roles(connection, added | removed, events)

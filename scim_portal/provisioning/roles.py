@@ -20,6 +20,7 @@ from .events import SYSTEM, Actor, EventRecorder, recording
 from .exceptions import (
     ResourceNotFound,
 )
+from .safety import held_ids
 
 
 def recompute_roles(
@@ -47,9 +48,12 @@ def recompute_roles(
             old, user.role = user.role, new
             changed.append((user, old, new))
     DirectoryUser.objects.bulk_update([user for user, _old, _new in changed], ["role"])
+    # People whose removal the brake holds keep their host role until it is decided.
+    waiting = held_ids(connection, [user.pk for user, _old, _new in changed])
     for user, old, new in changed:
         user.connection = connection
-        call_adapter("roles_changed", user, old, new)
+        if user.pk not in waiting:
+            call_adapter("roles_changed", user, old, new)
         events.add(EventType.ROLES_CHANGED, "User", user.pk, {"role": {"old": old, "new": new}})
     return {user.pk for user, _old, _new in changed}
 

@@ -15,6 +15,7 @@ from ..models import (
     EmailDomainPolicy,
     EventType,
     HostLink,
+    RemovalKind,
 )
 from ..models.folding import fold
 from .documents import (
@@ -35,6 +36,7 @@ from .exceptions import (
     HostProvisioningFailed,
     UniquenessConflict,
 )
+from .safety import keep_deleted, reactivated, remove
 
 
 def check_email_domain(connection: Connection, user: DirectoryUser) -> str:
@@ -149,10 +151,11 @@ def update_user(
             events.add(EventType.USER_UPDATED, "User", user.id, changes)
             _record_claim(user, events)
         if was_active and not is_active(user.active):
-            call_adapter("user_deactivated", user)
             events.add(EventType.USER_DEACTIVATED, "User", user.id, {"userName": user.user_name})
+            remove(user, RemovalKind.DEACTIVATE, events)
         elif not was_active and is_active(user.active):
             call_adapter("user_reactivated", user)
+            reactivated(user, events)
             events.add(EventType.USER_REACTIVATED, "User", user.id, {"userName": user.user_name})
     return user, True
 
@@ -161,12 +164,14 @@ def update_user(
 def delete_user(
     connection: Connection, user_id: Any, *, if_match: str | None = None, actor: Actor = SYSTEM
 ) -> None:
-    """Delete a user with its memberships."""
+    """Delete a user with its memberships; a copy stays restorable for the grace period
+    (:func:`.safety.restore`), and the host effects may be held by the brake."""
     user = locked(DirectoryUser, connection, user_id)
     check_version(user, if_match)
     with recording(connection, actor) as events:
-        call_adapter("user_deleted", user)
         events.add(EventType.USER_DELETED, "User", user.id, {"userName": user.user_name})
+        remove(user, RemovalKind.DELETE, events)
+        keep_deleted(user)
         user.delete()
 
 

@@ -91,8 +91,9 @@ def test_one_member_patch_costs_the_same_on_small_and_large_groups(
     # group mapped to a role?, the event (bump the locked counter, insert), release, log
     with django_assert_num_queries(10 + EVENT):
         assert scim.patch_ops(path, add).status_code == 204
-    # the same, with "which are members?" and "delete" in place of the two before the update
-    with django_assert_num_queries(10 + EVENT):
+    # the same, with "which are members?" and "delete" in place of the two before the
+    # update, and "is the removal of one of them held by the brake?"
+    with django_assert_num_queries(11 + EVENT):
         assert scim.patch_ops(path, remove).status_code == 204
     assert GroupMembership.objects.filter(group_id=group["id"]).count() == size
 
@@ -229,12 +230,13 @@ def test_put_user_query_budget(scim, django_assert_num_queries):
 
 def test_patch_deactivate_query_budget(scim, django_assert_num_queries):
     """auth, savepoint, the user locked with its host user and the account (one
-    statement), the row, the membership deactivated, another active membership?, the
+    statement), the row, the brake (a removal waiting?, removals in the last hour, the
+    removal recorded), the membership deactivated, another active membership?, the
     host user deactivated, the event number and event, release, the groups of the
     answer, the request log."""
     _body, user = _provisioned(scim)
     off = {"op": "replace", "path": "active", "value": False}
-    with django_assert_num_queries(10 + EVENT):
+    with django_assert_num_queries(13 + EVENT):
         assert scim.patch_ops(f"/Users/{user['id']}", off).status_code == 200
     host = DirectoryUser.objects.get(pk=user["id"]).host_user
     assert not host.is_active

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from django.db.models import F
 from scim2_models import URN, ComplexAttribute, Extension, Mutability, Required, Returned
 
 from scim_portal.provisioning.adapter import AccountMemberships
@@ -50,6 +51,11 @@ class Memberships(AccountMemberships):
 
     def remove(self, account, user):
         OrganizationMembership.objects.filter(organization=account, user=user).delete()
+
+    def members(self, account):
+        return OrganizationMembership.objects.filter(organization=account).values(
+            host_user=F("user_id"), host_role=F("role"), host_active=F("is_active")
+        )
 
     def has_other_active_memberships(self, account, user):
         return (

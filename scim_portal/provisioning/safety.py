@@ -1,0 +1,449 @@
+"""Safe deprovisioning: the brake on mass removals, deciding what it held, and
+restoring deleted users (docs/provisioning.md, "Safe deprovisioning").
+
+The directory always records what the identity provider said (a deactivated user is
+inactive, a deleted one answers 404), so the IdP never retries. What the brake holds
+is the *host effects*: the adapter's ``user_deactivated`` and ``user_deleted``, and
+role and group changes of the people whose removal waits. A tenant admin approves
+them (the effects happen then) or rejects them (the people stay active in the host,
+diverging from the directory, and the drift report shows them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..models import (
+    Connection,
+    DeletedUser,
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    EventType,
+    GroupMembership,
+    HostLink,
+    Removal,
+    RemovalKind,
+    RemovalState,
+)
+from ..models.folding import fold
+from .documents import call_adapter, is_active, save_unique, value_rows
+from .events import SYSTEM, Actor, EventRecorder, recording
+from .exceptions import ProvisioningError, ResourceNotFound, UniquenessConflict
+from .ownership import has_membership, manages
+
+#: The brake's rolling window.
+WINDOW = timedelta(hours=1)
+
+ENGAGED = "Removals are held for review on this connection: this one waits with them."
+
+_HOOKS = {RemovalKind.DEACTIVATE: "user_deactivated", RemovalKind.DELETE: "user_deleted"}
+
+
+# The brake ----------------------------------------------------------------------------
+
+
+def remove(user: DirectoryUser, kind: RemovalKind, events: EventRecorder) -> bool:
+    """The host effects of the IdP deactivating or deleting ``user`` (locked, its
+    connection attached), inside the change's transaction: applied at once, or held by
+    the brake (a ``user.removal_held`` event). Whether they were applied."""
+    connection = user.connection
+    # A deactivated user's deletion removes nobody new: it does not count toward the
+    # threshold (it is still held while the brake is engaged).
+    counted = kind == RemovalKind.DEACTIVATE or is_active(user.active)
+    # One statement: this person's held or rejected removal, and any held one (the
+    # brake is engaged while a removal waits for a decision).
+    waiting = list(
+        Removal.objects.filter(
+            Q(user_id=user.pk) | Q(state=RemovalState.HELD),
+            connection=connection,
+            state__in=[RemovalState.HELD, RemovalState.REJECTED],
+        )
+        .annotate(mine=Case(When(user_id=user.pk, then=Value(0)), default=Value(1)))
+        .order_by("mine")
+        .values_list("user_id", "state", "pk")[:3]
+    )
+    mine = {state: pk for user_id, state, pk in waiting if user_id == user.pk}
+    if RemovalState.HELD in mine:
+        # Deleted after a held deactivation: one decision, now about the deletion.
+        Removal.objects.filter(pk=mine[RemovalState.HELD]).update(kind=kind)
+        return False
+    reason = ""
+    if RemovalState.REJECTED in mine:
+        reason = "An admin rejected this person's earlier removal: this one waits for review too."
+    elif connection.brake_enabled:
+        if any(state == RemovalState.HELD for _user, state, _pk in waiting):
+            reason = ENGAGED
+        else:
+            reason = _brake_reason(connection, user, counted)
+    state = RemovalState.HELD if reason else RemovalState.APPLIED
+    Removal.objects.create(
+        connection=connection,
+        user_id=user.pk,
+        user_name=user.user_name,
+        kind=kind,
+        state=state,
+        counted=counted,
+        reason=reason,
+    )
+    if reason:
+        changes = {"userName": user.user_name, "kind": kind.value, "reason": reason}
+        events.add(EventType.USER_REMOVAL_HELD, "User", user.pk, changes)
+        return False
+    call_adapter(_HOOKS[kind], user)
+    return True
+
+
+def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) -> str:
+    """Why the brake (not engaged yet) holds this removal, or "" when it does not."""
+    if not counted:
+        return ""
+    recent = Removal.objects.filter(
+        connection=connection, counted=True, at__gte=timezone.now() - WINDOW
+    )
+    if recent.count() + 1 < connection.brake_minimum:
+        return ""
+    # Near the threshold: count again under the connection's row lock (every directory
+    # write takes it to number its events), so removals at once cannot all slip past.
+    Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
+    if Removal.objects.filter(connection=connection, state=RemovalState.HELD).exists():
+        return ENGAGED
+    removed = recent.count() + 1
+    if removed < connection.brake_minimum:
+        return ""
+    active = (
+        DirectoryUser.objects.filter(connection=connection)
+        .exclude(active=False)
+        .exclude(pk=user.pk)
+        .count()
+    )
+    # The population the hour began with: who is active now, and who was removed since.
+    base = active + removed
+    if removed * 100 <= connection.brake_percent * base:
+        return ""
+    return (
+        f"{removed} people removed within an hour: more than {connection.brake_percent}% "
+        f"of {base} active users (and at least {connection.brake_minimum})."
+    )
+
+
+def held_ids(connection: Connection, user_ids: Iterable[Any]) -> set[Any]:
+    """Those of ``user_ids`` whose removal the brake holds: their role and group changes
+    wait with it."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    return set(
+        Removal.objects.filter(
+            connection=connection, state=RemovalState.HELD, user_id__in=ids
+        ).values_list("user_id", flat=True)
+    )
+
+
+def reactivated(user: DirectoryUser, events: EventRecorder) -> None:
+    """The IdP reactivated ``user``: a removal waiting or rejected is moot. A held one's
+    role changes are applied now (they waited with it)."""
+    pending = Removal.objects.filter(
+        connection=user.connection,
+        user_id=user.pk,
+        state__in=[RemovalState.HELD, RemovalState.REJECTED],
+    )
+    was_held = pending.filter(state=RemovalState.HELD).exists()
+    if pending.update(state=RemovalState.SUPERSEDED, decided_at=timezone.now()) and was_held:
+        call_adapter("roles_changed", user, user.role, user.role)
+
+
+# Deciding held removals ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What deciding removals changes (or, for a preview, would change) in the host."""
+
+    removals: int = 0
+    deactivations: int = 0
+    deletions: int = 0
+    #: Account memberships deactivated, and removed (the deprovision policy "remove").
+    memberships_deactivated: int = 0
+    memberships_removed: int = 0
+    #: Host users the connection manages that lose their last active membership.
+    host_users_deactivated: int = 0
+    #: Removals of people linked to no host user: nothing changes in the host.
+    unlinked: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def held(connection: Connection, ids: Iterable[Any] | None = None) -> Any:
+    """The removals waiting for a decision (all, or those of these ``Removal`` ids)."""
+    rows = Removal.objects.filter(connection=connection, state=RemovalState.HELD)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
+    return rows.order_by("at", "pk")
+
+
+def preview_approval(connection: Connection, ids: Iterable[Any] | None = None) -> Effects:
+    """Exactly what approving these held removals (all when ``ids`` is None) would change
+    in the host, under the default adapter's rules; nothing is written."""
+    counts: dict[str, int] = dict.fromkeys(Effects.__dataclass_fields__, 0)
+    gone: set[Any] = set()
+    for removal, subject in _subjects(connection, held(connection, ids)):
+        counts["removals"] += 1
+        counts["deactivations" if removal.kind == RemovalKind.DEACTIVATE else "deletions"] += 1
+        if subject is None or not has_membership(subject):
+            counts["unlinked"] += 1
+            continue
+        removes = (
+            removal.kind == RemovalKind.DELETE
+            and connection.deprovision_policy == "remove"
+            and _memberships() is not None
+        )
+        counts["memberships_removed" if removes else "memberships_deactivated"] += 1
+        host = subject.host_user
+        if (
+            manages(subject)
+            and host.is_active
+            and host.pk not in gone
+            and not _active_elsewhere(connection, host)
+        ):
+            counts["host_users_deactivated"] += 1
+            gone.add(host.pk)
+    return Effects(**counts)
+
+
+@transaction.atomic
+def approve(
+    connection: Connection, ids: Iterable[Any] | None = None, *, actor: Actor = SYSTEM
+) -> int:
+    """Apply the host effects of the held removals (all when ``ids`` is None), in one
+    transaction; ``user.removal_approved`` events name ``actor``. The number decided."""
+    return _decide(connection, ids, RemovalState.APPROVED, actor)
+
+
+@transaction.atomic
+def reject(
+    connection: Connection, ids: Iterable[Any] | None = None, *, actor: Actor = SYSTEM
+) -> int:
+    """Keep the people of the held removals active in the host: they diverge from the
+    directory (the drift report shows them). The number decided."""
+    return _decide(connection, ids, RemovalState.REJECTED, actor)
+
+
+def _decide(connection: Connection, ids: Iterable[Any] | None, state: str, actor: Actor) -> int:
+    rows = list(held(connection, ids).select_for_update())
+    if not rows:
+        return 0
+    now, person = timezone.now(), actor.user if actor.kind == "user" else None
+    kind = (
+        EventType.USER_REMOVAL_APPROVED
+        if state == RemovalState.APPROVED
+        else EventType.USER_REMOVAL_REJECTED
+    )
+    with recording(connection, actor) as events:
+        for removal, subject in _subjects(connection, rows):
+            if state == RemovalState.APPROVED and subject is not None:
+                call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
+            removal.state, removal.decided_at, removal.decided_by = state, now, person
+            changes = {"userName": removal.user_name, "kind": removal.kind}
+            events.add(kind, "User", removal.user_id, changes)
+        Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
+    return len(rows)
+
+
+def _subjects(connection: Connection, removals: Iterable[Removal]) -> Iterable[tuple[Removal, Any]]:
+    """Each removal with the directory user its host effects are about: the live row, or
+    (deleted) its kept copy; None when neither is left, or when someone else of this
+    connection is linked to that host user now (the IdP created the person again)."""
+    removals = list(removals)
+    ids = [removal.user_id for removal in removals]
+    live = {
+        user.pk: user
+        for user in DirectoryUser.objects.filter(connection=connection, pk__in=ids).select_related(
+            "host_user"
+        )
+    }
+    kept = {
+        copy.pk: copy
+        for copy in DeletedUser.objects.filter(connection=connection, pk__in=ids).select_related(
+            "host_user"
+        )
+    }
+    relinked = set(
+        DirectoryUser.objects.filter(
+            connection=connection,
+            host_user__in=[copy.host_user_id for copy in kept.values() if copy.host_user_id],
+        ).values_list("host_user_id", flat=True)
+    )
+    for removal in removals:
+        subject = live.get(removal.user_id)
+        if subject is None and removal.user_id in kept:
+            copy = kept[removal.user_id]
+            if copy.host_user_id not in relinked:
+                subject = _as_user(connection, copy)
+        if subject is not None:
+            subject.connection = connection
+        yield removal, subject
+
+
+def _memberships() -> Any:
+    from .adapter import get_memberships
+
+    return get_memberships()
+
+
+def _active_elsewhere(connection: Connection, host: Any) -> bool:
+    hook = _memberships()
+    return bool(hook and hook.has_other_active_memberships(connection.account, host))
+
+
+# Deleted users, kept restorable ----------------------------------------------------
+
+
+def keep_deleted(user: DirectoryUser) -> None:
+    """Keep a copy of ``user`` (about to be deleted) with the groups it is in, restorable
+    for ``RESTORE_WINDOW_DAYS``."""
+    groups = [
+        [str(group_id), display]
+        for group_id, display in GroupMembership.objects.filter(user=user).values_list(
+            "group_id", "display"
+        )
+    ]
+    now = timezone.now()
+    DeletedUser.objects.update_or_create(
+        id=user.pk,
+        defaults={
+            "connection": user.connection,
+            "user_name": user.user_name,
+            "display_name": user.display_name,
+            "email": user.email,
+            "external_id": user.external_id,
+            "active": user.active,
+            "attributes": user.attributes,
+            "created": user.created,
+            "version": user.version,
+            "host_user": user.host_user,
+            "host_link": user.host_link,
+            "role": user.role,
+            "groups": groups,
+            "deleted_at": now,
+            "purge_after": now + timedelta(days=app_settings.RESTORE_WINDOW_DAYS),
+        },
+    )
+
+
+def restorable(connection: Connection) -> Any:
+    """The connection's deleted users that can still be restored, newest first."""
+    return DeletedUser.objects.filter(connection=connection, purge_after__gt=timezone.now())
+
+
+def _as_user(connection: Connection, copy: DeletedUser) -> DirectoryUser:
+    user = DirectoryUser(
+        id=copy.pk,
+        connection=connection,
+        user_name=copy.user_name,
+        display_name=copy.display_name,
+        email=copy.email,
+        external_id=copy.external_id,
+        active=copy.active,
+        attributes=copy.attributes,
+        created=copy.created,
+        version=copy.version,
+        host_user=copy.host_user,
+        host_link=copy.host_link,
+        role=copy.role,
+    )
+    return user
+
+
+class CannotRestore(ProvisioningError):
+    """The deleted user cannot come back as it was (say the IdP created its userName again)."""
+
+
+@transaction.atomic
+def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> DirectoryUser:
+    """Bring a deleted user back as it was: its directory row (same id), its groups that
+    still exist, its role from the mappings, and in the host its membership (the
+    adapter's ``user_restored``) and group memberships (``members_added``). A removal
+    the brake still holds for it is moot. ``ResourceNotFound`` past the grace period,
+    :class:`CannotRestore` when the IdP has since created the same userName or linked
+    its host user again."""
+    copy = (
+        (restorable(connection).select_for_update(of=("self",)).select_related("host_user"))
+        .filter(pk=user_id)
+        .first()
+    )
+    if copy is None:
+        raise ResourceNotFound("No deleted user with this id can be restored.")
+    if DirectoryUser.objects.filter(connection=connection, user_name_key=fold(copy.user_name)):
+        raise CannotRestore(
+            f"The identity provider has since created {copy.user_name} again: "
+            "restore is not possible."
+        )
+    user = _as_user(connection, copy)
+    if user.host_user_id is not None:
+        taken = DirectoryUser.objects.filter(host_user_id=user.host_user_id)
+        if taken.filter(connection=connection).exists():
+            raise CannotRestore("Another user of this connection is linked to the same person now.")
+        if user.host_link == HostLink.MANAGED and taken.filter(host_link=HostLink.MANAGED).exists():
+            # Another connection manages them now: only the membership comes back.
+            user.host_link = HostLink.MEMBER
+    user.version += 1
+    user.last_modified = timezone.now()
+    with recording(connection, actor) as events:
+        try:
+            save_unique(user, "userName", user.user_name, force_insert=True)
+        except UniquenessConflict as exc:
+            raise CannotRestore(str(exc)) from exc
+        DirectoryUserValue.objects.bulk_create(value_rows(user))
+        displays = {group_id: display for group_id, display in copy.groups}
+        groups = list(DirectoryGroup.objects.filter(connection=connection, pk__in=list(displays)))
+        GroupMembership.objects.bulk_create(
+            [
+                GroupMembership(group=group, user=user, display=displays[str(group.pk)])
+                for group in groups
+            ],
+            ignore_conflicts=True,
+        )
+        Removal.objects.filter(
+            connection=connection, user_id=user.pk, state=RemovalState.HELD
+        ).update(state=RemovalState.SUPERSEDED, decided_at=timezone.now())
+        from .roles import recompute_roles
+
+        call_adapter("user_restored", user)
+        for group in groups:
+            group.version += 1
+            group.last_modified = user.last_modified
+            group.save(update_fields=["version", "last_modified"])
+            call_adapter("members_added", group, {user.pk})
+        changes = {
+            "userName": user.user_name,
+            "groups": [str(group.pk) for group in groups],
+            "host_link": HostLink.public(user.host_link),
+        }
+        events.add(EventType.USER_RESTORED, "User", user.pk, changes)
+        recompute_roles(connection, [user.pk], events)
+        copy.delete()
+    return user
+
+
+def purge_deleted(now: Any = None) -> int:
+    """Delete kept copies past their grace period (not while a held deletion needs one),
+    and removal records no longer needed (decided or applied, older than the request
+    log's retention); the number of copies purged."""
+    now = now or timezone.now()
+    waiting = Removal.objects.filter(state=RemovalState.HELD).values("user_id")
+    purged = DeletedUser.objects.filter(purge_after__lte=now).exclude(pk__in=waiting).delete()[0]
+    Removal.objects.filter(
+        ~Q(state__in=[RemovalState.HELD, RemovalState.REJECTED]),
+        at__lt=now - timedelta(days=app_settings.REQUEST_LOG_RETENTION_DAYS),
+    ).delete()
+    return purged
