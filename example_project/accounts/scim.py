@@ -53,6 +53,9 @@ class Memberships(AccountMemberships):
             Membership.objects.filter(user=user, is_active=True).exclude(account=account).exists()
         )
 
+    def active_elsewhere(self, account: Any) -> Any:
+        return Membership.objects.filter(is_active=True).exclude(account=account).values("user_id")
+
     def members(self, account: Any) -> Any:
         # The role is a Django group named "<account slug>:<role>": its name past the colon.
         prefix = len(account.slug) + 2

@@ -80,6 +80,17 @@ class AccountMemberships:
         """
         return None
 
+    def active_elsewhere(self, account: Any) -> QuerySet[Any, Any] | None:
+        """The primary keys of host users with an active membership of an account other
+        than ``account``, as a one-column queryset (``.values("user_id")``): the set-based
+        twin of :meth:`has_other_active_memberships`.
+
+        The dry runs of approving held removals and of deleting a connection read it
+        inside their SQL, so they stay fast at any size. The default, None, makes them
+        ask :meth:`has_other_active_memberships` once per person instead.
+        """
+        return None
+
     def stored_role(self, role: str) -> str:
         """The role :meth:`add` and :meth:`set_role` store when given ``role`` (a host
         that stores a fallback for "" says so here); what drift compares against."""

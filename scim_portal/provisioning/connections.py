@@ -23,7 +23,7 @@ from .credentials import issue, revoke_credential
 from .documents import call_adapter
 from .events import SYSTEM, Actor, recording
 from .roles import recompute_all_roles
-from .safety import purge_deleted
+from .safety import drop_deleted, purge_deleted
 
 #: Directory rows handled per batch when a connection is deleted (bounded memory).
 DELETE_BATCH_SIZE = 500
@@ -142,11 +142,17 @@ def delete_connection(
     calling this again finishes the deletion; its event then counts what that call
     removed. Two calls at once take turns batch by batch; the one that finds the
     connection gone returns what it removed. Memory stays bounded at any directory size.
+
+    The kept copies of deleted users go first, in batches too: with
+    ``remove_directory``, those whose deletion the brake held or an admin rejected are
+    deprovisioned like the others.
     """
     connection_id = str(connection.pk)
     users = groups = 0
     try:
         connection = _begin_deletion(connection, actor)
+        while _delete_kept(connection, remove_directory):
+            pass
         last = None
         while batch := _delete_users(connection, remove_directory, after=last):
             users, last = users + len(batch), batch[-1]
@@ -244,6 +250,14 @@ def _delete_users(
         # Memberships and multi-valued rows go with their users (cascade, by ids).
         DirectoryUser.objects.filter(pk__in=ids).delete()
     return ids
+
+
+@transaction.atomic
+def _delete_kept(connection: Connection, remove_directory: bool) -> int:
+    """One batch of :func:`.safety.drop_deleted`, under the connection's row lock."""
+    return drop_deleted(
+        _lock(connection), remove_directory=remove_directory, limit=DELETE_BATCH_SIZE
+    )
 
 
 def prune(now: datetime | None = None) -> tuple[int, int]:

@@ -12,12 +12,12 @@ diverging from the directory, and the drift report shows them).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -36,9 +36,9 @@ from ..models import (
 )
 from ..models.folding import fold
 from .documents import call_adapter, is_active, save_unique, value_rows
+from .effects import Effects, host_effects
 from .events import SYSTEM, Actor, EventRecorder, recording
 from .exceptions import ProvisioningError, ResourceNotFound, UniquenessConflict
-from .ownership import has_membership, manages
 
 #: The brake's rolling window.
 WINDOW = timedelta(hours=1)
@@ -164,99 +164,156 @@ def reactivated(user: DirectoryUser, events: EventRecorder) -> None:
 # Deciding held removals ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Effects:
-    """What deciding removals changes (or, for a preview, would change) in the host."""
-
-    removals: int = 0
-    deactivations: int = 0
-    deletions: int = 0
-    #: Account memberships deactivated, and removed (the deprovision policy "remove").
-    memberships_deactivated: int = 0
-    memberships_removed: int = 0
-    #: Host users the connection manages that lose their last active membership.
-    host_users_deactivated: int = 0
-    #: Removals of people linked to no host user: nothing changes in the host.
-    unlinked: int = 0
-
-    def as_json(self) -> dict[str, int]:
-        return asdict(self)
-
-
-def held(connection: Connection, ids: Iterable[Any] | None = None) -> Any:
-    """The removals waiting for a decision (all, or those of these ``Removal`` ids)."""
+def held(
+    connection: Connection, ids: Iterable[Any] | None = None, *, through: Any = None
+) -> QuerySet[Removal]:
+    """The removals waiting for a decision (all, or those of these ``Removal`` ids), up
+    to the removal ``through`` when given (what a preview showed: removals held since
+    are not part of it)."""
     rows = Removal.objects.filter(connection=connection, state=RemovalState.HELD)
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))
+    if through is not None:
+        rows = rows.filter(pk__lte=through)
     return rows.order_by("at", "pk")
 
 
-def preview_approval(connection: Connection, ids: Iterable[Any] | None = None) -> Effects:
+def preview_approval(
+    connection: Connection, ids: Iterable[Any] | None = None, *, through: Any = None
+) -> Effects:
     """Exactly what approving these held removals (all when ``ids`` is None) would change
-    in the host, under the default adapter's rules; nothing is written."""
-    counts: dict[str, int] = dict.fromkeys(Effects.__dataclass_fields__, 0)
-    gone: set[Any] = set()
-    for removal, subject in _subjects(connection, held(connection, ids)):
-        counts["removals"] += 1
-        counts["deactivations" if removal.kind == RemovalKind.DEACTIVATE else "deletions"] += 1
-        if subject is None or not has_membership(subject):
-            counts["unlinked"] += 1
-            continue
-        removes = (
-            removal.kind == RemovalKind.DELETE
-            and connection.deprovision_policy == "remove"
-            and _memberships() is not None
-        )
-        counts["memberships_removed" if removes else "memberships_deactivated"] += 1
-        host = subject.host_user
-        if (
-            manages(subject)
-            and host.is_active
-            and host.pk not in gone
-            and not _active_elsewhere(connection, host)
-        ):
-            counts["host_users_deactivated"] += 1
-            gone.add(host.pk)
-    return Effects(**counts)
+    in the host, under the default adapter's rules; nothing is written. Set-based: the
+    same handful of statements for one removal or a million (:mod:`.effects`)."""
+    return _effects(connection, held(connection, ids, through=through).order_by())
+
+
+def _kinds(removals: QuerySet[Removal]) -> Effects:
+    """How many of ``removals`` there are, of each kind (nothing about the host)."""
+    kinds = removals.aggregate(
+        deactivations=Count("pk", filter=Q(kind=RemovalKind.DEACTIVATE)),
+        deletions=Count("pk", filter=Q(kind=RemovalKind.DELETE)),
+    )
+    return Effects(removals=kinds["deactivations"] + kinds["deletions"], **kinds)
+
+
+def _effects(connection: Connection, removals: QuerySet[Removal]) -> Effects:
+    kinds = _kinds(removals)
+    if not kinds.removals:
+        return kinds
+    kind = Subquery(removals.filter(user_id=OuterRef("pk")).values("kind")[:1])
+    people = removals.values("user_id")
+    live = DirectoryUser.objects.filter(connection=connection, pk__in=people)
+    host = host_effects(connection, live.annotate(removal_kind=kind))
+    kept = unrelinked(connection, DeletedUser.objects.filter(connection=connection, pk__in=people))
+    if kept.exists():
+        host += host_effects(connection, kept.annotate(removal_kind=kind))
+    return replace(
+        kinds,
+        memberships_deactivated=host.memberships_deactivated,
+        memberships_removed=host.memberships_removed,
+        host_users_deactivated=host.host_users_deactivated,
+        unlinked=kinds.removals - host.linked,
+    )
+
+
+def unrelinked(connection: Connection, copies: QuerySet[DeletedUser]) -> QuerySet[DeletedUser]:
+    """Those kept ``copies`` whose host user no directory user of ``connection`` is linked
+    to now: the others' host effects are the live user's business (the IdP created the
+    person again)."""
+    relinked = DirectoryUser.objects.filter(
+        connection=connection, host_user_id=OuterRef("host_user_id")
+    )
+    return copies.exclude(Exists(relinked))
+
+
+def unapplied_deletions(connection: Connection) -> QuerySet[DeletedUser]:
+    """Kept copies of deleted users whose deletion never reached the host: held by the
+    brake, or rejected by an admin."""
+    waiting = Removal.objects.filter(
+        connection=connection,
+        kind=RemovalKind.DELETE,
+        state__in=[RemovalState.HELD, RemovalState.REJECTED],
+    ).values("user_id")
+    return DeletedUser.objects.filter(connection=connection, pk__in=waiting)
 
 
 @transaction.atomic
 def approve(
-    connection: Connection, ids: Iterable[Any] | None = None, *, actor: Actor = SYSTEM
+    connection: Connection,
+    ids: Iterable[Any] | None = None,
+    *,
+    through: Any = None,
+    actor: Actor = SYSTEM,
 ) -> int:
-    """Apply the host effects of the held removals (all when ``ids`` is None), in one
-    transaction; ``user.removal_approved`` events name ``actor``. The number decided."""
-    return _decide(connection, ids, RemovalState.APPROVED, actor)
+    """Apply the host effects of the held removals (all when ``ids`` is None, up to the
+    removal ``through`` when given), in one transaction; ``user.removal_approved``
+    events name ``actor``. The number decided (:func:`decide` says what changed)."""
+    return decide(connection, RemovalState.APPROVED, ids, through=through, actor=actor).removals
 
 
 @transaction.atomic
 def reject(
-    connection: Connection, ids: Iterable[Any] | None = None, *, actor: Actor = SYSTEM
+    connection: Connection,
+    ids: Iterable[Any] | None = None,
+    *,
+    through: Any = None,
+    actor: Actor = SYSTEM,
 ) -> int:
     """Keep the people of the held removals active in the host: they diverge from the
     directory (the drift report shows them). The number decided."""
-    return _decide(connection, ids, RemovalState.REJECTED, actor)
+    return decide(connection, RemovalState.REJECTED, ids, through=through, actor=actor).removals
 
 
-def _decide(connection: Connection, ids: Iterable[Any] | None, state: str, actor: Actor) -> int:
-    rows = list(held(connection, ids).select_for_update())
-    if not rows:
-        return 0
-    now, person = timezone.now(), actor.user if actor.kind == "user" else None
-    kind = (
-        EventType.USER_REMOVAL_APPROVED
-        if state == RemovalState.APPROVED
-        else EventType.USER_REMOVAL_REJECTED
+#: Held removals decided per statement batch (bounded memory and statement size).
+DECIDE_BATCH_SIZE = 500
+
+
+@transaction.atomic
+def decide(
+    connection: Connection,
+    state: RemovalState,
+    ids: Iterable[Any] | None = None,
+    *,
+    through: Any = None,
+    actor: Actor = SYSTEM,
+) -> Effects:
+    """Approve (``RemovalState.APPROVED``) or reject (``REJECTED``) the held removals —
+    all when ``ids`` is None, up to the removal ``through`` when given — in one
+    transaction, with a ``user.removal_approved`` or ``user.removal_rejected`` event
+    naming ``actor`` for each. What it changed in the host: for an approval, what
+    :func:`preview_approval` would have said for the same removals at that moment; for
+    a rejection, nothing but the number of removals of each kind.
+
+    An approved deactivation also gives the person the role the directory gives them
+    now: role changes waited with the removal, and a later reactivation must not bring
+    back the role they had before."""
+    if state not in {RemovalState.APPROVED, RemovalState.REJECTED}:
+        raise ValueError(f"Held removals are approved or rejected, not {state}.")
+    ids = None if ids is None else list(ids)
+    pks = list(
+        held(connection, ids, through=through).select_for_update().values_list("pk", flat=True)
     )
+    if not pks:
+        return Effects()
+    # What was locked, and nothing held since (a later removal has a higher id).
+    chosen = held(connection, ids, through=max(pks)).order_by()
+    approving = state == RemovalState.APPROVED
+    effects = _effects(connection, chosen) if approving else _kinds(chosen)
+    now, person = timezone.now(), actor.user if actor.kind == "user" else None
+    kind = EventType.USER_REMOVAL_APPROVED if approving else EventType.USER_REMOVAL_REJECTED
     with recording(connection, actor) as events:
-        for removal, subject in _subjects(connection, rows):
-            if state == RemovalState.APPROVED and subject is not None:
-                call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
-            removal.state, removal.decided_at, removal.decided_by = state, now, person
-            changes = {"userName": removal.user_name, "kind": removal.kind}
-            events.add(kind, "User", removal.user_id, changes)
-        Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
-    return len(rows)
+        for start in range(0, len(pks), DECIDE_BATCH_SIZE):
+            rows = list(Removal.objects.filter(pk__in=pks[start : start + DECIDE_BATCH_SIZE]))
+            for removal, subject in _subjects(connection, rows):
+                if approving and subject is not None:
+                    if removal.kind == RemovalKind.DEACTIVATE:
+                        call_adapter("roles_changed", subject, subject.role, subject.role)
+                    call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
+                removal.state, removal.decided_at, removal.decided_by = state, now, person
+                changes = {"userName": removal.user_name, "kind": removal.kind}
+                events.add(kind, "User", removal.user_id, changes)
+            Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
+    return effects
 
 
 def _subjects(connection: Connection, removals: Iterable[Removal]) -> Iterable[tuple[Removal, Any]]:
@@ -292,17 +349,6 @@ def _subjects(connection: Connection, removals: Iterable[Removal]) -> Iterable[t
         if subject is not None:
             subject.connection = connection
         yield removal, subject
-
-
-def _memberships() -> Any:
-    from .adapter import get_memberships
-
-    return get_memberships()
-
-
-def _active_elsewhere(connection: Connection, host: Any) -> bool:
-    hook = _memberships()
-    return bool(hook and hook.has_other_active_memberships(connection.account, host))
 
 
 # Deleted users, kept restorable ----------------------------------------------------
@@ -373,9 +419,9 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
     """Bring a deleted user back as it was: its directory row (same id), its groups that
     still exist, its role from the mappings, and in the host its membership (the
     adapter's ``user_restored``) and group memberships (``members_added``). A removal
-    the brake still holds for it is moot. ``ResourceNotFound`` past the grace period,
-    :class:`CannotRestore` when the IdP has since created the same userName or linked
-    its host user again."""
+    the brake still holds for it, or one an admin rejected, is moot.
+    ``ResourceNotFound`` past the grace period, :class:`CannotRestore` when the IdP has
+    since created the same userName or linked its host user again."""
     copy = (
         (restorable(connection).select_for_update(of=("self",)).select_related("host_user"))
         .filter(pk=user_id)
@@ -383,7 +429,9 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
     )
     if copy is None:
         raise ResourceNotFound("No deleted user with this id can be restored.")
-    if DirectoryUser.objects.filter(connection=connection, user_name_key=fold(copy.user_name)):
+    if DirectoryUser.objects.filter(
+        connection=connection, user_name_key=fold(copy.user_name)
+    ).exists():
         raise CannotRestore(
             f"The identity provider has since created {copy.user_name} again: "
             "restore is not possible."
@@ -413,8 +461,12 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
             ],
             ignore_conflicts=True,
         )
+        # A removal waiting or rejected is moot: the person is back in the directory
+        # (a rejected one left would hold their next removal for review).
         Removal.objects.filter(
-            connection=connection, user_id=user.pk, state=RemovalState.HELD
+            connection=connection,
+            user_id=user.pk,
+            state__in=[RemovalState.HELD, RemovalState.REJECTED],
         ).update(state=RemovalState.SUPERSEDED, decided_at=timezone.now())
         from .roles import recompute_roles
 
@@ -433,6 +485,30 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
         recompute_roles(connection, [user.pk], events)
         copy.delete()
     return user
+
+
+def drop_deleted(connection: Connection, *, remove_directory: bool, limit: int) -> int:
+    """Delete up to ``limit`` kept copies of deleted users of ``connection``, which is
+    being deleted; those whose deletion never reached the host (held by the brake, or
+    rejected) go through the adapter's ``user_deleted`` first when ``remove_directory``:
+    removing the connection's users removes them too. How many were deleted."""
+    copies = list(
+        DeletedUser.objects.filter(connection=connection)
+        .order_by("pk")
+        .select_related("host_user")[:limit]
+    )
+    ids = [copy.pk for copy in copies]
+    if remove_directory:
+        waiting = set(
+            unrelinked(connection, unapplied_deletions(connection))
+            .filter(pk__in=ids)
+            .values_list("pk", flat=True)
+        )
+        for copy in copies:
+            if copy.pk in waiting:
+                call_adapter("user_deleted", _as_user(connection, copy))
+    DeletedUser.objects.filter(pk__in=ids).delete()
+    return len(ids)
 
 
 def purge_deleted(now: Any = None) -> int:

@@ -57,6 +57,13 @@ class Memberships(AccountMemberships):
             host_user=F("user_id"), host_role=F("role"), host_active=F("is_active")
         )
 
+    def active_elsewhere(self, account):
+        return (
+            OrganizationMembership.objects.filter(is_active=True)
+            .exclude(organization=account)
+            .values("user_id")
+        )
+
     def has_other_active_memberships(self, account, user):
         return (
             OrganizationMembership.objects.filter(user=user, is_active=True)
