@@ -8,22 +8,30 @@ from datetime import datetime
 from typing import Any, overload
 
 from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import (
     Connection,
+    Credential,
     CredentialKind,
+    DeletedUser,
     DirectoryGroup,
     DirectoryUser,
     EventType,
     IssuedCredential,
+    Removal,
+    RemovalKind,
+    RemovalState,
 )
 from ..providers import get_provider
 from .credentials import issue, revoke_credential
 from .documents import call_adapter
+from .effects import host_effects
 from .events import SYSTEM, Actor, recording
 from .roles import recompute_all_roles
-from .safety import drop_deleted, purge_deleted
+from .safety import drop_deleted, purge_deleted, unapplied_deletions, unrelinked
 
 #: Directory rows handled per batch when a connection is deleted (bounded memory).
 DELETE_BATCH_SIZE = 500
@@ -145,7 +153,7 @@ def delete_connection(
 
     The kept copies of deleted users go first, in batches too: with
     ``remove_directory``, those whose deletion the brake held or an admin rejected are
-    deprovisioned like the others.
+    deprovisioned like the others. :func:`deletion_preview` counts all of it beforehand.
     """
     connection_id = str(connection.pk)
     users = groups = 0
@@ -250,6 +258,57 @@ def _delete_users(
         # Memberships and multi-valued rows go with their users (cascade, by ids).
         DirectoryUser.objects.filter(pk__in=ids).delete()
     return ids
+
+
+def deletion_preview(connection: Connection) -> dict[str, Any]:
+    """Exactly what :func:`delete_connection` would change, for both answers to "also
+    remove its users and groups"; nothing is written.
+
+    ``users``, ``groups``, ``deleted_users`` (kept restorable, gone with the connection),
+    ``held_removals`` (waiting for a decision) and ``credentials`` (revoked at once) are
+    the same either way; ``remove_directory`` and ``keep_directory`` say what happens in
+    the host: ``memberships_deactivated``, ``memberships_removed`` (per the deprovision
+    policy) and ``host_users_deactivated`` (managed by this connection, active, not
+    protected, and an active member of no other account). Set-based: the same few
+    statements for ten users or a million.
+    """
+
+    def count_of(rows: Any) -> Coalesce:
+        counted = rows.filter(connection=OuterRef("pk")).order_by().values("connection")
+        return Coalesce(
+            Subquery(counted.annotate(n=Count("*")).values("n"), output_field=IntegerField()),
+            0,
+        )
+
+    counts = {
+        "users": DirectoryUser.objects,
+        "groups": DirectoryGroup.objects,
+        "deleted_users": DeletedUser.objects,
+        "held_removals": Removal.objects.filter(state=RemovalState.HELD),
+        "credentials": Credential.objects.filter(revoked_at__isnull=True),
+    }
+    row = (
+        Connection.objects.filter(pk=connection.pk)
+        .values_list(*(count_of(rows) for rows in counts.values()))
+        .get()
+    )
+    directory = dict(zip(counts, row, strict=True))
+    deletion = Value(RemovalKind.DELETE.value)
+    live = DirectoryUser.objects.filter(connection=connection).annotate(removal_kind=deletion)
+    host = host_effects(connection, live)
+    kept = unrelinked(connection, unapplied_deletions(connection))
+    if kept.exists():
+        host += host_effects(connection, kept.annotate(removal_kind=deletion))
+    effects = {
+        "memberships_deactivated": host.memberships_deactivated,
+        "memberships_removed": host.memberships_removed,
+        "host_users_deactivated": host.host_users_deactivated,
+    }
+    return {
+        **directory,
+        "remove_directory": effects,
+        "keep_directory": dict.fromkeys(effects, 0),
+    }
 
 
 @transaction.atomic

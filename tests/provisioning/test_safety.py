@@ -7,9 +7,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
-from scim_portal.models import DirectoryUser, Removal, RemovalState
-from scim_portal.provisioning import create_connection, directory, safety
-from tests.factories import OrganizationFactory
+from scim_portal.models import DeletedUser, DirectoryUser, Removal, RemovalState
+from scim_portal.provisioning import create_connection, delete_connection, directory, safety
+from scim_portal.provisioning.connections import deletion_preview
+from tests.factories import OrganizationFactory, UserFactory
 from tests.testapp.models import OrganizationMembership
 from tests.testapp.scim import Memberships
 
@@ -211,3 +212,31 @@ def test_restoring_a_person_whose_removal_was_rejected_ends_the_rejection(connec
     connection.save()
     directory.delete_user(connection, people[1].pk)  # no earlier rejection holds it now
     assert Removal.objects.filter(user_id=people[1].pk).latest("pk").state == "applied"
+
+
+@pytest.mark.parametrize("remove", [True, False])
+def test_deleting_the_connection_deprovisions_held_deletions_as_previewed(connection, remove):
+    directory.update_connection_settings(connection, deprovision_policy="remove")
+    people = mixed_hold(connection)
+    safety.reject(connection, [Removal.objects.get(user_id=people[5].pk).pk])
+    outsider = UserFactory()  # another account's member: untouched
+    OrganizationMembership.objects.create(organization=OrganizationFactory(), user=outsider)
+    preview = deletion_preview(connection)
+    assert preview["users"] == 8 and preview["deleted_users"] == 2
+    assert preview["held_removals"] == 5 and preview["credentials"] == 1
+    before = host_state(connection.account)
+
+    delete_connection(connection, remove_directory=remove)
+
+    after = host_state(connection.account)
+    expected = preview["remove_directory" if remove else "keep_directory"]
+    assert changes(before, after) == expected
+    if remove:
+        # Everyone linked loses the membership; people[1] stays active (another account).
+        assert expected == {
+            "memberships_deactivated": 0,
+            "memberships_removed": 9,
+            "host_users_deactivated": 7,
+        }
+        assert people[5].host_user_id not in after["active_users"]
+    assert not DeletedUser.objects.exists() and not Removal.objects.exists()
