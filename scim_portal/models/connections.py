@@ -38,6 +38,22 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
             user_count=count_of(DirectoryUser), group_count=count_of(DirectoryGroup)
         )
 
+    def with_held_count(self) -> ConnectionQuerySet:
+        """Annotate ``held_count``: the removals the brake holds for review (a subquery on
+        the removals' state index, no extra query)."""
+        from .safety import Removal, RemovalState
+
+        held = (
+            Removal.objects.filter(connection=OuterRef("pk"), state=RemovalState.HELD)
+            .order_by()
+            .values("connection")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return self.annotate(
+            held_count=Coalesce(Subquery(held, output_field=models.IntegerField()), 0)
+        )
+
 
 class ConnectionManager(models.Manager.from_queryset(ConnectionQuerySet)):  # type: ignore[misc]
     def reserve_event_numbers(self, connection: Connection, count: int) -> int:

@@ -233,17 +233,46 @@ class SettingsForm(forms.Form):
         "6 hours. Tokens already issued keep their lifetime.",
     )
 
+    #: The brake on mass removals (docs/portal.md). Left out of a submission, each keeps
+    #: its value.
+    brake_enabled = forms.TypedChoiceField(
+        label="Brake on mass removals",
+        required=False,
+        choices=[("on", "On: hold mass removals for review"), ("off", "Off")],
+        coerce=lambda value: value == "on",
+        empty_value=None,
+        help_text="Past the threshold below, the identity provider's deactivations and "
+        "deletions are recorded but wait for an approval before people lose access here.",
+    )
+    brake_percent = forms.IntegerField(
+        label="Brake threshold (% of active users)",
+        required=False,
+        min_value=1,
+        max_value=100,
+        help_text="Removals within an hour, as a share of the active users, past which they "
+        "are held.",
+    )
+    brake_minimum = forms.IntegerField(
+        label="Brake minimum (people)",
+        required=False,
+        min_value=1,
+        help_text="The fewest removals within an hour that can engage the brake.",
+    )
+
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["default_role"].choices = [("", "No role"), *roles]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         """The access token lifetime in seconds, as the connection keeps it; left empty,
-        it stays as it is."""
+        it (and each brake field) stays as it is."""
         data = super().clean() or {}
         minutes = data.pop("access_token_lifetime", None)
         if minutes is not None:
             data["access_token_lifetime"] = minutes * 60
+        for name in ("brake_enabled", "brake_percent", "brake_minimum"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 

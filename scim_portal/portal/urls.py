@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from . import credentials, domains, notifications, views
+from .safety import DeletedUsersView, HeldDecideView, HeldView, RestoreView
 
 app_name = "portal"
 
@@ -25,6 +26,11 @@ urlpatterns = [
     path(connection, views.ConnectionDetailView.as_view(), name="connection-detail"),
     path(f"{connection}users/", views.UserListView.as_view(), name="users"),
     path(f"{connection}users/<uuid:user_id>/", views.UserDetailView.as_view(), name="user"),
+    # The brake: removals held for review, and deleted users kept restorable.
+    path(f"{connection}held/", HeldView.as_view(), name="held"),
+    path(f"{connection}held/confirm/", HeldDecideView.as_view(), name="held-confirm"),
+    path(f"{connection}deleted/", DeletedUsersView.as_view(), name="deleted"),
+    path(f"{connection}deleted/<uuid:user_id>/restore/", RestoreView.as_view(), name="restore"),
     path(f"{connection}groups/", views.GroupListView.as_view(), name="groups"),
     path(f"{connection}groups/<uuid:group_id>/", views.GroupDetailView.as_view(), name="group"),
     path(f"{connection}logs/", views.RequestLogView.as_view(), name="logs"),

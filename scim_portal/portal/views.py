@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..provisioning import delete_connection, directory
 from ..provisioning.adapter import get_adapter
+from ..provisioning.connections import deletion_preview
 from ..provisioning.domains import domain_of, verified_domains
 from ..provisioning.events import Actor
 from . import explanations
@@ -113,8 +114,10 @@ class PortalView(LoginRequiredMixin, View):
 
     def get_connection(self, connection_id: Any) -> Connection:
         try:
-            return Connection.objects.select_related("account").get(
-                pk=connection_id, account=self.account
+            return (
+                Connection.objects.select_related("account")
+                .with_held_count()
+                .get(pk=connection_id, account=self.account)
             )
         except Connection.DoesNotExist:
             raise Http404("No such connection.") from None
@@ -144,6 +147,8 @@ class PortalView(LoginRequiredMixin, View):
         }
         if self.connection is not None:
             data["provider"] = self.connection.provider_info
+            # The banner and the Held tab, on every page of the connection.
+            data["held_count"] = getattr(self.connection, "held_count", 0)
             data["scim_url"] = self.scim_url()
             data.update(self.oauth_urls())
         data.update(extra)
@@ -187,7 +192,9 @@ class ConnectionListView(PortalView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         connections = list(
-            with_last_status(Connection.objects.filter(account=self.account).with_counts())
+            with_last_status(
+                Connection.objects.filter(account=self.account).with_counts().with_held_count()
+            )
             .prefetch_related("credentials")
             .order_by("created_at")
         )
@@ -222,7 +229,8 @@ class ConnectionDeleteView(PortalView):
     tab = "delete"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render(form=DeleteConnectionForm(), **self._counts())
+        assert self.connection is not None
+        return self.render(form=DeleteConnectionForm(), preview=deletion_preview(self.connection))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         self.require(permissions.DELETE)
@@ -238,15 +246,6 @@ class ConnectionDeleteView(PortalView):
             request, f"Deleted “{self.connection.name}” with {users} and {groups}.{kept}"
         )
         return HttpResponseRedirect(self.url("connection-list"))
-
-    def _counts(self) -> dict[str, Any]:
-        assert self.connection is not None
-        users = DirectoryUser.objects.filter(connection=self.connection)
-        return {
-            "user_count": users.count(),
-            "linked_count": users.filter(host_user__isnull=False).count(),
-            "group_count": DirectoryGroup.objects.filter(connection=self.connection).count(),
-        }
 
 
 # Directory
@@ -389,6 +388,9 @@ class SettingsView(PortalView):
             "deprovision_policy": self.connection.deprovision_policy,
             "out_of_domain_policy": self.connection.out_of_domain_policy,
             "access_token_lifetime": self.connection.access_token_lifetime // 60,
+            "brake_enabled": "on" if self.connection.brake_enabled else "off",
+            "brake_percent": self.connection.brake_percent,
+            "brake_minimum": self.connection.brake_minimum,
         }
         return {
             "settings_form": SettingsForm(

@@ -96,3 +96,39 @@
     start();
   }
 })();
+
+(function () {
+  "use strict";
+
+  /* "Select every removal on this page": a header checkbox for the row checkboxes named
+     by its data-select-all (hidden without the script: nothing to toggle then). */
+  function rows(all) {
+    return all.form ? all.form.querySelectorAll(
+      'input[type="checkbox"][name="' + all.getAttribute("data-select-all") + '"]'
+    ) : [];
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.hasAttribute("data-select-all")) {
+      rows(target).forEach(function (box) { box.checked = target.checked; });
+    } else if (target.form && target.type === "checkbox") {
+      var all = target.form.querySelector("[data-select-all]");
+      if (all && all.getAttribute("data-select-all") === target.name) {
+        var boxes = Array.prototype.slice.call(rows(all));
+        all.checked = boxes.every(function (box) { return box.checked; });
+        all.indeterminate = !all.checked && boxes.some(function (box) { return box.checked; });
+      }
+    }
+  });
+
+  function start() {
+    document.querySelectorAll("[data-select-all]").forEach(function (all) { all.hidden = false; });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

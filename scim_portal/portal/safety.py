@@ -1,0 +1,197 @@
+"""The brake's pages of the Provisioning tab: removals held for review (and those an
+admin rejected), deciding them after a dry run, and deleted users kept restorable.
+
+Reading needs ``read`` provisioning; approving, rejecting and restoring need
+``delete``. Every decision goes through :mod:`scim_portal.provisioning.safety`, with
+the signed-in person as actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+
+from .. import permissions
+from ..models import DeletedUser, DirectoryUser, Removal, RemovalState
+from ..provisioning import safety
+from ..provisioning.effects import Effects
+from ..provisioning.exceptions import ResourceNotFound
+from .views import PortalView
+
+#: Removals per page of the review page (one page is what a selection can hold).
+HELD_PAGE_SIZE = 100
+DELETED_PAGE_SIZE = 25
+DECISIONS = {"approve": RemovalState.APPROVED, "reject": RemovalState.REJECTED}
+
+
+def with_people(connection: Any, removals: list[Removal]) -> list[Removal]:
+    """``removals`` with the ``host_user`` and ``host_link`` of the directory user each is
+    about (the live row, or the kept copy of a deleted one): two statements a page."""
+    ids = [removal.user_id for removal in removals]
+    people = {
+        person.pk: person
+        for model in (DirectoryUser, DeletedUser)
+        for person in model.objects.filter(connection=connection, pk__in=ids)
+        .select_related("host_user")
+        .defer("attributes")
+    }
+    for removal in removals:
+        person = people.get(removal.user_id)
+        removal.host_user = getattr(person, "host_user", None)  # type: ignore[attr-defined]
+        removal.host_link = getattr(person, "host_link", "")  # type: ignore[attr-defined]
+    return removals
+
+
+class HeldView(PortalView):
+    """The removals the brake holds, with the dry run of approving them all; the
+    rejected ones (``?show=rejected``)."""
+
+    template_name = "scim_portal/portal/held.html"
+    tab = "held"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
+        show = "rejected" if request.GET.get("show") == "rejected" else "held"
+        if show == "held":
+            rows = safety.held(self.connection)
+        else:
+            rows = Removal.objects.filter(
+                connection=self.connection, state=RemovalState.REJECTED
+            ).order_by("-decided_at", "-pk")
+        page = Paginator(rows.select_related("decided_by"), HELD_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        with_people(self.connection, list(page))
+        newest = safety.held(self.connection).aggregate(newest=Max("pk"))["newest"]
+        return self.render(
+            page=page,
+            show=show,
+            preview=safety.preview_approval(self.connection, through=newest),
+            through=newest,
+            rejected_count=Removal.objects.filter(
+                connection=self.connection, state=RemovalState.REJECTED
+            ).count(),
+        )
+
+
+class HeldDecideView(PortalView):
+    """The confirmation step: GET shows what approving (or rejecting) a selection — or
+    every removal held up to ``through`` — changes; POST decides exactly that."""
+
+    permission = permissions.DELETE
+    template_name = "scim_portal/portal/held_confirm.html"
+    tab = "held"
+
+    def selection(self, data: Any) -> tuple[str, list[int] | None, int | None] | None:
+        """``(decision, ids or None for all, through)`` from the query or the form; None
+        when it is not one."""
+        decision = data.get("decision", "")
+        try:
+            ids = [int(value) for value in data.getlist("ids")]
+            through = int(data["through"]) if data.get("through") else None
+        except ValueError:
+            return None
+        if decision not in DECISIONS or len(ids) > HELD_PAGE_SIZE:
+            return None
+        if data.get("all") == "1":
+            return (decision, None, through) if through is not None else None
+        return decision, ids, None
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
+        chosen = self.selection(request.GET)
+        if chosen is None:
+            return HttpResponseBadRequest("Choose approve or reject, and which removals.")
+        decision, ids, through = chosen
+        if ids == []:
+            messages.warning(request, "Select at least one removal first.")
+            return HttpResponseRedirect(self.url("held", self.connection.pk))
+        removals = list(safety.held(self.connection, ids, through=through)[:HELD_PAGE_SIZE])
+        return self.render(
+            decision=decision,
+            ids=ids,
+            through=through,
+            removals=with_people(self.connection, removals),
+            preview=safety.preview_approval(self.connection, ids, through=through),
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.require(permissions.DELETE)
+        assert self.connection is not None
+        chosen = self.selection(request.POST)
+        if chosen is None or chosen[1] == []:
+            return HttpResponseBadRequest("Choose approve or reject, and which removals.")
+        decision, ids, through = chosen
+        done = safety.decide(
+            self.connection, DECISIONS[decision], ids, through=through, actor=self.actor
+        )
+        if not done.removals:
+            messages.warning(
+                request, "Nothing was decided: those removals were decided or withdrawn meanwhile."
+            )
+        elif decision == "approve":
+            messages.success(request, approved_message(done))
+        else:
+            messages.success(
+                request,
+                f"Rejected {removals_text(done.removals)}: those people keep their access to "
+                f"{self.account}, although the identity provider removed them.",
+            )
+        return HttpResponseRedirect(self.url("held", self.connection.pk))
+
+
+def removals_text(count: int) -> str:
+    return plural(count, "removal")
+
+
+def approved_message(done: Effects) -> str:
+    """What an approval changed, in words."""
+    parts = [
+        f"{plural(done.memberships_deactivated, 'membership')} deactivated",
+        f"{done.memberships_removed} removed",
+        f"{plural(done.host_users_deactivated, 'account')} deactivated",
+    ]
+    if done.unlinked:
+        parts.append(f"{done.unlinked} linked to nobody here")
+    return f"Approved {removals_text(done.removals)}: {', '.join(parts)}."
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class DeletedUsersView(PortalView):
+    """Deleted users kept restorable, newest first."""
+
+    template_name = "scim_portal/portal/deleted.html"
+    tab = "deleted"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
+        copies = safety.restorable(self.connection).select_related("host_user")
+        page = Paginator(copies, DELETED_PAGE_SIZE).get_page(request.GET.get("page"))
+        return self.render(page=page)
+
+
+class RestoreView(PortalView):
+    """Restore one deleted user (POST)."""
+
+    def post(self, request: HttpRequest, user_id: Any) -> HttpResponse:
+        self.require(permissions.DELETE)
+        assert self.connection is not None
+        try:
+            user = safety.restore(self.connection, user_id, actor=self.actor)
+        except ResourceNotFound:
+            messages.error(
+                request, "This deleted user can no longer be restored: its grace period is over."
+            )
+        except safety.CannotRestore as exc:
+            messages.error(request, str(exc))
+        else:
+            groups = user.directory_groups.count()
+            messages.success(request, f"Restored {user.user_name} with {plural(groups, 'group')}.")
+        return HttpResponseRedirect(self.url("deleted", self.connection.pk))
