@@ -5,6 +5,15 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from . import docs, views, webhooks
+from .safety import (
+    DeletedUsersView,
+    DeletionPreviewView,
+    HeldApproveView,
+    HeldPreviewView,
+    HeldRejectView,
+    HeldView,
+    RestoreView,
+)
 
 app_name = "api"
 
@@ -32,6 +41,14 @@ urlpatterns = [
     path(connection + "users/", views.DirectoryUsersView.as_view(), name="users"),
     path(connection + "groups/", views.DirectoryGroupsView.as_view(), name="groups"),
     path(connection + "events/", views.EventsView.as_view(), name="events"),
+    # The brake: held removals and their dry run, deleted users, the deletion dry run.
+    path(connection + "held/", HeldView.as_view(), name="held"),
+    path(connection + "held/preview/", HeldPreviewView.as_view(), name="held-preview"),
+    path(connection + "held/approve/", HeldApproveView.as_view(), name="held-approve"),
+    path(connection + "held/reject/", HeldRejectView.as_view(), name="held-reject"),
+    path(connection + "deleted/", DeletedUsersView.as_view(), name="deleted"),
+    path(connection + "deleted/<uuid:user_id>/restore/", RestoreView.as_view(), name="restore"),
+    path(connection + "deletion-preview/", DeletionPreviewView.as_view(), name="deletion-preview"),
     path(account + "domains/", views.DomainsView.as_view(), name="domains"),
     path(domain, views.DomainDetailView.as_view(), name="domain"),
     path(domain + "verify/", views.DomainVerifyView.as_view(), name="domain-verify"),

@@ -1,0 +1,290 @@
+"""The brake in the management API: removals held for review with the dry run of
+approving them, deciding them, deleted users kept restorable, and the dry run of
+deleting a connection — the same numbers the Provisioning tab shows.
+
+Reading needs ``read`` provisioning (or an environment key); approving, rejecting and
+restoring need ``delete``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import permissions
+from ..models import DeletedUser, Removal, RemovalState
+from ..provisioning import safety
+from ..provisioning.connections import deletion_preview
+from ..provisioning.exceptions import ResourceNotFound
+from .pagination import IdCursorPagination
+from .serializers import DirectoryUserSerializer
+from .views import AccountView, extend_schema
+
+#: Removal ids one decision may name (more: decide them all, or in several calls).
+MAX_IDS = 1000
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class EffectsSerializer(serializers.Serializer):
+    removals = serializers.IntegerField(help_text="Removals decided (or to decide).")
+    deactivations = serializers.IntegerField()
+    deletions = serializers.IntegerField()
+    memberships_deactivated = serializers.IntegerField()
+    memberships_removed = serializers.IntegerField(
+        help_text="Memberships removed (the deprovision policy “remove”)."
+    )
+    host_users_deactivated = serializers.IntegerField(
+        help_text="Accounts this connection manages that lose their last active membership."
+    )
+    unlinked = serializers.IntegerField(help_text="People linked to nobody: nothing changes.")
+
+
+class RemovalSerializer(serializers.ModelSerializer):
+    # Strings, not enums: enums named kind and state would collide with the credentials'.
+    kind = serializers.CharField(read_only=True, help_text="deactivate or delete.")
+    state = serializers.CharField(
+        read_only=True, help_text="held, rejected, approved, applied or superseded."
+    )
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Removal
+        fields = [
+            "id", "user_id", "user_name", "kind", "state", "reason", "at", "decided_at",
+            "decided_by",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_decided_by(self, removal: Removal) -> str | None:
+        person = removal.decided_by
+        return person.get_username() if person is not None else None
+
+
+class HeldPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RemovalSerializer(many=True)
+    preview = EffectsSerializer(help_text="What approving every held removal would change.")
+    through = serializers.IntegerField(
+        allow_null=True,
+        help_text="The newest held removal the preview counts: pass it to approve or reject "
+        "to decide exactly what it counted.",
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=MAX_IDS,
+        help_text="Removal ids; absent: every held removal.",
+    )
+    through = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Only removals up to this id (the `through` of a preview).",
+    )
+
+
+class DeletedUserSerializer(serializers.ModelSerializer):
+    group_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeletedUser
+        fields = [
+            "id", "user_name", "display_name", "email", "external_id", "active", "role",
+            "host_user", "group_count", "deleted_at", "purge_after",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_group_count(self, copy: DeletedUser) -> int:
+        return len(copy.groups)
+
+
+class HostEffectsSerializer(serializers.Serializer):
+    memberships_deactivated = serializers.IntegerField()
+    memberships_removed = serializers.IntegerField()
+    host_users_deactivated = serializers.IntegerField()
+
+
+class DeletionPreviewSerializer(serializers.Serializer):
+    users = serializers.IntegerField(help_text="Directory users deleted.")
+    groups = serializers.IntegerField(help_text="Directory groups deleted.")
+    deleted_users = serializers.IntegerField(help_text="Deleted users no longer restorable.")
+    held_removals = serializers.IntegerField(help_text="Removals held for review.")
+    credentials = serializers.IntegerField(help_text="Credentials revoked.")
+    remove_directory = HostEffectsSerializer(
+        help_text="In the host, with remove_directory=true (the default)."
+    )
+    keep_directory = HostEffectsSerializer(help_text="In the host, with remove_directory=false.")
+
+
+def _ids(request: Request) -> list[int] | None:
+    """``?ids=1,2`` or ``?ids=1&ids=2`` (None when absent: every held removal)."""
+    values = [part for raw in request.query_params.getlist("ids") for part in raw.split(",")]
+    if not values:
+        return None
+    try:
+        ids = [int(value) for value in values if value.strip()]
+    except ValueError:
+        raise ApiValidationError({"ids": "Removal ids are whole numbers."}) from None
+    if len(ids) > MAX_IDS:
+        raise ApiValidationError({"ids": f"At most {MAX_IDS} at once."})
+    return ids
+
+
+class HeldView(AccountView, generics.GenericAPIView):
+    pagination_class = IdCursorPagination
+    serializer_class = RemovalSerializer
+
+    @extend_schema(
+        summary="Removals held for review",
+        description="The removals the brake holds (or, with ?state=rejected, those an admin "
+        "rejected), oldest first, with `preview`: what approving every held one would change "
+        "in the host.",
+        parameters=[
+            OpenApiParameter("state", OpenApiTypes.STR, enum=["held", "rejected"]),
+        ],
+        responses=HeldPageSerializer,
+    )
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        state = request.query_params.get("state", "held")
+        if state not in {"held", "rejected"}:
+            raise ApiValidationError({"state": "Use held or rejected."})
+        rows = Removal.objects.filter(connection=connection, state=state).select_related(
+            "decided_by"
+        )
+        page = self.paginate_queryset(rows)
+        response = self.get_paginated_response(RemovalSerializer(page, many=True).data)
+        through = safety.held(connection).aggregate(newest=Max("pk"))["newest"]
+        response.data["preview"] = safety.preview_approval(connection, through=through).as_json()
+        response.data["through"] = through
+        return response
+
+
+class HeldPreviewView(AccountView):
+    @extend_schema(
+        summary="Dry run of approving held removals",
+        description="Exactly what approving these removals (all held ones without ?ids=) would "
+        "change in the host; nothing is written.",
+        parameters=[
+            OpenApiParameter("ids", OpenApiTypes.STR, description="Removal ids, comma-separated."),
+            OpenApiParameter("through", OpenApiTypes.INT, description="Only up to this id."),
+        ],
+        responses=EffectsSerializer,
+    )
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        through = request.query_params.get("through")
+        if through is not None and not through.isdigit():
+            raise ApiValidationError({"through": "A removal id."})
+        effects = safety.preview_approval(
+            connection, _ids(request), through=int(through) if through else None
+        )
+        return Response(effects.as_json())
+
+
+class HeldDecideView(AccountView):
+    write_permission = {"POST": permissions.DELETE}
+    #: Set per URL: approve or reject.
+    decision: RemovalState = RemovalState.APPROVED
+
+    def post(self, request: Request, account: str, connection_id: str) -> Response:
+        connection = self.get_connection()
+        body = DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        done = safety.decide(
+            connection,
+            self.decision,
+            body.validated_data.get("ids"),
+            through=body.validated_data.get("through"),
+            actor=self.actor,
+        )
+        return Response(done.as_json())
+
+
+class HeldApproveView(HeldDecideView):
+    decision = RemovalState.APPROVED
+
+    @extend_schema(
+        summary="Approve held removals",
+        description="Their host effects happen now, in one transaction. Without `ids`, every "
+        "held removal (up to `through` when given). Answers what changed.",
+        request=DecisionSerializer,
+        responses=EffectsSerializer,
+    )
+    def post(self, request: Request, account: str, connection_id: str) -> Response:
+        return super().post(request, account, connection_id)
+
+
+class HeldRejectView(HeldDecideView):
+    decision = RemovalState.REJECTED
+
+    @extend_schema(
+        summary="Reject held removals",
+        description="The people stay active in the host, diverging from the directory. "
+        "Without `ids`, every held removal (up to `through`). Answers how many were rejected "
+        "(nothing changes in the host).",
+        request=DecisionSerializer,
+        responses=EffectsSerializer,
+    )
+    def post(self, request: Request, account: str, connection_id: str) -> Response:
+        return super().post(request, account, connection_id)
+
+
+class DeletedUsersView(AccountView, generics.GenericAPIView):
+    pagination_class = IdCursorPagination
+    serializer_class = DeletedUserSerializer
+
+    @extend_schema(summary="Deleted users that can be restored")
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        page = self.paginate_queryset(safety.restorable(self.get_connection()))
+        return self.get_paginated_response(DeletedUserSerializer(page, many=True).data)
+
+
+class RestoreView(AccountView):
+    write_permission = {"POST": permissions.DELETE}
+
+    @extend_schema(
+        summary="Restore a deleted user",
+        description="Its directory entry (same id), groups, role and host membership come back "
+        "as they were. 404 past the grace period; 409 when the identity provider has since "
+        "created the same userName, or linked its person again.",
+        request=None,
+        responses=DirectoryUserSerializer,
+    )
+    def post(self, request: Request, account: str, connection_id: str, user_id: Any) -> Response:
+        connection = self.get_connection()
+        try:
+            user = safety.restore(connection, user_id, actor=self.actor)
+        except ResourceNotFound as exc:
+            raise Http404(str(exc)) from exc
+        except safety.CannotRestore as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(DirectoryUserSerializer(user).data)
+
+
+class DeletionPreviewView(AccountView):
+    @extend_schema(
+        summary="Dry run of deleting a connection",
+        description="Exactly what deleting the connection would change, in the directory and, "
+        "for both values of remove_directory, in the host; nothing is written.",
+        responses=DeletionPreviewSerializer,
+    )
+    def get(self, request: Request, account: str, connection_id: str) -> Response:
+        return Response(deletion_preview(self.get_connection()))
