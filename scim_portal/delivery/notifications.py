@@ -1,5 +1,6 @@
 """Emails to people about conditions that need them: a credential about to expire, a
-connection failing or gone silent, deliveries to a webhook endpoint failing.
+connection failing or gone silent, removals held by the brake, deliveries to a webhook
+endpoint failing.
 
 The sweep (``tasks.sweep``, every ``SWEEP_INTERVAL_SECONDS`` on the workers) calls
 :func:`send_due`. It reads every condition in a handful of statements whatever the
@@ -9,7 +10,8 @@ that key is inserted in the transaction that sends, so two workers sweeping at o
 send it once, and a condition that clears and comes back (a new start) is told again.
 
 Who is told: the people holding the read permission on the condition's account through
-django-guardian (directly or through a group), active, with an email address, who have
+django-guardian (directly or through a group) — the delete permission for removals the
+brake holds, since only they can decide them — active, with an email address, who have
 not opted out of that kind for that account (:class:`~scim_portal.models.
 NotificationOptOut`, set on the Provisioning tab's Notifications page). The vendor
 (``settings.ADMINS``, through ``mail_admins``) is told of every failing endpoint.
@@ -30,7 +32,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -47,6 +49,8 @@ from ..models import (
     NotificationKind,
     NotificationOptOut,
     NotificationSent,
+    Removal,
+    RemovalState,
     RequestLog,
     WebhookEndpoint,
 )
@@ -75,6 +79,8 @@ class Condition:
     account: Any
     context: dict[str, Any] = field(default_factory=dict)
     tell_vendor: bool = False
+    #: Who of the account is told: the holders of this permission.
+    permission: str = permissions.READ
 
 
 def send_due() -> int:
@@ -83,13 +89,14 @@ def send_due() -> int:
     conditions = [
         *_expiring_credentials(now),
         *_connection_conditions(now),
+        *_held_removals(),
         *_failing_endpoints(now),
     ]
     conditions = _not_yet_told(conditions)
     if not conditions:
         return 0
     accounts = {c.account.pk: c.account for c in conditions if c.account is not None}
-    readers = _readers(accounts)
+    holders = _holders_of(accounts)
     opted_out = set(
         NotificationOptOut.objects.filter(account_id__in=accounts).values_list(
             "user_id", "account_id", "kind"
@@ -98,7 +105,11 @@ def send_due() -> int:
     sent = 0
     with mail.get_connection() as connection:
         for condition in conditions:
-            people = [] if condition.account is None else readers.get(condition.account.pk, [])
+            people = (
+                []
+                if condition.account is None
+                else holders.get((condition.account.pk, condition.permission), [])
+            )
             people = [
                 person
                 for person in people
@@ -253,6 +264,55 @@ def _end_of(credential: Credential) -> datetime | None:
     return min(ends) if ends else None
 
 
+def _held_removals() -> Iterator[Condition]:
+    """Connections whose brake holds removals, from one statement: told to the people
+    who may decide them, once per hold episode. An episode begins with the first removal
+    held (the key); it goes on while removals stay held, even when some of the first
+    are decided meanwhile, so a removal held before the last email of the connection
+    does not start a new one (one more statement, only when something is held)."""
+    held = Removal.objects.filter(connection=OuterRef("pk"), state=RemovalState.HELD)
+    first = held.order_by("at", "pk")
+    count = held.order_by().values("connection").annotate(n=Count("*")).values("n")
+    candidates = list(
+        Connection.objects.filter(deleting_since__isnull=True)
+        .annotate(first_held_at=Subquery(first.values("at")[:1]))
+        .filter(first_held_at__isnull=False)
+        .annotate(
+            held_reason=Subquery(first.values("reason")[:1]),
+            held_count=Subquery(count, output_field=IntegerField()),
+        )
+        .select_related("account")
+        .order_by()
+    )
+    if not candidates:
+        return
+    told = NotificationSent.objects.filter(
+        kind=NotificationKind.REMOVALS_HELD,
+        created_at__gte=min(connection.first_held_at for connection in candidates),
+    ).values_list("key", "created_at")
+    last_told: dict[str, datetime] = {}
+    for key, at in told:
+        prefix = key.rsplit(":held:", 1)[0]
+        last_told[prefix] = max(at, last_told.get(prefix, at))
+    for connection in candidates:
+        prefix = f"connection:{connection.pk}"
+        if last_told.get(prefix, connection.first_held_at) > connection.first_held_at:
+            continue  # told during this episode already
+        yield Condition(
+            NotificationKind.REMOVALS_HELD,
+            f"{prefix}:held:{connection.first_held_at.isoformat()}",
+            connection.account,
+            {
+                "connection": connection,
+                "held_count": connection.held_count,
+                "first_held_at": connection.first_held_at,
+                "reason": connection.held_reason,
+                "held_url": _absolute(_portal_path(connection.account, connection, "held")),
+            },
+            permission=permissions.DELETE,
+        )
+
+
 def _failing_endpoints(now: datetime) -> Iterator[Condition]:
     failing = WebhookEndpoint.objects.filter(
         failing_since__lte=now - DELIVERIES_FAILING_NOTICE_AFTER,
@@ -292,49 +352,59 @@ def _not_yet_told(conditions: list[Condition]) -> list[Condition]:
 # Who is told
 
 
-def _readers(accounts: dict[Any, Any]) -> dict[Any, list[Any]]:
-    """The active people with an email address who hold the read permission on each of
-    ``accounts`` (by primary key) as a guardian object permission, directly or through a
-    group: three statements for any number of accounts."""
+#: The permissions whose holders are told something.
+TOLD = (permissions.READ, permissions.DELETE)
+
+
+def _holders_of(accounts: dict[Any, Any]) -> dict[tuple[Any, str], list[Any]]:
+    """The active people with an email address who hold the read, or the delete,
+    permission on each of ``accounts`` (by primary key) as a guardian object
+    permission, directly or through a group, by ``(account pk, codename)``: three
+    statements for any number of accounts."""
     if not accounts:
         return {}
     model = get_account_model()
     content_type = ContentType.objects.get_for_model(model)
-    holders: dict[Any, set[Any]] = defaultdict(set)
-    for user_id, account_id in _holders(
+    holders: dict[Any, set[tuple[Any, str]]] = defaultdict(set)
+    for user_id, account_id, codename in _holders(
         get_user_obj_perms_model(model), "user", content_type, accounts
     ):
-        holders[user_id].add(account_id)
-    for user_id, account_id in _holders(
+        holders[user_id].add((account_id, codename))
+    for user_id, account_id, codename in _holders(
         get_group_obj_perms_model(model), "group__user", content_type, accounts
     ):
-        holders[user_id].add(account_id)
-    readers: dict[Any, list[Any]] = defaultdict(list)
+        holders[user_id].add((account_id, codename))
+    found: dict[tuple[Any, str], list[Any]] = defaultdict(list)
     people = get_user_model()._default_manager.filter(pk__in=holders, is_active=True)
     for person in people.exclude(email="").order_by("pk"):
-        for account_id in holders[person.pk]:
-            readers[account_id].append(person)
-    return readers
+        for held in sorted(holders[person.pk], key=str):
+            found[held].append(person)
+    return found
 
 
 def _holders(
     model: Any, user: str, content_type: ContentType, accounts: dict[Any, Any]
-) -> Iterable[tuple[Any, Any]]:
-    """``(user id, account pk)`` of ``model``'s read permissions on ``accounts``."""
+) -> Iterable[tuple[Any, Any, str]]:
+    """``(user id, account pk, codename)`` of ``model``'s permissions of :data:`TOLD` on
+    ``accounts``."""
     rows = model.objects.filter(
-        permission__content_type=content_type, permission__codename=permissions.READ
+        permission__content_type=content_type, permission__codename__in=TOLD
     )
     if model.objects.is_generic():
         by_text = {str(pk): pk for pk in accounts}
         found = rows.filter(content_type=content_type, object_pk__in=list(by_text))
-        for user_id, object_pk in found.values_list(user, "object_pk"):
+        for user_id, object_pk, codename in found.values_list(
+            user, "object_pk", "permission__codename"
+        ):
             if user_id is not None:
-                yield user_id, by_text[object_pk]
+                yield user_id, by_text[object_pk], codename
     else:
         found = rows.filter(content_object__in=list(accounts))
         yield from (
-            (user_id, pk)
-            for user_id, pk in found.values_list(user, "content_object")
+            (user_id, pk, codename)
+            for user_id, pk, codename in found.values_list(
+                user, "content_object", "permission__codename"
+            )
             if user_id is not None
         )
 
@@ -397,6 +467,7 @@ def _render(condition: Condition, person: Any) -> tuple[str, str, str]:
         "account": condition.account,
         "recipient": person,
         "for_vendor": person is None,
+        "for_deciders": condition.permission == permissions.DELETE,
         "site_url": app_settings.PUBLIC_URL or "",
         "settings_url": (
             _absolute(_portal_path(condition.account))

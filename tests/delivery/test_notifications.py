@@ -24,7 +24,13 @@ from scim_portal.models import (
     RequestLog,
     WebhookEndpoint,
 )
-from scim_portal.provisioning import create_connection, issue_credential, revoke_credential
+from scim_portal.provisioning import (
+    create_connection,
+    directory,
+    issue_credential,
+    revoke_credential,
+    safety,
+)
 from tests.conftest import grant
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -375,3 +381,100 @@ def test_names_are_escaped_in_html_and_plain_in_text(people):
     assert message.subject == 'SCIM connection “Ops & <b>"Okta"</b>” is failing'
     assert 'The SCIM connection "Ops & <b>"Okta"</b>"' in message.body
     assert "<strong>Ops &amp; &lt;b&gt;&quot;Okta&quot;&lt;/b&gt;</strong>" in html_of(message)
+
+
+# Removals held by the brake
+
+
+@pytest.fixture
+def deciders(people):
+    """People who may decide acme's removals (the delete permission), directly and through a
+    group, one of whom opted out of these emails."""
+    acme = people["acme"]
+    role = Group.objects.create(name="acme provisioning admins")
+    assign_perm(permissions.perm_name(permissions.DELETE), role, acme)
+    grouped = UserFactory(username="admins")
+    grouped.groups.add(role)
+    quiet = grant(UserFactory(username="quiet"), acme, permissions.READ, permissions.DELETE)
+    NotificationOptOut.objects.create(user=quiet, account=acme, kind=NotificationKind.REMOVALS_HELD)
+    return {
+        "decider": grant(UserFactory(username="decider"), acme, permissions.DELETE),
+        "grouped_decider": grouped,
+        "quiet": quiet,
+    }
+
+
+def braked(account, name="Entra", size=20):
+    """A connection of ``account`` with ``size`` people whose brake (5%, at least 2) holds
+    every removal after the first."""
+    connection, _ = create_connection(account=account, name=name, provider="entra")
+    directory.update_connection_settings(connection, brake_percent=5, brake_minimum=2)
+    people = [
+        directory.create_user(connection, {"userName": f"{name}-{n}@example.com"})
+        for n in range(size)
+    ]
+    return connection, people
+
+
+def deactivate(connection, *people):
+    for person in people:
+        directory.update_user(connection, person.pk, lambda u: {**u.attributes, "active": False})
+
+
+DECIDERS = ["admins@example.com", "decider@example.com"]
+
+
+def test_held_removals_are_told_once_to_the_people_who_may_decide_them(people, deciders):
+    connection, directory_people = braked(people["acme"])
+    deactivate(connection, *directory_people[:4])
+    assert safety.held(connection).count() == 3
+
+    assert notifications.send_due() == 2
+
+    assert recipients() == DECIDERS  # not the readers, not who opted out
+    message = mail.outbox[0]
+    assert message.subject == "3 removals are held for review on SCIM connection “Entra”"
+    for body in (message.body, html_of(message)):
+        assert f"https://saas.example.test/provisioning/acme/{connection.pk}/held/" in body
+        assert "2 people removed within an hour" in body
+        assert "may approve removals in the SCIM provisioning of" in body
+        assert SETTINGS_URL in body
+    sent = NotificationSent.objects.get(kind=NotificationKind.REMOVALS_HELD)
+    assert sent.key.startswith(f"connection:{connection.pk}:held:") and sent.recipients == 2
+    assert notifications.send_due() == 0
+
+
+def test_one_hold_episode_is_told_once_until_nothing_is_held(people, deciders):
+    connection, directory_people = braked(people["acme"])
+    deactivate(connection, *directory_people[:3])
+    assert notifications.send_due() == 2
+
+    deactivate(connection, *directory_people[3:6])  # more held: the same episode
+    assert notifications.send_due() == 0
+    safety.approve(connection, [safety.held(connection).first().pk])  # its first decided
+    assert notifications.send_due() == 0
+    safety.reject(connection)  # nothing held: the episode is over
+    assert notifications.send_due() == 0
+
+    deactivate(connection, directory_people[6])  # the brake holds again: a new episode
+    assert safety.held(connection).count() == 1
+    assert notifications.send_due() == 2
+    assert mail.outbox[-1].subject == "1 removal is held for review on SCIM connection “Entra”"
+    assert NotificationSent.objects.filter(kind=NotificationKind.REMOVALS_HELD).count() == 2
+
+
+def test_the_sweep_costs_the_same_for_held_removals_on_1_and_20_connections(people, deciders):
+    connection, directory_people = braked(people["acme"], size=5)
+    deactivate(connection, *directory_people[:3])
+    notifications.send_due()
+    assert len(mail.outbox) == 2
+    one = sweep_queries()
+
+    for n in range(19):
+        account = OrganizationFactory()
+        grant(UserFactory(), account, permissions.DELETE)
+        connection, directory_people = braked(account, name=f"more{n}", size=5)
+        deactivate(connection, *directory_people[:3])
+    notifications.send_due()
+    assert len(mail.outbox) == 2 + 19
+    assert sweep_queries() == one <= 7
