@@ -130,6 +130,9 @@ class ConnectionChangeForm(forms.ModelForm):
             "deprovision_policy",
             "out_of_domain_policy",
             "default_role",
+            "brake_enabled",
+            "brake_percent",
+            "brake_minimum",
         ]
 
 
@@ -854,5 +857,6 @@ class AccountDomainAdmin(admin.ModelAdmin):
                     self.message_user(request, f"{where}: was already verified.", messages.INFO)
 
 
-# Webhook endpoints and the delivery log (registered on import; they use admin_page above).
-from . import admin_webhooks  # noqa: E402,F401
+# Webhook endpoints and the delivery log; the brake's removals and the deleted users kept
+# restorable (registered on import; they use admin_page and ReadOnlyAdmin above).
+from . import admin_safety, admin_webhooks  # noqa: E402,F401
