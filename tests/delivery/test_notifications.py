@@ -478,3 +478,14 @@ def test_the_sweep_costs_the_same_for_held_removals_on_1_and_20_connections(peop
     notifications.send_due()
     assert len(mail.outbox) == 2 + 19
     assert sweep_queries() == one <= 7
+
+
+def test_two_workers_reading_the_same_hold_tell_it_once(people, deciders):
+    connection, directory_people = braked(people["acme"])
+    deactivate(connection, *directory_people[:3])
+    # Both workers read the condition before either told it: the same key.
+    [first], [second] = notifications._held_removals(), notifications._held_removals()
+
+    assert notifications.tell(first, [deciders["decider"]]) == 1
+    assert notifications.tell(second, [deciders["decider"]]) == 0
+    assert len(mail.outbox) == 1
