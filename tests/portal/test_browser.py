@@ -176,7 +176,7 @@ def test_admin_goes_from_login_to_a_working_connection_and_back(browser, site):
     assert scim(f"{scim_url}/Users", f"Bearer {first_token}") == 401
     assert scim(f"{scim_url}/Users", basic_auth(username, password)) == 200
 
-    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("link", name="Delete", exact=True).click()
     expect(page.get_by_label("Also remove all users and groups")).to_be_checked()
     expect(page.get_by_text("1 user")).to_be_visible()
     shot(page, "delete")
@@ -225,7 +225,7 @@ def test_entra_gets_client_credentials_and_the_auditor_reads_only(browser, site)
     expect(page.get_by_role("link", name="New connection")).to_have_count(0)
     shot(page, "connections")
     page.get_by_role("link", name="Entra ID").click()
-    expect(page.get_by_role("link", name="Delete")).to_have_count(0)
+    expect(page.get_by_role("link", name="Delete", exact=True)).to_have_count(0)
     tab(page, "Credentials").click()
     expect(page.get_by_role("link", name=re.compile("Revoke"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("Issue"))).to_have_count(0)
