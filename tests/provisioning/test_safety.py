@@ -1,0 +1,277 @@
+"""The brake on mass removals, deciding what it held, and restoring deleted users, through
+the SCIM endpoint the way identity providers drive them."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from scim_portal.models import (
+    DeletedUser,
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    GroupMembership,
+    ProvisioningEvent,
+    Removal,
+)
+from scim_portal.provisioning import directory, prune, safety
+from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.exceptions import ResourceNotFound
+from tests.factories import UserFactory
+from tests.testapp.models import OrganizationMembership
+
+pytestmark = pytest.mark.django_db
+
+OFF = {"op": "replace", "path": "active", "value": False}
+ON = {"op": "replace", "path": "active", "value": True}
+
+
+def people(scim, count, prefix="p"):
+    return [
+        scim.create_user(
+            f"{prefix}{n}@example.com",
+            emails=[{"value": f"{prefix}{n}@example.com", "primary": True, "type": "work"}],
+        )["id"]
+        for n in range(count)
+    ]
+
+
+def host_of(user_id):
+    return DirectoryUser.objects.select_related("host_user").get(pk=user_id).host_user
+
+
+def member(scim, user_id):
+    return OrganizationMembership.objects.get(
+        organization=scim.connection.account, user=host_of(user_id)
+    )
+
+
+def small_brake(scim, percent=10, minimum=3):
+    directory.update_connection_settings(
+        scim.connection, brake_percent=percent, brake_minimum=minimum
+    )
+
+
+def deactivate(scim, user_ids):
+    for user_id in user_ids:
+        assert scim.patch_ops(f"/Users/{user_id}", OFF).status_code == 200
+
+
+def test_the_brake_holds_removals_past_the_threshold_and_the_idp_still_gets_success(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 40)
+    # 10% of 40 is 4: the first four deactivations go through, the fifth is held.
+    deactivate(scim, ids[:8])
+    applied, held = ids[:4], ids[4:8]
+    assert all(not member(scim, user_id).is_active for user_id in applied)
+    assert all(not host_of(user_id).is_active for user_id in applied)
+    assert all(member(scim, user_id).is_active for user_id in held)
+    assert all(host_of(user_id).is_active for user_id in held)
+    # The directory records what the IdP said: the held people answer inactive.
+    for user_id in held:
+        assert scim.get(f"/Users/{user_id}").json()["active"] is False
+    rows = list(safety.held(scim.connection))
+    assert [str(row.user_id) for row in rows] == held
+    assert "more than 10%" in rows[0].reason
+    assert (
+        ProvisioningEvent.objects.filter(
+            connection_id=scim.connection.pk, type="user.removal_held"
+        ).count()
+        == 4
+    )
+
+
+def test_below_the_minimum_the_brake_never_holds(scim):
+    small_brake(scim, percent=10, minimum=25)
+    ids = people(scim, 30)
+    deactivate(scim, ids[:24])
+    assert not safety.held(scim.connection).exists()
+    assert all(not member(scim, user_id).is_active for user_id in ids[:24])
+
+
+def test_a_brake_turned_off_holds_nothing(scim):
+    small_brake(scim, percent=1, minimum=1)
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    ids = people(scim, 5)
+    deactivate(scim, ids)
+    assert not safety.held(scim.connection).exists()
+    assert all(not member(scim, user_id).is_active for user_id in ids)
+
+
+def test_removals_older_than_an_hour_no_longer_count(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 30)
+    deactivate(scim, ids[:3])  # 3 of 30: exactly 10%, not more
+    # An hour later those three no longer count: two more are below the minimum of 3.
+    Removal.objects.update(at=timezone.now() - timedelta(minutes=61))
+    deactivate(scim, ids[3:5])
+    assert not safety.held(scim.connection).exists()
+    deactivate(scim, ids[5:6])  # 3 within the hour out of the 27 the hour began with
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[5:6]
+
+
+def test_while_engaged_every_removal_waits_and_approval_applies_them_in_one_call(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])  # the third is past 20% of 10
+    # A deletion of someone else waits too while a removal waits for a decision.
+    assert scim.delete(f"/Users/{ids[9]}").status_code == 204
+    assert scim.get(f"/Users/{ids[9]}").status_code == 404
+    waiting = list(safety.held(scim.connection))
+    assert [row.kind for row in waiting] == ["deactivate", "delete"]
+    deleted_host = DeletedUser.objects.get(pk=ids[9]).host_user
+    assert OrganizationMembership.objects.get(user=deleted_host).is_active
+
+    preview = safety.preview_approval(scim.connection)
+    assert (preview.removals, preview.memberships_deactivated, preview.host_users_deactivated) == (
+        2,
+        2,
+        2,
+    )
+    admin = UserFactory()
+    assert safety.approve(scim.connection, actor=Actor.for_user(admin)) == 2
+    assert not member(scim, ids[2]).is_active
+    assert not OrganizationMembership.objects.get(user=deleted_host).is_active
+    deleted_host.refresh_from_db()
+    assert not deleted_host.is_active
+    approved = ProvisioningEvent.objects.filter(type="user.removal_approved")
+    assert approved.count() == 2
+    assert all(event.actor["username"] == admin.username for event in approved)
+    # Decided: the brake lets the next removal through again (the hour's count allowing).
+    assert not safety.held(scim.connection).exists()
+
+
+def test_a_deletion_after_a_held_deactivation_is_one_decision_about_the_deletion(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    waiting = list(safety.held(scim.connection))
+    assert [(str(row.user_id), row.kind) for row in waiting] == [(ids[0], "delete")]
+
+
+def test_rejection_keeps_people_active_and_their_next_removal_waits_again(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert safety.reject(scim.connection, actor=Actor.for_user(UserFactory())) == 1
+    assert member(scim, ids[0]).is_active
+    row = Removal.objects.get(user_id=ids[0])
+    assert row.state == "rejected"
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    assert Removal.objects.get(user_id=ids[0], state="held").kind == "delete"
+
+
+def test_the_idp_reactivating_a_held_person_settles_the_removal(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert scim.patch_ops(f"/Users/{ids[0]}", ON).status_code == 200
+    assert Removal.objects.get(user_id=ids[0]).state == "superseded"
+    assert member(scim, ids[0]).is_active
+    assert not safety.held(scim.connection).exists()
+
+
+def test_role_and_group_changes_of_held_people_wait_with_their_removal(scim):
+    directory.update_connection_settings(scim.connection, default_role="viewer")
+    ids = people(scim, 4)
+    group = scim.create_group("Editors", ids)
+    directory.set_role_mapping(
+        scim.connection, DirectoryGroup.objects.get(pk=group["id"]), "editor"
+    )
+    assert member(scim, ids[0]).role == "editor"
+    small_brake(scim, percent=10, minimum=1)
+    deactivate(scim, ids[:1])  # held
+    scim.patch_ops(f"/Groups/{group['id']}", {"op": "remove", "path": "members"})
+    assert member(scim, ids[0]).role == "editor"  # waits with the removal
+    assert member(scim, ids[1]).role == "viewer"  # not held: follows at once
+    assert DirectoryUser.objects.get(pk=ids[0]).role == "viewer"  # the directory moved on
+
+
+def test_restore_brings_back_membership_role_and_groups_exactly(scim):
+    directory.update_connection_settings(scim.connection, default_role="viewer")
+    ids = people(scim, 2)
+    editors = scim.create_group("Editors", ids)
+    other = scim.create_group("Other", ids[:1])
+    directory.set_role_mapping(
+        scim.connection, DirectoryGroup.objects.get(pk=editors["id"]), "editor"
+    )
+    directory.update_connection_settings(
+        scim.connection, deprovision_policy="remove", brake_enabled=False
+    )
+    before = scim.get(f"/Users/{ids[0]}").json()
+    host = host_of(ids[0])
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    assert not OrganizationMembership.objects.filter(user=host).exists()
+    host.refresh_from_db()
+    assert not host.is_active
+    # The IdP sees it deleted throughout the grace period.
+    assert scim.get(f"/Users/{ids[0]}").status_code == 404
+    listed = scim.get("/Users", filter=f'userName eq "{before["userName"]}"').json()
+    assert listed["totalResults"] == 0
+
+    restored = safety.restore(scim.connection, ids[0], actor=Actor.for_user(UserFactory()))
+    assert str(restored.pk) == ids[0]
+    again = scim.get(f"/Users/{ids[0]}").json()
+    assert {g["value"] for g in again["groups"]} == {editors["id"], other["id"]}
+    assert again["userName"] == before["userName"]
+    assert again["emails"] == before["emails"]
+    membership = OrganizationMembership.objects.get(user=host)
+    assert (membership.role, membership.is_active) == ("editor", True)
+    host.refresh_from_db()
+    assert host.is_active
+    assert DirectoryUserValue.objects.filter(user_id=ids[0]).exists()
+    assert not DeletedUser.objects.filter(pk=ids[0]).exists()
+    assert ProvisioningEvent.objects.filter(type="user.restored").count() == 1
+
+
+def test_restore_is_refused_when_the_idp_created_the_user_name_again(scim):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    assert scim.delete(f"/Users/{user_id}").status_code == 204
+    scim.create_user("p0@example.com")
+    with pytest.raises(safety.CannotRestore):
+        safety.restore(scim.connection, user_id)
+    assert DeletedUser.objects.filter(pk=user_id).exists()
+
+
+def test_after_the_grace_period_prune_purges_the_kept_row_and_its_values(scim, settings):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    scim.delete(f"/Users/{user_id}")
+    kept = DeletedUser.objects.get(pk=user_id)
+    assert kept.attributes["userName"] == "p0@example.com"
+    prune(now=timezone.now() + timedelta(days=29))
+    assert DeletedUser.objects.filter(pk=user_id).exists()
+    prune(now=timezone.now() + timedelta(days=31))
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
+    with pytest.raises(ResourceNotFound):
+        safety.restore(scim.connection, user_id)
+
+
+def test_restore_cannot_reach_another_connections_deleted_user(scim, other_scim):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    scim.delete(f"/Users/{user_id}")
+    with pytest.raises(ResourceNotFound):
+        safety.restore(other_scim.connection, user_id)
+    assert safety.approve(other_scim.connection) == 0
+    assert User.objects.filter(pk=DeletedUser.objects.get(pk=user_id).host_user_id).exists()
+
+
+def test_a_held_deletion_is_purged_only_after_it_is_decided(scim):
+    small_brake(scim, percent=10, minimum=1)
+    (user_id, _other) = people(scim, 2)
+    scim.delete(f"/Users/{user_id}")
+    assert safety.held(scim.connection).count() == 1
+    prune(now=timezone.now() + timedelta(days=60))
+    assert DeletedUser.objects.filter(pk=user_id).exists()  # still needed to apply it
+    host = DeletedUser.objects.get(pk=user_id).host_user
+    safety.approve(scim.connection)
+    assert not OrganizationMembership.objects.get(user=host).is_active
+    prune(now=timezone.now() + timedelta(days=60))
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
+    assert GroupMembership.objects.count() == 0
