@@ -130,6 +130,9 @@ class ConnectionChangeForm(forms.ModelForm):
             "deprovision_policy",
             "out_of_domain_policy",
             "default_role",
+            "brake_enabled",
+            "brake_percent",
+            "brake_minimum",
         ]
 
 

@@ -83,6 +83,7 @@ def test_change_settings_through_the_service(staff, setup):
     staff.post(f"{ADMIN}/connection/{connection.pk}/change/", {
         "name": "Okta renamed", "link_policy": "always_create", "deprovision_policy": "remove",
         "out_of_domain_policy": "reject", "default_role": "viewer",
+        "brake_enabled": "on", "brake_percent": "20", "brake_minimum": "25",
         "credentials-TOTAL_FORMS": "1", "credentials-INITIAL_FORMS": "1",
         "credentials-MIN_NUM_FORMS": "0", "credentials-MAX_NUM_FORMS": "1000",
         "credentials-0-id": setup["token"].pk, "credentials-0-connection": connection.pk,
@@ -92,6 +93,8 @@ def test_change_settings_through_the_service(staff, setup):
     assert connection.out_of_domain_policy == "reject"
     event = ProvisioningEvent.objects.get(connection=connection, type="connection.updated")
     assert event.changes["out_of_domain_policy"] == {"old": "flag", "new": "reject"}
+    assert event.changes["brake_percent"] == {"old": 10, "new": 20}
+    assert "brake_minimum" not in event.changes
     assert event.actor["via"] == "admin" and event.actor["staff"] is True
     host = setup["user"].host_user
     assert OrganizationMembership.objects.get(user=host).role == "viewer"
