@@ -106,17 +106,24 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     """Why the brake (not engaged yet) holds this removal, or "" when it does not."""
     if not counted:
         return ""
-    recent = Removal.objects.filter(
-        connection=connection, counted=True, at__gte=timezone.now() - WINDOW
-    )
-    if recent.count() + 1 < connection.brake_minimum:
+    since = timezone.now() - WINDOW
+    removals = Removal.objects.filter(connection=connection)
+    if removals.filter(counted=True, at__gte=since).count() + 1 < connection.brake_minimum:
         return ""
     # Near the threshold: count again under the connection's row lock (every directory
     # write takes it to number its events), so removals at once cannot all slip past.
     Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
-    if Removal.objects.filter(connection=connection, state=RemovalState.HELD).exists():
+    if removals.filter(state=RemovalState.HELD).exists():
         return ENGAGED
-    removed = recent.count() + 1
+    # An admin's approval settles what came before it: the rest of a removal they
+    # approved is not held again for the same hour.
+    approved = (
+        removals.filter(state=RemovalState.APPROVED, decided_at__gte=since)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    removed = removals.filter(counted=True, at__gte=max(since, approved or since)).count() + 1
     if removed < connection.brake_minimum:
         return ""
     active = (

@@ -275,3 +275,22 @@ def test_a_held_deletion_is_purged_only_after_it_is_decided(scim):
     prune(now=timezone.now() + timedelta(days=60))
     assert not DeletedUser.objects.filter(pk=user_id).exists()
     assert GroupMembership.objects.count() == 0
+
+
+def test_after_an_approval_the_rest_of_that_removal_is_not_held_again(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])  # the third is held
+    safety.approve(scim.connection)
+    deactivate(scim, ids[3:4])  # counted from the approval: 1, below the minimum
+    assert not safety.held(scim.connection).exists()
+    assert not member(scim, ids[3]).is_active
+
+
+def test_after_a_rejection_the_next_removal_is_held_again(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])
+    safety.reject(scim.connection)
+    deactivate(scim, ids[3:4])
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[3:4]
