@@ -46,6 +46,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.text import slugify
 
 from ..conf import app_settings
 from ..models import (
@@ -165,6 +167,8 @@ class Drift:
 
     def queryset(self, kind: str) -> QuerySet[Any]:
         """Every row of ``kind``, ordered by its key."""
+        if kind not in KINDS:
+            raise ValueError(f"Unknown kind of drift {kind!r}: one of {', '.join(KINDS)}.")
         if kind == HELD:
             return self._removals(RemovalState.HELD)
         if kind == REJECTED:
@@ -176,9 +180,7 @@ class Drift:
             return self._unmanaged()
         if kind == MEMBERSHIP:
             return self._linked().filter(self._membership_q())
-        if kind == ROLE:
-            return self._linked().filter(self._role_q() & ~self._membership_q())
-        raise ValueError(f"Unknown kind of drift {kind!r}: one of {', '.join(KINDS)}.")
+        return self._linked().filter(self._role_q() & ~self._membership_q())
 
     def _member(self, host_user: Any) -> QuerySet[Any, Any]:
         """The host's membership of ``host_user`` (an expression) in the account."""
@@ -289,6 +291,8 @@ class Drift:
         """Up to ``limit`` rows of ``kind`` after the key ``after`` (the start when None).
         ``ValueError`` when ``after`` is not a key of that kind."""
         rows = self.queryset(kind)
+        if kind in HOST_KINDS and self.members is None:
+            return DriftPage([], None)
         key = "pk" if kind in (UNMANAGED, MEMBERSHIP, ROLE) else "user_id"
         if after:
             rows = rows.filter(**{f"{key}__gt": self._key(kind, after)})
@@ -464,6 +468,12 @@ def csv_records(connection: Connection) -> Iterator[list[str]]:
                 "" if row.host_user_id is None else str(row.host_user_id), row.host_username,
                 row.email, row.directory, row.host, row.reason,
             )]  # fmt: skip
+
+
+def csv_filename(connection: Connection) -> str:
+    """The export's file name: the connection's name and the time, in UTC."""
+    name = slugify(connection.name) or "connection"
+    return f"drift-{name}-{timezone.now():%Y%m%d-%H%M}.csv"
 
 
 class _Line:

@@ -88,7 +88,9 @@ def _waiting_state(connection: Connection, user_id: Any) -> str | None:
 
 
 @transaction.atomic
-def reapply(connection: Connection, directory_user_id: Any, *, actor: Actor = SYSTEM) -> None:
+def reapply(
+    connection: Connection, directory_user_id: Any, *, actor: Actor = SYSTEM
+) -> DirectoryUser:
     """Make the host membership of a linked directory user what the directory says:
     ``add(account, host user, role=its role, active=not deactivated)`` through the
     memberships hook; a host user the connection manages follows too (reactivated when
@@ -124,6 +126,7 @@ def reapply(connection: Connection, directory_user_id: Any, *, actor: Actor = SY
             "active": active,
         }
         events.add(EventType.DRIFT_FIXED, "User", user.pk, changes)
+    return user
 
 
 def _active_elsewhere(hook: AccountMemberships, account: Any, host: Any) -> bool:
@@ -160,7 +163,7 @@ def _unmanaged_member(connection: Connection, host_user_id: Any) -> Any:
 
 
 @transaction.atomic
-def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -> None:
+def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -> Any:
     """Deactivate the membership of an unmanaged member of the account (someone no
     directory user stands for, who kept access). Their user account itself is left
     alone: no connection manages it. Staff and superusers are refused."""
@@ -175,6 +178,7 @@ def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor
     with recording(connection, actor) as events:
         changes = {"action": "deactivate", "host_user": host.pk, "name": host.get_username()}
         events.add(EventType.DRIFT_FIXED, "HostUser", host.pk, changes)
+    return host
 
 
 @transaction.atomic
@@ -246,17 +250,18 @@ def adopt(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -
 
 
 @transaction.atomic
-def approve_rejected(connection: Connection, removal_id: Any, *, actor: Actor = SYSTEM) -> None:
+def approve_rejected(connection: Connection, removal_id: Any, *, actor: Actor = SYSTEM) -> Removal:
     """Apply now a removal an admin rejected (a ``rejected`` row): its host effects
     happen and it is marked approved (:func:`.safety.apply_rejected`)."""
     try:
-        rows = Drift(connection).queryset("rejected").filter(pk=removal_id)
-        removal = rows.values_list("user_name", "user_id").first()
+        removal = Drift(connection).queryset("rejected").filter(pk=removal_id).first()
     except (ValidationError, ValueError, TypeError):
         removal = None
     if removal is None:
         raise ResourceNotFound("No rejected removal with this id in this connection.")
-    safety.apply_rejected(connection, [removal_id], actor=actor)
+    safety.apply_rejected(connection, [removal.pk], actor=actor)
     with recording(connection, actor) as events:
-        changes = {"action": "approve", "userName": removal[0]}
-        events.add(EventType.DRIFT_FIXED, "User", removal[1], changes)
+        changes = {"action": "approve", "userName": removal.user_name}
+        events.add(EventType.DRIFT_FIXED, "User", removal.user_id, changes)
+    removal.refresh_from_db()
+    return removal
