@@ -12,7 +12,8 @@ Five kinds of row, each person under one kind only (the first that applies):
 - ``role``: a linked directory user whose host role is not what the host stores for the
   directory's role (``AccountMemberships.stored_role``);
 - ``unmanaged``: an active member of the account linked to no directory user of any of
-  the account's connections.
+  the account's connections (a deleted one whose deletion is held or rejected counts as
+  linked: that person is shown as ``held`` or ``rejected``).
 
 Every count and page is one statement over the directory, the removals and the host's
 memberships (``AccountMemberships.members()``, read inside the SQL): nothing loops over
@@ -189,16 +190,24 @@ class Drift:
 
     def _unmanaged(self) -> QuerySet[Any]:
         assert self.members is not None
+        account = self.account.pk
         linked = DirectoryUser.objects.filter(
-            connection__account_id=self.account.pk,
-            host_link__in=LINKED,
-            host_user=OuterRef("pk"),
+            connection__account_id=account, host_link__in=LINKED, host_user=OuterRef("pk")
         )
+        # Deleted, and the deletion held or rejected: shown as such, not as unmanaged.
+        waiting = Removal.objects.filter(
+            connection_id=OuterRef("connection_id"),
+            state__in=[RemovalState.HELD, RemovalState.REJECTED],
+            user_id=OuterRef("pk"),
+        )
+        deleted = DeletedUser.objects.filter(
+            connection__account_id=account, host_link__in=LINKED, host_user=OuterRef("pk")
+        ).filter(Exists(waiting))
         active = self.members.filter(host_active=True).values("host_user")
         return (
             get_user_model()
             ._default_manager.filter(pk__in=active)
-            .filter(~Exists(linked))
+            .filter(~Exists(linked), ~Exists(deleted))
             .order_by("pk")
         )
 

@@ -44,7 +44,7 @@ from . import safety
 from .adapter import AccountMemberships, get_memberships
 from .documents import locked, save_unique, user_columns, value_rows
 from .domains import verified_owner
-from .drift import LINKED, Drift
+from .drift import LINKED, UNMANAGED, Drift
 from .events import SYSTEM, Actor, recording
 from .exceptions import HostProvisioningFailed, ProvisioningError, ResourceNotFound
 from .ownership import has_membership, is_protected, manages
@@ -158,6 +158,11 @@ def _unmanaged_member(connection: Connection, host_user_id: Any) -> Any:
         raise CannotFix(
             f"{host.get_username()} is linked to {linked.user_name} of "
             f"“{linked.connection.name}”: the directory keeps their membership."
+        )
+    if not Drift(connection).queryset(UNMANAGED).filter(pk=host.pk).exists():
+        raise CannotFix(
+            f"The deletion of {host.get_username()} from the directory waits for review or was "
+            "rejected: decide it there."
         )
     return host
 

@@ -297,3 +297,28 @@ def test_csv_has_every_row_and_defuses_formulas(drift_host):
     contractor = next(r for r in records if r["host_user"] == "contractor")
     assert contractor["email"] == "c@elsewhere.test" and contractor["directory_id"] == ""
     assert "".join(drift.csv_lines(connection)) == out.getvalue()
+
+
+def test_a_rejected_removal_is_moot_once_a_later_one_is_held(drift_host):
+    connection, user = drift_host["connection"], drift_host["users"]["rejected"]
+    directory.delete_user(connection, user.pk)  # the brake holds it: an admin rejected before
+    report = drift.Drift(connection)
+    assert report.counts() == {**COUNTS, "held": 2, "rejected": 0}
+    deleted = next(row for row in report.rows("held") if row.user_name == user.user_name)
+    assert (deleted.directory, deleted.email) == ("deleted", "rejected@acme.test")
+    assert deleted.host_username == "rejected@acme.test"
+    with pytest.raises(reconcile.CannotFix, match="waits for review or was rejected"):
+        reconcile.deactivate_member(connection, user.host_user_id)
+
+
+def test_an_unknown_kind_is_refused(drift_host):
+    with pytest.raises(ValueError, match="Unknown kind"):
+        drift.Drift(drift_host["connection"]).queryset("everything")
+
+
+def test_a_user_whose_activity_the_idp_never_set_is_active(drift_host):
+    connection = drift_host["connection"]
+    unset = [drift_host["users"][name].pk for name in ("lost", "stale", "fine")]
+    DirectoryUser.objects.filter(pk__in=unset).update(active=None)
+    assert drift.Drift(connection).counts() == COUNTS
+    assert everything(connection) == EXPECTED
