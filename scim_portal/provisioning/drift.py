@@ -9,8 +9,8 @@ Five kinds of row, each person under one kind only (the first that applies):
 - ``membership``: a linked directory user whose host membership is missing while the
   directory says active, whose membership's active state is not the directory's, or
   (managed) whose host user is deactivated while the directory says active;
-- ``role``: a linked directory user whose host role is not what the host stores for the
-  directory's role (``AccountMemberships.stored_role``);
+- ``role``: a linked directory user whose active host membership's role is not what
+  the host stores for the directory's role (``AccountMemberships.stored_role``);
 - ``unmanaged``: an active member of the account linked to no directory user of any of
   the account's connections (a deleted one whose deletion is held or rejected counts as
   linked: that person is shown as ``held`` or ``rejected``).
@@ -248,10 +248,12 @@ class Drift:
         return q
 
     def _role_q(self) -> Q:
-        """The host role is not what the host stores for the directory's role (the outer
-        query carries it as ``expected_role``: :meth:`_expected_role`)."""
+        """An active membership's role is not what the host stores for the directory's
+        role (the outer query carries it as ``expected_role``: :meth:`_expected_role`).
+        An inactive one's is not compared: hosts may drop the role of inactive members."""
         host_role = Coalesce(F("host_role"), Value(""), output_field=CharField())
-        other = self._member(OuterRef("host_user_id")).alias(shown=host_role)
+        member = self._member(OuterRef("host_user_id")).filter(host_active=True)
+        other = member.alias(shown=host_role)
         return Q(Exists(other.exclude(shown=OuterRef("expected_role"))))
 
     def _expected_role(self) -> Any:

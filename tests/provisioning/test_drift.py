@@ -322,3 +322,12 @@ def test_a_user_whose_activity_the_idp_never_set_is_active(drift_host):
     DirectoryUser.objects.filter(pk__in=unset).update(active=None)
     assert drift.Drift(connection).counts() == COUNTS
     assert everything(connection) == EXPECTED
+
+
+def test_an_inactive_membership_s_role_is_not_compared(drift_host):
+    fine = drift_host["users"]["fine"]
+    DirectoryUser.objects.filter(pk=fine.pk).update(active=False)
+    OrganizationMembership.objects.filter(user_id=fine.host_user_id).update(
+        is_active=False, role="admin"
+    )
+    assert drift.Drift(drift_host["connection"]).counts() == COUNTS
