@@ -55,7 +55,9 @@ def seed(setup: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     _membership(users["lost"]).delete()
     _membership(users["stale"]).update(is_active=False)
+    # Another role too, shown as a membership row only (as "both" and "locked").
     DirectoryUser.objects.filter(pk=users["gone"].pk).update(active=False)
+    _membership(users["gone"]).update(role="admin")
     _membership(users["promoted"]).update(role="admin")
     # The IdP never said whether "unset" is active (NULL): active, with another role.
     DirectoryUser.objects.filter(pk=users["unset"].pk).update(active=None)
@@ -64,6 +66,7 @@ def seed(setup: dict[str, Any]) -> dict[str, Any]:
     type(users["locked"].host_user).objects.filter(pk=users["locked"].host_user_id).update(
         is_active=False
     )
+    _membership(users["locked"]).update(role="admin")
     # The brake: any removal is held; one is rejected, the other waits (and its role
     # differs too: it is shown as held only).
     connection.brake_minimum, connection.brake_percent = 1, 1

@@ -181,7 +181,7 @@ class Drift:
             return self._unmanaged()
         if kind == MEMBERSHIP:
             return self._linked().filter(self._membership_q())
-        return self._linked().filter(self._role_q() & ~self._membership_q())
+        return self._linked().filter(self._role_q())
 
     def _member(self, host_user: Any) -> QuerySet[Any, Any]:
         """The host's membership of ``host_user`` (an expression) in the account."""
@@ -229,32 +229,45 @@ class Drift:
             .order_by("pk")
         )
 
+    # ``active`` is NULL when the IdP never set it: active. Both are never NULL.
+    SAYS_ACTIVE = Q(active=True) | Q(active__isnull=True)
+    SAYS_INACTIVE = Q(active=False) & Q(active__isnull=False)
+
     def _membership_q(self) -> Q:
         member = self._member(OuterRef("host_user_id"))
-        # Never NULL, so the role kind's NOT of it stays exact (``active`` is NULL when the
-        # IdP never set it: active).
-        says_active = Q(active=True) | Q(active__isnull=True)
-        says_inactive = Q(active=False) & Q(active__isnull=False)
         q = (
-            (~Exists(member) & says_active)
-            | (Exists(member.filter(host_active=True)) & says_inactive)
-            | (Exists(member.filter(host_active=False)) & says_active)
+            (~Exists(member) & self.SAYS_ACTIVE)
+            | (Exists(member.filter(host_active=True)) & self.SAYS_INACTIVE)
+            | (Exists(member.filter(host_active=False)) & self.SAYS_ACTIVE)
         )
-        if _has_field("is_active"):
-            # A host user the connection manages, deactivated though the directory says active.
-            inactive = Q(host_link=HostLink.MANAGED, host_user__is_active=False) & says_active
-            protected = _protected_q("host_user__")
-            q |= inactive & ~protected if protected is not None else inactive
-        return q
+        locked = self._locked_out_q()
+        return q if locked is None else q | locked
+
+    def _locked_out_q(self) -> Q | None:
+        """A host user the connection manages (not staff) is deactivated though the
+        directory says active."""
+        if not _has_field("is_active"):
+            return None
+        q = Q(host_link=HostLink.MANAGED, host_user__is_active=False) & self.SAYS_ACTIVE
+        protected = _protected_q("host_user__")
+        return q if protected is None else q & ~protected
 
     def _role_q(self) -> Q:
-        """An active membership's role is not what the host stores for the directory's
-        role (the outer query carries it as ``expected_role``: :meth:`_expected_role`).
-        An inactive one's is not compared: hosts may drop the role of inactive members."""
+        """The directory says active and the active membership's role is not what the
+        host stores for the directory's role (the outer query carries it as
+        ``expected_role``: :meth:`_expected_role`); not a ``membership`` row.
+
+        With one membership per member (what ``members()`` gives), an active membership
+        and an active directory user make a ``membership`` row only when the host user is
+        locked out: that is all this excludes, so the statement stays one semi-join
+        (no per-row subplans). An inactive membership's role is not compared: hosts may
+        drop the role of inactive members."""
         host_role = Coalesce(F("host_role"), Value(""), output_field=CharField())
         member = self._member(OuterRef("host_user_id")).filter(host_active=True)
-        other = member.alias(shown=host_role)
-        return Q(Exists(other.exclude(shown=OuterRef("expected_role"))))
+        other = member.alias(shown=host_role).exclude(shown=OuterRef("expected_role"))
+        q = Q(Exists(other)) & self.SAYS_ACTIVE
+        locked = self._locked_out_q()
+        return q if locked is None else q & ~locked
 
     def _expected_role(self) -> Any:
         """What the host stores for each directory user's role, as an expression: a

@@ -58,9 +58,9 @@ def test_rows_say_what_the_directory_and_the_host_each_have(drift_host):
             for row in report.rows(kind)}  # fmt: skip
     lost, gone = rows["lost@acme.test"], rows["gone@acme.test"]
     assert (lost.directory, lost.host) == ("active, role —", "no membership")
-    assert (gone.directory, gone.host) == ("deactivated, role —", "active member, role —")
+    assert (gone.directory, gone.host) == ("deactivated, role —", "active member, role admin")
     assert rows["both@acme.test"].host == "inactive member, role admin"
-    assert rows["locked@acme.test"].host == "active member, role —; user deactivated"
+    assert rows["locked@acme.test"].host == "active member, role admin; user deactivated"
     promoted = rows["promoted@acme.test"]
     assert (promoted.host, promoted.actions) == ("active member, role admin", ("reapply",))
     assert promoted.host_username == promoted.email == "promoted@acme.test"
