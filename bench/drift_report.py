@@ -227,7 +227,8 @@ def measure(seeded: dict[str, Any], vendor: str, args: Any) -> dict[str, Any]:
     from django.db import connection as database
 
     from scim_portal.models import Connection
-    from scim_portal.provisioning.drift import KINDS, Drift, write_csv
+    from scim_portal.provisioning.drift import KINDS, Drift
+    from scim_portal.provisioning.drift_csv import write_csv
 
     connection = Connection.objects.select_related("account").get(pk=seeded["connection"].pk)
     counts_seconds, found, counts_statements = timed(lambda: Drift(connection).counts(), 3)

@@ -23,8 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import permissions
-from ..provisioning import reconcile
-from ..provisioning.drift import KINDS, PAGE_SIZE, Drift, csv_filename, csv_lines
+from ..provisioning import drift_csv, reconcile
+from ..provisioning.drift import KINDS, PAGE_SIZE, Drift
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
 from .views import AccountView, extend_schema
 
@@ -202,9 +202,10 @@ class DriftCsvView(AccountView):
     def get(self, request: Request, account: str, connection_id: str) -> StreamingHttpResponse:
         connection = self.get_connection()
         response = StreamingHttpResponse(
-            csv_lines(connection), content_type="text/csv; charset=utf-8"
+            drift_csv.lines(connection), content_type="text/csv; charset=utf-8"
         )
-        response["Content-Disposition"] = f'attachment; filename="{csv_filename(connection)}"'
+        response["Content-Disposition"] = f'attachment; filename="{drift_csv.filename(connection)}"'
+        response["Cache-Control"] = "no-store"
         return response
 
 

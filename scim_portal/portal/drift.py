@@ -18,8 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import StreamingHttpResponse
 
 from .. import permissions
-from ..provisioning import reconcile
-from ..provisioning.drift import KINDS, PAGE_SIZE, Drift, DriftRow, csv_filename, csv_lines
+from ..provisioning import drift_csv, reconcile
+from ..provisioning.drift import KINDS, PAGE_SIZE, Drift, DriftRow
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
 from .views import PortalView
 
@@ -112,8 +112,10 @@ class DriftCsvView(PortalView):
 
 def csv_response(connection: Any) -> StreamingHttpResponse:
     """Every row of the drift report as a CSV download, written as it is read."""
-    response = StreamingHttpResponse(csv_lines(connection), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{csv_filename(connection)}"'
+    response = StreamingHttpResponse(
+        drift_csv.lines(connection), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{drift_csv.filename(connection)}"'
     response["Cache-Control"] = "no-store"
     return response
 

@@ -21,12 +21,12 @@ users in Python, so the report stays fast at any size. Pages are keyset-paged by
 per kind (the host user's pk for ``unmanaged``, the directory user's id for the others).
 Without ``members()`` the host cannot be read: only ``held`` and ``rejected`` are shown.
 
-The fixes (:mod:`.reconcile`) each change one row in one transaction, with an event.
+The fixes (:mod:`.reconcile`) each change one row in one transaction, with an event;
+:mod:`.drift_csv` writes every row as CSV.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,8 +47,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
-from django.utils.text import slugify
 
 from ..conf import app_settings
 from ..models import (
@@ -74,7 +72,7 @@ PAGE_SIZE = 50
 #: Rows read per statement when reading a whole kind (the CSV export).
 BATCH = 1000
 
-#: The actions a row of each kind offers (:mod:`.reconcile`), and the permission each needs.
+#: The fixes a row of each kind offers (:mod:`.reconcile`).
 ACTIONS = {UNMANAGED: ("deactivate", "adopt"), MEMBERSHIP: ("reapply",), ROLE: ("reapply",),
            HELD: (), REJECTED: ("approve",)}  # fmt: skip
 
@@ -111,7 +109,7 @@ class DriftRow:
             "id": self.directory_user_id,
             "userName": self.user_name or None,
             "hostUser": (
-                {"id": self.host_user_id, "username": self.host_username}
+                {"id": _json_id(self.host_user_id), "username": self.host_username}
                 if self.host_user_id is not None
                 else None
             ),
@@ -317,7 +315,7 @@ class Drift:
         rows = self.queryset(kind)
         if kind in HOST_KINDS and self.members is None:
             return DriftPage([], None)
-        key = "pk" if kind in (UNMANAGED, MEMBERSHIP, ROLE) else "user_id"
+        key = "pk" if kind in HOST_KINDS else "user_id"
         if after:
             rows = rows.filter(**{f"{key}__gt": self._key(kind, after)})
         found = list(self._detailed(kind, rows)[: limit + 1])
@@ -473,64 +471,7 @@ class Drift:
         }
 
 
-# CSV export ------------------------------------------------------------------------------
-
-CSV_HEADER = ["kind", "directory_id", "userName", "host_user_id", "host_user", "email",
-              "directory", "host", "reason"]  # fmt: skip
-#: A cell starting with one of these is a formula to a spreadsheet: it is quoted.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_records(connection: Connection) -> Iterator[list[str]]:
-    """The header, then every row of every kind, read a batch at a time."""
-    drift = Drift(connection)
-    yield CSV_HEADER
-    for kind in KINDS:
-        for row in drift.rows(kind):
-            yield [_cell(value) for value in (
-                row.kind, row.directory_user_id or "", row.user_name,
-                "" if row.host_user_id is None else str(row.host_user_id), row.host_username,
-                row.email, row.directory, row.host, row.reason,
-            )]  # fmt: skip
-
-
-def csv_filename(connection: Connection) -> str:
-    """The export's file name: the connection's name and the time, in UTC."""
-    name = slugify(connection.name) or "connection"
-    return f"drift-{name}-{timezone.now():%Y%m%d-%H%M}.csv"
-
-
-class _Line:
-    """A file for ``csv.writer`` that hands back what it is given."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(connection: Connection) -> Iterator[str]:
-    """The CSV export line by line, for a streaming response."""
-    writer = csv.writer(_Line())
-    for record in csv_records(connection):
-        yield writer.writerow(record)
-
-
-def write_csv(connection: Connection, file: Any) -> int:
-    """Write every row of the drift report of ``connection`` to ``file`` as CSV; the
-    number of rows written (without the header)."""
-    writer = csv.writer(file)
-    written = -1
-    for record in csv_records(connection):
-        writer.writerow(record)
-        written += 1
-    return written
-
-
 # Helpers ---------------------------------------------------------------------------------
-
-
-def _cell(value: str) -> str:
-    value = str(value or "")
-    return "'" + value if value.startswith(_FORMULA) else value
 
 
 def _membership_words(active: bool | None, role: str | None) -> str:
@@ -560,6 +501,10 @@ def _protected_q(prefix: str = "") -> Q | None:
         if _has_field(flag):
             q = Q(**{prefix + flag: True}) if q is None else q | Q(**{prefix + flag: True})
     return q
+
+
+def _json_id(value: Any) -> Any:
+    return value if isinstance(value, int) else str(value)
 
 
 def _iso(value: datetime | None) -> str | None:

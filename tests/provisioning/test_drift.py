@@ -14,7 +14,7 @@ from scim_portal.models import (
     Removal,
     RemovalState,
 )
-from scim_portal.provisioning import directory, drift, reconcile
+from scim_portal.provisioning import directory, drift, drift_csv, reconcile
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.exceptions import ResourceNotFound
 from tests.drift_seed import COUNTS, EXPECTED
@@ -286,7 +286,7 @@ def test_csv_has_every_row_and_defuses_formulas(drift_host):
     connection = drift_host["connection"]
     DirectoryUser.objects.filter(pk=drift_host["users"]["lost"].pk).update(user_name="=HYPERLINK()")
     out = io.StringIO()
-    written = drift.write_csv(connection, out)
+    written = drift_csv.write_csv(connection, out)
     records = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert written == len(records) == sum(COUNTS.values())
     assert {record["kind"] for record in records} == set(drift.KINDS)
@@ -296,7 +296,7 @@ def test_csv_has_every_row_and_defuses_formulas(drift_host):
     assert "removed within an hour" in held["reason"]
     contractor = next(r for r in records if r["host_user"] == "contractor")
     assert contractor["email"] == "c@elsewhere.test" and contractor["directory_id"] == ""
-    assert "".join(drift.csv_lines(connection)) == out.getvalue()
+    assert "".join(drift_csv.lines(connection)) == out.getvalue()
 
 
 def test_a_rejected_removal_is_moot_once_a_later_one_is_held(drift_host):
