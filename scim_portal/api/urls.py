@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from . import docs, views, webhooks
+from . import docs, drift, views, webhooks
 
 app_name = "api"
 
@@ -32,6 +32,9 @@ urlpatterns = [
     path(connection + "users/", views.DirectoryUsersView.as_view(), name="users"),
     path(connection + "groups/", views.DirectoryGroupsView.as_view(), name="groups"),
     path(connection + "events/", views.EventsView.as_view(), name="events"),
+    path(connection + "drift/", drift.DriftView.as_view(), name="drift"),
+    path(connection + "drift.csv", drift.DriftCsvView.as_view(), name="drift-csv"),
+    path(connection + "drift/<slug:action>/", drift.DriftFixView.as_view(), name="drift-fix"),
     path(account + "domains/", views.DomainsView.as_view(), name="domains"),
     path(domain, views.DomainDetailView.as_view(), name="domain"),
     path(domain + "verify/", views.DomainVerifyView.as_view(), name="domain-verify"),

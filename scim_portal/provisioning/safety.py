@@ -245,6 +245,33 @@ def reject(
     return _decide(connection, ids, RemovalState.REJECTED, actor)
 
 
+@transaction.atomic
+def apply_rejected(connection: Connection, ids: Iterable[Any], *, actor: Actor = SYSTEM) -> int:
+    """An admin changes their mind about rejected removals (these ``Removal`` ids): their
+    host effects happen now, as approving them would have done, and they are marked
+    approved (``user.removal_approved`` events with ``"rejected": true``). The number
+    applied; ids of other connections or other states are ignored."""
+    rows = list(
+        Removal.objects.filter(
+            connection=connection, state=RemovalState.REJECTED, pk__in=list(ids)
+        ).select_for_update()
+    )
+    if not rows:
+        return 0
+    now, person = timezone.now(), actor.user if actor.kind == "user" else None
+    with recording(connection, actor) as events:
+        for removal, subject in _subjects(connection, rows):
+            if subject is not None:
+                call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
+            removal.state, removal.decided_at, removal.decided_by = (
+                RemovalState.APPROVED, now, person
+            )  # fmt: skip
+            changes = {"userName": removal.user_name, "kind": removal.kind, "rejected": True}
+            events.add(EventType.USER_REMOVAL_APPROVED, "User", removal.user_id, changes)
+        Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
+    return len(rows)
+
+
 def _decide(connection: Connection, ids: Iterable[Any] | None, state: str, actor: Actor) -> int:
     rows = list(held(connection, ids).select_for_update())
     if not rows:
