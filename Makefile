@@ -138,7 +138,7 @@ bench-delete: $(VENV)/.bench-installed postgres
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

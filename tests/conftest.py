@@ -158,3 +158,11 @@ def receiver():
 def insecure(settings):
     """Webhook receivers of the tests are on 127.0.0.1 over http."""
     settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "WEBHOOK_ALLOW_INSECURE": True}
+
+
+@pytest.fixture
+def drift_host(setup):
+    """acme's "Okta" with every kind of drift the drift report shows (tests/drift_seed.py)."""
+    from tests.drift_seed import seed
+
+    return {**setup, **seed(setup)}

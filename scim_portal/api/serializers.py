@@ -61,7 +61,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "id", "account", "name", "provider", "status", "scim_url", "user_count",
             "group_count", "created_at", "last_request_at", "link_policy",
             "deprovision_policy", "default_role", "oauth_client_id", "access_token_lifetime",
-            "token_endpoint",
+            "token_endpoint", "brake_enabled", "brake_percent", "brake_minimum",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from . import docs, views, webhooks
+from . import docs, drift, views, webhooks
 from .safety import (
     DeletedUsersView,
     DeletionPreviewView,
@@ -49,6 +49,9 @@ urlpatterns = [
     path(connection + "deleted/", DeletedUsersView.as_view(), name="deleted"),
     path(connection + "deleted/<uuid:user_id>/restore/", RestoreView.as_view(), name="restore"),
     path(connection + "deletion-preview/", DeletionPreviewView.as_view(), name="deletion-preview"),
+    path(connection + "drift/", drift.DriftView.as_view(), name="drift"),
+    path(connection + "drift.csv", drift.DriftCsvView.as_view(), name="drift-csv"),
+    path(connection + "drift/<slug:action>/", drift.DriftFixView.as_view(), name="drift-fix"),
     path(account + "domains/", views.DomainsView.as_view(), name="domains"),
     path(domain, views.DomainDetailView.as_view(), name="domain"),
     path(domain + "verify/", views.DomainVerifyView.as_view(), name="domain-verify"),

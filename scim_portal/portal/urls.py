@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import credentials, domains, notifications, views
+from . import credentials, domains, drift, notifications, views
 from .safety import DeletedUsersView, HeldDecideView, HeldView, RestoreView
 
 app_name = "portal"
@@ -50,4 +50,7 @@ urlpatterns = [
     ),
     path(f"{connection}settings/", views.SettingsView.as_view(), name="settings"),
     path(f"{connection}delete/", views.ConnectionDeleteView.as_view(), name="connection-delete"),
+    path(f"{connection}drift/", drift.DriftView.as_view(), name="drift"),
+    path(f"{connection}drift.csv", drift.DriftCsvView.as_view(), name="drift-csv"),
+    path(f"{connection}drift/<slug:action>/", drift.DriftActionView.as_view(), name="drift-action"),
 ]

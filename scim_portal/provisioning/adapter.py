@@ -76,7 +76,7 @@ class AccountMemberships:
 
         The drift report reads it inside its SQL, so it stays fast at any size. The
         default, None, says the host cannot tell: the report then shows only what the
-        directory knows (docs/provisioning.md, "Drift").
+        directory knows (docs/provisioning.md, "Drift report").
         """
         return None
 

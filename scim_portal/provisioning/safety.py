@@ -106,17 +106,24 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     """Why the brake (not engaged yet) holds this removal, or "" when it does not."""
     if not counted:
         return ""
-    recent = Removal.objects.filter(
-        connection=connection, counted=True, at__gte=timezone.now() - WINDOW
-    )
-    if recent.count() + 1 < connection.brake_minimum:
+    since = timezone.now() - WINDOW
+    removals = Removal.objects.filter(connection=connection)
+    if removals.filter(counted=True, at__gte=since).count() + 1 < connection.brake_minimum:
         return ""
     # Near the threshold: count again under the connection's row lock (every directory
     # write takes it to number its events), so removals at once cannot all slip past.
     Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
-    if Removal.objects.filter(connection=connection, state=RemovalState.HELD).exists():
+    if removals.filter(state=RemovalState.HELD).exists():
         return ENGAGED
-    removed = recent.count() + 1
+    # An admin's approval settles what came before it: the rest of a removal they
+    # approved is not held again for the same hour.
+    approved = (
+        removals.filter(state=RemovalState.APPROVED, decided_at__gte=since)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    removed = removals.filter(counted=True, at__gte=max(since, approved or since)).count() + 1
     if removed < connection.brake_minimum:
         return ""
     active = (
@@ -314,6 +321,35 @@ def decide(
                 events.add(kind, "User", removal.user_id, changes)
             Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
     return effects
+
+
+@transaction.atomic
+def apply_rejected(connection: Connection, ids: Iterable[Any], *, actor: Actor = SYSTEM) -> int:
+    """An admin changes their mind about rejected removals (these ``Removal`` ids): their
+    host effects happen now, as approving them would have done, and they are marked
+    approved (``user.removal_approved`` events with ``"rejected": true``). The number
+    applied; ids of other connections or other states are ignored."""
+    rows = list(
+        Removal.objects.filter(
+            connection=connection, state=RemovalState.REJECTED, pk__in=list(ids)
+        ).select_for_update()
+    )
+    if not rows:
+        return 0
+    now, person = timezone.now(), actor.user if actor.kind == "user" else None
+    with recording(connection, actor) as events:
+        for removal, subject in _subjects(connection, rows):
+            if subject is not None:
+                if removal.kind == RemovalKind.DEACTIVATE:
+                    call_adapter("roles_changed", subject, subject.role, subject.role)
+                call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
+            removal.state, removal.decided_at, removal.decided_by = (
+                RemovalState.APPROVED, now, person
+            )  # fmt: skip
+            changes = {"userName": removal.user_name, "kind": removal.kind, "rejected": True}
+            events.add(EventType.USER_REMOVAL_APPROVED, "User", removal.user_id, changes)
+        Removal.objects.bulk_update(rows, ["state", "decided_at", "decided_by"])
+    return len(rows)
 
 
 def _subjects(connection: Connection, removals: Iterable[Removal]) -> Iterable[tuple[Removal, Any]]:

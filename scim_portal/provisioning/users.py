@@ -151,8 +151,10 @@ def update_user(
             events.add(EventType.USER_UPDATED, "User", user.id, changes)
             _record_claim(user, events)
         if was_active and not is_active(user.active):
-            events.add(EventType.USER_DEACTIVATED, "User", user.id, {"userName": user.user_name})
-            remove(user, RemovalKind.DEACTIVATE, events)
+            removed = {"userName": user.user_name}
+            events.add(EventType.USER_DEACTIVATED, "User", user.id, removed)
+            if not remove(user, RemovalKind.DEACTIVATE, events):
+                removed["held"] = True  # the brake holds its host effects
         elif not was_active and is_active(user.active):
             call_adapter("user_reactivated", user)
             reactivated(user, events)
@@ -169,8 +171,10 @@ def delete_user(
     user = locked(DirectoryUser, connection, user_id)
     check_version(user, if_match)
     with recording(connection, actor) as events:
-        events.add(EventType.USER_DELETED, "User", user.id, {"userName": user.user_name})
-        remove(user, RemovalKind.DELETE, events)
+        removed = {"userName": user.user_name}
+        events.add(EventType.USER_DELETED, "User", user.id, removed)
+        if not remove(user, RemovalKind.DELETE, events):
+            removed["held"] = True  # the brake holds its host effects
         keep_deleted(user)
         user.delete()
 

@@ -11,6 +11,7 @@ from scim_portal.provisioning import (
     issue_credential,
     issue_token,
     revoke_credential,
+    safety,
 )
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.ownership import accept_invitation
@@ -75,6 +76,13 @@ def test_a_scripted_run_emits_every_event_type_in_order(
         )
         accept_invitation(DirectoryUser.objects.get(pk=awaiting["id"]), invited)
         scim.delete(f"/Users/{user['id']}")
+        safety.restore(connection, user["id"], actor=Actor.for_user(staff))
+        directory.update_connection_settings(connection, brake_percent=1, brake_minimum=1)
+        off = {"op": "replace", "path": "active", "value": False}
+        scim.patch_ops(f"/Users/{user['id']}", off)
+        safety.approve(connection, actor=Actor.for_user(staff))
+        scim.patch_ops(f"/Users/{awaiting['id']}", off)
+        safety.reject(connection, actor=Actor.for_user(staff))
         second = issue_token(connection, label="rotation", created_by=staff)
         revoke_credential(issued.token, actor=Actor.for_user(staff))
         assert second.raw

@@ -1,242 +1,296 @@
-"""The brake's dry runs count exactly what deciding (or deleting the connection) then
-changes in the host, set-based; what approval, restore and connection deletion do with
-removals the brake held."""
+"""The brake on mass removals, deciding what it held, and restoring deleted users, through
+the SCIM endpoint the way identity providers drive them."""
+
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.db import connection as db_connection
-from django.test.utils import CaptureQueriesContext
+from django.contrib.auth.models import User
+from django.utils import timezone
 
-from scim_portal.models import DeletedUser, DirectoryUser, Removal, RemovalState
-from scim_portal.provisioning import create_connection, delete_connection, directory, safety
-from scim_portal.provisioning.connections import deletion_preview
-from tests.factories import OrganizationFactory, UserFactory
+from scim_portal.models import (
+    DeletedUser,
+    DirectoryGroup,
+    DirectoryUser,
+    DirectoryUserValue,
+    GroupMembership,
+    ProvisioningEvent,
+    Removal,
+)
+from scim_portal.provisioning import directory, prune, safety
+from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.exceptions import ResourceNotFound
+from tests.factories import UserFactory
 from tests.testapp.models import OrganizationMembership
-from tests.testapp.scim import Memberships
 
 pytestmark = pytest.mark.django_db
-User = get_user_model()
+
+OFF = {"op": "replace", "path": "active", "value": False}
+ON = {"op": "replace", "path": "active", "value": True}
 
 
-@pytest.fixture
-def connection(db):
-    """A connection whose brake holds every removal after the first (10% of 10 users,
-    at least 2)."""
-    connection, _ = create_connection(account=OrganizationFactory(), name="Entra", provider="entra")
-    directory.update_connection_settings(connection, brake_percent=10, brake_minimum=2)
-    return connection
-
-
-def make_users(connection, count, start=0):
+def people(scim, count, prefix="p"):
     return [
-        directory.create_user(
-            connection,
-            {"userName": f"u{n}@example.com", "emails": [{"value": f"u{n}@example.com"}]},
-        )
-        for n in range(start, start + count)
+        scim.create_user(
+            f"{prefix}{n}@example.com",
+            emails=[{"value": f"{prefix}{n}@example.com", "primary": True, "type": "work"}],
+        )["id"]
+        for n in range(count)
     ]
 
 
-def deactivate(connection, user):
-    directory.update_user(connection, user.pk, lambda u: {**u.attributes, "active": False})
+def host_of(user_id):
+    return DirectoryUser.objects.select_related("host_user").get(pk=user_id).host_user
 
 
-def host_state(account):
-    """What a person would notice in the host: who may sign in, and each membership."""
-    members = OrganizationMembership.objects.filter(organization=account)
-    return {
-        "active_users": set(User.objects.filter(is_active=True).values_list("pk", flat=True)),
-        "memberships": set(members.values_list("user_id", "role", "is_active")),
-    }
-
-
-def changes(before, after):
-    """The numbers of the preview, counted from the host's rows before and after."""
-    was = {user: (role, active) for user, role, active in before["memberships"]}
-    now = {user: (role, active) for user, role, active in after["memberships"]}
-    return {
-        "memberships_deactivated": sum(
-            1
-            for user, (_role, active) in was.items()
-            if active and now.get(user, (0, 1))[1] is False
-        ),
-        "memberships_removed": len(set(was) - set(now)),
-        "host_users_deactivated": len(before["active_users"] - after["active_users"]),
-    }
-
-
-def mixed_hold(connection):
-    """Ten people, and every kind of held removal: deactivations of managed people (one
-    an active member of another account, one already deactivated by hand in the host),
-    deletions (one of a person deactivated before), a person linked to nobody."""
-    people = make_users(connection, 10)
-    deactivate(connection, people[0])  # applied: the brake is not engaged yet
-    other = OrganizationFactory()
-    OrganizationMembership.objects.create(
-        organization=other, user=people[1].host_user, role="admin", is_active=True
+def member(scim, user_id):
+    return OrganizationMembership.objects.get(
+        organization=scim.connection.account, user=host_of(user_id)
     )
-    OrganizationMembership.objects.filter(user=people[2].host_user).update(is_active=False)
-    DirectoryUser.objects.filter(pk=people[3].pk).update(host_user=None, host_link="")
-    for person in people[1:5]:
-        deactivate(connection, person)
-    directory.delete_user(connection, people[5].pk)
-    directory.delete_user(connection, people[0].pk)  # was deactivated: not counted, still held
-    return people
 
 
-@pytest.mark.parametrize("policy", ["deactivate", "remove"])
-@pytest.mark.parametrize("set_based", [True, False])
-def test_the_preview_is_what_approval_changes(connection, policy, set_based, monkeypatch):
-    if not set_based:  # a hook without active_elsewhere(): asked per person
-        monkeypatch.setattr(Memberships, "active_elsewhere", lambda self, account: None)
-    directory.update_connection_settings(connection, deprovision_policy=policy)
-    mixed_hold(connection)
-    assert Removal.objects.filter(state=RemovalState.HELD).count() == 6
-
-    preview = safety.preview_approval(connection)
-    before = host_state(connection.account)
-    applied = safety.decide(connection, RemovalState.APPROVED)
-    after = host_state(connection.account)
-
-    assert applied == preview
-    assert preview.removals == 6 and preview.deactivations == 4 and preview.deletions == 2
-    assert preview.unlinked == 1
-    counted = {
-        "memberships_deactivated": preview.memberships_deactivated,
-        "memberships_removed": preview.memberships_removed,
-        "host_users_deactivated": preview.host_users_deactivated,
-    }
-    assert counted == changes(before, after)
-    # people[1] is active elsewhere, people[3] is linked to nobody, people[0] was
-    # deactivated before.
-    assert preview.host_users_deactivated == 3
-    if policy == "remove":
-        assert (preview.memberships_deactivated, preview.memberships_removed) == (2, 2)
-    else:  # people[2]'s and people[0]'s memberships were inactive already
-        assert (preview.memberships_deactivated, preview.memberships_removed) == (3, 0)
-    assert not Removal.objects.filter(state=RemovalState.HELD).exists()
-
-
-def test_a_selection_previews_and_decides_only_itself(connection):
-    people = make_users(connection, 10)
-    for person in people[:5]:
-        deactivate(connection, person)
-    held = list(safety.held(connection))
-    assert len(held) == 4
-    chosen = [held[0].pk, held[2].pk]
-
-    preview = safety.preview_approval(connection, chosen)
-    assert (preview.removals, preview.memberships_deactivated) == (2, 2)
-    assert safety.approve(connection, chosen) == 2
-    assert safety.held(connection).count() == 2
-    assert safety.preview_approval(connection, chosen).removals == 0
-
-
-def test_through_leaves_out_removals_held_after_the_preview(connection):
-    people = make_users(connection, 10)
-    for person in people[:4]:
-        deactivate(connection, person)
-    last = safety.held(connection).last()
-    shown = safety.preview_approval(connection, through=last.pk)
-    deactivate(connection, people[4])  # held after the admin saw the numbers
-
-    applied = safety.decide(connection, RemovalState.APPROVED, through=last.pk)
-
-    assert applied == shown and applied.removals == 3
-    assert safety.held(connection).get().user_id == people[4].pk
-
-
-def preview_queries(connection):
-    with CaptureQueriesContext(db_connection) as queries:
-        safety.preview_approval(connection)
-    return len(queries)
-
-
-def test_the_preview_costs_the_same_for_3_and_30_held(connection):
-    people = make_users(connection, 4)
-    for person in people:
-        deactivate(connection, person)
-    directory.delete_user(connection, people[1].pk)
-    assert safety.preview_approval(connection).removals == 3
-    few = preview_queries(connection)
-
-    more = make_users(connection, 100, start=10)
-    for person in more[:30]:
-        deactivate(connection, person)
-    directory.delete_user(connection, more[0].pk)
-
-    assert safety.preview_approval(connection).removals == 33
-    assert preview_queries(connection) == few <= 10
-
-
-def test_an_approved_deactivation_takes_the_role_that_waited(connection):
-    people = make_users(connection, 10)
-    group = directory.create_group(
-        connection,
-        {"displayName": "Admins"},
-        directory.MemberChange("add", tuple(str(p.pk) for p in people[:2])),
+def small_brake(scim, percent=10, minimum=3):
+    directory.update_connection_settings(
+        scim.connection, brake_percent=percent, brake_minimum=minimum
     )
-    directory.set_role_mapping(connection, group, "admin")
-    deactivate(connection, people[0])
-    deactivate(connection, people[1])  # held
-    # The IdP takes people[1] out of the admins: the role change waits with the removal.
-    remove = directory.MemberChange("remove", (str(people[1].pk),))
-    directory.update_group(connection, group.pk, member_changes=[remove])
-    member = OrganizationMembership.objects.get(user=people[1].host_user)
-    assert (member.role, member.is_active) == ("admin", True)
-
-    safety.approve(connection)
-
-    member.refresh_from_db()
-    assert (member.role, member.is_active) == ("", False)
-    directory.update_user(connection, people[1].pk, lambda u: {**u.attributes, "active": True})
-    member.refresh_from_db()
-    assert (member.role, member.is_active) == ("", True)  # not the admin they were
 
 
-def test_restoring_a_person_whose_removal_was_rejected_ends_the_rejection(connection):
-    people = make_users(connection, 10)
-    deactivate(connection, people[0])
-    directory.delete_user(connection, people[1].pk)
-    safety.reject(connection)
-    rejected = Removal.objects.get(user_id=people[1].pk)
-    assert rejected.state == RemovalState.REJECTED
-
-    safety.restore(connection, people[1].pk)
-
-    rejected.refresh_from_db()
-    assert rejected.state == RemovalState.SUPERSEDED
-    safety.approve(connection)  # nothing waits
-    connection.refresh_from_db()
-    connection.brake_enabled = False
-    connection.save()
-    directory.delete_user(connection, people[1].pk)  # no earlier rejection holds it now
-    assert Removal.objects.filter(user_id=people[1].pk).latest("pk").state == "applied"
+def deactivate(scim, user_ids):
+    for user_id in user_ids:
+        assert scim.patch_ops(f"/Users/{user_id}", OFF).status_code == 200
 
 
-@pytest.mark.parametrize("remove", [True, False])
-def test_deleting_the_connection_deprovisions_held_deletions_as_previewed(connection, remove):
-    directory.update_connection_settings(connection, deprovision_policy="remove")
-    people = mixed_hold(connection)
-    safety.reject(connection, [Removal.objects.get(user_id=people[5].pk).pk])
-    outsider = UserFactory()  # another account's member: untouched
-    OrganizationMembership.objects.create(organization=OrganizationFactory(), user=outsider)
-    preview = deletion_preview(connection)
-    assert preview["users"] == 8 and preview["deleted_users"] == 2
-    assert preview["held_removals"] == 5 and preview["credentials"] == 1
-    before = host_state(connection.account)
+def test_the_brake_holds_removals_past_the_threshold_and_the_idp_still_gets_success(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 40)
+    # 10% of 40 is 4: the first four deactivations go through, the fifth is held.
+    deactivate(scim, ids[:8])
+    applied, held = ids[:4], ids[4:8]
+    assert all(not member(scim, user_id).is_active for user_id in applied)
+    assert all(not host_of(user_id).is_active for user_id in applied)
+    assert all(member(scim, user_id).is_active for user_id in held)
+    assert all(host_of(user_id).is_active for user_id in held)
+    # The directory records what the IdP said: the held people answer inactive.
+    for user_id in held:
+        assert scim.get(f"/Users/{user_id}").json()["active"] is False
+    rows = list(safety.held(scim.connection))
+    assert [str(row.user_id) for row in rows] == held
+    assert "more than 10%" in rows[0].reason
+    assert (
+        ProvisioningEvent.objects.filter(
+            connection_id=scim.connection.pk, type="user.removal_held"
+        ).count()
+        == 4
+    )
 
-    delete_connection(connection, remove_directory=remove)
 
-    after = host_state(connection.account)
-    expected = preview["remove_directory" if remove else "keep_directory"]
-    assert changes(before, after) == expected
-    if remove:
-        # Everyone linked loses the membership; people[1] stays active (another account).
-        assert expected == {
-            "memberships_deactivated": 0,
-            "memberships_removed": 9,
-            "host_users_deactivated": 7,
-        }
-        assert people[5].host_user_id not in after["active_users"]
-    assert not DeletedUser.objects.exists() and not Removal.objects.exists()
+def test_below_the_minimum_the_brake_never_holds(scim):
+    small_brake(scim, percent=10, minimum=25)
+    ids = people(scim, 30)
+    deactivate(scim, ids[:24])
+    assert not safety.held(scim.connection).exists()
+    assert all(not member(scim, user_id).is_active for user_id in ids[:24])
+
+
+def test_a_brake_turned_off_holds_nothing(scim):
+    small_brake(scim, percent=1, minimum=1)
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    ids = people(scim, 5)
+    deactivate(scim, ids)
+    assert not safety.held(scim.connection).exists()
+    assert all(not member(scim, user_id).is_active for user_id in ids)
+
+
+def test_removals_older_than_an_hour_no_longer_count(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 30)
+    deactivate(scim, ids[:3])  # 3 of 30: exactly 10%, not more
+    # An hour later those three no longer count: two more are below the minimum of 3.
+    Removal.objects.update(at=timezone.now() - timedelta(minutes=61))
+    deactivate(scim, ids[3:5])
+    assert not safety.held(scim.connection).exists()
+    deactivate(scim, ids[5:6])  # 3 within the hour out of the 27 the hour began with
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[5:6]
+
+
+def test_while_engaged_every_removal_waits_and_approval_applies_them_in_one_call(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])  # the third is past 20% of 10
+    # A deletion of someone else waits too while a removal waits for a decision.
+    assert scim.delete(f"/Users/{ids[9]}").status_code == 204
+    assert scim.get(f"/Users/{ids[9]}").status_code == 404
+    waiting = list(safety.held(scim.connection))
+    assert [row.kind for row in waiting] == ["deactivate", "delete"]
+    deleted_host = DeletedUser.objects.get(pk=ids[9]).host_user
+    assert OrganizationMembership.objects.get(user=deleted_host).is_active
+
+    preview = safety.preview_approval(scim.connection)
+    assert (preview.removals, preview.memberships_deactivated, preview.host_users_deactivated) == (
+        2,
+        2,
+        2,
+    )
+    admin = UserFactory()
+    assert safety.approve(scim.connection, actor=Actor.for_user(admin)) == 2
+    assert not member(scim, ids[2]).is_active
+    assert not OrganizationMembership.objects.get(user=deleted_host).is_active
+    deleted_host.refresh_from_db()
+    assert not deleted_host.is_active
+    approved = ProvisioningEvent.objects.filter(type="user.removal_approved")
+    assert approved.count() == 2
+    assert all(event.actor["username"] == admin.username for event in approved)
+    # Decided: the brake lets the next removal through again (the hour's count allowing).
+    assert not safety.held(scim.connection).exists()
+
+
+def test_a_deletion_after_a_held_deactivation_is_one_decision_about_the_deletion(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    waiting = list(safety.held(scim.connection))
+    assert [(str(row.user_id), row.kind) for row in waiting] == [(ids[0], "delete")]
+
+
+def test_rejection_keeps_people_active_and_their_next_removal_waits_again(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert safety.reject(scim.connection, actor=Actor.for_user(UserFactory())) == 1
+    assert member(scim, ids[0]).is_active
+    row = Removal.objects.get(user_id=ids[0])
+    assert row.state == "rejected"
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    assert Removal.objects.get(user_id=ids[0], state="held").kind == "delete"
+
+
+def test_the_idp_reactivating_a_held_person_settles_the_removal(scim):
+    small_brake(scim, percent=10, minimum=1)
+    ids = people(scim, 3)
+    deactivate(scim, ids[:1])
+    assert scim.patch_ops(f"/Users/{ids[0]}", ON).status_code == 200
+    assert Removal.objects.get(user_id=ids[0]).state == "superseded"
+    assert member(scim, ids[0]).is_active
+    assert not safety.held(scim.connection).exists()
+
+
+def test_role_and_group_changes_of_held_people_wait_with_their_removal(scim):
+    directory.update_connection_settings(scim.connection, default_role="viewer")
+    ids = people(scim, 4)
+    group = scim.create_group("Editors", ids)
+    directory.set_role_mapping(
+        scim.connection, DirectoryGroup.objects.get(pk=group["id"]), "editor"
+    )
+    assert member(scim, ids[0]).role == "editor"
+    small_brake(scim, percent=10, minimum=1)
+    deactivate(scim, ids[:1])  # held
+    scim.patch_ops(f"/Groups/{group['id']}", {"op": "remove", "path": "members"})
+    assert member(scim, ids[0]).role == "editor"  # waits with the removal
+    assert member(scim, ids[1]).role == "viewer"  # not held: follows at once
+    assert DirectoryUser.objects.get(pk=ids[0]).role == "viewer"  # the directory moved on
+
+
+def test_restore_brings_back_membership_role_and_groups_exactly(scim):
+    directory.update_connection_settings(scim.connection, default_role="viewer")
+    ids = people(scim, 2)
+    editors = scim.create_group("Editors", ids)
+    other = scim.create_group("Other", ids[:1])
+    directory.set_role_mapping(
+        scim.connection, DirectoryGroup.objects.get(pk=editors["id"]), "editor"
+    )
+    directory.update_connection_settings(
+        scim.connection, deprovision_policy="remove", brake_enabled=False
+    )
+    before = scim.get(f"/Users/{ids[0]}").json()
+    host = host_of(ids[0])
+    assert scim.delete(f"/Users/{ids[0]}").status_code == 204
+    assert not OrganizationMembership.objects.filter(user=host).exists()
+    host.refresh_from_db()
+    assert not host.is_active
+    # The IdP sees it deleted throughout the grace period.
+    assert scim.get(f"/Users/{ids[0]}").status_code == 404
+    listed = scim.get("/Users", filter=f'userName eq "{before["userName"]}"').json()
+    assert listed["totalResults"] == 0
+
+    restored = safety.restore(scim.connection, ids[0], actor=Actor.for_user(UserFactory()))
+    assert str(restored.pk) == ids[0]
+    again = scim.get(f"/Users/{ids[0]}").json()
+    assert {g["value"] for g in again["groups"]} == {editors["id"], other["id"]}
+    assert again["userName"] == before["userName"]
+    assert again["emails"] == before["emails"]
+    membership = OrganizationMembership.objects.get(user=host)
+    assert (membership.role, membership.is_active) == ("editor", True)
+    host.refresh_from_db()
+    assert host.is_active
+    assert DirectoryUserValue.objects.filter(user_id=ids[0]).exists()
+    assert not DeletedUser.objects.filter(pk=ids[0]).exists()
+    assert ProvisioningEvent.objects.filter(type="user.restored").count() == 1
+
+
+def test_restore_is_refused_when_the_idp_created_the_user_name_again(scim):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    assert scim.delete(f"/Users/{user_id}").status_code == 204
+    scim.create_user("p0@example.com")
+    with pytest.raises(safety.CannotRestore):
+        safety.restore(scim.connection, user_id)
+    assert DeletedUser.objects.filter(pk=user_id).exists()
+
+
+def test_after_the_grace_period_prune_purges_the_kept_row_and_its_values(scim, settings):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    scim.delete(f"/Users/{user_id}")
+    kept = DeletedUser.objects.get(pk=user_id)
+    assert kept.attributes["userName"] == "p0@example.com"
+    prune(now=timezone.now() + timedelta(days=29))
+    assert DeletedUser.objects.filter(pk=user_id).exists()
+    prune(now=timezone.now() + timedelta(days=31))
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
+    with pytest.raises(ResourceNotFound):
+        safety.restore(scim.connection, user_id)
+
+
+def test_restore_cannot_reach_another_connections_deleted_user(scim, other_scim):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    scim.delete(f"/Users/{user_id}")
+    with pytest.raises(ResourceNotFound):
+        safety.restore(other_scim.connection, user_id)
+    assert safety.approve(other_scim.connection) == 0
+    assert User.objects.filter(pk=DeletedUser.objects.get(pk=user_id).host_user_id).exists()
+
+
+def test_a_held_deletion_is_purged_only_after_it_is_decided(scim):
+    small_brake(scim, percent=10, minimum=1)
+    (user_id, _other) = people(scim, 2)
+    scim.delete(f"/Users/{user_id}")
+    assert safety.held(scim.connection).count() == 1
+    prune(now=timezone.now() + timedelta(days=60))
+    assert DeletedUser.objects.filter(pk=user_id).exists()  # still needed to apply it
+    host = DeletedUser.objects.get(pk=user_id).host_user
+    safety.approve(scim.connection)
+    assert not OrganizationMembership.objects.get(user=host).is_active
+    prune(now=timezone.now() + timedelta(days=60))
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
+    assert GroupMembership.objects.count() == 0
+
+
+def test_after_an_approval_the_rest_of_that_removal_is_not_held_again(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])  # the third is held
+    safety.approve(scim.connection)
+    deactivate(scim, ids[3:4])  # counted from the approval: 1, below the minimum
+    assert not safety.held(scim.connection).exists()
+    assert not member(scim, ids[3]).is_active
+
+
+def test_after_a_rejection_the_next_removal_is_held_again(scim):
+    small_brake(scim, percent=20, minimum=2)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:3])
+    safety.reject(scim.connection)
+    deactivate(scim, ids[3:4])
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[3:4]

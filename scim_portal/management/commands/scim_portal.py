@@ -121,6 +121,15 @@ class Command(BaseCommand):
             "--no-input", action="store_false", dest="interactive", help="Do not ask to confirm."
         )
 
+        drift = sub.add_parser(
+            "drift", help="Where the application and a connection's directory disagree."
+        )
+        drift.add_argument("--connection", required=True, help="The connection id.")
+        drift.add_argument(
+            "--limit", type=int, default=20, help="Rows shown of each kind (default 20)."
+        )
+        drift.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
+
         sub.add_parser(
             "prune",
             help="Delete request logs and events older than their retention settings.",
@@ -412,6 +421,40 @@ class Command(BaseCommand):
             f"Deleted connection {result.connection_id} "
             f"({result.users} users, {result.groups} groups{kept})."
         )
+
+    def handle_drift(self, *, connection: str, limit: int, as_json: bool, **options: Any) -> None:
+        from scim_portal.provisioning.drift import KINDS, Drift
+
+        report = Drift(self._connection(connection))
+        if as_json:
+            data = report.as_json(limit=max(limit, 0))
+            data["held"] = [row.as_held() for row in report.rows("held")]
+            self._print_json(data)
+            return
+        counts = report.counts()
+        self.stdout.write(f"Drift of {report.connection.name!r} ({report.connection.pk}):")
+        for kind in KINDS:
+            self.stdout.write(f"  {kind:<12}{counts[kind]:>8}")
+        if not report.known:
+            self.stdout.write(
+                self.style.WARNING(
+                    "The application's memberships hook has no members(): host memberships "
+                    "could not be read, so only held and rejected removals are shown."
+                )
+            )
+        for kind in KINDS:
+            page = report.page(kind, limit=max(limit, 0)) if counts[kind] else None
+            if page is None or not page.rows:
+                continue
+            self.stdout.write(f"\n{kind.capitalize()} ({counts[kind]}):")
+            for row in page.rows:
+                who = row.user_name or row.host_username
+                reason = f"  ({row.reason})" if row.reason else ""
+                self.stdout.write(
+                    f"  {who:<32} directory: {row.directory} | host: {row.host}{reason}"
+                )
+            if page.next_after is not None:
+                self.stdout.write(f"  … {counts[kind] - len(page.rows)} more (raise --limit)")
 
     def handle_prune(self, **options: Any) -> None:
         logs, events = prune()

@@ -3,6 +3,8 @@
 It creates a connection for the account, maps two directory groups to roles, then
 sends the SCIM requests that identity provider sends (in-process, with the real
 credential, through the real URLs) and prints the account's members with their roles.
+``--mass-unassign`` then plays an IdP admin's mistake: a large group is provisioned and
+40% of it unassigned in one sync, to show the brake on mass removals holding them.
 ``--auth`` picks how it authenticates (``idp_auth.py``): a bearer token (the default),
 HTTP Basic, OAuth client credentials, or JWT client assertions of a federated issuer.
 """
@@ -14,13 +16,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
+from django.urls import reverse
 
 from example_project.accounts.idp_auth import METHODS, AuthFailed, SimulatedAuth
 from example_project.accounts.models import Account, Membership
 from example_project.accounts.roles import role_key
+from scim_portal.accounts import url_key
 from scim_portal.conf import app_settings
-from scim_portal.models import DirectoryGroup
-from scim_portal.provisioning import create_connection, directory
+from scim_portal.models import Connection, DirectoryGroup
+from scim_portal.provisioning import create_connection, directory, safety
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -46,8 +50,27 @@ class Command(BaseCommand):
             "OAuth client credentials, or JWT client assertions (needs "
             "SCIM_PORTAL_DEV_FEDERATION=1: its keys are served from http://127.0.0.1).",
         )
+        parser.add_argument(
+            "--mass-unassign",
+            action="store_true",
+            help="Then provision a group of --people more people and deactivate 40%% of them "
+            "in one sync (an unassigned group): the brake holds the removals past its "
+            "threshold for review in the Provisioning tab.",
+        )
+        parser.add_argument(
+            "--people", type=int, default=250, help="People in the --mass-unassign group."
+        )
 
-    def handle(self, *args: Any, account: str, provider: str, auth: str, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        account: str,
+        provider: str,
+        auth: str,
+        mass_unassign: bool = False,
+        people: int = 250,
+        **options: Any,
+    ) -> None:
         try:
             account_obj = Account.objects.get(slug=account)
         except Account.DoesNotExist:
@@ -62,15 +85,21 @@ class Command(BaseCommand):
                 "SCIM_PORTAL_DEV_FEDERATION=1 (demo profile only), e.g. "
                 "SCIM_PORTAL_DEV_FEDERATION=1 python manage.py simulate_idp --auth jwt"
             )
+        if mass_unassign and people < 10:
+            raise CommandError("--people must be at least 10.")
         method = METHODS[auth]()
         try:
-            self._run(account_obj, account, provider, method)
+            connection = self._run(account_obj, account, provider, method)
+            if mass_unassign:
+                self._mass_unassign(connection, provider, people)
         except AuthFailed as exc:
             raise CommandError(str(exc)) from exc
         finally:
             method.close()
 
-    def _run(self, account_obj: Account, account: str, provider: str, auth: SimulatedAuth) -> None:
+    def _run(
+        self, account_obj: Account, account: str, provider: str, auth: SimulatedAuth
+    ) -> Connection:
         connection, issued = create_connection(
             account=account_obj,
             name=f"{provider.title()} (simulated)",
@@ -145,6 +174,47 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{membership.user.email:<34} {role_key(membership) or '-':<8} {status}"
             )
+        return connection
+
+    def _mass_unassign(self, connection: Connection, provider: str, people: int) -> None:
+        """Provision a group of ``people``, then unassign 40% of them in one sync: each
+        deactivated the way the provider does it (the IdP gets its success every time)."""
+        domain = f"{provider}.{connection.account.slug}.example.com"
+        ids = []
+        for number in range(people):
+            email = f"staff{number:04d}@{domain}"
+            user = {
+                "userName": email,
+                "name": {"givenName": "Staff", "familyName": f"{number:04d}"},
+                "emails": [{"value": email, "type": "work", "primary": True}],
+                "active": True,
+            }
+            ids.append(self._send("post", "/Users", user)["id"])
+        group = self._send(
+            "post", "/Groups", {"displayName": "All Staff", "members": [{"value": i} for i in ids]}
+        )
+        unassigned = ids[: people * 2 // 5]
+        for user_id in unassigned:
+            if provider == "entra":
+                op = {"op": "Replace", "path": "active", "value": "False"}
+            else:
+                op = {"op": "replace", "value": {"active": False}}
+            self._send("patch", f"/Users/{user_id}", {"schemas": [PATCH], "Operations": [op]})
+        held = safety.held(connection).count()
+        self.stdout.write("")
+        self.stdout.write(
+            f"Mass unassignment: {len(unassigned)} of the {people} people of "
+            f"{group['displayName']} were deactivated at the identity provider."
+        )
+        self.stdout.write(
+            f"The brake let {len(unassigned) - held} through and holds {held} for review "
+            f"(threshold: more than {connection.brake_percent}% of the active users and at "
+            f"least {connection.brake_minimum} within an hour)."
+        )
+        review = reverse(
+            "scim_portal:portal:held", args=[url_key(connection.account), connection.pk]
+        )
+        self.stdout.write(f"Review them in the Provisioning tab: {review}")
 
     def _send(self, method: str, path: str, body: dict[str, Any]) -> Any:
         response = getattr(self.client, method)(

@@ -1,0 +1,165 @@
+"""The Drift page of a connection: where the application and the directory disagree
+(:mod:`scim_portal.provisioning.drift`), with a fix per row and the CSV export.
+
+Reading needs ``read`` provisioning; re-applying, deactivating a member and approving
+a rejected removal ``delete``; adopting a member ``create``. The page reads a fixed
+number of statements whatever the size of the directory: a count per kind and one
+keyset page of the kind shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import StreamingHttpResponse
+
+from .. import permissions
+from ..provisioning import drift_csv, reconcile
+from ..provisioning.drift import KINDS, PAGE_SIZE, Drift, DriftRow
+from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
+from .views import PortalView
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    label: str
+    help: str
+
+
+def kinds(account: Any) -> dict[str, Kind]:
+    """What each kind of row is called on the page, and what it means."""
+    return {
+        kind.key: kind
+        for kind in (
+            Kind("unmanaged", "Not in the directory",
+                 f"Active members of {account} whom no user of its connections stands for: "
+                 "they kept access the identity provider does not know about."),
+            Kind("membership", "Membership",
+                 f"Linked people whose membership of {account} is missing, or not as active "
+                 "as the directory says."),
+            Kind("role", "Role",
+                 f"Linked people whose role in {account} is not the one the directory's role "
+                 "mappings give."),
+            Kind("held", "Held removals",
+                 "Deactivations and deletions the brake on mass removals holds: nothing "
+                 "changed in the application yet, and they wait for a decision."),
+            Kind("rejected", "Rejected removals",
+                 "Removals an admin rejected: these people stay active though the directory "
+                 "deactivated or deleted them."),
+        )
+    }  # fmt: skip
+
+
+#: Each action: the permission it needs, its button label, and the row field it targets.
+ACTIONS = {
+    "reapply": (permissions.DELETE, "Re-apply", "directory_user_id"),
+    "deactivate": (permissions.DELETE, "Deactivate", "host_user_id"),
+    "adopt": (permissions.CREATE, "Adopt", "host_user_id"),
+    "approve": (permissions.DELETE, "Approve removal", "removal_id"),
+}
+CAN = {permissions.READ: "read", permissions.CREATE: "create", permissions.DELETE: "delete"}
+
+
+class DriftView(PortalView):
+    template_name = "scim_portal/portal/drift.html"
+    tab = "drift"
+    page_size = PAGE_SIZE
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.connection is not None
+        report = Drift(self.connection)
+        counts = report.counts()
+        kind = request.GET.get("kind", "")
+        if kind not in KINDS:
+            kind = next((name for name in KINDS if counts[name]), KINDS[0])
+        after = request.GET.get("after") or None
+        try:
+            page = report.page(kind, after, self.page_size)
+        except ValueError:
+            raise Http404("No such page.") from None
+        described = kinds(self.account)
+        return self.render(
+            known=report.known,
+            kind=kind,
+            current=described[kind],
+            tabs=[(described[name], counts[name]) for name in KINDS],
+            total=sum(counts.values()),
+            rows=[(row, self.buttons(row)) for row in page.rows],
+            next_after=page.next_after,
+            after=after,
+        )
+
+    def buttons(self, row: DriftRow) -> list[tuple[str, str, Any]]:
+        """``(action, label, target)`` of the fixes this person may make to ``row``."""
+        shown = []
+        for action in row.actions:
+            needed, label, target = ACTIONS[action]
+            if self.can[CAN[needed]]:
+                shown.append((action, label, getattr(row, target)))
+        return shown
+
+
+class DriftCsvView(PortalView):
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        assert self.connection is not None
+        return csv_response(self.connection)
+
+
+def csv_response(connection: Any) -> StreamingHttpResponse:
+    """Every row of the drift report as a CSV download, written as it is read."""
+    response = StreamingHttpResponse(
+        drift_csv.lines(connection), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{drift_csv.filename(connection)}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DriftActionView(PortalView):
+    """POST a fix of one row: ``target`` is the id the action needs (the directory
+    user's, the host user's, or the removal's); back to the page it came from."""
+
+    def post(self, request: HttpRequest, action: str) -> HttpResponse:
+        assert self.connection is not None
+        if action not in ACTIONS:
+            raise Http404("No such action.")
+        self.require(ACTIONS[action][0])
+        target = request.POST.get("target", "")
+        try:
+            text = self.fix(action, target)
+        except ResourceNotFound as exc:
+            raise Http404(str(exc)) from None
+        except (reconcile.CannotFix, HostProvisioningFailed) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, text)
+        kind = request.POST.get("kind", "")
+        query = {"kind": kind} if kind in KINDS else {}
+        if query and request.POST.get("after"):
+            query["after"] = request.POST["after"]
+        url = self.url("drift", self.connection.pk)
+        return HttpResponseRedirect(f"{url}?{urlencode(query)}" if query else url)
+
+    def fix(self, action: str, target: str) -> str:
+        """Apply ``action`` to ``target``; what happened, in words."""
+        assert self.connection is not None
+        connection, actor = self.connection, self.actor
+        if action == "reapply":
+            user = reconcile.reapply(connection, target, actor=actor)
+            return f"{user.user_name}'s membership now follows the directory."
+        if action == "deactivate":
+            host = reconcile.deactivate_member(connection, target, actor=actor)
+            return f"{host.get_username()}'s membership of {self.account} was deactivated."
+        if action == "adopt":
+            user = reconcile.adopt(connection, target, actor=actor)
+            return (
+                f"{user.user_name} is now a user of this connection; "
+                f"{connection.provider_info.name} finds them by userName on its next sync."
+            )
+        removal = reconcile.approve_rejected(connection, target, actor=actor)
+        return f"The removal of {removal.user_name} was approved and applied."
