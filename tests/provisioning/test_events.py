@@ -10,13 +10,15 @@ from scim_portal.provisioning import (
     directory,
     issue_credential,
     issue_token,
+    reconcile,
     revoke_credential,
     safety,
 )
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.ownership import accept_invitation
 from scim_portal.signals import provisioning_event
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories import OrganizationFactory, UserFactory, VerifiedDomainFactory
+from tests.testapp.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +85,13 @@ def test_a_scripted_run_emits_every_event_type_in_order(
         safety.approve(connection, actor=Actor.for_user(staff))
         scim.patch_ops(f"/Users/{awaiting['id']}", off)
         safety.reject(connection, actor=Actor.for_user(staff))
+        VerifiedDomainFactory(account=connection.account, domain="run.example")
+        for stray in (UserFactory(email="stray@run.example"), UserFactory()):
+            OrganizationMembership.objects.create(
+                organization=connection.account, user=stray, role="viewer"
+            )
+        reconcile.adopt(connection, stray.pk - 1, actor=Actor.for_user(staff))
+        reconcile.deactivate_member(connection, stray.pk, actor=Actor.for_user(staff))
         second = issue_token(connection, label="rotation", created_by=staff)
         revoke_credential(issued.token, actor=Actor.for_user(staff))
         assert second.raw
@@ -118,7 +127,11 @@ def test_a_scripted_run_emits_every_event_type_in_order(
     assert by_type["role_mapping.removed"].changes["role"] == {"old": "editor", "new": None}
     assert by_type["user.linked"].actor == {"type": "system"}
     deleted = by_type["connection.deleted"]
-    assert deleted.changes["users"] == 1 and deleted.actor_user == staff  # the linked one
+    # The restored one, the linked one and the adopted one.
+    assert deleted.changes["users"] == 3 and deleted.actor_user == staff
+    assert by_type["user.removal_held"].changes["kind"] == "deactivate"
+    assert by_type["user.removal_approved"].actor["username"] == staff.username
+    assert by_type["user.restored"].changes["userName"] == "run@example.com"
 
 
 def test_no_signal_and_no_event_for_a_rolled_back_change(
