@@ -53,7 +53,7 @@ class EffectsSerializer(serializers.Serializer):
     unlinked = serializers.IntegerField(help_text="People linked to nobody: nothing changes.")
 
 
-class RemovalSerializer(serializers.ModelSerializer):
+class HeldRemovalSerializer(serializers.ModelSerializer):
     # Strings, not enums: enums named kind and state would collide with the credentials'.
     kind = serializers.CharField(read_only=True, help_text="deactivate or delete.")
     state = serializers.CharField(
@@ -77,7 +77,7 @@ class RemovalSerializer(serializers.ModelSerializer):
 class HeldPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
-    results = RemovalSerializer(many=True)
+    results = HeldRemovalSerializer(many=True)
     preview = EffectsSerializer(help_text="What approving every held removal would change.")
     through = serializers.IntegerField(
         allow_null=True,
@@ -149,7 +149,7 @@ def _ids(request: Request) -> list[int] | None:
 
 class HeldView(AccountView, generics.GenericAPIView):
     pagination_class = IdCursorPagination
-    serializer_class = RemovalSerializer
+    serializer_class = HeldRemovalSerializer
 
     @extend_schema(
         summary="Removals held for review",
@@ -170,7 +170,7 @@ class HeldView(AccountView, generics.GenericAPIView):
             "decided_by"
         )
         page = self.paginate_queryset(rows)
-        response = self.get_paginated_response(RemovalSerializer(page, many=True).data)
+        response = self.get_paginated_response(HeldRemovalSerializer(page, many=True).data)
         through = safety.held(connection).aggregate(newest=Max("pk"))["newest"]
         response.data["preview"] = safety.preview_approval(connection, through=through).as_json()
         response.data["through"] = through
