@@ -240,3 +240,25 @@ def test_deleting_the_connection_deprovisions_held_deletions_as_previewed(connec
         }
         assert people[5].host_user_id not in after["active_users"]
     assert not DeletedUser.objects.exists() and not Removal.objects.exists()
+
+
+def test_applying_a_rejected_deactivation_later_also_takes_the_role_that_waited(connection):
+    people = make_users(connection, 10)
+    group = directory.create_group(
+        connection,
+        {"displayName": "Admins"},
+        directory.MemberChange("add", tuple(str(p.pk) for p in people[:2])),
+    )
+    directory.set_role_mapping(connection, group, "admin")
+    deactivate(connection, people[0])
+    deactivate(connection, people[1])  # held
+    remove = directory.MemberChange("remove", (str(people[1].pk),))
+    directory.update_group(connection, group.pk, member_changes=[remove])
+    safety.reject(connection)
+    member = OrganizationMembership.objects.get(user=people[1].host_user)
+    assert (member.role, member.is_active) == ("admin", True)  # kept as it was
+
+    safety.apply_rejected(connection, [Removal.objects.get(user_id=people[1].pk).pk])
+
+    member.refresh_from_db()
+    assert (member.role, member.is_active) == ("", False)
