@@ -548,11 +548,14 @@ def drop_deleted(connection: Connection, *, remove_directory: bool, limit: int) 
 
 
 def purge_deleted(now: Any = None) -> int:
-    """Delete kept copies past their grace period (not while a held deletion needs one),
-    and removal records no longer needed (decided or applied, older than the request
-    log's retention); the number of copies purged."""
+    """Delete kept copies past their grace period (not while a held or rejected deletion
+    needs one: approving it applies its host effects through the copy, and the drift
+    report shows the person under it), and removal records no longer needed (decided or
+    applied, older than the request log's retention); the number of copies purged."""
     now = now or timezone.now()
-    waiting = Removal.objects.filter(state=RemovalState.HELD).values("user_id")
+    waiting = Removal.objects.filter(state__in=[RemovalState.HELD, RemovalState.REJECTED]).values(
+        "user_id"
+    )
     purged = DeletedUser.objects.filter(purge_after__lte=now).exclude(pk__in=waiting).delete()[0]
     Removal.objects.filter(
         ~Q(state__in=[RemovalState.HELD, RemovalState.REJECTED]),

@@ -294,3 +294,17 @@ def test_after_a_rejection_the_next_removal_is_held_again(scim):
     safety.reject(scim.connection)
     deactivate(scim, ids[3:4])
     assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[3:4]
+
+
+def test_a_rejected_deletion_keeps_its_copy_until_it_is_approved_after_all(scim):
+    small_brake(scim, percent=10, minimum=1)
+    (user_id, _other) = people(scim, 2)
+    scim.delete(f"/Users/{user_id}")
+    safety.reject(scim.connection)
+    prune(now=timezone.now() + timedelta(days=60))
+    copy = DeletedUser.objects.get(pk=user_id)  # still needed: the admin may approve later
+    removal = Removal.objects.get(user_id=user_id, state="rejected")
+    safety.apply_rejected(scim.connection, [removal.pk])
+    assert not OrganizationMembership.objects.get(user=copy.host_user).is_active
+    prune(now=timezone.now() + timedelta(days=60))
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
