@@ -1,7 +1,9 @@
 """The brake in a real browser (Chromium through Playwright) against the example project:
 a mass unassignment held, the banner, the review page, a selection approved after its
-dry run, and the restorable deleted users."""
+dry run, the restorable deleted users, and the last one rejected: on the Drift tab and in
+its CSV."""
 
+import csv
 import json
 import urllib.request
 
@@ -22,7 +24,7 @@ def scim(url, token, method, body=None):
         return json.loads(response.read() or b"null")
 
 
-def test_a_mass_unassignment_is_held_and_a_selection_approved(browser, site):  # noqa: F811
+def test_a_mass_unassignment_is_held_and_a_selection_approved(browser, site, tmp_path):  # noqa: F811
     page = log_in(browser, site, "acme-admin")
     page.get_by_role("link", name="Provisioning").click()
     page.get_by_role("link", name="New connection").click()
@@ -76,4 +78,24 @@ def test_a_mass_unassignment_is_held_and_a_selection_approved(browser, site):  #
     page.get_by_role("button", name="Restore person091@acme.example").click()
     expect(page.get_by_text("Restored person091@acme.example with 0 groups.")).to_be_visible()
     shot(page, "brake-deleted")
+
+    # The one left is rejected: it stays active and the drift report lists it, CSV too.
+    tab(page, "Held 1").click()
+    page.get_by_role("button", name="Reject it…").click()
+    page.get_by_role("button", name="Reject 1").click()
+    expect(page.get_by_text("Rejected 1 removal")).to_be_visible()
+    tab(page, "Drift").click()
+    kinds = page.get_by_role("navigation", name="Kinds of drift")
+    kinds.get_by_role("link", name="Rejected removals (1)").click()
+    expect(page.get_by_role("row").filter(has_text="person026@acme.example")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    path = tmp_path / "drift.csv"
+    download.value.save_as(path)
+    rejected = [
+        record["userName"]
+        for record in csv.DictReader(path.open(encoding="utf-8"))
+        if record["kind"] == "rejected"
+    ]
+    assert rejected == ["person026@acme.example"]
     page.context.close()
