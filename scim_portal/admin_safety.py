@@ -20,6 +20,7 @@ from .admin import ConnectionFilter, ReadOnlyAdmin
 from .models import Connection, DeletedUser, Removal, RemovalState
 from .provisioning import safety
 from .provisioning.events import Actor
+from .provisioning.exceptions import HostProvisioningFailed
 
 
 @admin.register(Removal)
@@ -55,9 +56,15 @@ class RemovalAdmin(ReadOnlyAdmin):
             return
         actor = Actor.for_user(request.user, via="admin")
         for connection in Connection.objects.filter(pk__in=chosen).select_related("account"):
-            done = safety.decide(
-                connection, RemovalState(state), chosen[connection.pk], actor=actor
-            )
+            try:
+                done = safety.decide(
+                    connection, RemovalState(state), chosen[connection.pk], actor=actor
+                )
+            except HostProvisioningFailed as exc:
+                self.message_user(
+                    request, f"{connection} ({connection.account}): {exc}", messages.ERROR
+                )
+                continue
             verb = "approved" if state == RemovalState.APPROVED else "rejected"
             effects = ", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in (
                 ("memberships_deactivated", done.memberships_deactivated),

@@ -24,7 +24,8 @@ from .. import permissions
 from ..models import DeletedUser, Removal, RemovalState
 from ..provisioning import safety
 from ..provisioning.connections import deletion_preview
-from ..provisioning.exceptions import ResourceNotFound
+from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
+from .drift import HostFailed
 from .pagination import IdCursorPagination
 from .serializers import DirectoryUserSerializer
 from .views import AccountView, extend_schema
@@ -208,13 +209,16 @@ class HeldDecideView(AccountView):
         connection = self.get_connection()
         body = DecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        done = safety.decide(
-            connection,
-            self.decision,
-            body.validated_data.get("ids"),
-            through=body.validated_data.get("through"),
-            actor=self.actor,
-        )
+        try:
+            done = safety.decide(
+                connection,
+                self.decision,
+                body.validated_data.get("ids"),
+                through=body.validated_data.get("through"),
+                actor=self.actor,
+            )
+        except HostProvisioningFailed as exc:
+            raise HostFailed(str(exc)) from None
         return Response(done.as_json())
 
 
@@ -224,7 +228,8 @@ class HeldApproveView(HeldDecideView):
     @extend_schema(
         summary="Approve held removals",
         description="Their host effects happen now, in one transaction. Without `ids`, every "
-        "held removal (up to `through` when given). Answers what changed.",
+        "held removal (up to `through` when given). Answers what changed; 503 (nothing "
+        "applied) when the application's adapter fails.",
         request=DecisionSerializer,
         responses=EffectsSerializer,
     )
@@ -264,7 +269,8 @@ class RestoreView(AccountView):
         summary="Restore a deleted user",
         description="Its directory entry (same id), groups, role and host membership come back "
         "as they were. 404 past the grace period; 409 when the identity provider has since "
-        "created the same userName, or linked its person again.",
+        "created the same userName, or linked its person again; 503 (nothing restored) when the "
+        "application's adapter fails.",
         request=None,
         responses=DirectoryUserSerializer,
     )
@@ -276,6 +282,8 @@ class RestoreView(AccountView):
             raise Http404(str(exc)) from exc
         except safety.CannotRestore as exc:
             raise Conflict(str(exc)) from exc
+        except HostProvisioningFailed as exc:
+            raise HostFailed(str(exc)) from None
         return Response(DirectoryUserSerializer(user).data)
 
 

@@ -19,7 +19,7 @@ from .. import permissions
 from ..models import DeletedUser, DirectoryUser, Removal, RemovalState
 from ..provisioning import safety
 from ..provisioning.effects import Effects
-from ..provisioning.exceptions import ResourceNotFound
+from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
 from .views import PortalView
 
 #: Removals per page of the review page (one page is what a selection can hold).
@@ -126,9 +126,13 @@ class HeldDecideView(PortalView):
         if chosen is None or chosen[1] == []:
             return HttpResponseBadRequest("Choose approve or reject, and which removals.")
         decision, ids, through = chosen
-        done = safety.decide(
-            self.connection, DECISIONS[decision], ids, through=through, actor=self.actor
-        )
+        try:
+            done = safety.decide(
+                self.connection, DECISIONS[decision], ids, through=through, actor=self.actor
+            )
+        except HostProvisioningFailed as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(self.url("held", self.connection.pk))
         if not done.removals:
             messages.warning(
                 request, "Nothing was decided: those removals were decided or withdrawn meanwhile."
@@ -189,7 +193,7 @@ class RestoreView(PortalView):
             messages.error(
                 request, "This deleted user can no longer be restored: its grace period is over."
             )
-        except safety.CannotRestore as exc:
+        except (safety.CannotRestore, HostProvisioningFailed) as exc:
             messages.error(request, str(exc))
         else:
             groups = user.directory_groups.count()

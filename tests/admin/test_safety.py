@@ -86,3 +86,22 @@ def test_only_staff_who_may_change_removals_decide(setup, held):
     assert safety.held(setup["connection"]).count() == 4
     decider = staff_with("view_removal", "change_removal")
     assert "approve_held" in decider.get(f"{ADMIN}/removal/").content.decode()
+
+
+def test_a_host_failure_in_the_action_is_a_message_not_a_500(staff, setup, held, monkeypatch):
+    from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("host database unavailable")
+
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_deactivated", unavailable)
+    staff.raise_request_exception = False
+    ids = list(Removal.objects.values_list("pk", flat=True))
+
+    response = staff.post(
+        f"{ADMIN}/removal/", {"action": "approve_held", "_selected_action": ids}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "could not apply this change" in response.content.decode()
+    assert safety.held(setup["connection"]).count() == 4

@@ -219,3 +219,27 @@ def test_the_deletion_preview_is_what_deleting_then_changes(setup, held, env_key
     assert changed(before, host_rows(setup["account"])) == expected
     if remove:  # everyone but p0 (deactivated before) and p6 (active elsewhere)
         assert expected["host_users_deactivated"] == 9
+
+
+def test_a_host_failure_while_deciding_or_restoring_is_a_json_503(
+    setup, held, env_key, monkeypatch
+):
+    from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("host database unavailable")
+
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_deactivated", unavailable)
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_restored", unavailable)
+    client = Client(raise_request_exception=False)
+
+    approved = call(client, "post", url(setup, "held/approve/"), {}, key=env_key)
+    restored = call(client, "post", url(setup, f"deleted/{held[9].pk}/restore/"), key=env_key)
+
+    for response in (approved, restored):
+        assert response.status_code == 503, response.content
+        assert response["Content-Type"].startswith("application/json")
+        assert "could not apply this change" in response.json()["detail"]
+        assert "host database" not in response.json()["detail"]
+    assert safety.held(setup["connection"]).count() == 5
+    assert DeletedUser.objects.filter(pk=held[9].pk).exists()

@@ -609,3 +609,32 @@ def test_the_new_pages_have_no_inline_script_or_style(acme, small):
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), url
         assert not re.search(r"\son[a-z]+=", page), url
         assert not re.search(r"\sstyle=", page), url
+
+
+def test_a_host_failure_while_deciding_or_restoring_is_a_message_not_a_500(
+    acme, small, monkeypatch
+):
+    from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("host database unavailable")
+
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_deactivated", unavailable)
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_restored", unavailable)
+    admin = as_person(acme, "admin", raise_request_exception=False)
+    gone = small[19]
+    directory.delete_user(acme["connection"], gone.pk)
+
+    approved = admin.post(
+        acme["base"] + "/held/confirm/", {"decision": "approve", "all": "1", "through": 10**9}
+    )
+    restored = admin.post(acme["base"] + f"/deleted/{gone.pk}/restore/")
+
+    for response in (approved, restored):
+        assert response.status_code == 302
+        assert "could not apply this change" in said(response)[-1]
+        assert "host database" not in said(response)[-1]
+    # Nothing happened: the held removals still wait, the deleted user is still deleted.
+    assert safety.held(acme["connection"]).count() == 6
+    assert not DirectoryUser.objects.filter(pk=gone.pk).exists()
+    assert DeletedUser.objects.filter(pk=gone.pk).exists()
