@@ -62,3 +62,11 @@ def test_without_members_it_says_what_it_cannot_see(drift_host, settings):
 def test_unknown_connection(db, connection):
     with pytest.raises(CommandError, match="No connection with id"):
         run("--connection", connection, "--json")
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_a_limit_below_one_is_refused_in_words(drift_host, limit, as_json):
+    args = ["--connection", str(drift_host["connection"].pk), "--limit", limit]
+    with pytest.raises(CommandError, match="--limit must be at least 1"):
+        run(*args, *(["--json"] if as_json else []))

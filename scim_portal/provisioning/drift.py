@@ -311,7 +311,9 @@ class Drift:
 
     def page(self, kind: str, after: str | None = None, limit: int = PAGE_SIZE) -> DriftPage:
         """Up to ``limit`` rows of ``kind`` after the key ``after`` (the start when None).
-        ``ValueError`` when ``after`` is not a key of that kind."""
+        ``ValueError`` when ``after`` is not a key of that kind, or ``limit`` is below 1."""
+        if limit < 1:
+            raise ValueError(f"A page holds at least one row, not {limit}.")
         rows = self.queryset(kind)
         if kind in HOST_KINDS and self.members is None:
             return DriftPage([], None)

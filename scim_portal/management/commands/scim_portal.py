@@ -425,9 +425,11 @@ class Command(BaseCommand):
     def handle_drift(self, *, connection: str, limit: int, as_json: bool, **options: Any) -> None:
         from scim_portal.provisioning.drift import KINDS, Drift
 
+        if limit < 1:
+            raise CommandError("--limit must be at least 1 (rows shown of each kind).")
         report = Drift(self._connection(connection))
         if as_json:
-            data = report.as_json(limit=max(limit, 0))
+            data = report.as_json(limit=limit)
             data["held"] = [row.as_held() for row in report.rows("held")]
             self._print_json(data)
             return
@@ -443,7 +445,7 @@ class Command(BaseCommand):
                 )
             )
         for kind in KINDS:
-            page = report.page(kind, limit=max(limit, 0)) if counts[kind] else None
+            page = report.page(kind, limit=limit) if counts[kind] else None
             if page is None or not page.rows:
                 continue
             self.stdout.write(f"\n{kind.capitalize()} ({counts[kind]}):")
