@@ -79,6 +79,11 @@ def remove(user: DirectoryUser, kind: RemovalKind, events: EventRecorder) -> boo
     reason = ""
     if RemovalState.REJECTED in mine:
         reason = "An admin rejected this person's earlier removal: this one waits for review too."
+        # The new removal carries the question now: the rejection left behind would keep
+        # the person's kept copy from ever being purged once this one is decided.
+        Removal.objects.filter(
+            connection=connection, user_id=user.pk, state=RemovalState.REJECTED
+        ).update(state=RemovalState.SUPERSEDED)
     elif connection.brake_enabled:
         if any(state == RemovalState.HELD for _user, state, _pk in waiting):
             reason = ENGAGED

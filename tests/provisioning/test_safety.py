@@ -308,3 +308,21 @@ def test_a_rejected_deletion_keeps_its_copy_until_it_is_approved_after_all(scim)
     assert not OrganizationMembership.objects.get(user=copy.host_user).is_active
     prune(now=timezone.now() + timedelta(days=60))
     assert not DeletedUser.objects.filter(pk=user_id).exists()
+
+
+def test_a_rejection_made_moot_by_a_later_approved_deletion_no_longer_keeps_the_copy(scim):
+    small_brake(scim, percent=10, minimum=1)
+    (user_id, _other) = people(scim, 2)
+    deactivate(scim, [user_id])
+    safety.reject(scim.connection)  # kept active in the host
+    # The IdP deletes the person later: that waits for review too, and is approved.
+    assert scim.delete(f"/Users/{user_id}").status_code == 204
+    assert safety.approve(scim.connection) == 1
+    host = DeletedUser.objects.get(pk=user_id).host_user
+    assert not OrganizationMembership.objects.get(user=host).is_active
+
+    prune(now=timezone.now() + timedelta(days=60))
+
+    # Nothing waits for this person any more: the copy goes after its grace period.
+    assert not DeletedUser.objects.filter(pk=user_id).exists()
+    assert not Removal.objects.filter(user_id=user_id, state="rejected").exists()
