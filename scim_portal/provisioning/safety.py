@@ -128,16 +128,26 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
         .values_list("decided_at", flat=True)
         .first()
     )
-    removed = removals.filter(counted=True, at__gte=max(since, approved or since)).count() + 1
+    # People, not removals: someone the IdP deactivates and reactivates again and again
+    # within the hour is one person removed.
+    others = (
+        removals.filter(counted=True, at__gte=max(since, approved or since))
+        .exclude(user_id=user.pk)
+        .order_by()
+        .values("user_id")
+    )
+    removed = others.distinct().count() + 1
     if removed < connection.brake_minimum:
         return ""
     active = (
         DirectoryUser.objects.filter(connection=connection)
         .exclude(active=False)
         .exclude(pk=user.pk)
+        .exclude(pk__in=others)
         .count()
     )
-    # The population the hour began with: who is active now, and who was removed since.
+    # The population the hour began with: who is active now, and who was removed since
+    # (each once, reactivated or not).
     base = active + removed
     if removed * 100 <= connection.brake_percent * base:
         return ""

@@ -326,3 +326,19 @@ def test_a_rejection_made_moot_by_a_later_approved_deletion_no_longer_keeps_the_
     # Nothing waits for this person any more: the copy goes after its grace period.
     assert not DeletedUser.objects.filter(pk=user_id).exists()
     assert not Removal.objects.filter(user_id=user_id, state="rejected").exists()
+
+
+def test_the_threshold_counts_people_not_removals_of_the_same_person(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 40)
+    # One person flapping at the IdP (deactivated, reactivated, five times in the hour) is
+    # one person removed, not five: 1 of 40 engages nothing.
+    for _ in range(5):
+        deactivate(scim, ids[:1])
+        assert scim.patch_ops(f"/Users/{ids[0]}", ON).status_code == 200
+    deactivate(scim, ids[:1])
+    assert not safety.held(scim.connection).exists()
+    assert not member(scim, ids[0]).is_active
+    # Real removals still engage it: 5 different people of 40 is more than 10%.
+    deactivate(scim, ids[1:5])
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[4:5]
