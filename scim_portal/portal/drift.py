@@ -99,6 +99,8 @@ class DriftView(PortalView):
         shown = []
         for action in row.actions:
             needed, label, target = ACTIONS[action]
+            if action == "deactivate" and row.host_user_id == self.request.user.pk:
+                continue  # refused: one's own membership (reconcile.deactivate_member)
             if self.can[CAN[needed]]:
                 shown.append((action, label, getattr(row, target)))
         return shown

@@ -171,8 +171,13 @@ def _unmanaged_member(connection: Connection, host_user_id: Any) -> Any:
 def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -> Any:
     """Deactivate the membership of an unmanaged member of the account (someone no
     directory user stands for, who kept access). Their user account itself is left
-    alone: no connection manages it. Staff and superusers are refused."""
+    alone: no connection manages it. Staff and superusers are refused, and so is the
+    person acting (tenant admins are often not in their IdP: one click would lock them out)."""
     host = _unmanaged_member(connection, host_user_id)
+    if actor.kind == "user" and getattr(actor.user, "pk", None) == host.pk:
+        raise CannotFix(
+            "You cannot deactivate your own membership here: ask another administrator."
+        )
     if is_protected(host):
         raise CannotFix(
             f"{host.get_username()} is vendor staff or a superuser: no connection may change "

@@ -203,3 +203,23 @@ def test_csv_download(drift_host, page):
     assert len(records) == sum(COUNTS.values())
     by_kind = {kind: sum(1 for r in records if r["kind"] == kind) for kind in COUNTS}
     assert by_kind == COUNTS
+
+
+def test_an_admin_cannot_deactivate_their_own_membership(drift_host, page):
+    # Tenant admins are rarely in their IdP: they show as unmanaged members themselves.
+    me = drift_host["people"]["admin"]
+    OrganizationMembership.objects.create(organization=drift_host["account"], user=me, role="x")
+    admin = login(drift_host, "admin")
+    html = admin.get(page, {"kind": "unmanaged"}).content.decode()
+    assert me.username in html
+    own = re.compile(rf'deactivate/" class="sp-inline">[^\n]*?name="target" value="{me.pk}"')
+    assert not own.search(html)
+    contractor = drift_host["hosts"]["contractor"].pk
+    assert re.search(rf'deactivate/" class="sp-inline">[^\n]*?value="{contractor}"', html)
+
+    response = admin.post(f"{page}deactivate/", {"target": me.pk, "kind": "unmanaged"})
+
+    [message] = messages_of(response)
+    assert "your own membership" in message
+    assert OrganizationMembership.objects.get(user=me).is_active
+    assert not ProvisioningEvent.objects.filter(type=EventType.DRIFT_FIXED).exists()
