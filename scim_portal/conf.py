@@ -110,7 +110,8 @@ DEFAULTS: dict[str, Any] = {
     "CREDENTIAL_EXPIRY_NOTICE_DAYS": 14,
     "SILENT_CONNECTION_HOURS": 48,
     "NOTIFICATION_FROM_EMAIL": None,
-    # Days a deleted directory user stays restorable from the portal (0: not kept).
+    # Days a deleted directory user stays restorable from the portal (0: not kept, but for
+    # a deletion the brake holds or an admin rejected, until it is decided and pruned).
     "RESTORE_WINDOW_DAYS": 30,
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..conf import app_settings
 from ..models import (
     Connection,
     DirectoryUser,
@@ -173,9 +174,12 @@ def delete_user(
     with recording(connection, actor) as events:
         removed = {"userName": user.user_name}
         events.add(EventType.USER_DELETED, "User", user.id, removed)
-        if not remove(user, RemovalKind.DELETE, events):
+        applied = remove(user, RemovalKind.DELETE, events)
+        if not applied:
             removed["held"] = True  # the brake holds its host effects
-        keep_deleted(user)
+        # A held deletion keeps its copy whatever the window: approving it needs one.
+        if not applied or app_settings.RESTORE_WINDOW_DAYS > 0:
+            keep_deleted(user)
         user.delete()
 
 

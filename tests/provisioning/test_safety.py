@@ -342,3 +342,19 @@ def test_the_threshold_counts_people_not_removals_of_the_same_person(scim):
     # Real removals still engage it: 5 different people of 40 is more than 10%.
     deactivate(scim, ids[1:5])
     assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[4:5]
+
+
+def test_with_no_restore_window_an_applied_deletion_keeps_no_copy(scim, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "RESTORE_WINDOW_DAYS": 0}
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (gone, held) = people(scim, 2)
+    assert scim.delete(f"/Users/{gone}").status_code == 204
+    assert not DeletedUser.objects.filter(pk=gone).exists()  # no personal data left behind
+    # A deletion the brake holds still keeps its copy: approving it needs one.
+    small_brake(scim, percent=10, minimum=1)
+    directory.update_connection_settings(scim.connection, brake_enabled=True)
+    assert scim.delete(f"/Users/{held}").status_code == 204
+    assert safety.held(scim.connection).count() == 1
+    host = DeletedUser.objects.get(pk=held).host_user
+    assert safety.approve(scim.connection) == 1
+    assert not OrganizationMembership.objects.get(user=host).is_active
