@@ -111,13 +111,15 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     """Why the brake (not engaged yet) holds this removal, or "" when it does not."""
     if not counted:
         return ""
+    # Count under the connection's row lock (every directory write takes it anyway, to
+    # number its events; this takes it before the host effects instead of after): removals
+    # at once are counted one after the other, and none slips past the threshold because
+    # another, not committed yet, was not seen.
+    Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
     since = timezone.now() - WINDOW
     removals = Removal.objects.filter(connection=connection)
     if removals.filter(counted=True, at__gte=since).count() + 1 < connection.brake_minimum:
         return ""
-    # Near the threshold: count again under the connection's row lock (every directory
-    # write takes it to number its events), so removals at once cannot all slip past.
-    Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
     if removals.filter(state=RemovalState.HELD).exists():
         return ENGAGED
     # An admin's approval settles what came before it: the rest of a removal they

@@ -230,13 +230,14 @@ def test_put_user_query_budget(scim, django_assert_num_queries):
 
 def test_patch_deactivate_query_budget(scim, django_assert_num_queries):
     """auth, savepoint, the user locked with its host user and the account (one
-    statement), the row, the brake (a removal waiting?, removals in the last hour, the
-    removal recorded), the membership deactivated, another active membership?, the
+    statement), the row, the brake (a removal waiting?, the connection locked, removals
+    in the last hour, the removal recorded), the membership deactivated, another active
+    membership?, the
     host user deactivated, the event number and event, release, the groups of the
     answer, the request log."""
     _body, user = _provisioned(scim)
     off = {"op": "replace", "path": "active", "value": False}
-    with django_assert_num_queries(13 + EVENT):
+    with django_assert_num_queries(14 + EVENT):
         assert scim.patch_ops(f"/Users/{user['id']}", off).status_code == 200
     host = DirectoryUser.objects.get(pk=user["id"]).host_user
     assert not host.is_active
