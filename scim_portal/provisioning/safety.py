@@ -44,6 +44,9 @@ from .exceptions import ProvisioningError, ResourceNotFound, UniquenessConflict
 WINDOW = timedelta(hours=1)
 
 ENGAGED = "Removals are held for review on this connection: this one waits with them."
+#: Why the removal of someone whose earlier removal an admin rejected waits: that person
+#: is reviewed again, but the brake is not engaged by them (the others' removals go on).
+REVIEW_AGAIN = "An admin rejected this person's earlier removal: this one waits for review too."
 
 _HOOKS = {RemovalKind.DEACTIVATE: "user_deactivated", RemovalKind.DELETE: "user_deleted"}
 
@@ -60,10 +63,10 @@ def remove(user: DirectoryUser, kind: RemovalKind, events: EventRecorder) -> boo
     # threshold (it is still held while the brake is engaged).
     counted = kind == RemovalKind.DEACTIVATE or is_active(user.active)
     # One statement: this person's held or rejected removal, and any held one (the
-    # brake is engaged while a removal waits for a decision).
+    # brake is engaged while a removal it held waits for a decision).
     waiting = list(
         Removal.objects.filter(
-            Q(user_id=user.pk) | Q(state=RemovalState.HELD),
+            Q(user_id=user.pk) | engaging(),
             connection=connection,
             state__in=[RemovalState.HELD, RemovalState.REJECTED],
         )
@@ -78,14 +81,14 @@ def remove(user: DirectoryUser, kind: RemovalKind, events: EventRecorder) -> boo
         return False
     reason = ""
     if RemovalState.REJECTED in mine:
-        reason = "An admin rejected this person's earlier removal: this one waits for review too."
+        reason = REVIEW_AGAIN
         # The new removal carries the question now: the rejection left behind would keep
         # the person's kept copy from ever being purged once this one is decided.
         Removal.objects.filter(
             connection=connection, user_id=user.pk, state=RemovalState.REJECTED
         ).update(state=RemovalState.SUPERSEDED)
     elif connection.brake_enabled:
-        if any(state == RemovalState.HELD for _user, state, _pk in waiting):
+        if any(other != user.pk for other, _state, _pk in waiting):
             reason = ENGAGED
         else:
             reason = _brake_reason(connection, user, counted)
@@ -120,7 +123,7 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     removals = Removal.objects.filter(connection=connection)
     if removals.filter(counted=True, at__gte=since).count() + 1 < connection.brake_minimum:
         return ""
-    if removals.filter(state=RemovalState.HELD).exists():
+    if removals.filter(engaging()).exists():
         return ENGAGED
     # An admin's approval settles what came before it: the rest of a removal they
     # approved is not held again for the same hour.
@@ -157,6 +160,12 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
         f"{removed} people removed within an hour: more than {connection.brake_percent}% "
         f"of {base} active users (and at least {connection.brake_minimum})."
     )
+
+
+def engaging() -> Q:
+    """Held removals that keep the brake engaged: those it held, not a rejected person's
+    next removal waiting for review on its own."""
+    return Q(state=RemovalState.HELD) & ~Q(reason=REVIEW_AGAIN)
 
 
 def held_ids(connection: Connection, user_ids: Iterable[Any]) -> set[Any]:

@@ -358,3 +358,18 @@ def test_with_no_restore_window_an_applied_deletion_keeps_no_copy(scim, settings
     host = DeletedUser.objects.get(pk=held).host_user
     assert safety.approve(scim.connection) == 1
     assert not OrganizationMembership.objects.get(user=host).is_active
+
+
+def test_a_rejected_persons_next_removal_waits_alone_and_does_not_hold_everyone_else(scim):
+    small_brake(scim, percent=10, minimum=3)
+    ids = people(scim, 40)
+    deactivate(scim, ids[:5])  # the fifth is held, and rejected: kept on purpose
+    assert safety.reject(scim.connection) == 1
+    Removal.objects.update(at=timezone.now() - timedelta(hours=2))
+    # Days later the IdP deletes that person: it waits for review, as rejected before...
+    assert scim.delete(f"/Users/{ids[4]}").status_code == 204
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[4:5]
+    # ...but the brake is not engaged by it: someone else leaving is deprovisioned at once.
+    deactivate(scim, ids[10:11])
+    assert not member(scim, ids[10]).is_active
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[4:5]
