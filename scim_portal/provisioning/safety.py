@@ -76,9 +76,14 @@ def remove(user: DirectoryUser, kind: RemovalKind, events: EventRecorder) -> boo
     )
     mine = {state: pk for user_id, state, pk in waiting if user_id == user.pk}
     if RemovalState.HELD in mine:
-        # Deleted after a held deactivation: one decision, now about the deletion.
-        Removal.objects.filter(pk=mine[RemovalState.HELD]).update(kind=kind)
-        return False
+        # Deleted after a held deactivation: one decision, now about the deletion. Unless
+        # it was decided meanwhile (an admin approving it at this moment): then this
+        # removal is one of its own, read again.
+        if Removal.objects.filter(pk=mine[RemovalState.HELD], state=RemovalState.HELD).update(
+            kind=kind
+        ):
+            return False
+        return remove(user, kind, events)
     reason = ""
     if RemovalState.REJECTED in mine:
         reason = REVIEW_AGAIN

@@ -66,3 +66,42 @@ def test_two_deactivations_at_once_near_the_threshold_are_counted_one_after_the_
     assert states[first.pk] == RemovalState.APPLIED
     assert states[second.pk] == RemovalState.HELD
     assert [row.user_id for row in safety.held(connection)] == [second.pk]
+
+
+def test_a_deletion_while_its_held_deactivation_is_being_approved_is_applied(monkeypatch):
+    from tests.testapp.models import OrganizationMembership
+
+    connection, _issued = create_connection(
+        account=OrganizationFactory(), name="Entra", provider="entra"
+    )
+    directory.update_connection_settings(
+        connection, brake_percent=10, brake_minimum=1, deprovision_policy="remove"
+    )
+    person, _other = (
+        directory.create_user(connection, {"userName": f"p{n}@example.com"}) for n in range(2)
+    )
+    deactivate(connection, person.pk)
+    assert safety.held(connection).count() == 1
+    reached, resume = threading.Event(), threading.Event()
+    original = DefaultProvisioningAdapter.user_deactivated
+
+    def slow_host(self, user):
+        reached.set()
+        resume.wait(10)
+        original(self, user)
+
+    monkeypatch.setattr(DefaultProvisioningAdapter, "user_deactivated", slow_host)
+
+    approving = in_thread(lambda: safety.approve(connection))
+    assert reached.wait(10)
+    deleting = in_thread(lambda: directory.delete_user(connection, person.pk))
+    deleting.join(1)  # waits for the approval's lock on the removal
+    resume.set()
+    approving.join(20)
+    deleting.join(20)
+
+    # The approval applied the deactivation; the deletion came after it and is applied
+    # too (the membership removed, as the policy says), not folded into a decided removal.
+    kinds = sorted(Removal.objects.filter(user_id=person.pk).values_list("kind", "state"))
+    assert kinds == [("deactivate", "approved"), ("delete", "applied")]
+    assert not OrganizationMembership.objects.filter(user_id=person.host_user_id).exists()
