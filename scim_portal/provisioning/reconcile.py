@@ -195,8 +195,10 @@ def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor
 def adopt(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -> DirectoryUser:
     """Give an unmanaged member whose email is on a domain verified for the account a
     directory user in ``connection``, linked to them: ``userName`` and the primary email
-    are their email, the name theirs, active. The connection manages them unless another
-    connection already does (then it keeps their membership only). Their membership and
+    are their email, the name theirs, active. The connection manages them as the
+    ``verified_email`` link policy claims people, unless another connection already does
+    or the policy is ``always_create`` ("never claim an existing one"): then it keeps
+    their membership only. Their membership and
     role in the host are left as they are; the directory's role is the connection's
     default until the IdP's groups say otherwise (a ``role`` row shows a difference).
 
@@ -222,9 +224,12 @@ def adopt(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -
             f"A user of “{connection.name}” already awaits {name}: they link by accepting "
             "the invitation."
         )
-    managed_elsewhere = DirectoryUser.objects.filter(
-        host_user=host, host_link=HostLink.MANAGED
-    ).exists()
+    # Claimed (managed) as the IdP would claim them: under the verified-email policy, when
+    # no connection manages them yet. Otherwise only their membership is linked.
+    member_only = (
+        connection.link_policy != LinkPolicy.VERIFIED_EMAIL
+        or DirectoryUser.objects.filter(host_user=host, host_link=HostLink.MANAGED).exists()
+    )
     document: dict[str, Any] = {
         "schemas": [USER_SCHEMA],
         "userName": email,
@@ -243,7 +248,7 @@ def adopt(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -
         attributes=document,
         role=connection.default_role,
         host_user=host,
-        host_link=HostLink.MEMBER if managed_elsewhere else HostLink.MANAGED,
+        host_link=HostLink.MEMBER if member_only else HostLink.MANAGED,
         **user_columns(document),
     )
     with recording(connection, actor) as events:

@@ -331,3 +331,17 @@ def test_an_inactive_membership_s_role_is_not_compared(drift_host):
         is_active=False, role="admin"
     )
     assert drift.Drift(drift_host["connection"]).counts() == COUNTS
+
+
+def test_adopt_under_always_create_links_the_membership_only(drift_host, admin):
+    # "Create a new user; never claim an existing one": adopting links the person's
+    # membership, and the identity provider never edits or deactivates their account.
+    connection, newhire = drift_host["connection"], drift_host["hosts"]["newhire"]
+    directory.update_connection_settings(connection, link_policy="always_create")
+    user = reconcile.adopt(connection, newhire.pk, actor=admin)
+    assert (user.host_user, user.host_link) == (newhire, HostLink.MEMBER)
+    directory.update_user(
+        connection, user.pk, lambda u: {**u.attributes, "name": {"givenName": "Renamed"}}
+    )
+    newhire.refresh_from_db()
+    assert newhire.first_name == "New"
