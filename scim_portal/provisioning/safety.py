@@ -39,6 +39,7 @@ from .documents import call_adapter, is_active, save_unique, value_rows
 from .effects import Effects, host_effects
 from .events import SYSTEM, Actor, EventRecorder, recording
 from .exceptions import ProvisioningError, ResourceNotFound, UniquenessConflict
+from .ownership import is_protected
 
 #: The brake's rolling window.
 WINDOW = timedelta(hours=1)
@@ -504,6 +505,9 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
             "restore is not possible."
         )
     user = _as_user(connection, copy)
+    if user.host_user is not None and is_protected(user.host_user):
+        # Staff or superuser since: never linked by a connection; they come back unlinked.
+        user.host_user, user.host_link = None, HostLink.BLOCKED
     if user.host_user_id is not None:
         taken = DirectoryUser.objects.filter(host_user_id=user.host_user_id)
         if taken.filter(connection=connection).exists():

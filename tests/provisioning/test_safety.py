@@ -13,6 +13,7 @@ from scim_portal.models import (
     DirectoryUser,
     DirectoryUserValue,
     GroupMembership,
+    HostLink,
     ProvisioningEvent,
     Removal,
 )
@@ -373,3 +374,19 @@ def test_a_rejected_persons_next_removal_waits_alone_and_does_not_hold_everyone_
     deactivate(scim, ids[10:11])
     assert not member(scim, ids[10]).is_active
     assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[4:5]
+
+
+def test_restore_never_links_someone_who_became_staff_or_superuser_meanwhile(scim):
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    (user_id,) = people(scim, 1)
+    host = host_of(user_id)
+    assert scim.delete(f"/Users/{user_id}").status_code == 204
+    User.objects.filter(pk=host.pk).update(is_superuser=True)
+
+    restored = safety.restore(scim.connection, user_id)
+
+    assert (restored.host_user_id, restored.host_link) == (None, HostLink.BLOCKED)
+    membership = OrganizationMembership.objects.get(organization=scim.connection.account, user=host)
+    assert membership.is_active is False  # the connection does not touch them
+    event = ProvisioningEvent.objects.get(type="user.restored")
+    assert event.changes["host_link"] == HostLink.public(HostLink.BLOCKED)
