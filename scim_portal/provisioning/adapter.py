@@ -239,7 +239,8 @@ class ProvisioningAdapter:
 
     def user_restored(self, user: DirectoryUser) -> None:
         """A tenant admin restored ``user`` after the IdP deleted it (its row is back, with
-        its host link); its group memberships follow through :meth:`members_added`."""
+        its host link; one that awaited a person awaits nobody yet: the default links it
+        again); its group memberships follow through :meth:`members_added`."""
 
     def link_pending(self, user: DirectoryUser) -> None:
         """``user`` is not linked to a host user yet, and may be now: a domain of its
@@ -366,6 +367,11 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
             self._deactivate(user)
 
     def user_restored(self, user: DirectoryUser) -> None:
+        if user.host_link == HostLink.AWAITING:
+            # The kept copy does not say whom it awaited: chosen again by the same rules
+            # (the invitation is not sent twice within a day: should_invite).
+            self._link(user)
+            return
         host = user.host_user
         if host is None or not has_membership(user):
             return

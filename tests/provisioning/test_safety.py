@@ -390,3 +390,20 @@ def test_restore_never_links_someone_who_became_staff_or_superuser_meanwhile(sci
     assert membership.is_active is False  # the connection does not touch them
     event = ProvisioningEvent.objects.get(type="user.restored")
     assert event.changes["host_link"] == HostLink.public(HostLink.BLOCKED)
+
+
+def test_a_restored_user_still_awaits_the_person_it_invited(scim):
+    from scim_portal.provisioning.ownership import accept_invitation, invitations_for
+
+    directory.update_connection_settings(scim.connection, brake_enabled=False)
+    invited = UserFactory(email="someone@elsewhere.example")
+    email = {"value": "someone@elsewhere.example", "primary": True, "type": "work"}
+    user_id = scim.create_user("someone@elsewhere.example", emails=[email])["id"]
+    assert DirectoryUser.objects.get(pk=user_id).awaited_user == invited
+    assert scim.delete(f"/Users/{user_id}").status_code == 204
+
+    safety.restore(scim.connection, user_id)
+
+    assert [str(user.pk) for user in invitations_for(invited)] == [user_id]
+    linked = accept_invitation(DirectoryUser.objects.get(pk=user_id), invited)
+    assert (linked.host_user, linked.host_link) == (invited, HostLink.MEMBER)
