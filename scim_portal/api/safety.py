@@ -89,7 +89,7 @@ class HeldPageSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=safety.MAX_REMOVAL_ID),
         required=False,
         max_length=MAX_IDS,
         help_text="Removal ids; absent: every held removal.",
@@ -97,6 +97,7 @@ class DecisionSerializer(serializers.Serializer):
     through = serializers.IntegerField(
         required=False,
         min_value=1,
+        max_value=safety.MAX_REMOVAL_ID,
         help_text="Only removals up to this id (the `through` of a preview).",
     )
 
@@ -145,6 +146,8 @@ def _ids(request: Request) -> list[int] | None:
         raise ApiValidationError({"ids": "Removal ids are whole numbers."}) from None
     if len(ids) > MAX_IDS:
         raise ApiValidationError({"ids": f"At most {MAX_IDS} at once."})
+    if any(not 0 < value <= safety.MAX_REMOVAL_ID for value in ids):
+        raise ApiValidationError({"ids": "Removal ids are whole numbers from 1."})
     return ids
 
 
@@ -192,7 +195,9 @@ class HeldPreviewView(AccountView):
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
         through = request.query_params.get("through")
-        if through is not None and not through.isdigit():
+        if through is not None and not (
+            through.isdecimal() and 0 < int(through) <= safety.MAX_REMOVAL_ID
+        ):
             raise ApiValidationError({"through": "A removal id."})
         effects = safety.preview_approval(
             connection, _ids(request), through=int(through) if through else None

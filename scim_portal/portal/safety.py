@@ -97,6 +97,8 @@ class HeldDecideView(PortalView):
             return None
         if decision not in DECISIONS or len(ids) > HELD_PAGE_SIZE:
             return None
+        if any(not 0 < value <= safety.MAX_REMOVAL_ID for value in [*ids, through or 1]):
+            return None
         if data.get("all") == "1":
             return (decision, None, through) if through is not None else None
         return decision, ids, None

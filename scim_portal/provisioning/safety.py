@@ -51,6 +51,10 @@ REVIEW_AGAIN = "An admin rejected this person's earlier removal: this one waits 
 
 _HOOKS = {RemovalKind.DEACTIVATE: "user_deactivated", RemovalKind.DELETE: "user_deleted"}
 
+#: The largest removal id a database holds (a 64-bit key): faces refuse larger ones as
+#: invalid, before SQLite refuses to bind them.
+MAX_REMOVAL_ID = 2**63 - 1
+
 
 # The brake ----------------------------------------------------------------------------
 

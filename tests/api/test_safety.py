@@ -243,3 +243,17 @@ def test_a_host_failure_while_deciding_or_restoring_is_a_json_503(
         assert "host database" not in response.json()["detail"]
     assert safety.held(setup["connection"]).count() == 5
     assert DeletedUser.objects.filter(pk=held[9].pk).exists()
+
+
+def test_ids_too_large_for_the_database_are_400(setup, held):
+    admin, huge = as_person(setup, "admin"), 10**30
+    admin.raise_request_exception = False
+    preview = call(admin, "get", url(setup, "held/preview/"), {"ids": str(huge)})
+    assert preview.status_code == 400 and "ids" in preview.json()
+    for data in ({"ids": [huge]}, {"through": huge}):
+        response = call(admin, "post", url(setup, "held/approve/"), data)
+        assert response.status_code == 400, response.content
+    for through in (huge, "²"):
+        answer = call(admin, "get", url(setup, "held/preview/"), {"through": through})
+        assert answer.status_code == 400
+    assert safety.held(setup["connection"]).count() == 5

@@ -638,3 +638,13 @@ def test_a_host_failure_while_deciding_or_restoring_is_a_message_not_a_500(
     assert safety.held(acme["connection"]).count() == 6
     assert not DirectoryUser.objects.filter(pk=gone.pk).exists()
     assert DeletedUser.objects.filter(pk=gone.pk).exists()
+
+
+def test_ids_too_large_for_the_database_are_refused_not_a_500(acme, small):
+    admin = as_person(acme, "admin", raise_request_exception=False)
+    url = acme["base"] + "/held/confirm/"
+    huge = 10**30
+    assert admin.get(url, {"decision": "approve", "ids": huge}).status_code == 400
+    assert admin.post(url, {"decision": "approve", "ids": [huge]}).status_code == 400
+    assert admin.post(url, {"decision": "reject", "all": "1", "through": huge}).status_code == 400
+    assert safety.held(acme["connection"]).count() == 5
