@@ -110,6 +110,10 @@ def send_due() -> int:
                 if condition.account is None
                 else holders.get((condition.account.pk, condition.permission), [])
             )
+            if condition.permission != permissions.READ and condition.account is not None:
+                # Who may decide, and open the page to do it (the portal needs read too).
+                readers = holders.get((condition.account.pk, permissions.READ), [])
+                people = [person for person in people if person in readers]
             people = [
                 person
                 for person in people

@@ -388,17 +388,22 @@ def test_names_are_escaped_in_html_and_plain_in_text(people):
 
 @pytest.fixture
 def deciders(people):
-    """People who may decide acme's removals (the delete permission), directly and through a
-    group, one of whom opted out of these emails."""
+    """People who may decide acme's removals (the delete permission, and read to open the
+    page), directly and through a group, one of whom opted out of these emails; and one with
+    the delete permission alone, who could not open the page."""
     acme = people["acme"]
     role = Group.objects.create(name="acme provisioning admins")
     assign_perm(permissions.perm_name(permissions.DELETE), role, acme)
+    assign_perm(permissions.perm_name(permissions.READ), role, acme)
     grouped = UserFactory(username="admins")
     grouped.groups.add(role)
     quiet = grant(UserFactory(username="quiet"), acme, permissions.READ, permissions.DELETE)
     NotificationOptOut.objects.create(user=quiet, account=acme, kind=NotificationKind.REMOVALS_HELD)
+    grant(UserFactory(username="delete-only"), acme, permissions.DELETE)
     return {
-        "decider": grant(UserFactory(username="decider"), acme, permissions.DELETE),
+        "decider": grant(
+            UserFactory(username="decider"), acme, permissions.READ, permissions.DELETE
+        ),
         "grouped_decider": grouped,
         "quiet": quiet,
     }
@@ -473,7 +478,7 @@ def test_the_sweep_costs_the_same_for_held_removals_on_1_and_20_connections(peop
 
     for n in range(19):
         account = OrganizationFactory()
-        grant(UserFactory(), account, permissions.DELETE)
+        grant(UserFactory(), account, permissions.READ, permissions.DELETE)
         connection, directory_people = braked(account, name=f"more{n}", size=5)
         deactivate(connection, *directory_people[:3])
     notifications.send_due()
