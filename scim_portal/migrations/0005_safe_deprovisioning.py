@@ -208,6 +208,7 @@ class Migration(migrations.Migration):
                         to=settings.AUTH_USER_MODEL,
                     ),
                 ),
+                ("groups_left", models.JSONField(blank=True, default=list)),
             ],
             options={
                 "ordering": ("at", "id"),

@@ -55,6 +55,9 @@ class Removal(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    #: Ids (text) of the directory groups the person left while the removal waited: the
+    #: adapter's ``members_removed`` for them waits with it.
+    groups_left = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ("at", "id")

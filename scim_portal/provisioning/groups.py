@@ -32,7 +32,7 @@ from .exceptions import (
     InvalidMembers,
 )
 from .roles import recompute_roles, record_mapping_removed
-from .safety import held_ids
+from .safety import hold_group_removals
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _members_changed(
         events.add(EventType.GROUP_MEMBERS_ADDED, "Group", group.id, id_list(added))
     if removed:
         # People whose removal the brake holds keep their host groups until it is decided.
-        leaving = removed - held_ids(connection, removed)
+        leaving = hold_group_removals(connection, group, removed)
         if leaving:
             call_adapter("members_removed", group, leaving)
         events.add(EventType.GROUP_MEMBERS_REMOVED, "Group", group.id, id_list(removed))

@@ -191,6 +191,33 @@ def held_ids(connection: Connection, user_ids: Iterable[Any]) -> set[Any]:
     )
 
 
+def hold_group_removals(connection: Connection, group: Any, user_ids: set[Any]) -> set[Any]:
+    """Of the people who just left ``group``, those whose removal the brake holds: their
+    ``members_removed`` waits with it (recorded on the removal). The others, to be told now."""
+    waiting = list(
+        Removal.objects.filter(
+            connection=connection, state=RemovalState.HELD, user_id__in=list(user_ids)
+        )
+    )
+    for removal in waiting:
+        if str(group.pk) not in removal.groups_left:
+            removal.groups_left = [*removal.groups_left, str(group.pk)]
+    Removal.objects.bulk_update(waiting, ["groups_left"])
+    return user_ids - {removal.user_id for removal in waiting}
+
+
+def _replay_group_removals(connection: Connection, removal: Removal) -> None:
+    """Tell the adapter of the groups ``removal``'s person left while it waited (those
+    that still exist and that the person has not joined again since)."""
+    if not removal.groups_left:
+        return
+    back = GroupMembership.objects.filter(user_id=removal.user_id).values("group_id")
+    for group in DirectoryGroup.objects.filter(
+        connection=connection, pk__in=removal.groups_left
+    ).exclude(pk__in=back):
+        call_adapter("members_removed", group, {removal.user_id})
+
+
 def reactivated(user: DirectoryUser, events: EventRecorder) -> None:
     """The IdP reactivated ``user``: a removal waiting or rejected is moot. A held one's
     role changes are applied now (they waited with it)."""
@@ -199,9 +226,11 @@ def reactivated(user: DirectoryUser, events: EventRecorder) -> None:
         user_id=user.pk,
         state__in=[RemovalState.HELD, RemovalState.REJECTED],
     )
-    was_held = pending.filter(state=RemovalState.HELD).exists()
+    was_held = list(pending.filter(state=RemovalState.HELD))
     if pending.update(state=RemovalState.SUPERSEDED, decided_at=timezone.now()) and was_held:
         call_adapter("roles_changed", user, user.role, user.role)
+        for removal in was_held:
+            _replay_group_removals(user.connection, removal)
 
 
 # Deciding held removals ---------------------------------------------------------------
@@ -351,6 +380,7 @@ def decide(
                 if approving and subject is not None:
                     if removal.kind == RemovalKind.DEACTIVATE:
                         call_adapter("roles_changed", subject, subject.role, subject.role)
+                        _replay_group_removals(connection, removal)
                     call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
                 removal.state, removal.decided_at, removal.decided_by = state, now, person
                 changes = {"userName": removal.user_name, "kind": removal.kind}
@@ -378,6 +408,7 @@ def apply_rejected(connection: Connection, ids: Iterable[Any], *, actor: Actor =
             if subject is not None:
                 if removal.kind == RemovalKind.DEACTIVATE:
                     call_adapter("roles_changed", subject, subject.role, subject.role)
+                    _replay_group_removals(connection, removal)
                 call_adapter(_HOOKS[RemovalKind(removal.kind)], subject)
             removal.state, removal.decided_at, removal.decided_by = (
                 RemovalState.APPROVED, now, person

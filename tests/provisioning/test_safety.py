@@ -18,6 +18,7 @@ from scim_portal.models import (
     Removal,
 )
 from scim_portal.provisioning import directory, prune, safety
+from scim_portal.provisioning.adapter import DefaultProvisioningAdapter
 from scim_portal.provisioning.events import Actor
 from scim_portal.provisioning.exceptions import ResourceNotFound
 from tests.factories import UserFactory
@@ -407,3 +408,45 @@ def test_a_restored_user_still_awaits_the_person_it_invited(scim):
     assert [str(user.pk) for user in invitations_for(invited)] == [user_id]
     linked = accept_invitation(DirectoryUser.objects.get(pk=user_id), invited)
     assert (linked.host_user, linked.host_link) == (invited, HostLink.MEMBER)
+
+
+class GroupsAdapter(DefaultProvisioningAdapter):
+    """A host that keeps group memberships of its own, through the adapter."""
+
+    removed: list = []
+
+    def members_removed(self, group, user_ids):
+        GroupsAdapter.removed.extend((group.display_name, str(user_id)) for user_id in user_ids)
+
+
+@pytest.fixture
+def groups_adapter(settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "ADAPTER": f"{__name__}.GroupsAdapter"}
+    GroupsAdapter.removed = []
+    return GroupsAdapter
+
+
+@pytest.mark.parametrize("then", ["approve", "reactivate", "reject"])
+def test_group_removals_of_a_held_person_wait_and_follow_the_decision(scim, groups_adapter, then):
+    ids = people(scim, 4)
+    eng = scim.create_group("Eng", ids)
+    ops = scim.create_group("Ops", ids)
+    small_brake(scim, percent=10, minimum=1)
+    deactivate(scim, ids[:1])  # held
+    scim.patch_ops(f"/Groups/{eng['id']}", {"op": "remove", "path": "members"})
+    scim.patch_ops(f"/Groups/{ops['id']}", {"op": "remove", "path": "members"})
+    # Everyone else left both groups in the host at once; the held person did not.
+    assert sorted(groups_adapter.removed) == sorted(
+        (group, user_id) for group in ("Eng", "Ops") for user_id in ids[1:]
+    )
+    groups_adapter.removed.clear()
+    scim.patch_ops(  # back in Ops before the decision: only Eng is left behind
+        f"/Groups/{ops['id']}", {"op": "add", "path": "members", "value": [{"value": ids[0]}]}
+    )
+    if then == "approve":
+        safety.approve(scim.connection)
+    elif then == "reactivate":
+        assert scim.patch_ops(f"/Users/{ids[0]}", ON).status_code == 200
+    else:
+        safety.reject(scim.connection)
+    assert groups_adapter.removed == ([] if then == "reject" else [("Eng", ids[0])])
