@@ -16,10 +16,23 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
+from .._cache import guarded
 from ..conf import app_settings
 from ..models import (
     Connection,
@@ -50,6 +63,9 @@ ENGAGED = "Removals are held for review on this connection: this one waits with 
 REVIEW_AGAIN = "An admin rejected this person's earlier removal: this one waits for review too."
 
 _HOOKS = {RemovalKind.DEACTIVATE: "user_deactivated", RemovalKind.DELETE: "user_deleted"}
+
+#: Seconds the population an hour of removals began with is kept (the cache).
+POPULATION_SECONDS = 600
 
 #: The largest removal id a database holds (a 64-bit key): faces refuse larger ones as
 #: invalid, before SQLite refuses to bind them.
@@ -131,7 +147,8 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk").first()
     since = timezone.now() - WINDOW
     removals = Removal.objects.filter(connection=connection)
-    if removals.filter(counted=True, at__gte=since).count() + 1 < connection.brake_minimum:
+    window = removals.filter(counted=True, at__gte=since).aggregate(n=Count("pk"), first=Min("pk"))
+    if window["n"] + 1 < connection.brake_minimum:
         return ""
     if removals.filter(engaging()).exists():
         return ENGAGED
@@ -154,16 +171,22 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     removed = others.distinct().count() + 1
     if removed < connection.brake_minimum:
         return ""
-    active = (
-        DirectoryUser.objects.filter(connection=connection)
-        .exclude(active=False)
-        .exclude(pk=user.pk)
-        .exclude(pk__in=others)
-        .count()
-    )
     # The population the hour began with: who is active now, and who was removed since
-    # (each once, reactivated or not).
-    base = active + removed
+    # (each once, reactivated or not). It stays what it was while the same removals are
+    # in the hour, so it is counted (all the directory's active users) once per hour's
+    # start, not once per removal of a large one; kept in the cache.
+    key = f"scim_portal:brake:{connection.pk}:{window['first']}:{approved}"
+    base = guarded(lambda: cache.get(key), None, "the brake's population")
+    if base is None:
+        active = (
+            DirectoryUser.objects.filter(connection=connection)
+            .exclude(active=False)
+            .exclude(pk=user.pk)
+            .exclude(pk__in=others)
+            .count()
+        )
+        base = active + removed
+        guarded(lambda: cache.set(key, base, POPULATION_SECONDS), None, "the brake's population")
     if removed * 100 <= connection.brake_percent * base:
         return ""
     return (

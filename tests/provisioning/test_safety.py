@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scim_portal.models import (
@@ -450,3 +452,23 @@ def test_group_removals_of_a_held_person_wait_and_follow_the_decision(scim, grou
     else:
         safety.reject(scim.connection)
     assert groups_adapter.removed == ([] if then == "reject" else [("Eng", ids[0])])
+
+
+def _counts_the_directory(scim, user_id):
+    with CaptureQueriesContext(db_connection) as queries:
+        deactivate(scim, [user_id])
+    table = DirectoryUser._meta.db_table
+    return any("COUNT(" in q["sql"] and f'FROM "{table}"' in q["sql"] for q in queries)
+
+
+def test_the_population_is_counted_once_per_hour_of_removals_not_per_removal(scim):
+    small_brake(scim, percent=90, minimum=3)
+    ids = people(scim, 10)
+    deactivate(scim, ids[:2])  # below the minimum: nothing counted
+    assert _counts_the_directory(scim, ids[2])  # the first at the minimum counts them
+    assert not _counts_the_directory(scim, ids[3])  # the next ones use what it found
+    assert not _counts_the_directory(scim, ids[4])
+    # An hour later the removals in it are others: the population is counted again.
+    Removal.objects.update(at=timezone.now() - timedelta(minutes=61))
+    deactivate(scim, ids[5:7])
+    assert _counts_the_directory(scim, ids[7])
