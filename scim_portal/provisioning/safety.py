@@ -175,7 +175,8 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
     # (each once, reactivated or not). It stays what it was while the same removals are
     # in the hour, so it is counted (all the directory's active users) once per hour's
     # start, not once per removal of a large one; kept in the cache.
-    key = f"scim_portal:brake:{connection.pk}:{window['first']}:{approved}"
+    since_approval = int(approved.timestamp() * 1_000_000) if approved else 0
+    key = f"scim_portal:brake:{connection.pk}:{window['first']}:{since_approval}"
     base = guarded(lambda: cache.get(key), None, "the brake's population")
     if base is None:
         active = (

@@ -9,6 +9,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from scim_portal import _cache
 from scim_portal.models import (
     DeletedUser,
     DirectoryGroup,
@@ -472,3 +473,15 @@ def test_the_population_is_counted_once_per_hour_of_removals_not_per_removal(sci
     Removal.objects.update(at=timezone.now() - timedelta(minutes=61))
     deactivate(scim, ids[5:7])
     assert _counts_the_directory(scim, ids[7])
+
+
+def test_the_key_of_the_population_after_an_approval_is_one_memcached_takes(scim):
+    small_brake(scim, percent=5, minimum=2)
+    ids = people(scim, 20)
+    deactivate(scim, ids[:2])  # the second is held
+    safety.approve(scim.connection)
+    deactivate(scim, ids[2:4])  # two since the approval: the population is counted
+    assert [str(row.user_id) for row in safety.held(scim.connection)] == ids[3:4]
+    # The cache took the key naming the approval: a key memcached refuses (a space) would
+    # have been a failure the breaker swallowed, turning the cache off.
+    assert _cache._down_until == float("-inf")
