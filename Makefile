@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres test-django6 lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres test-django6 lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete bench-drift wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -135,6 +135,10 @@ bench-memory: $(VENV)/.bench-installed postgres
 # (BENCH_ARGS="--users 100000" for one size; each script takes its own arguments).
 bench-delete: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/delete.py $(BENCH_ARGS)
+
+# The drift report at 100,000 users on PostgreSQL (docs/provisioning.md, "Drift report").
+bench-drift: $(VENV)/.bench-installed postgres
+	scripts/with-postgres $(BIN)/python bench/drift_report.py $(BENCH_ARGS)
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
