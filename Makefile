@@ -142,7 +142,7 @@ bench-drift: $(VENV)/.bench-installed postgres
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py tests/portal/test_browser_brake.py
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
