@@ -243,7 +243,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="SCIM URL")
     def scim_url(self, connection: Connection) -> str:
-        return connection.scim_url() + connection.provider_info.url_suffix
+        return connection.setup_url()
 
     @admin.display(description="OAuth client id")
     def oauth_client(self, connection: Connection) -> str:

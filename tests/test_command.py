@@ -30,12 +30,26 @@ def create(organization, provider="okta"):
 
 def test_create_connection_json_contract(organization):
     payload = create(organization)
-    assert set(payload) == {"id", "scim_url", "token"}
+    assert set(payload) == {"id", "scim_url", "setup_url", "token"}
+    assert payload["setup_url"] == payload["scim_url"]  # Okta pastes the bare URL
     connection = Connection.objects.get(pk=payload["id"])
     assert connection.account == organization
     assert payload["scim_url"] == f"https://saas.example.test/scim/v2/{payload['id']}"
     assert payload["scim_url"].endswith(f"/scim/v2/{payload['id']}")
     assert Credential.objects.by_value(payload["token"]).connection == connection
+
+
+def test_an_entra_connection_gives_the_url_to_paste_beside_the_bare_one(organization, client):
+    payload = create(organization, provider="entra")
+    assert payload["scim_url"] == f"https://saas.example.test/scim/v2/{payload['id']}"
+    assert payload["setup_url"] == payload["scim_url"] + "?aadOptscim062020"
+    # The same two URLs wherever the connection is described.
+    listed, _ = run("list-connections", "--account", organization.handle, "--json")
+    (described,) = json.loads(listed)
+    assert (described["scim_url"], described["setup_url"]) == (
+        payload["scim_url"],
+        payload["setup_url"],
+    )
 
 
 def test_create_connection_human_output_warns_token_is_shown_once(organization):

@@ -39,7 +39,12 @@ class HealthSerializer(serializers.Serializer):
 class ConnectionSerializer(serializers.ModelSerializer):
     account = serializers.SerializerMethodField()
     scim_url = serializers.SerializerMethodField(
-        help_text="Base URL the identity provider calls (Entra ID: append ?aadOptscim062020)."
+        help_text="The SCIM base URL, ending in /scim/v2/<id>; the identity provider calls "
+        "the resources under it."
+    )
+    setup_url = serializers.SerializerMethodField(
+        help_text="Exactly what the identity provider's admin pastes: scim_url with the "
+        "provider's flag (Entra ID: ?aadOptscim062020), else scim_url itself."
     )
     status = serializers.SerializerMethodField()
     user_count = serializers.IntegerField(read_only=True)
@@ -58,7 +63,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Connection
         fields = [
-            "id", "account", "name", "provider", "status", "scim_url", "user_count",
+            "id", "account", "name", "provider", "status", "scim_url", "setup_url", "user_count",
             "group_count", "created_at", "last_request_at", "link_policy",
             "deprovision_policy", "default_role", "oauth_client_id", "access_token_lifetime",
             "token_endpoint", "brake_enabled", "brake_percent", "brake_minimum",
@@ -70,6 +75,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def get_scim_url(self, connection: Connection) -> str:
         return connection.scim_url(_base_url(self.context))
+
+    def get_setup_url(self, connection: Connection) -> str:
+        return connection.setup_url(_base_url(self.context))
 
     def get_token_endpoint(self, connection: Connection) -> str:
         return Connection.token_endpoint(_base_url(self.context))

@@ -248,6 +248,11 @@ class Connection(models.Model):
         base = base_url if base_url is not None else (app_settings.PUBLIC_URL or "")
         return base.rstrip("/") + self.scim_path()
 
+    def setup_url(self, base_url: str | None = None) -> str:
+        """Exactly what the identity provider's admin pastes: :meth:`scim_url` with the
+        provider's suffix (Entra ID's ``?aadOptscim062020``), else :meth:`scim_url` itself."""
+        return self.scim_url(base_url) + self.provider_info.url_suffix
+
     @staticmethod
     def token_endpoint(base_url: str | None = None) -> str:
         """The OAuth token endpoint's URL (the same for every connection), built like

@@ -158,7 +158,7 @@ class PortalView(LoginRequiredMixin, View):
         """The connection's SCIM base URL as its provider is given it (absolute)."""
         assert self.connection is not None
         base = self.request.build_absolute_uri("/")
-        return self.connection.scim_url(base) + self.connection.provider_info.url_suffix
+        return self.connection.setup_url(base)
 
     def oauth_urls(self) -> dict[str, str]:
         """The absolute URLs of the token endpoint and the authorisation page."""

@@ -102,6 +102,16 @@ def test_all_connections_needs_an_environment_key(setup, env_key):
     assert [row["name"] for row in only["results"]] == ["Theirs"]
 
 
+def test_an_entra_connection_gives_the_url_to_paste_beside_the_bare_one(setup, env_key):
+    client = Client()
+    body = call(client, "post", f"{API}/accounts/globex/connections/",
+                {"name": "Entra", "provider": "entra"}, key=env_key).json()  # fmt: skip
+    assert body["scim_url"] == f"http://testserver/scim/v2/{body['id']}"
+    assert body["setup_url"] == body["scim_url"] + "?aadOptscim062020"
+    shown = call(client, "get", f"{API}/accounts/globex/connections/{body['id']}/", key=env_key)
+    assert shown.json()["setup_url"] == body["setup_url"]
+
+
 def test_revoked_or_wrong_environment_key_is_401(setup, env_key):
     EnvironmentKey.objects.get().revoke()
     assert call(Client(), "get", f"{API}/connections/", key=env_key).status_code == 401

@@ -216,6 +216,7 @@ class Command(BaseCommand):
         payload = {
             "id": str(connection.id),
             "scim_url": self._scim_url(connection),
+            "setup_url": connection.setup_url(),
             "token": issued.raw,
         }
         if as_json:
@@ -225,7 +226,7 @@ class Command(BaseCommand):
             f"Created connection {connection.name!r} ({connection.provider_info.name})"
         )
         self.stdout.write(f"  id:       {payload['id']}")
-        self.stdout.write(f"  SCIM URL: {payload['scim_url']}{connection.provider_info.url_suffix}")
+        self.stdout.write(f"  SCIM URL: {payload['setup_url']}")
         self.stdout.write(f"  token:    {issued.raw}")
         self.stdout.write(self.style.WARNING("The token is shown only this once; store it now."))
 
@@ -274,6 +275,7 @@ class Command(BaseCommand):
         payload = {
             "id": str(connection_obj.id),
             "scim_url": self._scim_url(connection_obj),
+            "setup_url": connection_obj.setup_url(),
             "token": issued.raw,
             "prefix": issued.token.prefix,
         }
@@ -338,6 +340,7 @@ class Command(BaseCommand):
             "connection": str(connection_obj.id),
             "credential_id": credential.pk,
             "scim_url": self._scim_url(connection_obj),
+            "setup_url": connection_obj.setup_url(),
         }
         if kind == "bearer":
             payload |= {"token": issued.raw, "prefix": credential.prefix}
@@ -600,6 +603,7 @@ class Command(BaseCommand):
             "name": connection.name,
             "provider": connection.provider,
             "scim_url": connection.scim_url(),
+            "setup_url": connection.setup_url(),
             "created_at": connection.created_at.isoformat(),
             "last_request_at": connection.last_request_at.isoformat()
             if connection.last_request_at
