@@ -19,23 +19,28 @@ from ..providers import Provider, get_provider, provider_choices
 from . import _sql
 
 
+def count_per_connection(rows: models.QuerySet[Any]) -> Coalesce:
+    """The number of ``rows`` (a queryset of a model with a ``connection``) of the
+    connection of the outer query's row, 0 for none: a subquery to annotate with (one
+    query, no row multiplication)."""
+    counted = (
+        rows.filter(connection=OuterRef("pk"))
+        .order_by()
+        .values("connection")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
+
+
 class ConnectionQuerySet(models.QuerySet["Connection"]):
     def with_counts(self) -> ConnectionQuerySet:
         """Annotate ``user_count`` and ``group_count`` (one query, no row multiplication)."""
         from .directory import DirectoryGroup, DirectoryUser
 
-        def count_of(model: type[models.Model]) -> Coalesce:
-            rows = (
-                model._default_manager.filter(connection=OuterRef("pk"))
-                .order_by()
-                .values("connection")
-                .annotate(n=Count("*"))
-                .values("n")
-            )
-            return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
-
         return self.annotate(
-            user_count=count_of(DirectoryUser), group_count=count_of(DirectoryGroup)
+            user_count=count_per_connection(DirectoryUser.objects.all()),
+            group_count=count_per_connection(DirectoryGroup.objects.all()),
         )
 
     def with_held_count(self) -> ConnectionQuerySet:
@@ -43,15 +48,8 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
         the removals' state index, no extra query)."""
         from .safety import Removal, RemovalState
 
-        held = (
-            Removal.objects.filter(connection=OuterRef("pk"), state=RemovalState.HELD)
-            .order_by()
-            .values("connection")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
         return self.annotate(
-            held_count=Coalesce(Subquery(held, output_field=models.IntegerField()), 0)
+            held_count=count_per_connection(Removal.objects.filter(state=RemovalState.HELD))
         )
 
 

@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any, overload
 
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Value
 from django.utils import timezone
 
 from ..models import (
@@ -25,6 +24,7 @@ from ..models import (
     RemovalKind,
     RemovalState,
 )
+from ..models.connections import count_per_connection
 from ..providers import get_provider
 from .credentials import issue, revoke_credential
 from .documents import call_adapter
@@ -273,23 +273,16 @@ def deletion_preview(connection: Connection) -> dict[str, Any]:
     statements for ten users or a million.
     """
 
-    def count_of(rows: Any) -> Coalesce:
-        counted = rows.filter(connection=OuterRef("pk")).order_by().values("connection")
-        return Coalesce(
-            Subquery(counted.annotate(n=Count("*")).values("n"), output_field=IntegerField()),
-            0,
-        )
-
     counts = {
-        "users": DirectoryUser.objects,
-        "groups": DirectoryGroup.objects,
-        "deleted_users": DeletedUser.objects,
+        "users": DirectoryUser.objects.all(),
+        "groups": DirectoryGroup.objects.all(),
+        "deleted_users": DeletedUser.objects.all(),
         "held_removals": Removal.objects.filter(state=RemovalState.HELD),
         "credentials": Credential.objects.filter(revoked_at__isnull=True),
     }
     row = (
         Connection.objects.filter(pk=connection.pk)
-        .values_list(*(count_of(rows) for rows in counts.values()))
+        .values_list(*(count_per_connection(rows) for rows in counts.values()))
         .get()
     )
     directory = dict(zip(counts, row, strict=True))

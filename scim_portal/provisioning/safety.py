@@ -250,8 +250,15 @@ def reactivated(user: DirectoryUser, events: EventRecorder) -> None:
         user_id=user.pk,
         state__in=[RemovalState.HELD, RemovalState.REJECTED],
     )
-    was_held = list(pending.filter(state=RemovalState.HELD))
-    if pending.update(state=RemovalState.SUPERSEDED, decided_at=timezone.now()) and was_held:
+    # One read when nothing waits (every reactivation asks).
+    settled = list(pending)
+    if not settled:
+        return
+    Removal.objects.filter(pk__in=[removal.pk for removal in settled]).update(
+        state=RemovalState.SUPERSEDED, decided_at=timezone.now()
+    )
+    was_held = [removal for removal in settled if removal.state == RemovalState.HELD]
+    if was_held:
         call_adapter("roles_changed", user, user.role, user.role)
         for removal in was_held:
             _replay_group_removals(user.connection, removal)
