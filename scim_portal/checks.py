@@ -252,3 +252,117 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="scim_portal.W009",
         )
     ]
+
+
+#: Blocks of the host's base template the app's pages fill: without ``content`` the pages
+#: are empty, without ``extra_head`` they lose their stylesheet and script.
+REQUIRED_BLOCKS = ("content", "extra_head")
+
+
+@register(Tags.templates)
+def check_base_template(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The Provisioning tab extends the host's base template: it must exist and have the
+    blocks the tab fills, or the tab answers 500 (or renders empty)."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    name = app_settings.BASE_TEMPLATE
+    try:
+        template = get_template(name)
+    except TemplateDoesNotExist:
+        return [
+            Error(
+                f"The Provisioning tab extends the template {name!r}, which does not exist: "
+                "its pages would answer 500 (TemplateDoesNotExist).",
+                hint=f'Create {name} with blocks "title", "extra_head" and "content" (a minimal '
+                f"one is in docs/integration.md), or name your base template in "
+                f"{SETTING_NAME}['BASE_TEMPLATE'].",
+                id="scim_portal.E008",
+            )
+        ]
+    except TemplateSyntaxError:
+        return []  # Django's own template checks and the first request report it
+    blocks = _block_names(template)
+    if blocks is None:
+        return []  # not a Django template: its blocks cannot be read
+    messages: list[Any] = []
+    missing = [block for block in REQUIRED_BLOCKS if block not in blocks]
+    if missing:
+        messages.append(
+            Error(
+                f"The base template {name!r} has no {' or '.join(repr(b) for b in missing)} "
+                "block: the Provisioning tab's pages would render "
+                + ("empty." if "content" in missing else "without their stylesheet and script."),
+                hint="Add {% block content %}{% endblock %} inside <body> and "
+                "{% block extra_head %}{% endblock %} inside <head> (docs/integration.md).",
+                id="scim_portal.E009",
+            )
+        )
+    if "title" not in blocks:
+        messages.append(
+            Warning(
+                f"The base template {name!r} has no 'title' block: the Provisioning tab's "
+                "pages keep the base template's title.",
+                hint="Add <title>{% block title %}{% endblock %}</title> to its <head>.",
+                id="scim_portal.W011",
+            )
+        )
+    return messages
+
+
+def _block_names(template: Any) -> set[str] | None:
+    """The names of the blocks a Django template defines, its parents' included."""
+    from django.template import Context
+    from django.template.base import Template as DjangoTemplate
+    from django.template.loader import get_template
+    from django.template.loader_tags import BlockNode, ExtendsNode
+
+    compiled = getattr(template, "template", None)
+    if not isinstance(compiled, DjangoTemplate):
+        return None
+    names: set[str] = set()
+    seen: set[str] = set()
+    while compiled is not None and compiled.origin.name not in seen:
+        seen.add(compiled.origin.name)
+        names.update(node.name for node in compiled.nodelist.get_nodes_by_type(BlockNode))
+        extends = compiled.nodelist.get_nodes_by_type(ExtendsNode)
+        if not extends:
+            break
+        parent = extends[0].parent_name.resolve(Context())
+        if not isinstance(parent, str) or not parent:
+            return names | set(REQUIRED_BLOCKS) | {"title"}  # a variable parent: unknowable
+        try:
+            compiled = get_template(parent).template
+        except Exception:
+            break
+    return names
+
+
+@register(Tags.urls)
+def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Anonymous visitors of the Provisioning tab go to ``LOGIN_URL``: it must answer."""
+    from urllib.parse import urlsplit
+
+    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+    login_url = "?"
+    try:
+        login_url = str(settings.LOGIN_URL)  # a reverse_lazy() resolves here
+        target = urlsplit(login_url)
+        if target.scheme in ("http", "https") or target.netloc:
+            return []  # another site's login page
+        if login_url.startswith("/"):
+            resolve(target.path)
+        else:
+            reverse(login_url)
+    except (Resolver404, NoReverseMatch):
+        return [
+            Warning(
+                f"LOGIN_URL is {login_url!r}, which no URL pattern answers: anonymous visitors "
+                "of the Provisioning tab would be sent to a 404.",
+                hint="Point LOGIN_URL at your login page (a URL or a URL name, e.g. "
+                '"admin:login"), or include("django.contrib.auth.urls").',
+                id="scim_portal.W012",
+            )
+        ]
+    return []
