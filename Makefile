@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+DOCS_PORT ?= 8008
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres test-django6 lint format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete bench-drift wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres test-django6 lint docs docs-serve format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete bench-drift wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable . --group dev
-	touch $@ $(VENV)/.installed
+	touch $@ $(VENV)/.installed $(VENV)/.docs-installed
 
 # The demo on SQLite: migrate, seed, the development server and a task worker (scripts/run).
 run: $(VENV)/.installed
@@ -76,12 +77,28 @@ chromium:
 	  fi; \
 	fi
 
-test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint test-sqlite test-postgres test-django6
+test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint docs test-sqlite test-postgres test-django6
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The docs site (mkdocs.yml over docs/) into site/, strictly: a broken link or anchor, or a page
+# missing from the nav, fails the build, and so `make test`. `make docs-serve` rebuilds as you
+# edit, on 127.0.0.1:$(DOCS_PORT), and only warns (a strict server would stop at the first slip).
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --group docs
+	touch $@
+
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+# Never --quiet: mkdocs 1.6 then drops the warnings before --strict counts them, and passes.
+docs: $(VENV)/.docs-installed
+	$(MKDOCS) build --strict
+
+docs-serve: $(VENV)/.docs-installed
+	$(MKDOCS) serve --no-strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 test-sqlite: $(VENV)/.dev-installed chromium
 	@echo "=== test suite on SQLite ==="
@@ -152,4 +169,4 @@ wheel: $(VENV)/.dev-installed
 	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
 clean:
-	rm -rf $(VENV) $(DJANGO6) dist build db.sqlite3 .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(DJANGO6) dist build site db.sqlite3 .pytest_cache .ruff_cache .mypy_cache
