@@ -5,14 +5,20 @@ Built from settings on first use and rebuilt when ``SCIM_PORTAL`` changes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import email_validator
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    ComplexAttribute,
+    Email,
     ETag,
     Extension,
     External,
@@ -43,6 +49,81 @@ POLICY = ScimPolicy(
 )
 
 
+#: email-validator's syntax rules for an address kept in a directory, which need not be
+#: deliverable on the public Internet: no DNS query, and no dot needed after the @-sign
+#: (the single-label domains of on-premises directories). Each option is given here, so
+#: the module-wide defaults a host may change for its own forms do not reach SCIM.
+_EMAIL_SYNTAX: dict[str, Any] = {
+    "check_deliverability": False,
+    "globally_deliverable": False,
+    "test_environment": False,
+    "allow_smtputf8": True,
+    "allow_empty_local": False,
+    "allow_quoted_local": False,
+    "allow_domain_literal": False,
+    "allow_display_name": True,
+}
+
+
+def _special_use_name(domain: str) -> str:
+    """The special-use or reserved name (RFC 6761: ``test``, ``localhost``, ``local``…)
+    that ``domain`` is or ends in, as email-validator lists them; "" if none."""
+    for name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        head, tail = domain[: -len(name)], domain[-len(name) :]
+        if tail.lower() == name and (not head or head.endswith(".")):
+            return name
+    return ""
+
+
+def email_address(value: str | None) -> str | None:
+    """``value`` normalised as pydantic's ``EmailStr`` does (the domain lower-cased and
+    IDNA-decoded, the local part in NFC), on any syntactically valid domain.
+
+    email-validator refuses special-use and reserved names (``corp.local``,
+    ``host.localhost``, ``example.test``) and offers no per-call option to allow them
+    (its list is process-wide: changing it would change the host's own validation).
+    So such a name is checked as a stand-in of the same shape and length
+    (``corp.xxxxx``: the same rules apply to it) and put back in the result.
+
+    Raises pydantic's ``value_error`` for what is not an address: no @-sign, nothing
+    before it, spaces or line breaks, invalid labels, too long.
+    """
+    if value is None:
+        return None
+    address = value.strip()
+    local, at, domain = address.rpartition("@")
+    name = _special_use_name(domain) if at else ""
+    if name:  # letters for letters, dots kept
+        address = f"{local}@{domain[: -len(name)]}{re.sub(r'[^.]', 'x', name)}"
+    try:
+        if "\r" in value or "\n" in value:  # as EmailStr: never a folded header line
+            raise email_validator.EmailSyntaxError("An email address cannot contain a line break.")
+        normalized = email_validator.validate_email(address, **_EMAIL_SYNTAX).normalized
+    except email_validator.EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+    return f"{normalized[: -len(name)]}{name}" if name else normalized
+
+
+class PortalEmail(Email):
+    """An item of a user's ``emails``: its value on any syntactically valid domain
+    (:func:`email_address`), not only on globally deliverable ones."""
+
+    value: Annotated[str | None, AfterValidator(email_address)] = None
+    """Email addresses for the user."""
+
+
+class PortalUser(User):
+    """The core ``User`` whose emails are :class:`PortalEmail`."""
+
+    # A narrower item type: pydantic overrides the field; mypy sees lists as invariant.
+    emails: list[PortalEmail] | None = None  # type: ignore[assignment]
+    """Email addresses for the user."""
+
+    Emails: ClassVar[type[ComplexAttribute]] = PortalEmail
+
+
 def _parameterized(base: Any, extensions: list[type[Extension]]) -> Any:
     if not extensions:
         return base
@@ -54,8 +135,9 @@ def _parameterized(base: Any, extensions: list[type[Extension]]) -> Any:
 
 @cache
 def user_model() -> Any:
-    """``User`` with the configured extensions (``User[EnterpriseUser]`` by default)."""
-    return _parameterized(User, list(app_settings.USER_EXTENSIONS))
+    """:class:`PortalUser` with the configured extensions (``[EnterpriseUser]`` by
+    default)."""
+    return _parameterized(PortalUser, list(app_settings.USER_EXTENSIONS))
 
 
 @cache
