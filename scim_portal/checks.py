@@ -304,7 +304,7 @@ def check_base_template(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 f"The base template {name!r} has no 'title' block: the Provisioning tab's "
                 "pages keep the base template's title.",
                 hint="Add <title>{% block title %}{% endblock %}</title> to its <head>.",
-                id="scim_portal.W011",
+                id="scim_portal.W013",
             )
         )
     return messages
@@ -366,3 +366,72 @@ def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+#: What every management API view declares for itself rather than take from the host's
+#: ``REST_FRAMEWORK`` (which DRF copies into ``APIView``'s class attributes on import).
+API_VIEW_POLICIES = (
+    "authentication_classes",
+    "permission_classes",
+    "parser_classes",
+    "renderer_classes",
+    "content_negotiation_class",
+    "versioning_class",
+)
+API_GENERIC_VIEW_POLICIES = ("pagination_class", "filter_backends")
+
+
+@register(Tags.security)
+def check_api_authentication(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Every management API view accepts only the API's own authentication classes, and
+    declares its policies instead of inheriting the host's DRF defaults."""
+    from rest_framework.generics import GenericAPIView
+    from rest_framework.views import APIView
+
+    from .api import urls
+    from .api.authentication import API_AUTHENTICATION_CLASSES
+
+    intended = set(API_AUTHENTICATION_CLASSES)
+    messages: list[Any] = []
+    for pattern in urls.urlpatterns:
+        view = getattr(pattern.callback, "cls", None)
+        if not (isinstance(view, type) and issubclass(view, APIView)):
+            continue
+        name = f"{view.__module__}.{view.__qualname__}"
+        instance = view(**getattr(pattern.callback, "initkwargs", {}))
+        accepted = [type(authenticator) for authenticator in instance.get_authenticators()]
+        unintended = [cls for cls in accepted if cls not in intended]
+        if unintended:
+            messages.append(
+                Warning(
+                    f"The management API view {name} accepts "
+                    f"{', '.join(cls.__qualname__ for cls in unintended)}, which the API does "
+                    "not intend: its URL may be reachable with other credentials than "
+                    "environment keys and sessions.",
+                    hint="Derive the view from scim_portal.api.views.ApiView, or set its "
+                    "authentication_classes to scim_portal.api.authentication."
+                    "API_AUTHENTICATION_CLASSES (or a part of them).",
+                    obj=view,
+                    id="scim_portal.W010",
+                )
+            )
+        policies = API_VIEW_POLICIES + (
+            API_GENERIC_VIEW_POLICIES if issubclass(view, GenericAPIView) else ()
+        )
+        inherited = [policy for policy in policies if _from_drf(view, policy)]
+        if inherited:
+            messages.append(
+                Warning(
+                    f"The management API view {name} takes {', '.join(inherited)} from the "
+                    "host's REST_FRAMEWORK settings.",
+                    hint="Derive the view from scim_portal.api.views.ApiView, which declares them.",
+                    obj=view,
+                    id="scim_portal.W011",
+                )
+            )
+    return messages
+
+
+def _from_drf(view: type, attribute: str) -> bool:
+    """``attribute`` of ``view`` is DRF's class attribute (read from the host's settings)."""
+    owner = next(cls for cls in view.__mro__ if attribute in vars(cls))
+    return owner.__module__.startswith("rest_framework.")

@@ -50,10 +50,10 @@ def test_base_template_named_in_settings_is_the_one_checked():
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("<body>{% block body %}{% endblock %}</body>", ["scim_portal.E009", "scim_portal.W011"]),
+        ("<body>{% block body %}{% endblock %}</body>", ["scim_portal.E009", "scim_portal.W013"]),
         ("{% block title %}{% endblock %}{% block content %}{% endblock %}", ["scim_portal.E009"]),
         ("{% block extra_head %}{% endblock %}{% block content %}{% endblock %}",
-         ["scim_portal.W011"]),
+         ["scim_portal.W013"]),
     ],
 )  # fmt: skip
 def test_missing_blocks_are_reported(source, expected):

@@ -1,4 +1,11 @@
-"""Environment API keys as DRF authentication."""
+"""How callers of the management API authenticate: environment API keys (the vendor's
+backend) and Django sessions (people signed in to the site, with CSRF).
+
+These two are the only classes the API accepts, whatever the host's
+``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` says: every view declares them
+(:class:`scim_portal.api.views.ApiView`), and ``scim_portal.W010`` reports a view that
+would accept another.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,11 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 from rest_framework.exceptions import AuthenticationFailed
 
 from ..conf import app_settings
@@ -67,5 +78,15 @@ class EnvironmentKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An environment API key (scimpenv_…) issued in Django admin.",
+            "description": "An environment API key, `Authorization: Bearer scimpenv_…`, "
+            "issued and revoked in Django admin (Environment API keys). It may call every "
+            "operation, for every account.",
         }
+
+
+#: The authentication classes the management API accepts, in the order it tries them
+#: (the first one's ``WWW-Authenticate`` answers an anonymous call).
+API_AUTHENTICATION_CLASSES: tuple[type[BaseAuthentication], ...] = (
+    EnvironmentKeyAuthentication,
+    SessionAuthentication,
+)

@@ -6,55 +6,37 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from drf_spectacular.generators import SchemaGenerator
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ..conf import app_settings
+from .schema import build_schema
+from .views import ApiView
 
 
-def build_schema() -> dict[str, Any]:
-    """The OpenAPI 3 document of the management API (only its own endpoints)."""
-    from . import urls
+class SchemaView(ApiView):
+    """The OpenAPI document, public (it holds no data), JSON."""
 
-    patterns = [
-        p for p in urls.urlpatterns if getattr(p, "name", "") not in {"schema", "docs", "not-found"}
-    ]
-    generator = SchemaGenerator(patterns=patterns)
-    schema: dict[str, Any] = generator.get_schema(request=None, public=True)
-    schema["info"] = {
-        "title": "django-scim-portal management API",
-        "version": "1",
-        "description": "Create, list and delete SCIM connections of your customers' accounts, "
-        "issue and revoke their credentials, read their directories, follow provisioning events, "
-        "and manage the webhook endpoints events are delivered to.",
-    }
-    return schema
-
-
-class SchemaView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
-    renderer_classes = [JSONRenderer]
     schema = None
 
     def get(self, request: Request) -> Response:
-        return Response(build_schema())
+        return Response(build_schema(request))
 
 
 def docs_page(request: HttpRequest) -> HttpResponse:
     """The API reference as plain HTML, rendered on the server (no CDN, no script)."""
-    schema = build_schema()
-    operations = []
+    schema = build_schema(request)
+    sections: dict[str, list[dict[str, Any]]] = {tag["name"]: [] for tag in schema["tags"]}
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
-            operations.append(
+            sections[operation["tags"][0]].append(
                 {
                     "method": method.upper(),
                     "path": path,
+                    "operation_id": operation["operationId"],
                     "summary": operation.get("summary", ""),
                     "description": operation.get("description", ""),
                     "parameters": operation.get("parameters", []),
@@ -66,7 +48,12 @@ def docs_page(request: HttpRequest) -> HttpResponse:
         "scim_portal/api_docs.html",
         {
             "schema": schema,
-            "operations": operations,
+            "server": schema["servers"][0]["url"],
+            "sections": [
+                {**tag, "operations": sections[tag["name"]]}
+                for tag in schema["tags"]
+                if sections[tag["name"]]
+            ],
             "scim_portal_base_template": app_settings.BASE_TEMPLATE,
         },
     )

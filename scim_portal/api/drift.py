@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -26,7 +26,8 @@ from .. import permissions
 from ..provisioning import drift_csv, reconcile
 from ..provisioning.drift import KINDS, PAGE_SIZE, Drift
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
-from .views import AccountView, extend_schema
+from .schema import extend_schema
+from .views import AccountView
 
 MAX_LIMIT = 500
 
@@ -42,24 +43,28 @@ ACTIONS = {
 
 
 class HostUserSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    username = serializers.CharField()
+    id = serializers.CharField(help_text="The application user's primary key.")
+    username = serializers.CharField(help_text="The application user's username.")
 
 
 class RemovalSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The removal's id.")
     kind = serializers.CharField(help_text="deactivate or delete.")
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the brake held it, in words.")
     at = serializers.DateTimeField(help_text="When it was held, or rejected.")
-    decidedBy = serializers.CharField(allow_null=True)
+    decidedBy = serializers.CharField(
+        allow_null=True, help_text="Who rejected it (null: still held)."
+    )
 
 
 class DriftRowSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text=f"One of {', '.join(KINDS)}.")
     id = serializers.UUIDField(allow_null=True, help_text="The directory user's SCIM id.")
-    userName = serializers.CharField(allow_null=True)
-    hostUser = HostUserSerializer(allow_null=True)
-    email = serializers.CharField()
+    userName = serializers.CharField(
+        allow_null=True, help_text="The directory user's userName (null: none)."
+    )
+    hostUser = HostUserSerializer(allow_null=True, help_text="The application's user (null: none).")
+    email = serializers.CharField(help_text="The person's email.")
     directory = serializers.CharField(help_text="What the directory says, in words.")
     host = serializers.CharField(help_text="What the application has, in words.")
     actions = serializers.ListField(
@@ -76,36 +81,48 @@ class DriftRowSerializer(serializers.Serializer):
 
 
 class DriftPageSerializer(serializers.Serializer):
-    results = DriftRowSerializer(many=True)
+    results = DriftRowSerializer(many=True, help_text="This page's rows.")
     next = serializers.CharField(
         allow_null=True, help_text="Pass as ?after= with ?kind= for the next page."
     )
 
 
+#: What each kind of drift row is.
+KIND_WORDS = {
+    "unmanaged": "members of the account no directory user is linked to",
+    "membership": "directory users whose membership in the application differs",
+    "role": "directory users whose role in the application differs",
+    "held": "removals held by the brake",
+    "rejected": "removals an admin rejected (the person stays active)",
+}
+
+
 class DriftPagesSerializer(serializers.Serializer):
-    unmanaged = DriftPageSerializer(required=False)
-    membership = DriftPageSerializer(required=False)
-    role = DriftPageSerializer(required=False)
-    held = DriftPageSerializer(required=False)
-    rejected = DriftPageSerializer(required=False)
+    unmanaged = DriftPageSerializer(required=False, help_text=f"Rows: {KIND_WORDS['unmanaged']}.")
+    membership = DriftPageSerializer(required=False, help_text=f"Rows: {KIND_WORDS['membership']}.")
+    role = DriftPageSerializer(required=False, help_text=f"Rows: {KIND_WORDS['role']}.")
+    held = DriftPageSerializer(required=False, help_text=f"Rows: {KIND_WORDS['held']}.")
+    rejected = DriftPageSerializer(required=False, help_text=f"Rows: {KIND_WORDS['rejected']}.")
 
 
 class DriftCountsSerializer(serializers.Serializer):
-    unmanaged = serializers.IntegerField()
-    membership = serializers.IntegerField()
-    role = serializers.IntegerField()
-    held = serializers.IntegerField()
-    rejected = serializers.IntegerField()
+    unmanaged = serializers.IntegerField(help_text=f"How many {KIND_WORDS['unmanaged']}.")
+    membership = serializers.IntegerField(help_text=f"How many {KIND_WORDS['membership']}.")
+    role = serializers.IntegerField(help_text=f"How many {KIND_WORDS['role']}.")
+    held = serializers.IntegerField(help_text=f"How many {KIND_WORDS['held']}.")
+    rejected = serializers.IntegerField(help_text=f"How many {KIND_WORDS['rejected']}.")
 
 
 class DriftReportSerializer(serializers.Serializer):
-    connection = serializers.UUIDField()
+    connection = serializers.UUIDField(help_text="The connection's id.")
     hostMembershipsKnown = serializers.BooleanField(
         help_text="False when the application's memberships hook has no members(): only held "
         "and rejected rows can be shown."
     )
-    counts = DriftCountsSerializer()
-    rows = DriftPagesSerializer()
+    counts = DriftCountsSerializer(help_text="Rows of each kind.")
+    rows = DriftPagesSerializer(
+        help_text="The first page of rows of each kind (with ?kind=, of that kind only)."
+    )
 
 
 class DriftFixSerializer(serializers.Serializer):
@@ -119,8 +136,12 @@ class DriftFixSerializer(serializers.Serializer):
 class DriftFixedSerializer(serializers.Serializer):
     action = serializers.CharField(help_text=f"One of {', '.join(ACTIONS)}.")
     id = serializers.UUIDField(allow_null=True, help_text="The directory user's id, if any.")
-    userName = serializers.CharField(allow_null=True)
-    hostUser = serializers.CharField(allow_null=True)
+    userName = serializers.CharField(
+        allow_null=True, help_text="The directory user's userName, if any."
+    )
+    hostUser = serializers.CharField(
+        allow_null=True, help_text="The application user's primary key, if any."
+    )
 
 
 # Views
@@ -149,11 +170,15 @@ class HostFailed(APIException):
 
 
 class DriftView(AccountView):
+    openapi_tag = "Drift"
+
     @extend_schema(
-        summary="Where the application and a connection's directory disagree",
-        description="Counts of every kind of row, and the first page of each. With ?kind= "
-        "one kind only, from ?after= (the `next` of the page before). Rows are keyset-paged: "
-        "a page never skips or repeats a row that stays.",
+        operation_id="get_drift_report",
+        summary="Get a connection's drift report",
+        description="Where the application and the connection's directory disagree: counts "
+        "of every kind of row, and the first page of each. With `kind`, that kind only, from "
+        "`after` (the `next` of the page before). Rows are keyset-paged: a page never skips "
+        "or repeats a row that stays.",
         parameters=[
             OpenApiParameter(
                 "kind", OpenApiTypes.STR, enum=list(KINDS), description="Only this kind of row."
@@ -191,12 +216,23 @@ class DriftView(AccountView):
 
 
 class DriftCsvView(AccountView):
+    openapi_tag = "Drift"
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(
-        summary="Every row of the drift report, as CSV",
-        description="Columns: kind, directory_id, userName, host_user_id, host_user, email, "
-        "directory, host, reason. Streamed as it is read.",
+        operation_id="export_drift_csv",
+        summary="Export the drift report as CSV",
+        description="Every row of the drift report, of every kind, as a CSV file streamed "
+        "as it is read (`Content-Disposition: attachment`). Columns: kind, directory_id, "
+        "userName, host_user_id, host_user, email, directory, host, reason.",
+        parameters=[
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=["csv", "json"],
+                description="How an error is rendered (the report itself is always CSV).",
+            )
+        ],
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request, account: str, connection_id: str) -> StreamingHttpResponse:
@@ -210,22 +246,39 @@ class DriftCsvView(AccountView):
 
 
 class DriftFixView(AccountView):
+    openapi_tag = "Drift"
+
     def permission_for(self, request: Request) -> str:
         action = ACTIONS.get(self.kwargs.get("action", ""))
         return action[0] if action and request.method == "POST" else permissions.READ
 
     @extend_schema(
+        operation_id="fix_drift_row",
         summary="Fix one row of the drift report",
-        description="`reapply` (a membership or role row: `user`), `deactivate` (an unmanaged "
-        "member: `host_user`), `adopt` (an unmanaged member on a verified domain: `host_user`; "
-        "201 with the new directory user) or `approve` (a rejected removal, applied now: "
-        "`removal`). 409 when the row cannot be fixed that way (staff, linked, not on a "
-        "verified domain, waiting for review…), with the reason.",
+        description="`reapply` (a membership or role row: `user`; delete permission), "
+        "`deactivate` (an unmanaged member: `host_user`; delete permission), `adopt` (an "
+        "unmanaged member on a verified domain: `host_user`; 201 with the new directory user; "
+        "create permission) or `approve` (a rejected removal, applied now: `removal`; delete "
+        "permission).",
         parameters=[
-            OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(ACTIONS))
+            OpenApiParameter(
+                "action",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(ACTIONS),
+                description="The fix: reapply, deactivate, adopt or approve.",
+            )
         ],
         request=DriftFixSerializer,
-        responses={200: DriftFixedSerializer, 201: DriftFixedSerializer},
+        responses={
+            200: DriftFixedSerializer,
+            201: DriftFixedSerializer,
+            409: OpenApiResponse(
+                description="The row cannot be fixed that way (staff, linked, not on a "
+                "verified domain, waiting for review…): `detail` says why."
+            ),
+            503: OpenApiResponse(description="The application's adapter failed: nothing changed."),
+        },
     )
     def post(self, request: Request, account: str, connection_id: str, action: str) -> Response:
         if action not in ACTIONS:

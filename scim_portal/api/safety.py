@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Max
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -27,8 +27,9 @@ from ..provisioning.connections import deletion_preview
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
 from .drift import HostFailed
 from .pagination import IdCursorPagination
+from .schema import extend_schema
 from .serializers import DirectoryUserSerializer
-from .views import AccountView, extend_schema
+from .views import AccountView
 
 #: Removal ids one decision may name (more: decide them all, or in several calls).
 MAX_IDS = 1000
@@ -42,9 +43,11 @@ class Conflict(APIException):
 
 class EffectsSerializer(serializers.Serializer):
     removals = serializers.IntegerField(help_text="Removals decided (or to decide).")
-    deactivations = serializers.IntegerField()
-    deletions = serializers.IntegerField()
-    memberships_deactivated = serializers.IntegerField()
+    deactivations = serializers.IntegerField(help_text="Of them, users deactivated.")
+    deletions = serializers.IntegerField(help_text="Of them, users deleted.")
+    memberships_deactivated = serializers.IntegerField(
+        help_text="Memberships deactivated (the deprovision policy “deactivate”)."
+    )
     memberships_removed = serializers.IntegerField(
         help_text="Memberships removed (the deprovision policy “remove”)."
     )
@@ -60,7 +63,9 @@ class HeldRemovalSerializer(serializers.ModelSerializer):
     state = serializers.CharField(
         read_only=True, help_text="held, rejected, approved, applied or superseded."
     )
-    decided_by = serializers.SerializerMethodField()
+    decided_by = serializers.SerializerMethodField(
+        help_text="The username of who decided it (null: undecided, or decided by the system)."
+    )
 
     class Meta:
         model = Removal
@@ -69,6 +74,14 @@ class HeldRemovalSerializer(serializers.ModelSerializer):
             "decided_by",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The removal's id (increasing); approve and reject take it."},
+            "user_id": {"help_text": "The directory user's SCIM id."},
+            "user_name": {"help_text": "The directory user's userName."},
+            "reason": {"help_text": "Why the brake held it, in words."},
+            "at": {"help_text": "When the identity provider removed the user."},
+            "decided_at": {"help_text": "When it was approved or rejected (null: not yet)."},
+        }
 
     def get_decided_by(self, removal: Removal) -> str | None:
         person = removal.decided_by
@@ -76,9 +89,13 @@ class HeldRemovalSerializer(serializers.ModelSerializer):
 
 
 class HeldPageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = HeldRemovalSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text="URL of the next page (null on the last): follow it as is."
+    )
+    previous = serializers.URLField(
+        allow_null=True, help_text="URL of the page before (null on the first)."
+    )
+    results = HeldRemovalSerializer(many=True, help_text="This page's removals, oldest first.")
     preview = EffectsSerializer(help_text="What approving every held removal would change.")
     through = serializers.IntegerField(
         allow_null=True,
@@ -103,7 +120,9 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class DeletedUserSerializer(serializers.ModelSerializer):
-    group_count = serializers.SerializerMethodField()
+    group_count = serializers.SerializerMethodField(
+        help_text="The groups it was a member of (restored with it)."
+    )
 
     class Meta:
         model = DeletedUser
@@ -112,15 +131,31 @@ class DeletedUserSerializer(serializers.ModelSerializer):
             "host_user", "group_count", "deleted_at", "purge_after",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "Its SCIM id (restored under the same id)."},
+            "user_name": {"help_text": "Its userName."},
+            "display_name": {"help_text": "Its displayName."},
+            "email": {"help_text": "Its primary email."},
+            "external_id": {"help_text": "The identity provider's own id for it (externalId)."},
+            "active": {"help_text": "Whether it was active when deleted."},
+            "role": {"help_text": "The role it had in the account."},
+            "host_user": {
+                "help_text": "The primary key of the application's user it was linked to."
+            },
+            "deleted_at": {"help_text": "When the identity provider deleted it."},
+            "purge_after": {"help_text": "When it can no longer be restored."},
+        }
 
     def get_group_count(self, copy: DeletedUser) -> int:
         return len(copy.groups)
 
 
 class HostEffectsSerializer(serializers.Serializer):
-    memberships_deactivated = serializers.IntegerField()
-    memberships_removed = serializers.IntegerField()
-    host_users_deactivated = serializers.IntegerField()
+    memberships_deactivated = serializers.IntegerField(help_text="Memberships deactivated.")
+    memberships_removed = serializers.IntegerField(help_text="Memberships removed.")
+    host_users_deactivated = serializers.IntegerField(
+        help_text="Users the connection manages that lose their last active membership."
+    )
 
 
 class DeletionPreviewSerializer(serializers.Serializer):
@@ -152,16 +187,25 @@ def _ids(request: Request) -> list[int] | None:
 
 
 class HeldView(AccountView, generics.GenericAPIView):
+    openapi_tag = "Removals"
     pagination_class = IdCursorPagination
     serializer_class = HeldRemovalSerializer
 
     @extend_schema(
-        summary="Removals held for review",
-        description="The removals the brake holds (or, with ?state=rejected, those an admin "
-        "rejected), oldest first, with `preview`: what approving every held one would change "
-        "in the host.",
+        operation_id="list_held_removals",
+        summary="List removals held for review",
+        description="When the identity provider removes many people at once, the brake holds "
+        "the effects in the application until someone decides. This lists the held removals "
+        "(or, with `state=rejected`, those an admin rejected), oldest first, cursor-paged, "
+        "with `preview` (what approving every held one would change in the application) and "
+        "`through` (the newest held removal that preview counts).",
         parameters=[
-            OpenApiParameter("state", OpenApiTypes.STR, enum=["held", "rejected"]),
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                enum=["held", "rejected"],
+                description="held (the default) or rejected.",
+            ),
         ],
         responses=HeldPageSerializer,
     )
@@ -182,13 +226,21 @@ class HeldView(AccountView, generics.GenericAPIView):
 
 
 class HeldPreviewView(AccountView):
+    openapi_tag = "Removals"
+
     @extend_schema(
+        operation_id="preview_held_removals",
         summary="Dry run of approving held removals",
-        description="Exactly what approving these removals (all held ones without ?ids=) would "
-        "change in the host; nothing is written.",
+        description="Exactly what approving these removals (every held one without `ids`) "
+        "would change in the application; nothing is written. Pass the same `ids` and "
+        "`through` to approve_held_removals to apply exactly what was counted.",
         parameters=[
-            OpenApiParameter("ids", OpenApiTypes.STR, description="Removal ids, comma-separated."),
-            OpenApiParameter("through", OpenApiTypes.INT, description="Only up to this id."),
+            OpenApiParameter(
+                "ids", OpenApiTypes.STR, description="Removal ids, comma-separated (at most 1,000)."
+            ),
+            OpenApiParameter(
+                "through", OpenApiTypes.INT, description="Only removals up to this id."
+            ),
         ],
         responses=EffectsSerializer,
     )
@@ -206,6 +258,7 @@ class HeldPreviewView(AccountView):
 
 
 class HeldDecideView(AccountView):
+    openapi_tag = "Removals"
     write_permission = {"POST": permissions.DELETE}
     #: Set per URL: approve or reject.
     decision: RemovalState = RemovalState.APPROVED
@@ -231,12 +284,19 @@ class HeldApproveView(HeldDecideView):
     decision = RemovalState.APPROVED
 
     @extend_schema(
+        operation_id="approve_held_removals",
         summary="Approve held removals",
-        description="Their host effects happen now, in one transaction. Without `ids`, every "
-        "held removal (up to `through` when given). Answers what changed; 503 (nothing "
-        "applied) when the application's adapter fails.",
+        description="Their effects in the application happen now, in one transaction. Without "
+        "`ids`, every held removal (up to `through` when given: pass a preview's `through`). "
+        "Answers the numbers applied, which equal the preview's. Needs the delete "
+        "provisioning permission.",
         request=DecisionSerializer,
-        responses=EffectsSerializer,
+        responses={
+            200: EffectsSerializer,
+            503: OpenApiResponse(
+                description="The application's adapter failed: nothing was applied."
+            ),
+        },
     )
     def post(self, request: Request, account: str, connection_id: str) -> Response:
         return super().post(request, account, connection_id)
@@ -246,10 +306,12 @@ class HeldRejectView(HeldDecideView):
     decision = RemovalState.REJECTED
 
     @extend_schema(
+        operation_id="reject_held_removals",
         summary="Reject held removals",
-        description="The people stay active in the host, diverging from the directory. "
-        "Without `ids`, every held removal (up to `through`). Answers how many were rejected "
-        "(nothing changes in the host).",
+        description="The people stay active in the application, diverging from the "
+        "directory. Without `ids`, every held removal (up to `through`). Answers how many "
+        "were rejected (`removals`; nothing changes in the application). Needs the delete "
+        "provisioning permission.",
         request=DecisionSerializer,
         responses=EffectsSerializer,
     )
@@ -258,26 +320,43 @@ class HeldRejectView(HeldDecideView):
 
 
 class DeletedUsersView(AccountView, generics.GenericAPIView):
+    openapi_tag = "Removals"
     pagination_class = IdCursorPagination
     serializer_class = DeletedUserSerializer
 
-    @extend_schema(summary="Deleted users that can be restored")
+    @extend_schema(
+        operation_id="list_deleted_users",
+        summary="List deleted users that can still be restored",
+        description="Users the identity provider deleted within the grace period "
+        "(`purge_after`), cursor-paged: each can be restored as it was.",
+        responses=DeletedUserSerializer(many=True),
+    )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         page = self.paginate_queryset(safety.restorable(self.get_connection()))
         return self.get_paginated_response(DeletedUserSerializer(page, many=True).data)
 
 
 class RestoreView(AccountView):
+    openapi_tag = "Removals"
     write_permission = {"POST": permissions.DELETE}
 
     @extend_schema(
+        operation_id="restore_deleted_user",
         summary="Restore a deleted user",
-        description="Its directory entry (same id), groups, role and host membership come back "
-        "as they were. 404 past the grace period; 409 when the identity provider has since "
-        "created the same userName, or linked its person again; 503 (nothing restored) when the "
-        "application's adapter fails.",
+        description="Its directory entry (same id), groups, role and membership in the "
+        "application come back as they were. 404 past the grace period. Needs the delete "
+        "provisioning permission.",
         request=None,
-        responses=DirectoryUserSerializer,
+        responses={
+            200: DirectoryUserSerializer,
+            409: OpenApiResponse(
+                description="The identity provider has since created the same userName, or "
+                "linked its person again."
+            ),
+            503: OpenApiResponse(
+                description="The application's adapter failed: nothing was restored."
+            ),
+        },
     )
     def post(self, request: Request, account: str, connection_id: str, user_id: Any) -> Response:
         connection = self.get_connection()
@@ -293,10 +372,14 @@ class RestoreView(AccountView):
 
 
 class DeletionPreviewView(AccountView):
+    openapi_tag = "Connections"
+
     @extend_schema(
+        operation_id="preview_connection_deletion",
         summary="Dry run of deleting a connection",
-        description="Exactly what deleting the connection would change, in the directory and, "
-        "for both values of remove_directory, in the host; nothing is written.",
+        description="Exactly what deleting the connection would change: in its directory, "
+        "and in the application for both values of delete_connection's `remove_directory`. "
+        "Nothing is written.",
         responses=DeletionPreviewSerializer,
     )
     def get(self, request: Request, account: str, connection_id: str) -> Response:

@@ -19,6 +19,7 @@ from ..models import (
     DirectoryGroup,
     DirectoryUser,
     ProvisioningEvent,
+    VerificationMethod,
 )
 from ..providers import provider_choices
 from ..provisioning.credentials import ISSUABLE_KINDS
@@ -31,13 +32,20 @@ def _base_url(context: Mapping[str, Any]) -> str | None:
 
 
 class HealthSerializer(serializers.Serializer):
-    key = serializers.ChoiceField(choices=["waiting", "healthy", "failing", "expiring", "unused"])
-    label = serializers.CharField()  # type: ignore[assignment]
-    explanation = serializers.CharField()
+    key = serializers.ChoiceField(
+        choices=["waiting", "healthy", "failing", "expiring", "unused"],
+        help_text="waiting (no request yet, or no credential), healthy, failing (the latest "
+        "request was refused, or no credential works), expiring (every usable credential "
+        "expires soon) or unused (no request for a long time).",
+    )
+    label = serializers.CharField(help_text="The status in a few words.")  # type: ignore[assignment]
+    explanation = serializers.CharField(help_text="What it means and what to do, for people.")
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
-    account = serializers.SerializerMethodField()
+    account = serializers.SerializerMethodField(
+        help_text="The account it provisions, by its lookup value (e.g. its slug)."
+    )
     scim_url = serializers.SerializerMethodField(
         help_text="The SCIM base URL, ending in /scim/v2/<id>; the identity provider calls "
         "the resources under it."
@@ -46,9 +54,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
         help_text="Exactly what the identity provider's admin pastes: scim_url with the "
         "provider's flag (Entra ID: ?aadOptscim062020), else scim_url itself."
     )
-    status = serializers.SerializerMethodField()
-    user_count = serializers.IntegerField(read_only=True)
-    group_count = serializers.IntegerField(read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="Whether provisioning works, from its credentials and latest requests."
+    )
+    user_count = serializers.IntegerField(read_only=True, help_text="Users in its directory.")
+    group_count = serializers.IntegerField(read_only=True, help_text="Groups in its directory.")
     oauth_client_id = serializers.CharField(
         read_only=True,
         allow_null=True,
@@ -69,6 +79,30 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "token_endpoint", "brake_enabled", "brake_percent", "brake_minimum",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The connection's id; its SCIM URLs end with it."},
+            "name": {"help_text": "A name for people, e.g. the identity provider's."},
+            "provider": {
+                "help_text": "The identity provider it is set up for (its setup guide and quirks)."
+            },
+            "created_at": {"help_text": "When it was created."},
+            "last_request_at": {
+                "help_text": "When the identity provider last called it (null: never)."
+            },
+            "link_policy": {
+                "help_text": "What a new directory user becomes in the application: "
+                "verified_email (claim the existing user on a verified domain, else create), "
+                "always_create, or never (directory only)."
+            },
+            "deprovision_policy": {
+                "help_text": "What removing a user does to their membership of the account: "
+                "deactivate it (kept) or remove it."
+            },
+            "default_role": {
+                "help_text": "The role of users no mapped group gives one (empty: the "
+                "application's default)."
+            },
+        }
 
     def get_account(self, connection: Connection) -> str:
         return url_key(connection.account)
@@ -89,8 +123,14 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
 
 class ConnectionCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    provider = serializers.ChoiceField(choices=provider_choices())
+    name = serializers.CharField(
+        max_length=200, help_text='A name for people, e.g. "Okta production".'
+    )
+    provider = serializers.ChoiceField(
+        choices=provider_choices(),
+        help_text="The customer's identity provider: decides the setup guide, the quirks "
+        "handled and `setup_url` (generic: any SCIM 2.0 client).",
+    )
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -98,8 +138,30 @@ class ConnectionCreateSerializer(serializers.Serializer):
         return value.strip()
 
 
+#: Descriptions of the credential fields every credential serializer shows.
+CREDENTIAL_FIELDS = {
+    "id": {"help_text": "The credential's id."},
+    "prefix": {
+        "help_text": "The secret's first characters (a token's, a client secret's), to tell "
+        "it apart; empty for kinds without a secret of their own."
+    },
+    "label": {"help_text": "A label for people, e.g. where it is used."},
+    "created_at": {"help_text": "When it was issued."},
+    "last_used_at": {"help_text": "When it last authenticated a request (null: never)."},
+    "expires_at": {"help_text": "When it stops working (null: never)."},
+    "revoked_at": {"help_text": "When it was revoked (null: it was not)."},
+    "username": {"help_text": "basic: the generated username (null for other kinds)."},
+    "issuer": {"help_text": "federated: the `iss` its assertions carry."},
+    "subject": {"help_text": "federated: the `sub` its assertions carry."},
+    "audience": {"help_text": "federated: the `aud` its assertions carry."},
+    "jwks_url": {"help_text": "federated: where its signing keys are published."},
+}
+
+
 class TokenSerializer(serializers.ModelSerializer):
-    is_usable = serializers.BooleanField(read_only=True)
+    is_usable = serializers.BooleanField(
+        read_only=True, help_text="Neither revoked nor expired: it authenticates requests."
+    )
 
     class Meta:
         model = Credential
@@ -108,11 +170,23 @@ class TokenSerializer(serializers.ModelSerializer):
             "is_usable",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = CREDENTIAL_FIELDS
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A label for people, e.g. the year or where it is used.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it stops working, in the future (omitted or null: never).",
+    )
 
 
 class IssuedCredentialSerializer(TokenSerializer):
@@ -128,14 +202,22 @@ class IssuedCredentialSerializer(TokenSerializer):
 class CredentialSerializer(serializers.ModelSerializer):
     """A credential of any kind, never its secret."""
 
-    kind = serializers.ChoiceField(choices=CredentialKind.choices, read_only=True)
+    kind = serializers.ChoiceField(
+        choices=CredentialKind.choices,
+        read_only=True,
+        help_text="bearer (a token), basic (username and password), client_secret (OAuth "
+        "client credentials), federated (a JWT issuer's assertions) or authorization (an "
+        "OAuth authorisation a tenant admin gave).",
+    )
     display = serializers.CharField(
         read_only=True,
         help_text="What tells it apart: a token's or secret's first characters, a Basic "
         "username, a federated subject, an OAuth application's name.",
     )
-    state = serializers.SerializerMethodField()
-    is_usable = serializers.BooleanField(read_only=True)
+    state = serializers.SerializerMethodField(help_text="active, expired or revoked.")
+    is_usable = serializers.BooleanField(
+        read_only=True, help_text="Neither revoked nor expired: it authenticates requests."
+    )
 
     class Meta:
         model = Credential
@@ -145,6 +227,7 @@ class CredentialSerializer(serializers.ModelSerializer):
             "state", "is_usable",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = CREDENTIAL_FIELDS
 
     @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
     def get_state(self, credential: Credential) -> str:
@@ -157,8 +240,19 @@ class CredentialCreateSerializer(serializers.Serializer):
         help_text="bearer, basic, client_secret or federated (an authorization is given on "
         "the authorisation page, never issued here).",
     )
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A label for people, e.g. where it is used.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it stops working, in the future (omitted or null: never).",
+    )
     issuer = serializers.URLField(
         max_length=500, required=False, default="", help_text="federated: the assertions' iss."
     )
@@ -272,10 +366,32 @@ class DirectoryUserSerializer(serializers.ModelSerializer):
             "host_user", "created", "last_modified", "attributes",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "Its SCIM id (the identity provider addresses it by it)."},
+            "user_name": {"help_text": "Its SCIM userName, unique in the connection."},
+            "external_id": {"help_text": "The identity provider's own id for it (externalId)."},
+            "display_name": {"help_text": "Its SCIM displayName."},
+            "email": {"help_text": "Its primary email (or the first one)."},
+            "active": {
+                "help_text": "Whether the identity provider says it is active (null: it never "
+                "said, which counts as active)."
+            },
+            "role": {"help_text": "The role its groups give it in the account (empty: none)."},
+            "host_user": {
+                "help_text": "The primary key of the application's user it is linked to (null: "
+                "none)."
+            },
+            "created": {"help_text": "When the identity provider created it."},
+            "last_modified": {"help_text": "When the identity provider last changed it."},
+            "attributes": {
+                "help_text": "Everything else the identity provider sent, as SCIM JSON "
+                "(emails, name, extensions…)."
+            },
+        }
 
 
 class DirectoryGroupSerializer(serializers.ModelSerializer):
-    member_count = serializers.IntegerField(read_only=True)
+    member_count = serializers.IntegerField(read_only=True, help_text="Its members.")
 
     class Meta:
         model = DirectoryGroup
@@ -283,6 +399,13 @@ class DirectoryGroupSerializer(serializers.ModelSerializer):
             "id", "display_name", "external_id", "member_count", "created", "last_modified",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "Its SCIM id."},
+            "display_name": {"help_text": "Its SCIM displayName, unique in the connection."},
+            "external_id": {"help_text": "The identity provider's own id for it (externalId)."},
+            "created": {"help_text": "When the identity provider created it."},
+            "last_modified": {"help_text": "When the identity provider last changed it."},
+        }
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -292,14 +415,36 @@ class EventSerializer(serializers.ModelSerializer):
             "number", "type", "resource_type", "resource_id", "changes", "actor", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "number": {
+                "help_text": "Its number in the connection's events: 1, 2, 3… in commit order "
+                "(null for an account's own events)."
+            },
+            "type": {"help_text": "What happened, e.g. user.created (docs/events.md)."},
+            "resource_type": {
+                "help_text": "What it happened to: User, Group, Connection, Token, RoleMapping "
+                "or Domain."
+            },
+            "resource_id": {"help_text": "The id of what it happened to."},
+            "changes": {
+                "help_text": 'What changed: attribute -> {"old": …, "new": …}, or the '
+                "event's own details."
+            },
+            "actor": {
+                "help_text": 'Who did it: {"type": "token", "prefix": …} for an identity '
+                'provider, {"type": "user", …} for a person, {"type": '
+                '"environment_key", …} for this API, {"type": "system"} otherwise.'
+            },
+            "created_at": {"help_text": "When it happened."},
+        }
 
 
 class EventPageSerializer(serializers.Serializer):
-    events = EventSerializer(many=True)
+    events = EventSerializer(many=True, help_text="The events after `after`, in order.")
     next_after = serializers.IntegerField(
         help_text="Pass as ?after= to get the next events (the last number seen)."
     )
-    has_more = serializers.BooleanField()
+    has_more = serializers.BooleanField(help_text="More events wait: ask again now.")
 
 
 def created_connection(connection: Connection, raw_token: str, context: dict[str, Any]) -> Any:
@@ -309,7 +454,18 @@ def created_connection(connection: Connection, raw_token: str, context: dict[str
 
 
 class DomainSerializer(serializers.ModelSerializer):
-    verified = serializers.BooleanField(source="is_verified", read_only=True)
+    verified = serializers.BooleanField(
+        source="is_verified",
+        read_only=True,
+        help_text="Its ownership is proven: the account's connections may claim people on it.",
+    )
+    verification_method = serializers.ChoiceField(
+        choices=VerificationMethod.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="How it was verified: dns (its TXT record) or staff (by the vendor's staff "
+        "in Django admin); empty while unverified.",
+    )
     record_name = serializers.CharField(
         read_only=True, help_text="Name of the TXT record that proves ownership."
     )
@@ -322,6 +478,16 @@ class DomainSerializer(serializers.ModelSerializer):
             "record_value", "last_checked_at", "last_check_error", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The domain's id."},
+            "domain": {"help_text": "The domain name, lower-case (IDNA-encoded: xn--…)."},
+            "verified_at": {"help_text": "When it was verified (null: it is not)."},
+            "last_checked_at": {"help_text": "When its TXT record was last looked up."},
+            "last_check_error": {
+                "help_text": "Why the last lookup failed, in words (empty if it passed)."
+            },
+            "created_at": {"help_text": "When it was added."},
+        }
 
 
 class DomainCreateSerializer(serializers.Serializer):
@@ -331,8 +497,8 @@ class DomainCreateSerializer(serializers.Serializer):
 
 
 class DomainCheckSerializer(serializers.Serializer):
-    domain = DomainSerializer()
-    verified = serializers.BooleanField()
+    domain = DomainSerializer(help_text="The domain, after the lookup.")
+    verified = serializers.BooleanField(help_text="Whether the domain is verified now.")
     reason = serializers.CharField(help_text="Why it is not verified (empty when it is).")
 
 
@@ -342,11 +508,15 @@ class AccountEventSerializer(EventSerializer):
     class Meta(EventSerializer.Meta):
         fields = ["id", *EventSerializer.Meta.fields]
         read_only_fields = fields
+        extra_kwargs = {
+            **EventSerializer.Meta.extra_kwargs,
+            "id": {"help_text": "Its id: increasing in commit order; poll with it."},
+        }
 
 
 class AccountEventPageSerializer(serializers.Serializer):
-    events = AccountEventSerializer(many=True)
+    events = AccountEventSerializer(many=True, help_text="The events after `after`, by id.")
     next_after = serializers.IntegerField(
         help_text="Pass as ?after= to get the next events (the last id seen)."
     )
-    has_more = serializers.BooleanField()
+    has_more = serializers.BooleanField(help_text="More events wait: ask again now.")

@@ -1,29 +1,33 @@
 """Management API views.
 
-Per account (``accounts/<account>/…``): a person with the account's provisioning
-permissions (authenticated the way the host's DRF settings say: session, token…)
-or an environment key. Across accounts (``connections/``): an environment key.
-Raw tokens appear only in the response that issues them.
+Per account (``accounts/<account>/…``): a person signed in to the site with the
+account's provisioning permissions, or an environment key. Across accounts
+(``connections/``): an environment key. Raw tokens appear only in the response that
+issues them. Every view declares its own DRF policies (:class:`ApiView`): none of the
+host's ``REST_FRAMEWORK`` defaults applies, except throttling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import Http404
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
-from drf_spectacular.utils import extend_schema as _extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 from .. import permissions
 from ..accounts import account_from_url
@@ -47,9 +51,11 @@ from ..provisioning import (
 from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import DomainError
-from .authentication import EnvironmentKeyAuthentication
+from . import examples
+from .authentication import API_AUTHENTICATION_CLASSES
 from .pagination import IdCursorPagination
 from .permissions import AccountPermission, EnvironmentOnly, is_environment
+from .schema import ApiSchema, extend_schema
 from .serializers import (
     AccountEventPageSerializer,
     AccountEventSerializer,
@@ -83,17 +89,6 @@ def shown_once(data: Any) -> Response:
     return response
 
 
-def extend_schema(**kwargs: Any) -> Any:
-    """drf-spectacular's ``extend_schema``, built on its AutoSchema whatever the host's
-    ``DEFAULT_SCHEMA_CLASS``, so documenting this API needs no host setting."""
-
-    def decorator(function: Any) -> Any:
-        function.schema = AutoSchema
-        return _extend_schema(**kwargs)(function)
-
-    return decorator
-
-
 def connections_queryset() -> QuerySet[Connection]:
     return (
         with_last_status(Connection.objects.with_counts())
@@ -103,14 +98,31 @@ def connections_queryset() -> QuerySet[Connection]:
 
 
 class ApiView(APIView):
-    """Base: environment keys first, then the host's own DRF authentication."""
+    """Base of every management API view: its own authentication, permissions, parsers,
+    renderers, content negotiation, pagination and exception handler, never the host's
+    ``REST_FRAMEWORK`` defaults (which DRF reads into ``APIView``'s class attributes when
+    it is first imported). Throttling stays the host's to set.
 
-    schema = AutoSchema()
-    renderer_classes = [JSONRenderer]
+    Permissions default to environment keys only; views open up from there.
+    """
 
-    def get_authenticators(self) -> list[Any]:
-        host_classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
-        return [EnvironmentKeyAuthentication()] + [auth() for auth in host_classes]
+    authentication_classes = list(API_AUTHENTICATION_CLASSES)
+    permission_classes: list[Any] = [EnvironmentOnly]
+    parser_classes: list[Any] = [JSONParser]
+    renderer_classes: list[Any] = [JSONRenderer]
+    content_negotiation_class = DefaultContentNegotiation
+    metadata_class = SimpleMetadata
+    versioning_class = None
+    # For the views that are also GenericAPIView: no paging unless a view names one, no
+    # host filter backends.
+    pagination_class: Any = None
+    filter_backends: Sequence[Any] = ()
+    schema: ViewInspector | None = ApiSchema()
+    #: The group of operations the view's operations are listed under in the reference.
+    openapi_tag = ""
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
     @property
     def actor(self) -> Actor:
@@ -141,6 +153,7 @@ class AccountView(ApiView):
 
 
 class AccountConnectionsView(AccountView, generics.GenericAPIView):
+    openapi_tag = "Connections"
     pagination_class = IdCursorPagination
     serializer_class = ConnectionSerializer
 
@@ -148,7 +161,13 @@ class AccountConnectionsView(AccountView, generics.GenericAPIView):
         return connections_queryset().filter(account=self.account)
 
     @extend_schema(
-        summary="List the account's connections", responses=ConnectionSerializer(many=True)
+        operation_id="list_connections",
+        summary="List an account's connections",
+        description="The account's connections, oldest first, with their status, SCIM URLs "
+        "and user and group counts. Cursor-paged: follow `next` until it is null. Needs the "
+        "read provisioning permission (or an environment key).",
+        responses=ConnectionSerializer(many=True),
+        examples=examples.CONNECTION_LIST,
     )
     def get(self, request: Request, account: str) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -156,11 +175,16 @@ class AccountConnectionsView(AccountView, generics.GenericAPIView):
         return self.get_paginated_response(data)
 
     @extend_schema(
+        operation_id="create_connection",
         summary="Create a connection",
-        description="Returns the connection with its SCIM URL and bearer token; the token is "
-        "never returned again.",
+        description="Creates a connection for the account and issues its first bearer "
+        "token. Hand the customer's identity provider admin `setup_url` (what they paste: "
+        "for Entra ID it carries Entra's `?aadOptscim062020` flag) and `token`: the token "
+        "is returned only in this response (`Cache-Control: no-store`), never again. Needs "
+        "the create provisioning permission (or an environment key).",
         request=ConnectionCreateSerializer,
         responses={201: CreatedConnectionSerializer},
+        examples=examples.CREATE_CONNECTION,
     )
     def post(self, request: Request, account: str) -> Response:
         serializer = ConnectionCreateSerializer(data=request.data)
@@ -175,13 +199,28 @@ class AccountConnectionsView(AccountView, generics.GenericAPIView):
 
 
 class AccountConnectionDetailView(AccountView):
-    @extend_schema(summary="Get a connection", responses=ConnectionSerializer)
+    openapi_tag = "Connections"
+
+    @extend_schema(
+        operation_id="get_connection",
+        summary="Get a connection",
+        description="One connection of the account: its status, SCIM URLs, counts and "
+        "policies. 404 for a connection of another account.",
+        responses=ConnectionSerializer,
+        examples=examples.GET_CONNECTION,
+    )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
         return Response(ConnectionSerializer(connection, context={"request": request}).data)
 
     @extend_schema(
+        operation_id="delete_connection",
         summary="Delete a connection",
+        description="Revokes every credential of the connection at once, then deletes its "
+        "directory. By default its users are deprovisioned in the application as the "
+        "connection's deprovision policy says; `remove_directory=false` keeps the host users "
+        "and their memberships. The deletion-preview operation tells the numbers first. "
+        "Needs the delete provisioning permission.",
         parameters=[
             OpenApiParameter(
                 "remove_directory",
@@ -190,7 +229,7 @@ class AccountConnectionDetailView(AccountView):
                 "the host users and their memberships.",
             )
         ],
-        responses={204: None},
+        responses={204: OpenApiResponse(description="Deleted.")},
     )
     def delete(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
@@ -202,9 +241,14 @@ class AccountConnectionDetailView(AccountView):
 
 
 class TokensView(AccountView):
+    openapi_tag = "Credentials"
+
     @extend_schema(
+        operation_id="list_tokens",
         summary="List a connection's bearer tokens",
-        description="Bearer tokens only; every kind of credential: `credentials/`.",
+        description="The connection's bearer tokens, newest first: prefix, label, dates and "
+        "whether each still works, never a token's value. Credentials of every kind: "
+        "list_credentials.",
         responses=TokenSerializer(many=True),
     )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
@@ -215,10 +259,15 @@ class TokensView(AccountView):
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
-        summary="Issue a token (rotate)",
-        description="Older tokens keep working until revoked. The token is returned only here.",
+        operation_id="issue_token",
+        summary="Issue a bearer token (rotate)",
+        description="A new bearer token for the connection, returned only in this response "
+        "(`Cache-Control: no-store`). The connection's other tokens keep working until you "
+        "revoke them, so the identity provider can switch without a gap. Needs the create "
+        "provisioning permission.",
         request=TokenCreateSerializer,
         responses={201: IssuedCredentialSerializer},
+        examples=examples.ISSUE_TOKEN,
     )
     def post(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
@@ -237,9 +286,17 @@ class TokensView(AccountView):
 
 
 class TokenRevokeView(AccountView):
+    openapi_tag = "Credentials"
     write_permission = {"POST": permissions.DELETE}
 
-    @extend_schema(summary="Revoke a bearer token", request=None, responses=TokenSerializer)
+    @extend_schema(
+        operation_id="revoke_token",
+        summary="Revoke a bearer token",
+        description="The token stops working at once. 404 for a credential of another kind "
+        "(revoke it with revoke_credential). Needs the delete provisioning permission.",
+        request=None,
+        responses=TokenSerializer,
+    )
     def post(self, request: Request, account: str, connection_id: str, token_id: int) -> Response:
         connection = self.get_connection()
         try:
@@ -252,10 +309,14 @@ class TokenRevokeView(AccountView):
 
 
 class CredentialsView(AccountView):
+    openapi_tag = "Credentials"
+
     @extend_schema(
+        operation_id="list_credentials",
         summary="List a connection's credentials",
-        description="Every kind: bearer tokens, Basic usernames, OAuth client secrets, "
-        "federated issuers and OAuth authorisations; never a secret.",
+        description="Every credential of the connection, newest first, of every kind: bearer "
+        "tokens, HTTP Basic usernames, OAuth client secrets, federated issuers and the OAuth "
+        "authorisations a tenant admin gave. Never a secret.",
         responses=CredentialSerializer(many=True),
     )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
@@ -264,13 +325,17 @@ class CredentialsView(AccountView):
         return Response(CredentialSerializer(credentials, many=True).data)
 
     @extend_schema(
+        operation_id="issue_credential",
         summary="Issue a credential",
-        description="The connection's other credentials keep working until revoked (rotation "
-        "with overlap). The secret — `token` (bearer), `password` (basic), `client_secret` "
-        "(client_secret) — is returned only in this response. client_secret and federated "
-        "credentials come with the connection's `client_id` and the `token_endpoint`.",
+        description="Issues a credential of the given kind; the connection's other "
+        "credentials keep working until revoked (rotation with overlap). The secret — "
+        "`token` (bearer), `password` (basic), `client_secret` (client_secret) — is returned "
+        "only in this response (`Cache-Control: no-store`). client_secret and federated "
+        "credentials come with the connection's `client_id` and the `token_endpoint` the "
+        "identity provider exchanges them at. Needs the create provisioning permission.",
         request=CredentialCreateSerializer,
         responses={201: NewCredentialSerializer},
+        examples=examples.ISSUE_CREDENTIAL,
     )
     def post(self, request: Request, account: str, connection_id: str) -> Response:
         connection = self.get_connection()
@@ -288,11 +353,14 @@ class CredentialsView(AccountView):
 
 
 class CredentialRevokeView(AccountView):
+    openapi_tag = "Credentials"
     write_permission = {"POST": permissions.DELETE}
 
     @extend_schema(
+        operation_id="revoke_credential",
         summary="Revoke a credential",
-        description="At once, with every access token it obtained.",
+        description="The credential stops working at once, with every OAuth access token "
+        "obtained with it. Needs the delete provisioning permission.",
         request=None,
         responses=CredentialSerializer,
     )
@@ -309,10 +377,17 @@ class CredentialRevokeView(AccountView):
 
 
 class DirectoryUsersView(AccountView, generics.GenericAPIView):
+    openapi_tag = "Directory"
     pagination_class = IdCursorPagination
     serializer_class = DirectoryUserSerializer
 
-    @extend_schema(summary="List a connection's directory users")
+    @extend_schema(
+        operation_id="list_directory_users",
+        summary="List a connection's directory users",
+        description="The users the identity provider provisioned through the connection, "
+        "oldest first, with the host user each is linked to. Cursor-paged: follow `next`.",
+        responses=DirectoryUserSerializer(many=True),
+    )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         users = DirectoryUser.objects.filter(connection=self.get_connection())
         page = self.paginate_queryset(users)
@@ -320,10 +395,17 @@ class DirectoryUsersView(AccountView, generics.GenericAPIView):
 
 
 class DirectoryGroupsView(AccountView, generics.GenericAPIView):
+    openapi_tag = "Directory"
     pagination_class = IdCursorPagination
     serializer_class = DirectoryGroupSerializer
 
-    @extend_schema(summary="List a connection's directory groups")
+    @extend_schema(
+        operation_id="list_directory_groups",
+        summary="List a connection's directory groups",
+        description="The groups the identity provider provisioned through the connection, "
+        "oldest first, with their member counts. Cursor-paged: follow `next`.",
+        responses=DirectoryGroupSerializer(many=True),
+    )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         groups = DirectoryGroup.objects.filter(connection=self.get_connection()).annotate(
             member_count=Count("groupmembership")
@@ -333,17 +415,25 @@ class DirectoryGroupsView(AccountView, generics.GenericAPIView):
 
 
 class EventsView(AccountView):
+    openapi_tag = "Events"
     MAX_LIMIT = 500
 
     @extend_schema(
-        summary="Provisioning events, in order",
-        description="Events numbered 1, 2, 3… per connection in commit order. Poll with "
-        "?after=<last number seen>: no event is ever skipped or repeated.",
+        operation_id="list_connection_events",
+        summary="List a connection's provisioning events",
+        description="The connection's events, numbered 1, 2, 3… in commit order. Poll with "
+        "`after` set to the last number you saw (`next_after`): no event is ever skipped or "
+        "repeated, also under concurrent writes. `has_more` says whether to ask again now.",
         parameters=[
-            OpenApiParameter("after", OpenApiTypes.INT, description="Last number seen (0)."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (100)."),
+            OpenApiParameter(
+                "after", OpenApiTypes.INT, description="The last event number seen (0)."
+            ),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="At most this many events (100, up to 500)."
+            ),
         ],
         responses=EventPageSerializer,
+        examples=examples.EVENTS,
     )
     def get(self, request: Request, account: str, connection_id: str) -> Response:
         events = ProvisioningEvent.objects.filter(connection=self.get_connection())
@@ -381,15 +471,24 @@ def _non_negative(value: str, name: str) -> int:
 class AllConnectionsView(ApiView, generics.GenericAPIView):
     """Every connection of the environment (environment key only)."""
 
+    openapi_tag = "Connections"
     permission_classes = [EnvironmentOnly]
     pagination_class = IdCursorPagination
     serializer_class = ConnectionSerializer
 
     @extend_schema(
+        operation_id="list_all_connections",
         summary="List every connection of every account",
+        description="Every connection of the environment, oldest first, or one account's "
+        "with `account`. Environment keys only (a person gets 403). Cursor-paged: follow "
+        "`next` until it is null.",
         parameters=[
-            OpenApiParameter("account", OpenApiTypes.STR, description="Only this account.")
+            OpenApiParameter(
+                "account", OpenApiTypes.STR, description="Only this account's (its lookup value)."
+            )
         ],
+        responses=ConnectionSerializer(many=True),
+        examples=examples.CONNECTION_LIST,
     )
     def get(self, request: Request) -> Response:
         connections = connections_queryset()
@@ -405,18 +504,29 @@ class AllConnectionsView(ApiView, generics.GenericAPIView):
 
 
 class DomainsView(AccountView):
-    @extend_schema(summary="List the account's domains", responses=DomainSerializer(many=True))
+    openapi_tag = "Domains"
+
+    @extend_schema(
+        operation_id="list_domains",
+        summary="List an account's email domains",
+        description="The account's email domains, verified or not, with the TXT record "
+        "that proves ownership of each.",
+        responses=DomainSerializer(many=True),
+    )
     def get(self, request: Request, account: str) -> Response:
         domains = AccountDomain.objects.filter(account=self.account)
         return Response(DomainSerializer(domains, many=True).data)
 
     @extend_schema(
-        summary="Add a domain",
-        description="The domain starts unverified: publish a TXT record named `record_name` "
-        "holding `record_value`, then call verify. Refused (400) when it is not a domain name, "
-        "is already added, or is verified by another account.",
+        operation_id="add_domain",
+        summary="Add an email domain",
+        description="The domain starts unverified: have the customer publish a TXT record "
+        "named `record_name` holding `record_value`, then call verify_domain. Refused (400, "
+        "under `domain`) when it is not a domain name, is already added, or is verified by "
+        "another account. Needs the create provisioning permission.",
         request=DomainCreateSerializer,
         responses={201: DomainSerializer},
+        examples=examples.ADD_DOMAIN,
     )
     def post(self, request: Request, account: str) -> Response:
         serializer = DomainCreateSerializer(data=request.data)
@@ -431,6 +541,8 @@ class DomainsView(AccountView):
 class DomainView(AccountView):
     """A view under ``accounts/<account>/domains/<id>/``."""
 
+    openapi_tag = "Domains"
+
     def get_domain(self) -> AccountDomain:
         try:
             return AccountDomain.objects.get(account=self.account, pk=self.kwargs["domain_id"])
@@ -439,15 +551,21 @@ class DomainView(AccountView):
 
 
 class DomainDetailView(DomainView):
-    @extend_schema(summary="Get a domain", responses=DomainSerializer)
+    @extend_schema(
+        operation_id="get_domain",
+        summary="Get an email domain",
+        description="One domain of the account, with its verification state and TXT record.",
+        responses=DomainSerializer,
+    )
     def get(self, request: Request, account: str, domain_id: int) -> Response:
         return Response(DomainSerializer(self.get_domain()).data)
 
     @extend_schema(
-        summary="Remove a domain",
-        description="Its people can no longer be claimed through it; another account may "
-        "then verify it.",
-        responses={204: None},
+        operation_id="remove_domain",
+        summary="Remove an email domain",
+        description="The account's connections can no longer claim people through it; "
+        "another account may then verify it. Needs the delete provisioning permission.",
+        responses={204: OpenApiResponse(description="Removed.")},
     )
     def delete(self, request: Request, account: str, domain_id: int) -> Response:
         remove_domain(self.get_domain(), actor=self.actor)
@@ -456,12 +574,14 @@ class DomainDetailView(DomainView):
 
 class DomainVerifyView(DomainView):
     @extend_schema(
-        summary="Check a domain's TXT record now",
-        description="200 whatever the outcome: `verified` says whether the domain is verified "
-        "and `reason` why not (no record, another value, DNS did not answer, verified by "
-        "another account).",
+        operation_id="verify_domain",
+        summary="Check an email domain's TXT record now",
+        description="Looks the TXT record up now. 200 whatever the outcome: `verified` says "
+        "whether the domain is verified, `reason` why not (no record, another value, DNS did "
+        "not answer, verified by another account). Needs the create provisioning permission.",
         request=None,
         responses=DomainCheckSerializer,
+        examples=examples.VERIFY_DOMAIN,
     )
     def post(self, request: Request, account: str, domain_id: int) -> Response:
         domain = self.get_domain()
@@ -476,15 +596,20 @@ class DomainVerifyView(DomainView):
 
 
 class AccountEventsView(AccountView):
+    openapi_tag = "Events"
     MAX_LIMIT = EventsView.MAX_LIMIT
 
     @extend_schema(
-        summary="Events of the account itself, in order",
-        description="Changes of the account's verified domains (events without a connection), "
-        "ordered by id. Poll with ?after=<last id seen>.",
+        operation_id="list_account_events",
+        summary="List an account's own events",
+        description="Events of the account itself rather than of a connection: changes of "
+        "its email domains (`domain.added`, `domain.verified`, `domain.removed`), ordered by "
+        "`id`. Poll with `after` set to the last id seen (`next_after`).",
         parameters=[
-            OpenApiParameter("after", OpenApiTypes.INT, description="Last id seen (0)."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (100)."),
+            OpenApiParameter("after", OpenApiTypes.INT, description="The last id seen (0)."),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="At most this many events (100, up to 500)."
+            ),
         ],
         responses=AccountEventPageSerializer,
     )

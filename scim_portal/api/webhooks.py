@@ -3,7 +3,7 @@
 Endpoints are the vendor's: an endpoint without an account receives every account's
 directory changes, and any endpoint's URL decides where they go. So only an environment
 key manages them — the same power as listing every account's connections — and never a
-person through the host's authentication, not even one with every permission on an
+person signed in to the site, not even one with every permission on an
 account (staff manage them in Django admin, with model permissions). Every change goes
 through :mod:`scim_portal.delivery.endpoints`; a secret is in the one response that
 makes it, sent ``no-store``.
@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
@@ -35,20 +35,22 @@ from ..models import (
     EndpointState,
     WebhookEndpoint,
 )
+from . import examples
 from .pagination import IdCursorPagination, NewestFirstPagination
 from .permissions import EnvironmentOnly
-from .views import ApiView, extend_schema, shown_once
+from .schema import extend_schema
+from .views import ApiView, shown_once
 
 # Serializers
 
 
 class EndpointSecretSerializer(serializers.Serializer):
     prefix = serializers.CharField(help_text="The first characters of the secret, to tell it.")
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(help_text="When it was made.")
     expires_at = serializers.DateTimeField(
         allow_null=True, help_text="When it stops signing (set by a rotation; null: never)."
     )
-    active = serializers.BooleanField()
+    active = serializers.BooleanField(help_text="It still signs deliveries.")
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -74,6 +76,29 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "failing_since", "description", "backlog", "secrets", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The endpoint's id."},
+            "url": {"help_text": "Where events are POSTed (empty for a polled SET endpoint)."},
+            "format": {
+                "help_text": "standard-webhooks (signed JSON) or set (Security Event Tokens, "
+                "RFC 9967)."
+            },
+            "method": {
+                "help_text": "push (POSTed to the URL) or poll (the receiver polls, RFC 8936; "
+                "SET endpoints only)."
+            },
+            "event_types": {
+                "help_text": "Event types it receives; empty: all of them, including types "
+                "added later."
+            },
+            "failing_since": {
+                "help_text": "Since when every delivery to it failed (null while deliveries "
+                "succeed)."
+            },
+            "description": {"help_text": "A description for people."},
+            "created_at": {"help_text": "When it was added."},
+            "updated_at": {"help_text": "When it last changed."},
+        }
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_account(self, endpoint: WebhookEndpoint) -> str | None:
@@ -130,9 +155,17 @@ class EndpointCreateSerializer(serializers.Serializer):
         help_text="https and a public address; empty for a polled SET endpoint.",
     )
     format = serializers.ChoiceField(
-        choices=EndpointFormat.choices, default=EndpointFormat.STANDARD_WEBHOOKS
+        choices=EndpointFormat.choices,
+        default=EndpointFormat.STANDARD_WEBHOOKS,
+        help_text="standard-webhooks (signed JSON, the default) or set (Security Event "
+        "Tokens, RFC 9967).",
     )
-    method = serializers.ChoiceField(choices=DeliveryMethod.choices, default=DeliveryMethod.PUSH)
+    method = serializers.ChoiceField(
+        choices=DeliveryMethod.choices,
+        default=DeliveryMethod.PUSH,
+        help_text="push (the default: POSTed to the URL) or poll (the receiver polls, RFC "
+        "8936; SET endpoints only, without a URL).",
+    )
     account = serializers.CharField(
         required=False,
         allow_null=True,
@@ -140,7 +173,9 @@ class EndpointCreateSerializer(serializers.Serializer):
         help_text="Only this account's events (its URL key); omitted: every account's.",
     )
     event_types = event_types_field()
-    description = serializers.CharField(max_length=200, required=False, default="")
+    description = serializers.CharField(
+        max_length=200, required=False, default="", help_text="A description for people."
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["method"] == DeliveryMethod.POLL:
@@ -166,8 +201,14 @@ class StateField(serializers.ChoiceField):
 
 
 class EndpointUpdateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=2000, required=False)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    url = serializers.CharField(
+        max_length=2000,
+        required=False,
+        help_text="A new URL: https and a public address (not for a polled endpoint).",
+    )
+    description = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="A description for people."
+    )
     event_types = event_types_field()
     state = StateField(
         choices=[EndpointState.ENABLED.value, EndpointState.PAUSED.value],
@@ -213,6 +254,24 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
             "outcome", "status_code", "latency_ms", "error", "response_excerpt",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The attempt's id."},
+            "created_at": {"help_text": "When it was made."},
+            "connection_id": {
+                "help_text": "The connection whose event it delivered (null: a test)."
+            },
+            "event_number": {"help_text": "The event's number in its connection (null: a test)."},
+            "event_type": {"help_text": "The event's type, e.g. user.created."},
+            "attempt": {"help_text": "1 for the first try at this event, 2 for the next…"},
+            "outcome": {
+                "help_text": "delivered, failed (will retry), dead (failed for the whole retry "
+                "window: set aside), acknowledged (a polled SET) or test."
+            },
+            "status_code": {"help_text": "The receiver's HTTP status (null: no answer)."},
+            "latency_ms": {"help_text": "How long the receiver took to answer, in ms."},
+            "error": {"help_text": "What went wrong, in words (empty when delivered)."},
+            "response_excerpt": {"help_text": "The start of the receiver's answer."},
+        }
 
 
 class TestResultSerializer(DeliveryAttemptSerializer):
@@ -236,6 +295,7 @@ def _refused(exc: ValidationError) -> ApiValidationError:
 class EndpointView(ApiView):
     """Environment keys only (module docstring says why)."""
 
+    openapi_tag = "Webhook endpoints"
     permission_classes = [EnvironmentOnly]
 
     def endpoints(self) -> Any:
@@ -266,10 +326,17 @@ class WebhookEndpointsView(EndpointView, generics.GenericAPIView):
     serializer_class = WebhookEndpointSerializer
 
     @extend_schema(
+        operation_id="list_webhook_endpoints",
         summary="List webhook endpoints",
+        description="The environment's webhook endpoints, oldest first, cursor-paged, with "
+        "their state, backlog and the prefixes of their secrets.",
         responses=WebhookEndpointSerializer(many=True),
         parameters=[
-            OpenApiParameter("account", OpenApiTypes.STR, description="Only this account's.")
+            OpenApiParameter(
+                "account",
+                OpenApiTypes.STR,
+                description="Only the endpoints of this account (its lookup value).",
+            )
         ],
     )
     def get(self, request: Request) -> Response:
@@ -281,12 +348,15 @@ class WebhookEndpointsView(EndpointView, generics.GenericAPIView):
         return self.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
     @extend_schema(
+        operation_id="add_webhook_endpoint",
         summary="Add a webhook endpoint",
-        description="Returns the endpoint with its secret (`whsec_…`), which is never returned "
-        "again. A URL that is not https or not a public address is refused (400, with the "
-        "reason under `url`).",
+        description="Events are delivered to it from now on. Returns the endpoint with its "
+        "signing secret (`whsec_…`), which is never returned again (`Cache-Control: "
+        "no-store`). A URL that is not https or not a public address is refused (400, with "
+        "the reason under `url`).",
         request=EndpointCreateSerializer,
         responses={201: NewSecretSerializer},
+        examples=examples.ADD_WEBHOOK_ENDPOINT,
     )
     def post(self, request: Request) -> Response:
         serializer = EndpointCreateSerializer(data=request.data)
@@ -313,12 +383,20 @@ class WebhookEndpointsView(EndpointView, generics.GenericAPIView):
 
 
 class WebhookEndpointDetailView(EndpointView):
-    @extend_schema(summary="Get a webhook endpoint", responses=WebhookEndpointSerializer)
+    @extend_schema(
+        operation_id="get_webhook_endpoint",
+        summary="Get a webhook endpoint",
+        description="One webhook endpoint, with its state, backlog and secrets' prefixes.",
+        responses=WebhookEndpointSerializer,
+    )
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(WebhookEndpointSerializer(self.get_endpoint()).data)
 
     @extend_schema(
+        operation_id="update_webhook_endpoint",
         summary="Change a webhook endpoint, pause or resume it",
+        description="Changes the fields given. `state: paused` holds events (in order) "
+        "until `state: enabled`, which also resumes an endpoint disabled after failing.",
         request=EndpointUpdateSerializer,
         responses=WebhookEndpointSerializer,
     )
@@ -333,9 +411,11 @@ class WebhookEndpointDetailView(EndpointView):
         return Response(self.represent(endpoint))
 
     @extend_schema(
+        operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
-        description="With its secrets, streams and delivery log.",
-        responses={204: None},
+        description="Deletes it with its secrets, streams and delivery log; events no longer "
+        "go there.",
+        responses={204: OpenApiResponse(description="Deleted.")},
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoints.delete_endpoint(self.get_endpoint(), actor=self.who())
@@ -344,7 +424,8 @@ class WebhookEndpointDetailView(EndpointView):
 
 class RotateSecretView(EndpointView):
     @extend_schema(
-        summary="Rotate the secret",
+        operation_id="rotate_webhook_secret",
+        summary="Rotate a webhook endpoint's secret",
         description="Returns the endpoint with its new secret, returned only here. The "
         "current secrets keep signing beside it for `overlap_hours`: each delivery carries a "
         "signature per secret meanwhile, so the receiver switches at leisure.",
@@ -363,7 +444,8 @@ class RotateSecretView(EndpointView):
 
 class SendTestView(EndpointView):
     @extend_schema(
-        summary="Send a test event",
+        operation_id="send_webhook_test",
+        summary="Send a test event to a webhook endpoint",
         description="Sends a signed `webhook.test` message now and returns the logged "
         "attempt; 200 whatever the receiver answered (`ok`, `status_code`, `error`).",
         request=None,
@@ -379,7 +461,8 @@ class SendTestView(EndpointView):
 
 class ReplayView(EndpointView):
     @extend_schema(
-        summary="Replay a connection's events",
+        operation_id="replay_webhook_events",
+        summary="Replay a connection's events to a webhook endpoint",
         description="Delivers the connection's events again from number `from` on, in order, "
         "with their original `webhook-id` (202: queued).",
         request=ReplaySerializer,
@@ -407,11 +490,17 @@ class DeliveriesView(EndpointView, generics.GenericAPIView):
     serializer_class = DeliveryAttemptSerializer
 
     @extend_schema(
-        summary="The endpoint's delivery log, newest first",
+        operation_id="list_webhook_deliveries",
+        summary="List a webhook endpoint's delivery attempts",
+        description="The endpoint's delivery log, newest first, cursor-paged: every attempt "
+        "at every event, with the receiver's status and latency.",
         responses=DeliveryAttemptSerializer(many=True),
         parameters=[
             OpenApiParameter(
-                "outcome", OpenApiTypes.STR, enum=DeliveryOutcome.values, description="Only these."
+                "outcome",
+                OpenApiTypes.STR,
+                enum=DeliveryOutcome.values,
+                description="Only attempts with this outcome.",
             ),
             OpenApiParameter("connection", OpenApiTypes.UUID, description="Only this connection."),
         ],
