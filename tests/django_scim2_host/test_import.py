@@ -75,6 +75,8 @@ def peer(client, db):
     User.objects.create_superuser("root", "root@example.org", "x")
     okta = DjangoScim2(client, "okta-raw-token")
     served = {person[0]: okta.user(*person) for person in PEOPLE}
+    # Pushed with its userName alone: django-scim2 serves "" for each attribute it lacks.
+    okta.send("post", "Users", {"schemas": [USER], "userName": "barbara", "active": True})
     # Django's usernames are case-sensitive, SCIM's userName is not: this one cannot come.
     clash = okta.user("ADA@example.com", "00u9clash", "Ada", "Impostor", True)
     engineering = okta.group(
@@ -117,7 +119,7 @@ def test_the_import_keeps_ids_external_ids_links_and_memberships(peer):
     assert result["setup_url"] == result["scim_url"]
     assert result["token"].startswith("scimp_")
     assert (result["users"], result["groups"], result["memberships"], result["linked"]) == (
-        4, 3, 3, 4,
+        5, 3, 3, 5,
     )  # fmt: skip
     assert result["skipped"] == {
         "user: staff or superuser: never imported": 2,
@@ -131,12 +133,13 @@ def test_the_import_keeps_ids_external_ids_links_and_memberships(peer):
     imported = {
         user.user_name: user for user in DirectoryUser.objects.filter(connection=connection)
     }
-    assert set(imported) == {person[0] for person in PEOPLE}
+    assert set(imported) == {person[0] for person in PEOPLE} | {"barbara"}
     for user_name, external_id, given, family, active in PEOPLE:
         user, host = imported[user_name], User.objects.get(username=user_name)
         # django-scim2 served the primary key as the id: kept as the legacy id.
         assert user.legacy_id == peer["users"][user_name]["id"] == str(host.pk)
         assert user.external_id == external_id
+        assert ("externalId" in user.attributes) == bool(external_id)
         assert user.attributes["name"] == {"givenName": given, "familyName": family,
                                            "formatted": f"{given} {family}"}  # fmt: skip
         assert (user.email, user.active) == (user_name, active)
@@ -144,7 +147,11 @@ def test_the_import_keeps_ids_external_ids_links_and_memberships(peer):
         membership = TeamMembership.objects.get(user=host)
         assert (membership.team, membership.is_active) == (peer["team"], active)
     assert not DirectoryUser.objects.filter(user_name__in=["okta-service", "root"]).exists()
-    assert TeamMembership.objects.count() == 4
+    barbara = imported["barbara"]
+    assert barbara.attributes == {"schemas": [USER], "userName": "barbara",
+                                  "name": {"formatted": "barbara"}, "displayName": "barbara",
+                                  "active": True}  # fmt: skip
+    assert TeamMembership.objects.count() == 5
 
     groups = {g.display_name: g for g in DirectoryGroup.objects.filter(connection=connection)}
     assert set(groups) == {"Engineering", "Staff", "Empty"}
@@ -230,20 +237,20 @@ def test_a_second_import_into_the_account_is_refused(peer):
         run_import("--name", "Okta again")
     assert f"--connection {first['id']} --keep-directory" in str(error.value)
     assert Connection.objects.count() == 1
-    assert DirectoryUser.objects.count() == 4
+    assert DirectoryUser.objects.count() == 5
 
 
 def test_a_dry_run_counts_and_writes_nothing(peer):
     result = run_import("--dry-run")
 
     assert result["dry_run"] is True
-    assert (result["users"], result["groups"], result["memberships"]) == (4, 3, 3)
+    assert (result["users"], result["groups"], result["memberships"]) == (5, 3, 3)
     assert result["token"] is None
     assert not Connection.objects.exists()
     assert not DirectoryUser.objects.exists()
     assert not TeamMembership.objects.exists()
     # And the real import can follow.
-    assert run_import()["users"] == 4
+    assert run_import()["users"] == 5
 
 
 def test_a_host_user_another_account_manages_is_imported_unlinked(peer):
@@ -258,7 +265,7 @@ def test_a_host_user_another_account_manages_is_imported_unlinked(peer):
 
     result = run_import()
 
-    assert result["linked"] == 3
+    assert result["linked"] == 4
     assert result["skipped"]["link: managed by another account's connection"] == 1
     imported = DirectoryUser.objects.get(user_name="alan@example.com")
     assert (imported.host_user, imported.host_link) == (None, HostLink.BLOCKED)
