@@ -49,6 +49,8 @@ from .ownership import is_protected
 
 #: Why a person is not imported: a connection never touches staff or superusers.
 PROTECTED = "staff or superuser: never imported"
+TAKEN_USER_NAME = "userName taken (ignoring case)"
+TAKEN_DISPLAY_NAME = "displayName taken (ignoring case)"
 #: Ids looked up per statement (SQLite takes at most 32,766 parameters, old builds 999).
 LOOKUP_CHUNK = 500
 
@@ -234,7 +236,7 @@ def import_users(
             continue
         key = fold(columns["user_name"])
         if key in keys:
-            report.skip("user", item.source_id, user_name, "userName taken (ignoring case)")
+            report.skip("user", item.source_id, user_name, TAKEN_USER_NAME)
             continue
         keys.add(key)
         wanted.append((item, columns))
@@ -242,8 +244,10 @@ def import_users(
     known = _existing(DirectoryUser, connection, "legacy_id", [i.source_id for i, _ in wanted])
     ready = []
     for item, columns in wanted:
-        if fold(columns["user_name"]) in taken or item.source_id in known:
-            report.skip("user", item.source_id, columns["user_name"], "already in the connection")
+        if fold(columns["user_name"]) in taken:
+            report.skip("user", item.source_id, columns["user_name"], TAKEN_USER_NAME)
+        elif item.source_id in known:
+            report.skip("user", item.source_id, columns["user_name"], "id imported already")
         else:
             ready.append((item, columns))
     managers: dict[Any, Any] = {}
@@ -360,7 +364,7 @@ def import_groups(
             continue
         key = fold(columns["display_name"])
         if key in keys:
-            report.skip("group", item.source_id, name, "displayName taken (ignoring case)")
+            report.skip("group", item.source_id, name, TAKEN_DISPLAY_NAME)
             continue
         keys.add(key)
         wanted.append((item, columns))
@@ -368,10 +372,10 @@ def import_groups(
     known = _existing(DirectoryGroup, connection, "legacy_id", [i.source_id for i, _ in wanted])
     ready = []
     for item, columns in wanted:
-        if fold(columns["display_name"]) in taken or item.source_id in known:
-            report.skip(
-                "group", item.source_id, columns["display_name"], "already in the connection"
-            )
+        if fold(columns["display_name"]) in taken:
+            report.skip("group", item.source_id, columns["display_name"], TAKEN_DISPLAY_NAME)
+        elif item.source_id in known:
+            report.skip("group", item.source_id, columns["display_name"], "id imported already")
         else:
             ready.append((item, columns))
     members = _user_ids(connection, [m for item, _ in ready for m in item.member_ids])

@@ -112,8 +112,9 @@ def okta_client(client, result):
     return scim
 
 
-def test_the_import_keeps_ids_external_ids_links_and_memberships(peer):
-    result = run_import()
+@pytest.mark.parametrize("batch_size", ["500", "1"])
+def test_the_import_keeps_ids_external_ids_links_and_memberships(peer, batch_size):
+    result = run_import("--batch-size", batch_size)
 
     assert result["scim_url"] == f"https://saas.example.test/scim/v2/{result['id']}"
     assert result["setup_url"] == result["scim_url"]
@@ -270,3 +271,29 @@ def test_a_host_user_another_account_manages_is_imported_unlinked(peer):
     imported = DirectoryUser.objects.get(user_name="alan@example.com")
     assert (imported.host_user, imported.host_link) == (None, HostLink.BLOCKED)
     assert not TeamMembership.objects.filter(user=alan, team=peer["team"]).exists()
+
+
+def test_a_directory_scoped_by_the_authenticated_user_is_read_as_that_user(peer, monkeypatch):
+    from django_scim.settings import scim_settings
+
+    def scoped(model):
+        """One tenant's identity provider per service user, as a multi-tenant host scopes
+        django-scim2: the service user sees the people whose userName starts with "a"."""
+
+        def extra_filter_kwargs(request, *args):
+            if model is User:
+                return {"username__startswith": "a" if request.user.is_authenticated else "-"}
+            return {}
+
+        return extra_filter_kwargs
+
+    monkeypatch.setattr(scim_settings, "GET_EXTRA_MODEL_FILTER_KWARGS_GETTER", scoped)
+
+    result = run_import("--request-user", "okta-service")
+
+    assert sorted(DirectoryUser.objects.values_list("user_name", flat=True)) == [
+        "ada@example.com", "alan@example.com",
+    ]  # fmt: skip
+    assert result["users"] == 2
+    with pytest.raises(CommandError, match="No user with username 'nobody'"):
+        run_import("--request-user", "nobody", "--name", "Other")
