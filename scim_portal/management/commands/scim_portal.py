@@ -299,7 +299,7 @@ class Command(BaseCommand):
                 connection, issued = start_import(
                     account_obj, name=name, provider=provider, source=SOURCE, actor=actor
                 )
-            except (UnknownProvider, ProvisioningError) as exc:
+            except (UnknownProvider, ValueError, ProvisioningError) as exc:
                 raise CommandError(str(exc)) from exc
             self._fill(source, connection, report, batch_size, actor)
             if dry_run:
