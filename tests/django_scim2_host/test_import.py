@@ -222,6 +222,11 @@ def test_okta_next_sync_finds_the_imported_rows_and_creates_nothing(client, peer
     members = scim.get("/Groups", filter=f'members[value eq "{grace["id"]}"]').json()
     assert [r["displayName"] for r in members["Resources"]] == ["Engineering"]
 
+    rename = load_fixture("okta/rename_group.json", group_id=engineering["id"])
+    assert scim.patch(f"/Groups/{engineering['id']}", rename).status_code == 204
+    group.refresh_from_db()
+    assert group.display_name == "Test SCIMv2 renamed"
+
     assert (DirectoryUser.objects.count(), DirectoryGroup.objects.count()) == (users, groups)
     assert User.objects.count() == hosts
 
