@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --editable . --group dev
+	$(BIN)/pip install --quiet --editable . --group dev --group django-scim2
 	touch $@ $(VENV)/.installed $(VENV)/.docs-installed
 
 # The demo on SQLite: migrate, seed, the development server and a task worker (scripts/run).

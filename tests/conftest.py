@@ -14,6 +14,10 @@ from tests.dns_server import DnsServer, silent_port
 from tests.factories import ConnectionFactory, OrganizationFactory, UserFactory
 from tests.scim_client import ScimClient
 
+#: A django-scim2 host with settings of its own, run in its own process by
+#: tests/test_import_django_scim2.py.
+collect_ignore = ["django_scim2_host"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

@@ -165,6 +165,9 @@ class Connection(models.Model):
         help_text="Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours).",
     )
 
+    #: The service provider whose directory it was filled from by an import
+    #: ("django-scim2"), "" for none: an account's directory is imported once.
+    imported_from = models.CharField(max_length=40, blank=True, editable=False)
     #: When its deletion began (credentials revoked first, then the directory in committed
     #: steps): from then on it takes no credential, and deleting it again finishes it.
     deleting_since = models.DateTimeField(null=True, blank=True, editable=False)

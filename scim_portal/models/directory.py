@@ -9,6 +9,7 @@ connection is a database constraint, so concurrent creates cannot both win.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -91,6 +92,10 @@ class DirectoryResource(models.Model):
     last_modified = models.DateTimeField(default=timezone.now)
     #: Incremented on every write; the SCIM ``meta.version`` (weak ETag).
     version = models.PositiveBigIntegerField(default=1)
+    #: The id another service provider served for this resource when it was imported
+    #: from there (django-scim2's integer ids): identity providers keep using the ids they
+    #: stored, so every lookup by id accepts it too (:func:`resource_key`). None otherwise.
+    legacy_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         abstract = True
@@ -98,6 +103,15 @@ class DirectoryResource(models.Model):
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
+
+
+def resource_key(resource_id: Any) -> dict[str, Any]:
+    """The unique key a SCIM id names: the primary key when it is a UUID, else the
+    ``legacy_id`` an import kept (``{"legacy_id": "42"}``)."""
+    try:
+        return {"id": uuid.UUID(str(resource_id))}
+    except ValueError:
+        return {"legacy_id": str(resource_id)}
 
 
 class HostLink(models.TextChoices):
@@ -175,6 +189,11 @@ class DirectoryUser(DirectoryResource):
                 condition=Q(host_user__isnull=False),
                 name="scim_user_host_once_per_conn",
             ),
+            models.UniqueConstraint(
+                fields=["connection", "legacy_id"],
+                condition=Q(legacy_id__isnull=False),
+                name="scim_user_legacy_id_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["connection", "id"], name="scim_user_conn_id_idx"),
@@ -213,6 +232,11 @@ class DirectoryGroup(DirectoryResource):
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "display_name_key"], name="scim_group_name_key_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "legacy_id"],
+                condition=Q(legacy_id__isnull=False),
+                name="scim_group_legacy_id_unique",
             ),
         ]
         indexes = [

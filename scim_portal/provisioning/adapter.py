@@ -246,6 +246,16 @@ class ProvisioningAdapter:
         """``user`` is not linked to a host user yet, and may be now: a domain of its
         account was just verified. Link it if the ownership rules allow."""
 
+    def user_imported(self, user: DirectoryUser) -> None:
+        """``user`` was imported from the service provider that served the directory
+        before (``scim_portal import-django-scim2``), already linked to the host user it
+        was (``user.host_user`` and ``user.host_link``: none for a person the ownership
+        rules keep out). That host user is as the provider left it; make the rest of the
+        host agree (the default adapter keeps its account membership)."""
+
+    def group_imported(self, group: DirectoryGroup, user_ids: set[Any]) -> None:
+        """``group`` was imported with the directory users ``user_ids`` as members."""
+
     def connection_deleted(self, connection: Connection, *, remove_directory: bool) -> None:
         """``connection`` is about to be deleted (after its users were handled)."""
 
@@ -301,6 +311,15 @@ class DefaultProvisioningAdapter(ProvisioningAdapter):
 
     def link_pending(self, user: DirectoryUser) -> None:
         self._link(user)
+
+    def user_imported(self, user: DirectoryUser) -> None:
+        if has_membership(user) and self.memberships is not None:
+            self.memberships.add(
+                user.connection.account,
+                user.host_user,
+                role=user.role,
+                active=user.active is not False,
+            )
 
     def _link(self, user: DirectoryUser) -> None:
         """Link ``user`` to the host per :func:`~.ownership.decide`, and record how

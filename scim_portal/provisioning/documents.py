@@ -20,7 +20,7 @@ from ..models import (
     DirectoryUser,
     DirectoryUserValue,
 )
-from ..models.directory import VALUE_KEY_LENGTH
+from ..models.directory import VALUE_KEY_LENGTH, resource_key
 from ..models.folding import fold
 from ..models.indexed import (
     GROUP_COLUMNS,
@@ -148,8 +148,9 @@ def save_unique(obj: DirectoryUser | DirectoryGroup, attribute: str, value: str,
 
 
 def locked(model: Any, connection: Connection, resource_id: Any) -> Any:
-    """The resource, its row locked, with ``connection`` attached (the adapter reads it).
-    A user comes with its host user in the same statement (only the user's row locked)."""
+    """The resource, its row locked, with ``connection`` attached (the adapter reads it);
+    ``resource_id`` is its SCIM id or the legacy id an import kept. A user comes with its
+    host user in the same statement (only the user's row locked)."""
     rows = model.objects.select_for_update(of=("self",))
     if model is DirectoryUser:
         rows = rows.select_related("host_user")
@@ -158,7 +159,7 @@ def locked(model: Any, connection: Connection, resource_id: Any) -> Any:
     if with_account:
         rows = rows.select_related("connection__account")
     try:
-        resource = rows.get(connection=connection, pk=resource_id)
+        resource = rows.get(connection=connection, **resource_key(resource_id))
     except (model.DoesNotExist, ValidationError, ValueError, TypeError):
         raise ResourceNotFound(f"No {model._meta.verbose_name} with id {resource_id}.") from None
     if with_account:

@@ -50,26 +50,36 @@ class MemberChange:
 def _member_ids(
     connection: Connection, values: Iterable[str], *, strict: bool = True
 ) -> set[uuid.UUID]:
-    """The user ids named by ``values``; unless all are users of ``connection``,
-    :class:`InvalidMembers` (``strict``) or only the users (for removals)."""
+    """The user ids named by ``values`` (ids, or legacy ids an import kept); unless all
+    are users of ``connection``, :class:`InvalidMembers` (``strict``) or only the users
+    (for removals)."""
     ids: set[uuid.UUID] = set()
-    invalid: set[str] = set()
+    legacy: set[str] = set()
     for value in values:
         try:
             ids.add(uuid.UUID(str(value)))
         except ValueError:
-            invalid.add(str(value))
+            legacy.add(str(value))
     found: set[uuid.UUID] = set()
+    invalid: set[str] = set()
     if ids:
         found = set(
             DirectoryUser.objects.filter(connection=connection, pk__in=ids).values_list(
                 "pk", flat=True
             )
         )
-        invalid |= {str(missing) for missing in ids - found}
+        invalid = {str(missing) for missing in ids - found}
+    if legacy:
+        known = dict(
+            DirectoryUser.objects.filter(connection=connection, legacy_id__in=legacy).values_list(
+                "legacy_id", "pk"
+            )
+        )
+        invalid |= legacy - known.keys()
+        found |= set(known.values())
     if invalid and strict:
         raise InvalidMembers(invalid)
-    return ids if strict else found if ids else set()
+    return found
 
 
 def _apply_member_changes(

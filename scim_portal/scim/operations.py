@@ -19,6 +19,7 @@ from scim2_models import PatchOp
 from scim2_models import SCIMException as ModelsScimException
 
 from ..models import Connection
+from ..models.directory import resource_key
 from ..provisioning import directory
 from ..provisioning.events import Actor
 from ..provisioning.exceptions import (
@@ -103,9 +104,9 @@ class ResourceOperations:
 
     def read(self, resource_id: str) -> tuple[Any, Related | None]:
         """The resource (404 if it is not this connection's) and its related items as
-        :meth:`find` gives them."""
+        :meth:`find` gives them; ``resource_id`` is its id or the legacy id an import kept."""
         try:
-            found = self.find({"id": resource_id}, self.shape)
+            found = self.find(resource_key(resource_id), self.shape)
         except (ValidationError, ValueError, TypeError):
             found = None
         if found is None:

@@ -55,7 +55,7 @@ from scim2_models.path import (
 )
 
 from ..models import DirectoryUserValue, GroupMembership
-from ..models.directory import VALUE_KEY_LENGTH
+from ..models.directory import VALUE_KEY_LENGTH, resource_key
 from ..models.folding import fold
 from ..models.indexed import IndexedAttribute
 from .exceptions import InvalidFilter
@@ -178,7 +178,7 @@ class ColumnTarget(Target):
 
 @dataclass(frozen=True, kw_only=True)
 class IdTarget(ColumnTarget):
-    """The SCIM ``id``: the primary key, a UUID."""
+    """The SCIM ``id``: the primary key, a UUID (or the legacy id an import kept)."""
 
     def compare(self, op: CompareOperator, raw: Any) -> Q:
         return _compare_id(op, coerce(self, op, raw))
@@ -255,15 +255,17 @@ class MembershipTarget(Target):
         }:
             raise InvalidFilter("Members can only be filtered by 'value eq' or 'value ne'.")
         values = raw if isinstance(raw, list) else [raw]
-        ids = []
+        ids, legacy = [], []
         for value in values:
             try:
                 ids.append(uuid.UUID(str(value)))
             except ValueError:
-                continue
-        rows = GroupMembership.objects.filter(
-            **{self.membership.owner: OuterRef("pk"), f"{self.membership.item}__in": ids}
-        )
+                legacy.append(str(value))
+        item = self.membership.item
+        named = Q(**{f"{item}__in": ids})
+        if legacy:  # ids another service provider served, kept by an import
+            named |= Q(**{f"{item.removesuffix('_id')}__legacy_id__in": legacy})
+        rows = GroupMembership.objects.filter(named, **{self.membership.owner: OuterRef("pk")})
         query = Q(Exists(rows))
         return ~query if op == CompareOperator.ne else query
 
@@ -429,8 +431,5 @@ def _json_compare(path: str, op: CompareOperator, value: Any) -> Q:
 def _compare_id(op: CompareOperator, value: Any) -> Q:
     if op not in {CompareOperator.eq, CompareOperator.ne}:
         raise InvalidFilter("'id' can only be compared with 'eq' or 'ne'.")
-    try:
-        query = Q(pk=uuid.UUID(str(value)))
-    except ValueError:
-        query = Q(pk__in=[])
+    query = Q(**resource_key(value))
     return ~query if op == CompareOperator.ne else query

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from scim_portal.conf import app_settings, get_account_model
@@ -32,6 +35,7 @@ from scim_portal.provisioning import (
     revoke_credential,
 )
 from scim_portal.provisioning.events import Actor
+from scim_portal.provisioning.exceptions import ProvisioningError
 
 #: ``issue-credential --kind`` on the command line, and the credential kind it issues.
 KINDS = {
@@ -57,6 +61,41 @@ class Command(BaseCommand):
         create.add_argument("--name", required=True, help="A name the tenant admin recognises.")
         create.add_argument("--provider", required=True, help=f"One of: {', '.join(PROVIDERS)}.")
         create.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
+
+        imported = sub.add_parser(
+            "import-django-scim2",
+            help="Create a connection holding the users and groups django-scim2 serves here.",
+            description="Reads every user and group through django-scim2's adapters (run it "
+            "in the application that serves django-scim2), creates a connection with its "
+            "first token (shown once) and fills its directory: ids and externalIds kept, each "
+            "user linked to the host user it is. Staff and superusers are not imported. Runs "
+            "once per account (docs/integration.md, 'Migrating from django-scim2').",
+        )
+        imported.add_argument("--account", required=True, help="The account's identifier (slug).")
+        imported.add_argument("--name", required=True, help="A name the tenant admin recognises.")
+        imported.add_argument(
+            "--provider",
+            default="generic",
+            help=f"The IdP that pushes to it (default generic): {', '.join(PROVIDERS)}.",
+        )
+        imported.add_argument(
+            "--request-user",
+            default="",
+            help="Read as this host user (its username): for a django-scim2 that scopes the "
+            "directory by the authenticated user. Anonymous by default.",
+        )
+        imported.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help="Users per transaction (default 500; groups go ten times fewer at a time).",
+        )
+        imported.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Import, count and roll everything back: nothing is written.",
+        )
+        imported.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
         listing = sub.add_parser("list-connections", help="List connections and their credentials.")
         listing.add_argument("--account", help="Only this account's connections.")
@@ -229,6 +268,102 @@ class Command(BaseCommand):
         self.stdout.write(f"  SCIM URL: {payload['setup_url']}")
         self.stdout.write(f"  token:    {issued.raw}")
         self.stdout.write(self.style.WARNING("The token is shown only this once; store it now."))
+
+    def handle_import_django_scim2(
+        self,
+        *,
+        account: str,
+        name: str,
+        provider: str,
+        request_user: str,
+        batch_size: int,
+        dry_run: bool,
+        as_json: bool,
+        **options: Any,
+    ) -> None:
+        from scim_portal.importers.django_scim2 import SOURCE, DjangoScim2, SourceUnavailable
+        from scim_portal.provisioning.imports import ImportReport, start_import
+
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        account_obj = self._account(account)
+        try:
+            source = DjangoScim2(self._host_user(request_user) if request_user else None)
+        except SourceUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        actor = Actor.for_command("scim_portal import-django-scim2")
+        report = ImportReport()
+        # A dry run is the import itself, in one transaction rolled back at the end.
+        with transaction.atomic() if dry_run else contextlib.nullcontext():
+            try:
+                connection, issued = start_import(
+                    account_obj, name=name, provider=provider, source=SOURCE, actor=actor
+                )
+            except (UnknownProvider, ValueError, ProvisioningError) as exc:
+                raise CommandError(str(exc)) from exc
+            self._fill(source, connection, report, batch_size, actor)
+            if dry_run:
+                transaction.set_rollback(True)
+        payload: dict[str, Any] = {
+            "id": str(connection.id),
+            "scim_url": self._scim_url(connection),
+            "setup_url": connection.setup_url(),
+            "token": issued.raw,
+            **report.as_json(),
+        }
+        if dry_run:
+            payload |= {"id": None, "scim_url": None, "setup_url": None, "token": None}
+            payload["dry_run"] = True
+        if as_json:
+            self._print_json(payload)
+            return
+        counts = (
+            f"{report.users} users ({report.linked} linked to their host users), "
+            f"{report.groups} groups, {report.memberships} memberships"
+        )
+        if dry_run:
+            self.stdout.write(f"Dry run: nothing was written. It would import {counts}.")
+        else:
+            self.stdout.write(
+                f"Imported {counts} from {SOURCE} into the connection {connection.name!r} "
+                f"({connection.provider_info.name})"
+            )
+            self.stdout.write(f"  id:       {payload['id']}")
+            self.stdout.write(f"  SCIM URL: {payload['setup_url']}")
+            self.stdout.write(f"  token:    {issued.raw}")
+            self.stdout.write(
+                self.style.WARNING("The token is shown only this once; store it now.")
+            )
+        for what, number in payload["skipped"].items():
+            self.stdout.write(f"  skipped {number:>6}  {what}")
+
+    def _fill(
+        self, source: Any, connection: Connection, report: Any, batch_size: int, actor: Actor
+    ) -> None:
+        """Import ``source``'s users then groups into ``connection``, a batch per
+        transaction, with progress on stderr."""
+        from scim_portal.provisioning.imports import import_groups, import_users
+
+        def read(kind: str) -> int:
+            skipped = sum(1 for item in report.skipped if item.kind == kind)
+            return skipped + (report.users if kind == "user" else report.groups)
+
+        try:
+            total = source.count_users()
+            for users in source.users(report, batch_size):
+                import_users(connection, users, report, actor=actor)
+                self.stderr.write(f"users: {read('user')}/{total} read, {report.users} imported")
+            total = source.count_groups()
+            for groups in source.groups(report, max(1, batch_size // 10)):
+                import_groups(connection, groups, report, actor=actor)
+                self.stderr.write(f"groups: {read('group')}/{total} read, {report.groups} imported")
+        except ProvisioningError as exc:
+            raise CommandError(
+                f"The import stopped after {report.users} users and {report.groups} groups: "
+                f"{exc}. The connection {connection.pk} holds what was imported; delete it "
+                "keeping the host users (delete-connection --keep-directory) before "
+                "importing again."
+            ) from exc
 
     def handle_list_connections(
         self, *, account: str | None, as_json: bool, **options: Any
@@ -545,6 +680,13 @@ class Command(BaseCommand):
             return model._default_manager.get(**{field: identifier})
         except model.DoesNotExist:
             raise CommandError(f"No account with {field} {identifier!r}.") from None
+
+    def _host_user(self, username: str) -> Any:
+        model = get_user_model()
+        try:
+            return model._default_manager.get_by_natural_key(username)
+        except model.DoesNotExist:
+            raise CommandError(f"No user with {model.USERNAME_FIELD} {username!r}.") from None
 
     def _connection(self, identifier: str) -> Connection:
         try:
