@@ -367,6 +367,7 @@ def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         ]
     return []
 
+
 #: What every management API view declares for itself rather than take from the host's
 #: ``REST_FRAMEWORK`` (which DRF copies into ``APIView``'s class attributes on import).
 API_VIEW_POLICIES = (
