@@ -317,22 +317,23 @@ def _block_names(template: Any) -> set[str] | None:
     from django.template.loader import get_template
     from django.template.loader_tags import BlockNode, ExtendsNode
 
-    compiled = getattr(template, "template", None)
+    compiled: Any = getattr(template, "template", None)
     if not isinstance(compiled, DjangoTemplate):
         return None
     names: set[str] = set()
     seen: set[str] = set()
     while compiled is not None and compiled.origin.name not in seen:
         seen.add(compiled.origin.name)
-        names.update(node.name for node in compiled.nodelist.get_nodes_by_type(BlockNode))
-        extends = compiled.nodelist.get_nodes_by_type(ExtendsNode)
+        blocks: list[Any] = compiled.nodelist.get_nodes_by_type(BlockNode)
+        names.update(node.name for node in blocks)
+        extends: list[Any] = compiled.nodelist.get_nodes_by_type(ExtendsNode)
         if not extends:
             break
         parent = extends[0].parent_name.resolve(Context())
         if not isinstance(parent, str) or not parent:
             return names | set(REQUIRED_BLOCKS) | {"title"}  # a variable parent: unknowable
         try:
-            compiled = get_template(parent).template
+            compiled = getattr(get_template(parent), "template", None)
         except Exception:
             break
     return names
