@@ -215,3 +215,19 @@ def test_the_command_says_django_scim2_is_missing(organization, monkeypatch):
             "--name", "Okta", stdout=StringIO(), stderr=StringIO(),
         )  # fmt: skip
     assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/Users/%00", "/Groups/%00", "/Users/a%00b"])
+def test_an_id_no_database_can_store_is_404_never_500(imported, path):
+    """The URL's id reaches the legacy id's text column: a NUL (which PostgreSQL's text
+    cannot hold) must not fail as if the database were down."""
+    scim = imported["scim"]
+    body = document("x@example.com") if "Users" in path else group_document("x")
+    replace = {"op": "replace", "path": "displayName", "value": "x"}
+    for response in (
+        scim.get(path),
+        scim.put(path, body),
+        scim.patch_ops(path, replace),
+        scim.delete(path),
+    ):
+        assert response.status_code == 404, response.content
