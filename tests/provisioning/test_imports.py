@@ -19,6 +19,7 @@ from scim_portal.models import (
 )
 from scim_portal.provisioning import create_connection, directory
 from scim_portal.provisioning.imports import (
+    ID_TAKEN,
     AlreadyImported,
     ImportedGroup,
     ImportedUser,
@@ -193,17 +194,33 @@ def test_an_account_is_imported_once(organization):
     assert Connection.objects.filter(account=organization).count() == 1
 
 
-def test_a_uuid_id_another_resource_has_is_kept_as_legacy_id(organization):
+def test_a_uuid_id_another_connection_s_resource_has_is_not_imported(organization, client):
+    """Every lookup takes a UUID for the primary key, which is another connection's: kept
+    as a legacy id, the identity provider's stored id would answer 404. Skipped, said so."""
     other, _ = create_connection(account=OrganizationFactory(), name="Other", provider="okta")
     taken = directory.create_user(other, {"userName": "x@example.com"})
-    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    taken_group = directory.create_group(other, {"displayName": "X"})
+    connection, issued = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
 
-    import_users(connection, [ImportedUser(str(taken.pk), document("y@example.com"))],
-                 ImportReport())  # fmt: skip
+    import_users(connection, [ImportedUser(str(taken.pk), document("y@example.com")),
+                              ImportedUser("7", document("z@example.com"))], report)  # fmt: skip
+    import_groups(connection, [ImportedGroup(str(taken_group.pk), group_document("Y"), ("7",)),
+                               ImportedGroup("8", group_document("Z"), (str(taken.pk), "7"))],
+                  report)  # fmt: skip
 
-    user = DirectoryUser.objects.get(connection=connection)
-    assert user.pk != taken.pk
-    assert user.legacy_id == str(taken.pk)
+    assert report.skipped_counts() == {
+        f"user: {ID_TAKEN}": 1,
+        f"group: {ID_TAKEN}": 1,
+        "membership: its user was not imported": 1,
+        "link: no host user": 1,
+    }
+    assert (report.users, report.groups, report.memberships) == (1, 1, 1)
+    assert list(DirectoryUser.objects.filter(connection=connection).values_list(
+        "user_name", flat=True)) == ["z@example.com"]  # fmt: skip
+    scim = ScimClient(client, connection, issued.raw)
+    assert scim.get("/Users/7").status_code == 200
+    assert scim.get(f"/Users/{taken.pk}").status_code == 404
 
 
 def test_the_command_says_django_scim2_is_missing(organization, monkeypatch):
