@@ -248,3 +248,17 @@ def test_an_id_no_database_can_store_is_404_never_500(imported, path):
         scim.delete(path),
     ):
         assert response.status_code == 404, response.content
+
+
+def test_an_id_served_twice_is_imported_once(organization):
+    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
+
+    import_users(connection, [ImportedUser("7", document("a@example.com")),
+                              ImportedUser("7", document("b@example.com")),
+                              ImportedUser(KEPT, document("c@example.com")),
+                              ImportedUser(KEPT.upper(), document("d@example.com"))],
+                 report)  # fmt: skip
+
+    assert report.users == 2
+    assert report.skipped_counts()["user: id imported already"] == 2
