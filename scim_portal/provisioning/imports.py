@@ -9,7 +9,8 @@ would (the default adapter keeps the account membership of each linked host user
 Each directory user is linked to the host user it came from, under the ownership rules
 (docs/security.md): managed by the new connection, or a member when a sibling
 connection of the account manages that person already; never staff or superusers
-(skipped); not linked when another account's connection manages them.
+(skipped); not linked when another account's connection manages them, nor when their
+email is on a domain verified for another account.
 
 The ids the identity provider stored keep working: an id that is a UUID becomes the
 resource's primary key, any other (django-scim2 serves the integer primary key) is kept
@@ -26,12 +27,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .._uuid import uuid7
 from ..models import (
+    AccountDomain,
     Connection,
     DirectoryGroup,
     DirectoryUser,
@@ -43,6 +46,7 @@ from ..models import (
 from ..models.folding import fold
 from .connections import create_connection
 from .documents import Document, call_adapter, group_columns, user_columns, value_rows
+from .domains import domain_of
 from .events import SYSTEM, Actor, EventRecorder, id_list, recording
 from .exceptions import InvalidDocument, ProvisioningError
 from .ownership import is_protected
@@ -53,6 +57,8 @@ TAKEN_USER_NAME = "userName taken (ignoring case)"
 TAKEN_DISPLAY_NAME = "displayName taken (ignoring case)"
 #: A UUID id is kept as the primary key, and every lookup reads a UUID so.
 ID_TAKEN = "its id (a UUID) is another connection's resource's, so it could not be kept"
+#: Why a person is imported unlinked: a connection of this account may not claim them.
+OTHER_ACCOUNTS_DOMAIN = "email on a domain another account verified"
 #: Ids looked up per statement (SQLite takes at most 32,766 parameters, old builds 999).
 LOOKUP_CHUNK = 500
 
@@ -285,6 +291,7 @@ def import_users(
         linked_here |= set(
             linked.filter(connection=connection).values_list("host_user_id", flat=True)
         )
+    owners = _domain_owners([item.host_user for item, *_ in ready if item.host_user is not None])
     rows: list[DirectoryUser] = []
     now = timezone.now()
     for item, columns, pk, legacy in ready:
@@ -303,6 +310,9 @@ def import_users(
             report.skip("link", item.source_id, user.user_name, "no host user")
         elif host.pk in linked_here:
             report.skip("link", item.source_id, user.user_name, "host user linked already")
+        elif host.pk not in managers and owners.get(host.pk, account_id) != account_id:
+            user.host_link = HostLink.BLOCKED
+            report.skip("link", item.source_id, user.user_name, OTHER_ACCOUNTS_DOMAIN)
         elif host.pk not in managers:
             user.host_user, user.host_link = host, HostLink.MANAGED
         elif managers[host.pk] == account_id:
@@ -330,6 +340,22 @@ def import_users(
     report.legacy_ids += sum(1 for user in rows if user.legacy_id is not None)
     report.kept_ids += sum(1 for user in rows if user.legacy_id is None)
     return rows
+
+
+def _domain_owners(host_users: Sequence[Any]) -> dict[Any, Any]:
+    """The account each of ``host_users`` (by pk) belongs to by their email's domain,
+    verified for it; those on no verified domain are left out."""
+    field_name = get_user_model().get_email_field_name()
+    domains = {
+        user.pk: domain
+        for user in host_users
+        if (domain := domain_of(getattr(user, field_name, None) or "")) is not None
+    }
+    verified: dict[str, Any] = {}
+    for chunk in _chunks(sorted(set(domains.values()))):
+        rows = AccountDomain.objects.filter(domain__in=chunk, verified_at__isnull=False)
+        verified |= dict(rows.values_list("domain", "account_id"))
+    return {pk: verified[domain] for pk, domain in domains.items() if domain in verified}
 
 
 def _record_user(user: DirectoryUser, source: str, events: EventRecorder) -> None:

@@ -18,6 +18,8 @@ from scim_portal.models import (
     ProvisioningEvent,
 )
 from scim_portal.provisioning import create_connection, directory
+from scim_portal.provisioning.domains import add_domain, mark_verified
+from scim_portal.provisioning.events import SYSTEM
 from scim_portal.provisioning.imports import (
     ID_TAKEN,
     AlreadyImported,
@@ -184,6 +186,29 @@ def test_a_person_a_sibling_connection_manages_becomes_a_member(organization):
     imported = DirectoryUser.objects.get(connection=connection)
     assert (imported.host_user, imported.host_link) == (managed.host_user, HostLink.MEMBER)
     assert report.linked == 1
+
+
+def test_a_person_on_a_domain_another_account_verified_is_imported_unlinked(organization):
+    """Whatever django-scim2 served (an unscoped directory holds every tenant's people),
+    the import never hands this account's connection a person of an account that proved
+    their email domain: neither managed (their profile) nor a member of this account."""
+    globex = OrganizationFactory()
+    mark_verified(add_domain(globex, "globex.example", actor=SYSTEM), actor=SYSTEM)
+    theirs = UserFactory(username="gina", email="gina@Globex.Example")
+    ours = UserFactory(username="olga", email="olga@example.com")
+    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
+
+    import_users(connection, [ImportedUser("1", document("gina@globex.example"), theirs),
+                              ImportedUser("2", document("olga@example.com"), ours)],
+                 report)  # fmt: skip
+
+    gina = DirectoryUser.objects.get(legacy_id="1")
+    assert (gina.host_user, gina.host_link) == (None, HostLink.BLOCKED)
+    assert DirectoryUser.objects.get(legacy_id="2").host_link == HostLink.MANAGED
+    assert report.skipped_counts() == {"link: email on a domain another account verified": 1}
+    assert list(OrganizationMembership.objects.filter(organization=organization).values_list(
+        "user__username", flat=True)) == ["olga"]  # fmt: skip
 
 
 def test_an_account_is_imported_once(organization):
