@@ -152,6 +152,11 @@ def test_every_lookup_by_id_accepts_the_ids_the_identity_provider_stored(importe
     assert len(names("/Users", 'id ne "18"')) == 2
     assert names("/Groups", 'members[value eq "18"]') == ["Eng"]
     assert names("/Groups", 'id eq "5"') == ["Eng"]
+    # null is no id, not the text "None" a legacy id could hold.
+    DirectoryUser.objects.filter(legacy_id="18").update(legacy_id="None")
+    assert names("/Users", "id eq null") == []
+    assert len(names("/Users", "id ne null")) == 3
+    DirectoryUser.objects.filter(legacy_id="None").update(legacy_id="18")
 
     assert scim.delete("/Users/17").status_code == 204
     assert not DirectoryUser.objects.filter(pk=ada.pk).exists()
