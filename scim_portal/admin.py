@@ -671,7 +671,7 @@ class DirectoryUserAdmin(ReadOnlyAdmin):
         "last_modified",
     )
     list_filter = ("active", "connection__provider")
-    search_fields = ("user_name", "email", "display_name", "=external_id", "=id")
+    search_fields = ("user_name", "email", "display_name", "=external_id", "=id", "=legacy_id")
     list_select_related = ("connection", "host_user")
 
 
@@ -679,7 +679,7 @@ class DirectoryUserAdmin(ReadOnlyAdmin):
 class DirectoryGroupAdmin(ReadOnlyAdmin):
     list_display = ("display_name", "connection", "external_id", "last_modified")
     list_filter = ("connection__provider",)
-    search_fields = ("display_name", "=external_id", "=id")
+    search_fields = ("display_name", "=external_id", "=id", "=legacy_id")
     list_select_related = ("connection",)
 
 

@@ -311,10 +311,9 @@ def check_base_template(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 def _block_names(template: Any) -> set[str] | None:
-    """The names of the blocks a Django template defines, its parents' included."""
-    from django.template import Context
+    """The names of the blocks a Django template defines, its parents' included (found
+    by its own engine, as ``{% extends %}`` finds them)."""
     from django.template.base import Template as DjangoTemplate
-    from django.template.loader import get_template
     from django.template.loader_tags import BlockNode, ExtendsNode
 
     compiled: Any = getattr(template, "template", None)
@@ -329,11 +328,12 @@ def _block_names(template: Any) -> set[str] | None:
         extends: list[Any] = compiled.nodelist.get_nodes_by_type(ExtendsNode)
         if not extends:
             break
-        parent = extends[0].parent_name.resolve(Context())
-        if not isinstance(parent, str) or not parent:
+        expression = extends[0].parent_name
+        parent = getattr(expression.var, "literal", None)
+        if expression.filters or not isinstance(parent, str) or not parent:
             return names | set(REQUIRED_BLOCKS) | {"title"}  # a variable parent: unknowable
         try:
-            compiled = getattr(get_template(parent), "template", None)
+            compiled = compiled.engine.get_template(parent)
         except Exception:
             break
     return names
@@ -344,29 +344,34 @@ def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Anonymous visitors of the Provisioning tab go to ``LOGIN_URL``: it must answer."""
     from urllib.parse import urlsplit
 
-    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+    from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
 
-    login_url = "?"
     try:
         login_url = str(settings.LOGIN_URL)  # a reverse_lazy() resolves here
-        target = urlsplit(login_url)
-        if target.scheme in ("http", "https") or target.netloc:
-            return []  # another site's login page
+    except NoReverseMatch as exc:
+        return [_login_url_warning(f"a reverse_lazy() that fails: {exc}")]
+    target = urlsplit(login_url)
+    if target.scheme in ("http", "https") or target.netloc:
+        return []  # another site's login page
+    try:
         if login_url.startswith("/"):
-            resolve(target.path)
+            # A full path, FORCE_SCRIPT_NAME's prefix included; patterns answer what follows.
+            resolve("/" + target.path.removeprefix(get_script_prefix()).lstrip("/"))
         else:
             reverse(login_url)
     except (Resolver404, NoReverseMatch):
-        return [
-            Warning(
-                f"LOGIN_URL is {login_url!r}, which no URL pattern answers: anonymous visitors "
-                "of the Provisioning tab would be sent to a 404.",
-                hint="Point LOGIN_URL at your login page (a URL or a URL name, e.g. "
-                '"admin:login"), or include("django.contrib.auth.urls").',
-                id="scim_portal.W012",
-            )
-        ]
+        return [_login_url_warning(repr(login_url))]
     return []
+
+
+def _login_url_warning(login_url: str) -> Any:
+    return Warning(
+        f"LOGIN_URL is {login_url}, which no URL pattern answers: anonymous visitors of the "
+        "Provisioning tab would be sent to a 404.",
+        hint="Point LOGIN_URL at your login page (a URL or a URL name, e.g. "
+        '"admin:login"), or include("django.contrib.auth.urls").',
+        id="scim_portal.W012",
+    )
 
 
 #: What every management API view declares for itself rather than take from the host's

@@ -113,3 +113,54 @@ def test_login_url_that_answers_404_is_a_warning(login_url):
 def test_login_url_that_resolves_passes(login_url):
     with override_settings(LOGIN_URL=login_url):
         assert checks.check_login_url() == []
+
+
+@pytest.mark.parametrize(
+    "source", ["{% extends layout %}", '{% extends layout|default:"base.html" %}']
+)
+def test_a_base_template_extending_a_variable_is_not_judged(source):
+    """Its parent is known only when a page renders: never a crash of manage.py check."""
+    with override_settings(TEMPLATES=templates(**{"base.html": source, "layout.html": COMPLETE})):
+        assert checks.check_base_template() == []
+
+
+def test_the_parent_is_the_django_engine_s_as_extends_finds_it():
+    """A Jinja2 engine listed first with a template of the parent's name is not read."""
+    with override_settings(
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.jinja2.Jinja2",
+                "OPTIONS": {"loader": _jinja2_loader({"layout.html": "<p>other</p>"})},
+            },
+            *templates(**{"base.html": '{% extends "layout.html" %}', "layout.html": COMPLETE}),
+        ]
+    ):
+        assert checks.check_base_template() == []
+
+
+def _jinja2_loader(sources):
+    import jinja2
+
+    return jinja2.DictLoader(sources)
+
+
+def test_login_url_under_the_site_s_script_prefix_passes():
+    """Behind FORCE_SCRIPT_NAME, LOGIN_URL is a full path with the prefix (redirects use it
+    as it is), while URL patterns answer the path after it."""
+    from django.urls import get_script_prefix, set_script_prefix
+
+    before = get_script_prefix()
+    set_script_prefix("/app/")
+    try:
+        with override_settings(FORCE_SCRIPT_NAME="/app", LOGIN_URL="/app/admin/login/"):
+            assert checks.check_login_url() == []
+        with override_settings(FORCE_SCRIPT_NAME="/app", LOGIN_URL="/app/accounts/login/"):
+            assert ids(checks.check_login_url()) == ["scim_portal.W012"]
+    finally:
+        set_script_prefix(before)
+
+
+def test_a_lazy_login_url_that_reverses_nothing_is_named_in_the_warning():
+    with override_settings(LOGIN_URL=reverse_lazy("nowhere:login")):
+        [warning] = checks.check_login_url()
+    assert warning.id == "scim_portal.W012" and "'nowhere' is not a registered" in warning.msg

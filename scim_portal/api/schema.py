@@ -147,12 +147,13 @@ def api_root() -> str:
 
 
 def server_url(request: HttpRequest | None) -> str:
-    """``SCIM_PORTAL["PUBLIC_URL"]``, else the scheme and host the request came to
-    (``/`` without either: relative to where the document is served)."""
+    """``SCIM_PORTAL["PUBLIC_URL"]``, else ``/``: relative to where the document is served.
+
+    Never the request's Host (or ``X-Forwarded-Host``): the document is public and may be
+    cached, and a forged host in a cached copy would send generated clients, and the keys
+    they carry, elsewhere."""
     if app_settings.PUBLIC_URL:
         return str(app_settings.PUBLIC_URL).rstrip("/")
-    if request is not None:
-        return request.build_absolute_uri("/").rstrip("/")
     return "/"
 
 

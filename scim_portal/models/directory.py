@@ -107,11 +107,16 @@ class DirectoryResource(models.Model):
 
 def resource_key(resource_id: Any) -> dict[str, Any]:
     """The unique key a SCIM id names: the primary key when it is a UUID, else the
-    ``legacy_id`` an import kept (``{"legacy_id": "42"}``)."""
+    ``legacy_id`` an import kept (``{"legacy_id": "42"}``). ``ValueError`` for one with a
+    NUL, which no legacy id holds and PostgreSQL refuses even in a lookup (the URL's id
+    is not checked as bodies and query strings are)."""
+    text = str(resource_id)
     try:
-        return {"id": uuid.UUID(str(resource_id))}
+        return {"id": uuid.UUID(text)}
     except ValueError:
-        return {"legacy_id": str(resource_id)}
+        if "\x00" in text:
+            raise ValueError(f"{text!r} is no resource id.") from None
+        return {"legacy_id": text}
 
 
 class HostLink(models.TextChoices):

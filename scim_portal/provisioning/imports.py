@@ -9,7 +9,8 @@ would (the default adapter keeps the account membership of each linked host user
 Each directory user is linked to the host user it came from, under the ownership rules
 (docs/security.md): managed by the new connection, or a member when a sibling
 connection of the account manages that person already; never staff or superusers
-(skipped); not linked when another account's connection manages them.
+(skipped); not linked when another account's connection manages them, nor when their
+email is on a domain verified for another account.
 
 The ids the identity provider stored keep working: an id that is a UUID becomes the
 resource's primary key, any other (django-scim2 serves the integer primary key) is kept
@@ -26,12 +27,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .._uuid import uuid7
 from ..models import (
+    AccountDomain,
     Connection,
     DirectoryGroup,
     DirectoryUser,
@@ -43,6 +46,7 @@ from ..models import (
 from ..models.folding import fold
 from .connections import create_connection
 from .documents import Document, call_adapter, group_columns, user_columns, value_rows
+from .domains import domain_of
 from .events import SYSTEM, Actor, EventRecorder, id_list, recording
 from .exceptions import InvalidDocument, ProvisioningError
 from .ownership import is_protected
@@ -51,6 +55,10 @@ from .ownership import is_protected
 PROTECTED = "staff or superuser: never imported"
 TAKEN_USER_NAME = "userName taken (ignoring case)"
 TAKEN_DISPLAY_NAME = "displayName taken (ignoring case)"
+#: A UUID id is kept as the primary key, and every lookup reads a UUID so.
+ID_TAKEN = "its id (a UUID) is another connection's resource's, so it could not be kept"
+#: Why a person is imported unlinked: a connection of this account may not claim them.
+OTHER_ACCOUNTS_DOMAIN = "email on a domain another account verified"
 #: Ids looked up per statement (SQLite takes at most 32,766 parameters, old builds 999).
 LOOKUP_CHUNK = 500
 
@@ -173,27 +181,70 @@ def _key_of(source_id: str) -> tuple[uuid.UUID | None, str | None]:
     return value, None if str(value) == source_id else source_id
 
 
-def _ids(
-    model: type[DirectoryUser] | type[DirectoryGroup], source_ids: Sequence[str]
-) -> list[tuple[uuid.UUID, str | None]]:
-    """``(primary key, legacy id)`` of each new resource: its source id as the key when it
-    is a UUID no resource has, else a new key with the source id as the legacy id."""
-    wanted = [_key_of(source_id) for source_id in source_ids]
-    candidates = [key for key, _legacy in wanted if key is not None]
-    taken = set(model.objects.filter(pk__in=candidates).values_list("pk", flat=True))
-    result: list[tuple[uuid.UUID, str | None]] = []
-    for source_id, (key, legacy) in zip(source_ids, wanted, strict=True):
-        if key is None or key in taken:
-            result.append((uuid7(), source_id))
-        else:
-            taken.add(key)
-            result.append((key, legacy))
-    return result
-
-
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), LOOKUP_CHUNK):
         yield values[start : start + LOOKUP_CHUNK]
+
+
+def _new_resources(
+    model: type[DirectoryUser] | type[DirectoryGroup],
+    connection: Connection,
+    items: Sequence[ImportedUser] | Sequence[ImportedGroup],
+    report: ImportReport,
+) -> list[tuple[Any, dict[str, Any], uuid.UUID, str | None]]:
+    """``(item, columns, primary key, legacy id)`` of each of ``items`` to write into
+    ``connection``; each one that cannot be (its document invalid, its unique name or its
+    id taken) recorded in ``report`` with why. A source id that is a UUID no resource
+    has is the key, any other a new key's legacy id; a UUID another connection's resource
+    has cannot be kept (every lookup reads a UUID as the key), so that item is skipped."""
+    is_user = model is DirectoryUser
+    kind, attribute, unique, taken_name = (
+        ("user", "userName", "user_name", TAKEN_USER_NAME)
+        if is_user
+        else ("group", "displayName", "display_name", TAKEN_DISPLAY_NAME)
+    )
+    columns_of = user_columns if is_user else group_columns
+    wanted: list[tuple[Any, dict[str, Any]]] = []
+    names: set[str] = set()
+    for item in items:
+        try:
+            columns = columns_of(item.document)
+        except InvalidDocument as exc:
+            report.skip(kind, item.source_id, str(item.document.get(attribute) or ""), str(exc))
+            continue
+        name = fold(columns[unique])
+        if name in names:
+            report.skip(kind, item.source_id, columns[unique], taken_name)
+            continue
+        names.add(name)
+        wanted.append((item, columns))
+    taken_names = _existing(model, connection, f"{unique}_key", sorted(names))
+    known = _existing(model, connection, "legacy_id", [item.source_id for item, _ in wanted])
+    keys = {item.source_id: _key_of(item.source_id) for item, _ in wanted}
+    holders: dict[uuid.UUID, Any] = {}  # a UUID key's resource → its connection
+    for chunk in _chunks([key for key, _legacy in keys.values() if key is not None]):
+        holders |= dict(model.objects.filter(pk__in=chunk).values_list("pk", "connection_id"))
+    result = []
+    for item, columns in wanted:
+        key, legacy = keys[item.source_id]
+        if fold(columns[unique]) in taken_names:
+            reason = taken_name
+        elif item.source_id in known or (key is not None and holders.get(key) == connection.pk):
+            reason = "id imported already"
+        elif key is not None and key in holders:
+            reason = ID_TAKEN
+        else:
+            reason = ""
+        if reason:
+            report.skip(kind, item.source_id, columns[unique], reason)
+            continue
+        known.add(item.source_id)  # the same id again in this batch: imported already
+        if key is None:
+            key, legacy = uuid7(), item.source_id
+        else:
+            holders[key] = connection.pk
+        result.append((item, columns, key, legacy))
+    return result
 
 
 def _existing(
@@ -221,38 +272,16 @@ def import_users(
     """Write ``users`` into ``connection``'s directory in one transaction, counted (and
     what is skipped, with why) in ``report``; the directory users written."""
     account_id = connection.account_id
-    wanted: list[tuple[ImportedUser, dict[str, Any]]] = []
-    keys: set[str] = set()
+    allowed = []
     for item in users:
-        user_name = str(item.document.get("userName") or "")
-        host = item.host_user
-        if host is not None and is_protected(host):
-            report.skip("user", item.source_id, user_name, PROTECTED)
-            continue
-        try:
-            columns = user_columns(item.document)
-        except InvalidDocument as exc:
-            report.skip("user", item.source_id, user_name, str(exc))
-            continue
-        key = fold(columns["user_name"])
-        if key in keys:
-            report.skip("user", item.source_id, user_name, TAKEN_USER_NAME)
-            continue
-        keys.add(key)
-        wanted.append((item, columns))
-    taken = _existing(DirectoryUser, connection, "user_name_key", sorted(keys))
-    known = _existing(DirectoryUser, connection, "legacy_id", [i.source_id for i, _ in wanted])
-    ready = []
-    for item, columns in wanted:
-        if fold(columns["user_name"]) in taken:
-            report.skip("user", item.source_id, columns["user_name"], TAKEN_USER_NAME)
-        elif item.source_id in known:
-            report.skip("user", item.source_id, columns["user_name"], "id imported already")
+        if item.host_user is not None and is_protected(item.host_user):
+            report.skip("user", item.source_id, str(item.document.get("userName") or ""), PROTECTED)
         else:
-            ready.append((item, columns))
+            allowed.append(item)
+    ready = _new_resources(DirectoryUser, connection, allowed, report)
     managers: dict[Any, Any] = {}
     linked_here: set[Any] = set()
-    for chunk in _chunks([item.host_user.pk for item, _ in ready if item.host_user is not None]):
+    for chunk in _chunks([item.host_user.pk for item, *_ in ready if item.host_user is not None]):
         linked = DirectoryUser.objects.filter(host_user_id__in=chunk)
         managers |= dict(
             linked.filter(host_link=HostLink.MANAGED).values_list(
@@ -262,11 +291,10 @@ def import_users(
         linked_here |= set(
             linked.filter(connection=connection).values_list("host_user_id", flat=True)
         )
+    owners = _domain_owners([item.host_user for item, *_ in ready if item.host_user is not None])
     rows: list[DirectoryUser] = []
     now = timezone.now()
-    for (item, columns), (pk, legacy) in zip(
-        ready, _ids(DirectoryUser, [item.source_id for item, _ in ready]), strict=True
-    ):
+    for item, columns, pk, legacy in ready:
         user = DirectoryUser(
             id=pk,
             legacy_id=legacy,
@@ -282,6 +310,9 @@ def import_users(
             report.skip("link", item.source_id, user.user_name, "no host user")
         elif host.pk in linked_here:
             report.skip("link", item.source_id, user.user_name, "host user linked already")
+        elif host.pk not in managers and owners.get(host.pk, account_id) != account_id:
+            user.host_link = HostLink.BLOCKED
+            report.skip("link", item.source_id, user.user_name, OTHER_ACCOUNTS_DOMAIN)
         elif host.pk not in managers:
             user.host_user, user.host_link = host, HostLink.MANAGED
         elif managers[host.pk] == account_id:
@@ -309,6 +340,22 @@ def import_users(
     report.legacy_ids += sum(1 for user in rows if user.legacy_id is not None)
     report.kept_ids += sum(1 for user in rows if user.legacy_id is None)
     return rows
+
+
+def _domain_owners(host_users: Sequence[Any]) -> dict[Any, Any]:
+    """The account each of ``host_users`` (by pk) belongs to by their email's domain,
+    verified for it; those on no verified domain are left out."""
+    field_name = get_user_model().get_email_field_name()
+    domains = {
+        user.pk: domain
+        for user in host_users
+        if (domain := domain_of(getattr(user, field_name, None) or "")) is not None
+    }
+    verified: dict[str, Any] = {}
+    for chunk in _chunks(sorted(set(domains.values()))):
+        rows = AccountDomain.objects.filter(domain__in=chunk, verified_at__isnull=False)
+        verified |= dict(rows.values_list("domain", "account_id"))
+    return {pk: verified[domain] for pk, domain in domains.items() if domain in verified}
 
 
 def _record_user(user: DirectoryUser, source: str, events: EventRecorder) -> None:
@@ -353,37 +400,11 @@ def import_groups(
 ) -> list[DirectoryGroup]:
     """Write ``groups`` with their memberships (of users imported before) into
     ``connection``'s directory in one transaction, counted in ``report``."""
-    wanted: list[tuple[ImportedGroup, dict[str, Any]]] = []
-    keys: set[str] = set()
-    for item in groups:
-        name = str(item.document.get("displayName") or "")
-        try:
-            columns = group_columns(item.document)
-        except InvalidDocument as exc:
-            report.skip("group", item.source_id, name, str(exc))
-            continue
-        key = fold(columns["display_name"])
-        if key in keys:
-            report.skip("group", item.source_id, name, TAKEN_DISPLAY_NAME)
-            continue
-        keys.add(key)
-        wanted.append((item, columns))
-    taken = _existing(DirectoryGroup, connection, "display_name_key", sorted(keys))
-    known = _existing(DirectoryGroup, connection, "legacy_id", [i.source_id for i, _ in wanted])
-    ready = []
-    for item, columns in wanted:
-        if fold(columns["display_name"]) in taken:
-            report.skip("group", item.source_id, columns["display_name"], TAKEN_DISPLAY_NAME)
-        elif item.source_id in known:
-            report.skip("group", item.source_id, columns["display_name"], "id imported already")
-        else:
-            ready.append((item, columns))
-    members = _user_ids(connection, [m for item, _ in ready for m in item.member_ids])
+    ready = _new_resources(DirectoryGroup, connection, groups, report)
+    members = _user_ids(connection, [m for item, *_ in ready for m in item.member_ids])
     now = timezone.now()
     written: list[tuple[DirectoryGroup, set[uuid.UUID]]] = []
-    for (item, columns), (pk, legacy) in zip(
-        ready, _ids(DirectoryGroup, [item.source_id for item, _ in ready]), strict=True
-    ):
+    for item, columns, pk, legacy in ready:
         group = DirectoryGroup(
             id=pk,
             legacy_id=legacy,

@@ -431,5 +431,8 @@ def _json_compare(path: str, op: CompareOperator, value: Any) -> Q:
 def _compare_id(op: CompareOperator, value: Any) -> Q:
     if op not in {CompareOperator.eq, CompareOperator.ne}:
         raise InvalidFilter("'id' can only be compared with 'eq' or 'ne'.")
-    query = Q(**resource_key(value))
+    try:
+        query = Q(**resource_key(value)) if value is not None else Q(pk__in=[])
+    except ValueError:
+        query = Q(pk__in=[])  # no resource has that id
     return ~query if op == CompareOperator.ne else query

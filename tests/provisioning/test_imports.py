@@ -18,7 +18,10 @@ from scim_portal.models import (
     ProvisioningEvent,
 )
 from scim_portal.provisioning import create_connection, directory
+from scim_portal.provisioning.domains import add_domain, mark_verified
+from scim_portal.provisioning.events import SYSTEM
 from scim_portal.provisioning.imports import (
+    ID_TAKEN,
     AlreadyImported,
     ImportedGroup,
     ImportedUser,
@@ -149,6 +152,11 @@ def test_every_lookup_by_id_accepts_the_ids_the_identity_provider_stored(importe
     assert len(names("/Users", 'id ne "18"')) == 2
     assert names("/Groups", 'members[value eq "18"]') == ["Eng"]
     assert names("/Groups", 'id eq "5"') == ["Eng"]
+    # null is no id, not the text "None" a legacy id could hold.
+    DirectoryUser.objects.filter(legacy_id="18").update(legacy_id="None")
+    assert names("/Users", "id eq null") == []
+    assert len(names("/Users", "id ne null")) == 3
+    DirectoryUser.objects.filter(legacy_id="None").update(legacy_id="18")
 
     assert scim.delete("/Users/17").status_code == 204
     assert not DirectoryUser.objects.filter(pk=ada.pk).exists()
@@ -185,6 +193,29 @@ def test_a_person_a_sibling_connection_manages_becomes_a_member(organization):
     assert report.linked == 1
 
 
+def test_a_person_on_a_domain_another_account_verified_is_imported_unlinked(organization):
+    """Whatever django-scim2 served (an unscoped directory holds every tenant's people),
+    the import never hands this account's connection a person of an account that proved
+    their email domain: neither managed (their profile) nor a member of this account."""
+    globex = OrganizationFactory()
+    mark_verified(add_domain(globex, "globex.example", actor=SYSTEM), actor=SYSTEM)
+    theirs = UserFactory(username="gina", email="gina@Globex.Example")
+    ours = UserFactory(username="olga", email="olga@example.com")
+    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
+
+    import_users(connection, [ImportedUser("1", document("gina@globex.example"), theirs),
+                              ImportedUser("2", document("olga@example.com"), ours)],
+                 report)  # fmt: skip
+
+    gina = DirectoryUser.objects.get(legacy_id="1")
+    assert (gina.host_user, gina.host_link) == (None, HostLink.BLOCKED)
+    assert DirectoryUser.objects.get(legacy_id="2").host_link == HostLink.MANAGED
+    assert report.skipped_counts() == {"link: email on a domain another account verified": 1}
+    assert list(OrganizationMembership.objects.filter(organization=organization).values_list(
+        "user__username", flat=True)) == ["olga"]  # fmt: skip
+
+
 def test_an_account_is_imported_once(organization):
     first, _ = start_import(organization, name="Okta", provider="okta", source="django-scim2")
 
@@ -193,17 +224,33 @@ def test_an_account_is_imported_once(organization):
     assert Connection.objects.filter(account=organization).count() == 1
 
 
-def test_a_uuid_id_another_resource_has_is_kept_as_legacy_id(organization):
+def test_a_uuid_id_another_connection_s_resource_has_is_not_imported(organization, client):
+    """Every lookup takes a UUID for the primary key, which is another connection's: kept
+    as a legacy id, the identity provider's stored id would answer 404. Skipped, said so."""
     other, _ = create_connection(account=OrganizationFactory(), name="Other", provider="okta")
     taken = directory.create_user(other, {"userName": "x@example.com"})
-    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    taken_group = directory.create_group(other, {"displayName": "X"})
+    connection, issued = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
 
-    import_users(connection, [ImportedUser(str(taken.pk), document("y@example.com"))],
-                 ImportReport())  # fmt: skip
+    import_users(connection, [ImportedUser(str(taken.pk), document("y@example.com")),
+                              ImportedUser("7", document("z@example.com"))], report)  # fmt: skip
+    import_groups(connection, [ImportedGroup(str(taken_group.pk), group_document("Y"), ("7",)),
+                               ImportedGroup("8", group_document("Z"), (str(taken.pk), "7"))],
+                  report)  # fmt: skip
 
-    user = DirectoryUser.objects.get(connection=connection)
-    assert user.pk != taken.pk
-    assert user.legacy_id == str(taken.pk)
+    assert report.skipped_counts() == {
+        f"user: {ID_TAKEN}": 1,
+        f"group: {ID_TAKEN}": 1,
+        "membership: its user was not imported": 1,
+        "link: no host user": 1,
+    }
+    assert (report.users, report.groups, report.memberships) == (1, 1, 1)
+    assert list(DirectoryUser.objects.filter(connection=connection).values_list(
+        "user_name", flat=True)) == ["z@example.com"]  # fmt: skip
+    scim = ScimClient(client, connection, issued.raw)
+    assert scim.get("/Users/7").status_code == 200
+    assert scim.get(f"/Users/{taken.pk}").status_code == 404
 
 
 def test_the_command_says_django_scim2_is_missing(organization, monkeypatch):
@@ -215,3 +262,33 @@ def test_the_command_says_django_scim2_is_missing(organization, monkeypatch):
             "--name", "Okta", stdout=StringIO(), stderr=StringIO(),
         )  # fmt: skip
     assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/Users/%00", "/Groups/%00", "/Users/a%00b"])
+def test_an_id_no_database_can_store_is_404_never_500(imported, path):
+    """The URL's id reaches the legacy id's text column: a NUL (which PostgreSQL's text
+    cannot hold) must not fail as if the database were down."""
+    scim = imported["scim"]
+    body = document("x@example.com") if "Users" in path else group_document("x")
+    replace = {"op": "replace", "path": "displayName", "value": "x"}
+    for response in (
+        scim.get(path),
+        scim.put(path, body),
+        scim.patch_ops(path, replace),
+        scim.delete(path),
+    ):
+        assert response.status_code == 404, response.content
+
+
+def test_an_id_served_twice_is_imported_once(organization):
+    connection, _ = start_import(organization, name="Okta", provider="okta", source="test")
+    report = ImportReport()
+
+    import_users(connection, [ImportedUser("7", document("a@example.com")),
+                              ImportedUser("7", document("b@example.com")),
+                              ImportedUser(KEPT, document("c@example.com")),
+                              ImportedUser(KEPT.upper(), document("d@example.com"))],
+                 report)  # fmt: skip
+
+    assert report.users == 2
+    assert report.skipped_counts()["user: id imported already"] == 2
