@@ -230,6 +230,10 @@ class Session:
             if not deadline.passed.is_set():
                 raise _Closed() from exc
         except (OSError, http.client.HTTPException) as exc:
+            if isinstance(exc, TimeoutError):
+                # The socket's own timeout can fire a moment before the deadline's timer:
+                # the same thing happened, and it gets the same answer.
+                deadline.passed.set()
             if not deadline.passed.is_set():
                 raise OutboundError(f"Cannot reach {url}: {exc}.") from None
         finally:

@@ -77,3 +77,29 @@ def test_a_url_http_client_cannot_send_is_an_outbound_error(server, path):
     with session() as requests, pytest.raises(_outbound.OutboundError):
         requests.request("POST", server["url"] + path, body=b"{}")
     assert server["requests"] == 0
+
+
+def test_the_sockets_timeout_firing_before_the_deadline_is_the_same_answer(monkeypatch):
+    """Both clocks run out together; whichever the scheduler wakes first, the caller is told
+    the request did not answer in time (it said "timed out" when the socket's came first)."""
+    from tests.oauth.issuer import SilentServer
+
+    real = _outbound._Deadline.__init__
+    monkeypatch.setattr(
+        _outbound._Deadline,
+        "__init__",
+        lambda self, connection, seconds: real(
+            self, connection, seconds * 20
+        ),  # the socket's first
+    )
+    silent = SilentServer()
+    try:
+        with (
+            _outbound.Session(
+                timeout=0.3, max_bytes=1000, allow_http=True, allow_private=True
+            ) as requests,
+            pytest.raises(_outbound.OutboundError, match=r"did not answer within 0\.3 seconds"),
+        ):
+            requests.request("GET", silent.url)
+    finally:
+        silent.stop()
