@@ -6,7 +6,7 @@ PORT   ?= 8000
 DOCS_PORT ?= 8008
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres test-matrix lint docs docs-serve format postgres redis pgbouncer chromium screenshots bench bench-events bench-memory bench-delete bench-drift wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres test-matrix lint docs docs-serve format postgres redis pgbouncer chromium screenshots gettext bench bench-events bench-memory bench-delete bench-drift wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ define debian
 	fi
 endef
 
+# GNU gettext: makemessages/compilemessages, and the test that the catalogs are current.
+gettext:
+	$(call debian,xgettext,gettext)
+
 # Redis (Django's cache of the production profile and of the many-machines tests).
 redis:
 	$(call debian,redis-server,redis-server)
@@ -77,7 +81,7 @@ chromium:
 	  fi; \
 	fi
 
-test: $(VENV)/.dev-installed postgres redis pgbouncer chromium lint docs test-sqlite test-postgres
+test: $(VENV)/.dev-installed postgres redis pgbouncer chromium gettext lint docs test-sqlite test-postgres
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -100,11 +104,11 @@ docs: $(VENV)/.docs-installed
 docs-serve: $(VENV)/.docs-installed
 	$(MKDOCS) serve --no-strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
-test-sqlite: $(VENV)/.dev-installed chromium
+test-sqlite: $(VENV)/.dev-installed chromium gettext
 	@echo "=== test suite on SQLite ==="
 	$(BIN)/pytest
 
-test-postgres: $(VENV)/.dev-installed postgres redis pgbouncer chromium
+test-postgres: $(VENV)/.dev-installed postgres redis pgbouncer chromium gettext
 	@echo "=== test suite on PostgreSQL ==="
 	scripts/with-postgres $(BIN)/pytest
 
@@ -116,7 +120,7 @@ empty :=
 space := $(empty) $(empty)
 PYENV_BINS := $(subst $(space),:,$(wildcard $(HOME)/.pyenv/versions/3.1[123].*/bin))
 
-test-matrix: $(VENV)/.dev-installed redis chromium
+test-matrix: $(VENV)/.dev-installed redis chromium gettext
 	@echo "=== the version matrix on SQLite (noxfile.py) ==="
 	PATH="$(PYENV_BINS)$(if $(PYENV_BINS),:)$$PATH" $(BIN)/nox $(NOX_ARGS)
 
