@@ -12,6 +12,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .._uuid import uuid7
 from ..conf import app_settings, get_account_model_label
@@ -95,24 +96,27 @@ DEFAULT_ACCESS_TOKEN_LIFETIME = 3600
 class LinkPolicy(models.TextChoices):
     """What becomes of a new directory user in the host application."""
 
-    VERIFIED_EMAIL = "verified_email", "Claim the existing user on a verified domain, else create"
-    ALWAYS_CREATE = "always_create", "Create a new user; never claim an existing one"
-    NEVER = "never", "Do not create or link users (directory only)"
+    VERIFIED_EMAIL = (
+        "verified_email",
+        _("Claim the existing user on a verified domain, else create"),
+    )
+    ALWAYS_CREATE = "always_create", _("Create a new user; never claim an existing one")
+    NEVER = "never", _("Do not create or link users (directory only)")
 
 
 class DeprovisionPolicy(models.TextChoices):
     """What deleting a directory user does to its membership of the account."""
 
-    DEACTIVATE = "deactivate", "Deactivate the membership and keep it"
-    REMOVE = "remove", "Remove the membership"
+    DEACTIVATE = "deactivate", _("Deactivate the membership and keep it")
+    REMOVE = "remove", _("Remove the membership")
 
 
 class EmailDomainPolicy(models.TextChoices):
     """What happens to a user whose email is outside the account's verified domains."""
 
-    ACCEPT = "accept", "Accept"
-    FLAG = "flag", "Accept, and flag it in the request log and user list"
-    REJECT = "reject", "Reject it (the identity provider gets an error)"
+    ACCEPT = "accept", _("Accept")
+    FLAG = "flag", _("Accept, and flag it in the request log and user list")
+    REJECT = "reject", _("Reject it (the identity provider gets an error)")
 
 
 #: Connection fields only their services write: a plain ``save()`` leaves them alone.
@@ -162,7 +166,7 @@ class Connection(models.Model):
             MinValueValidator(MIN_ACCESS_TOKEN_LIFETIME),
             MaxValueValidator(MAX_ACCESS_TOKEN_LIFETIME),
         ],
-        help_text="Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours).",
+        help_text=_("Seconds an OAuth access token lives: 300 (5 minutes) to 21600 (6 hours)."),
     )
 
     #: The service provider whose directory it was filled from by an import
@@ -177,25 +181,27 @@ class Connection(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
-        help_text="Hours without a request before readers are told it went silent "
-        "(empty: the site's default).",
+        help_text=_(
+            "Hours without a request before readers are told it went silent "
+            "(empty: the site's default)."
+        ),
     )
 
     #: The brake on mass removals: past ``brake_percent`` of the active users and at least
     #: ``brake_minimum`` people deactivated or deleted within an hour, the host effects of
     #: further removals wait for a tenant admin (docs/provisioning.md).
     brake_enabled = models.BooleanField(
-        default=True, help_text="Hold mass removals for review before they reach the app."
+        default=True, help_text=_("Hold mass removals for review before they reach the app.")
     )
     brake_percent = models.PositiveSmallIntegerField(
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Percent of the active users removed within an hour past which removals wait.",
+        help_text=_("Percent of the active users removed within an hour past which removals wait."),
     )
     brake_minimum = models.PositiveIntegerField(
         default=25,
         validators=[MinValueValidator(1)],
-        help_text="Fewest removals within an hour that can engage the brake.",
+        help_text=_("Fewest removals within an hour that can engage the brake."),
     )
 
     objects = ConnectionManager()

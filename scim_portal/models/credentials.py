@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import _secrets
 from . import _sql
@@ -29,11 +30,11 @@ from .connections import Connection
 class CredentialKind(models.TextChoices):
     """What a credential is; each kind has its own fields and secret."""
 
-    BEARER = "bearer", "Bearer token"
-    BASIC = "basic", "HTTP Basic"
-    CLIENT_SECRET = "client_secret", "OAuth client secret"
-    FEDERATED = "federated", "Federated JWT issuer"
-    AUTHORIZATION = "authorization", "OAuth authorisation"
+    BEARER = "bearer", _("Bearer token")
+    BASIC = "basic", _("HTTP Basic")
+    CLIENT_SECRET = "client_secret", _("OAuth client secret")
+    FEDERATED = "federated", _("Federated JWT issuer")
+    AUTHORIZATION = "authorization", _("OAuth authorisation")
 
 
 #: The recognisable start of each kind of secret (secret scanners and people know them).
@@ -315,15 +316,17 @@ class OAuthApplication(models.Model):
     secret_prefix = models.CharField(max_length=DISPLAY_PREFIX_LENGTH, editable=False)
     #: Where the authorisation page may send the code back, one URL per line.
     redirect_uris = models.TextField(
-        help_text="One URL per line, e.g. https://system-admin.okta.com/admin/app/cpc/"
-        "yourapp/oauth/callback"
+        help_text=_(
+            "One URL per line, e.g. https://system-admin.okta.com/admin/app/cpc/"
+            "yourapp/oauth/callback"
+        )
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("name",)
-        verbose_name = "OAuth application"
+        verbose_name = _("OAuth application")
 
     def __str__(self) -> str:
         return self.name
@@ -365,7 +368,7 @@ class AuthorizationCode(models.Model):
     )
 
     class Meta:
-        verbose_name = "OAuth authorisation code"
+        verbose_name = _("OAuth authorisation code")
 
     def __str__(self) -> str:
         return f"code for {self.connection_id}"

@@ -19,6 +19,7 @@ from django.db import connections, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .._uuid import uuid7
 from . import _sql
@@ -122,16 +123,16 @@ def resource_key(resource_id: Any) -> dict[str, Any]:
 class HostLink(models.TextChoices):
     """How a directory user stands to a host user (docs/security.md, "Ownership")."""
 
-    NONE = "", "Not linked"
+    NONE = "", _("Not linked")
     #: Created by this connection, or claimed through a verified domain: the connection
     #: manages the host user's profile, and its membership of the account.
-    MANAGED = "managed", "Managed by this connection"
+    MANAGED = "managed", _("Managed by this connection")
     #: The person accepted an invitation: only their membership of this account follows.
-    MEMBER = "member", "Linked (membership only)"
+    MEMBER = "member", _("Linked (membership only)")
     #: The email belongs to a host user this connection may not claim; invited to accept.
-    AWAITING = "awaiting", "Awaiting the person"
+    AWAITING = "awaiting", _("Awaiting the person")
     #: The email belongs to a host user no connection may touch (staff, or ambiguous).
-    BLOCKED = "blocked", "Not linked: protected account"
+    BLOCKED = "blocked", _("Not linked: protected account")
 
     @classmethod
     def public(cls, value: str) -> str:

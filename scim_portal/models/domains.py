@@ -9,13 +9,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings, get_account_model_label
 
 
 class VerificationMethod(models.TextChoices):
-    DNS = "dns", "DNS TXT record"
-    STAFF = "staff", "Marked verified by vendor staff"
+    DNS = "dns", _("DNS TXT record")
+    STAFF = "staff", _("Marked verified by vendor staff")
 
 
 class AccountDomain(models.Model):

@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, models, router
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..conf import get_account_model_label
 from . import _sql
@@ -16,36 +18,38 @@ from .connections import Connection
 
 
 class EventType(models.TextChoices):
-    USER_CREATED = "user.created"
-    USER_UPDATED = "user.updated"
-    USER_DEACTIVATED = "user.deactivated"
-    USER_REACTIVATED = "user.reactivated"
-    USER_DELETED = "user.deleted"
-    GROUP_CREATED = "group.created"
-    GROUP_UPDATED = "group.updated"
-    GROUP_DELETED = "group.deleted"
-    GROUP_MEMBERS_ADDED = "group.members_added"
-    GROUP_MEMBERS_REMOVED = "group.members_removed"
-    ROLES_CHANGED = "roles.changed"
-    CONNECTION_CREATED = "connection.created"
-    CONNECTION_DELETED = "connection.deleted"
-    TOKEN_ISSUED = "token.issued"  # noqa: S105  (an event name)
-    TOKEN_REVOKED = "token.revoked"  # noqa: S105
-    CREDENTIAL_ISSUED = "credential.issued"
-    CREDENTIAL_REVOKED = "credential.revoked"
-    USER_LINKED = "user.linked"
-    CONNECTION_UPDATED = "connection.updated"
-    ROLE_MAPPING_SET = "role_mapping.set"
-    ROLE_MAPPING_REMOVED = "role_mapping.removed"
-    USER_REMOVAL_HELD = "user.removal_held"
-    USER_REMOVAL_APPROVED = "user.removal_approved"
-    USER_REMOVAL_REJECTED = "user.removal_rejected"
-    USER_RESTORED = "user.restored"
-    USER_ADOPTED = "user.adopted"
-    DRIFT_FIXED = "drift.fixed"
-    DOMAIN_ADDED = "domain.added"
-    DOMAIN_VERIFIED = "domain.verified"
-    DOMAIN_REMOVED = "domain.removed"
+    # The English labels are the ones Django derived from the names, which the
+    # migrations record: changing them would need a migration.
+    USER_CREATED = "user.created", _("User Created")
+    USER_UPDATED = "user.updated", _("User Updated")
+    USER_DEACTIVATED = "user.deactivated", _("User Deactivated")
+    USER_REACTIVATED = "user.reactivated", _("User Reactivated")
+    USER_DELETED = "user.deleted", _("User Deleted")
+    GROUP_CREATED = "group.created", _("Group Created")
+    GROUP_UPDATED = "group.updated", _("Group Updated")
+    GROUP_DELETED = "group.deleted", _("Group Deleted")
+    GROUP_MEMBERS_ADDED = "group.members_added", _("Group Members Added")
+    GROUP_MEMBERS_REMOVED = "group.members_removed", _("Group Members Removed")
+    ROLES_CHANGED = "roles.changed", _("Roles Changed")
+    CONNECTION_CREATED = "connection.created", _("Connection Created")
+    CONNECTION_DELETED = "connection.deleted", _("Connection Deleted")
+    TOKEN_ISSUED = "token.issued", _("Token Issued")
+    TOKEN_REVOKED = "token.revoked", _("Token Revoked")
+    CREDENTIAL_ISSUED = "credential.issued", _("Credential Issued")
+    CREDENTIAL_REVOKED = "credential.revoked", _("Credential Revoked")
+    USER_LINKED = "user.linked", _("User Linked")
+    CONNECTION_UPDATED = "connection.updated", _("Connection Updated")
+    ROLE_MAPPING_SET = "role_mapping.set", _("Role Mapping Set")
+    ROLE_MAPPING_REMOVED = "role_mapping.removed", _("Role Mapping Removed")
+    USER_REMOVAL_HELD = "user.removal_held", _("User Removal Held")
+    USER_REMOVAL_APPROVED = "user.removal_approved", _("User Removal Approved")
+    USER_REMOVAL_REJECTED = "user.removal_rejected", _("User Removal Rejected")
+    USER_RESTORED = "user.restored", _("User Restored")
+    USER_ADOPTED = "user.adopted", _("User Adopted")
+    DRIFT_FIXED = "drift.fixed", _("Drift Fixed")
+    DOMAIN_ADDED = "domain.added", _("Domain Added")
+    DOMAIN_VERIFIED = "domain.verified", _("Domain Verified")
+    DOMAIN_REMOVED = "domain.removed", _("Domain Removed")
 
 
 class ProvisioningEventManager(models.Manager["ProvisioningEvent"]):
@@ -214,17 +218,20 @@ class ProvisioningEvent(models.Model):
 
     @property
     def change_lines(self) -> list[tuple[str, Any, Any]]:
-        """``(field, old, new)`` of every ``{"old": …, "new": …}`` change it records."""
+        """``(field, old, new)`` of every ``{"old": …, "new": …}`` change it records, in
+        the active language where the field and its values are the app's own words (a
+        setting, a domain's status), as stored otherwise (SCIM attribute paths)."""
         changes = self.changes if isinstance(self.changes, dict) else {}
         return [
-            (field.replace("_", " "), value.get("old"), value.get("new"))
+            (_field_name(field), _field_value(field, value.get("old")),
+             _field_value(field, value.get("new")))
             for field, value in changes.items()
             if isinstance(value, dict) and set(value) == {"old", "new"}
-        ]
+        ]  # fmt: skip
 
     @property
     def actor_display(self) -> str:
-        """Who made the change, in words."""
+        """Who made the change, in words, in the active language."""
         actor = self.actor if isinstance(self.actor, dict) else {}
         kind = actor.get("type")
         if kind == "token":
@@ -234,13 +241,94 @@ class ProvisioningEvent(models.Model):
                 if how in ("basic", "federated", "authorization")
                 else (f"{actor.get('prefix', '')}…")
             )
-            return f"the identity provider ({shown})"
+            # Translators: who made a change: the identity provider, with its credential.
+            return gettext("the identity provider (%(credential)s)") % {"credential": shown}
         if kind == "user":
-            where = {"admin": " in Django admin", "api": " through the API"}
-            staff = " (vendor staff)" if actor.get("staff") else ""
-            return f"{actor.get('username', '?')}{staff}{where.get(actor.get('via', ''), '')}"
+            staff = "staff" if actor.get("staff") else "person"
+            where = actor.get("via", "") if actor.get("via") in ("admin", "api") else ""
+            return str(_PERSON_ACTORS[staff, where]) % {"username": actor.get("username", "?")}
         if kind == "environment_key":
-            return f"the environment key {actor.get('name') or actor.get('prefix', '')}"
+            # Translators: who made a change: the vendor's API key of that name.
+            return gettext("the environment key %(name)s") % {
+                "name": actor.get("name") or actor.get("prefix", "")
+            }
         if kind == "command":
-            return f"the command {actor.get('name', '')}"
-        return "the system"
+            # Translators: who made a change: the management command of that name.
+            return gettext("the command %(name)s") % {"name": actor.get("name", "")}
+        # Translators: who made a change: the application itself.
+        return gettext("the system")
+
+    @property
+    def resource_type_display(self) -> str:
+        """What kind of thing the event is about, in the active language."""
+        return str(_RESOURCE_TYPES.get(self.resource_type, self.resource_type))
+
+
+#: Who made a change, by whether the person is vendor staff and where they were (the
+#: portal: ""); ``%(username)s`` is their username.
+_PERSON_ACTORS = {
+    ("person", ""): _("%(username)s"),
+    ("person", "admin"): _("%(username)s in Django admin"),
+    ("person", "api"): _("%(username)s through the API"),
+    ("staff", ""): _("%(username)s (vendor staff)"),
+    ("staff", "admin"): _("%(username)s (vendor staff) in Django admin"),
+    ("staff", "api"): _("%(username)s (vendor staff) through the API"),
+}
+
+#: What each kind of resource an event is about is called.
+_RESOURCE_TYPES = {
+    "User": _("User"),
+    "Group": _("Group"),
+    "Connection": _("Connection"),
+    "Token": _("Token"),
+    "Credential": _("Credential"),
+    "RoleMapping": _("Role mapping"),
+    "Domain": _("Domain"),
+    # Translators: a person's account in the application (not in the directory).
+    "HostUser": _("Member"),
+}
+
+#: The app's own fields an event records the change of (a connection's settings, a role
+#: mapping, a domain), by the key it stores; any other key (a SCIM attribute path) is
+#: shown as stored.
+_FIELD_NAMES = {
+    "name": _("name"),
+    "default_role": _("default role"),
+    "link_policy": _("link policy"),
+    "deprovision_policy": _("deprovision policy"),
+    "out_of_domain_policy": _("out of domain policy"),
+    "access_token_lifetime": _("access token lifetime"),
+    "silent_after_hours": _("silent after hours"),
+    "brake_enabled": _("brake enabled"),
+    "brake_percent": _("brake percent"),
+    "brake_minimum": _("brake minimum"),
+    "deleting_since": _("deleting since"),
+    "role": _("role"),
+    "precedence": _("precedence"),
+    # Translators: a verified email domain's status.
+    "status": _("status"),
+}
+
+#: The values of those fields that are the app's words, by field and stored value.
+_FIELD_VALUES = {
+    "status": {
+        # Translators: a verified email domain's status.
+        "not verified": _("not verified"),
+        # Translators: a verified email domain's status.
+        "verified": _("verified"),
+        # Translators: a verified email domain's status.
+        "removed": _("removed"),
+    },
+}
+
+
+def _field_name(field: str) -> str:
+    name = _FIELD_NAMES.get(field)
+    return str(name) if name is not None else field.replace("_", " ")
+
+
+def _field_value(field: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    shown = _FIELD_VALUES.get(field, {}).get(value)
+    return str(shown) if shown is not None else value

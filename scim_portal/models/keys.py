@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import _secrets
 
@@ -48,7 +49,7 @@ class EnvironmentKey(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name = "environment API key"
+        verbose_name = _("environment API key")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -8,25 +8,26 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .connections import Connection
 
 
 class RemovalKind(models.TextChoices):
-    DEACTIVATE = "deactivate", "Deactivation"
-    DELETE = "delete", "Deletion"
+    DEACTIVATE = "deactivate", _("Deactivation")
+    DELETE = "delete", _("Deletion")
 
 
 class RemovalState(models.TextChoices):
     #: The host effects happened at once (the brake was not engaged).
-    APPLIED = "applied", "Applied"
+    APPLIED = "applied", _("Applied")
     #: The brake held the host effects; a tenant admin decides.
-    HELD = "held", "Held"
-    APPROVED = "approved", "Approved"
+    HELD = "held", _("Held")
+    APPROVED = "approved", _("Approved")
     #: The person stays active in the host, diverging from the directory.
-    REJECTED = "rejected", "Rejected"
+    REJECTED = "rejected", _("Rejected")
     #: The identity provider changed its mind (reactivated the user) before anyone decided.
-    SUPERSEDED = "superseded", "Superseded"
+    SUPERSEDED = "superseded", _("Superseded")
 
 
 class Removal(models.Model):

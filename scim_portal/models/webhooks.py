@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .._uuid import uuid7
 from ..conf import get_account_model_label
@@ -20,21 +21,21 @@ RESPONSE_EXCERPT_LENGTH = 500
 
 
 class EndpointFormat(models.TextChoices):
-    STANDARD_WEBHOOKS = "standard-webhooks", "Standard Webhooks (signed JSON)"
-    SET = "set", "Security Event Tokens (RFC 9967)"
+    STANDARD_WEBHOOKS = "standard-webhooks", _("Standard Webhooks (signed JSON)")
+    SET = "set", _("Security Event Tokens (RFC 9967)")
 
 
 class DeliveryMethod(models.TextChoices):
-    PUSH = "push", "Push to the URL"
+    PUSH = "push", _("Push to the URL")
     #: RFC 8936: the receiver polls; SET endpoints only.
-    POLL = "poll", "The receiver polls (RFC 8936)"
+    POLL = "poll", _("The receiver polls (RFC 8936)")
 
 
 class EndpointState(models.TextChoices):
-    ENABLED = "enabled", "Enabled"
-    PAUSED = "paused", "Paused"
+    ENABLED = "enabled", _("Enabled")
+    PAUSED = "paused", _("Paused")
     #: Turned off after failing for ``WEBHOOK_DISABLE_AFTER_DAYS``.
-    DISABLED = "disabled", "Disabled (failing)"
+    DISABLED = "disabled", _("Disabled (failing)")
 
 
 class WebhookEndpoint(models.Model):
@@ -76,7 +77,7 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ("created_at",)
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
         constraints = [
             models.CheckConstraint(
                 condition=Q(method="push", format__in=["standard-webhooks", "set"])
@@ -161,14 +162,14 @@ class DeliveryStream(models.Model):
 
 
 class DeliveryOutcome(models.TextChoices):
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed (will retry)"
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed (will retry)")
     #: Failed for the whole retry window: set aside, the stream went on.
-    DEAD = "dead", "Dead-lettered"
+    DEAD = "dead", _("Dead-lettered")
     #: A polled SET the receiver acknowledged.
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     #: A test event sent by hand.
-    TEST = "test", "Test"
+    TEST = "test", _("Test")
 
 
 class DeliveryAttempt(models.Model):
@@ -231,18 +232,18 @@ class SigningKey(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name = "SET signing key"
+        verbose_name = _("SET signing key")
 
     def __str__(self) -> str:
         return self.kid
 
 
 class NotificationKind(models.TextChoices):
-    CREDENTIAL_EXPIRING = "credential_expiring", "A credential expires within 14 days"
-    CONNECTION_FAILING = "connection_failing", "A connection is failing"
-    CONNECTION_SILENT = "connection_silent", "A connection has gone silent"
-    DELIVERIES_FAILING = "deliveries_failing", "Event deliveries to an endpoint are failing"
-    REMOVALS_HELD = "removals_held", "Mass removals are held for review"
+    CREDENTIAL_EXPIRING = "credential_expiring", _("A credential expires within 14 days")
+    CONNECTION_FAILING = "connection_failing", _("A connection is failing")
+    CONNECTION_SILENT = "connection_silent", _("A connection has gone silent")
+    DELIVERIES_FAILING = "deliveries_failing", _("Event deliveries to an endpoint are failing")
+    REMOVALS_HELD = "removals_held", _("Mass removals are held for review")
 
 
 class NotificationSent(models.Model):
