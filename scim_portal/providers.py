@@ -36,7 +36,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: Kinds of credential (``scim_portal.models.CredentialKind`` values; the models import
 #: this module, so it names them as strings).
@@ -74,9 +79,10 @@ class Value(StrEnum):
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a provider's form, as that form labels it."""
+    """One field of a provider's form, as that form labels it (in the active language,
+    as the provider's own localised form labels it)."""
 
-    label: str
+    label: StrOrPromise
     value: Value
     #: The text to choose (``FIXED``), or a word on how to fill it in.
     text: str = ""
@@ -89,7 +95,7 @@ class AuthMethod:
 
     kind: CredentialKindName
     #: The provider's name for it, as its form offers it.
-    name: str
+    name: StrOrPromise
     #: What the provider's form asks for, in its order.
     fields: tuple[Field, ...]
     #: What the provider shows that this app must be told (a federated issuer's
@@ -97,7 +103,7 @@ class AuthMethod:
     shows: tuple[Field, ...] = ()
     #: For an authorisation: the button of the provider's form that starts it, as
     #: the form labels it ("…" stands for the app's name).
-    start_button: str = ""
+    start_button: StrOrPromise = ""
 
     @property
     def issuable(self) -> bool:
@@ -143,11 +149,11 @@ class Provider:
 
     @property
     def scim_url_label(self) -> str:
-        """What this provider's form calls the SCIM base URL."""
+        """What this provider's form calls the SCIM base URL, in the active language."""
         for field in self.default_method.fields:
             if field.value == Value.SCIM_URL:
-                return field.label
-        return "SCIM base URL"
+                return str(field.label)
+        return str(_("SCIM base URL"))
 
     def method(self, kind: str) -> AuthMethod | None:
         """This provider's method of ``kind``, or None."""
@@ -161,21 +167,33 @@ class Provider:
         return method
 
 
-def _bearer(name: str, url: str, token: str) -> AuthMethod:
+def _bearer(name: StrOrPromise, url: StrOrPromise, token: StrOrPromise) -> AuthMethod:
     return AuthMethod("bearer", name, (Field(url, Value.SCIM_URL), Field(token, Value.TOKEN)))
 
 
-def _basic(name: str, url: str, username: str, password: str, *extra: Field) -> AuthMethod:
+def _basic(
+    name: StrOrPromise,
+    url: StrOrPromise,
+    username: StrOrPromise,
+    password: StrOrPromise,
+    *extra: Field,
+) -> AuthMethod:
     fields = (Field(url, Value.SCIM_URL), Field(username, Value.USERNAME))
     return AuthMethod("basic", name, (*fields, Field(password, Value.PASSWORD), *extra))
 
 
+# The methods' names and the fields' labels below are marked for translation: a tenant
+# admin whose provider's console is in German reads them there in German. Translators:
+# use the words that provider's own localised console shows (see the documentation
+# named in the module's docstring), and keep a label in English where it shows none.
+# The provider names and the FIXED choices ("Basic", "Bearer") are never translated.
+
 #: What any client presenting an RFC 7523 assertion tells its relying party.
 _ASSERTION = (
-    Field("Issuer", Value.ISSUER),
-    Field("Subject", Value.SUBJECT),
-    Field("Audience", Value.AUDIENCE),
-    Field("JWKS URL", Value.JWKS_URL, optional=True),
+    Field(_("Issuer"), Value.ISSUER),
+    Field(_("Subject"), Value.SUBJECT),
+    Field(_("Audience"), Value.AUDIENCE),
+    Field(_("JWKS URL"), Value.JWKS_URL, optional=True),
 )
 
 ENTRA = Provider(
@@ -187,32 +205,32 @@ ENTRA = Provider(
     methods=(
         AuthMethod(
             "client_secret",
-            "OAuth2 Client Credentials Grant",
+            _("OAuth2 Client Credentials Grant"),
             (
-                Field("Tenant URL", Value.SCIM_URL),
-                Field("Token Endpoint", Value.TOKEN_ENDPOINT),
-                Field("Client Identifier", Value.CLIENT_ID),
-                Field("Client Secret", Value.CLIENT_SECRET),
-                Field("Client Authentication Method", Value.CLIENT_AUTH_METHOD),
-                Field("Scope", Value.SCOPE, optional=True),
+                Field(_("Tenant URL"), Value.SCIM_URL),
+                Field(_("Token Endpoint"), Value.TOKEN_ENDPOINT),
+                Field(_("Client Identifier"), Value.CLIENT_ID),
+                Field(_("Client Secret"), Value.CLIENT_SECRET),
+                Field(_("Client Authentication Method"), Value.CLIENT_AUTH_METHOD),
+                Field(_("Scope"), Value.SCOPE, optional=True),
             ),
         ),
         AuthMethod(
             "federated",
-            "Workload identity-based authentication",
+            _("Workload identity-based authentication"),
             (
-                Field("Tenant URL", Value.SCIM_URL),
-                Field("Token Endpoint", Value.TOKEN_ENDPOINT),
-                Field("Client identifier", Value.CLIENT_ID),
+                Field(_("Tenant URL"), Value.SCIM_URL),
+                Field(_("Token Endpoint"), Value.TOKEN_ENDPOINT),
+                Field(_("Client identifier"), Value.CLIENT_ID),
             ),
             shows=(
-                Field("Token issuer", Value.ISSUER),
-                Field("JWKS URI", Value.JWKS_URL, optional=True),
-                Field("Subject", Value.SUBJECT),
-                Field("Audience", Value.AUDIENCE),
+                Field(_("Token issuer"), Value.ISSUER),
+                Field(_("JWKS URI"), Value.JWKS_URL, optional=True),
+                Field(_("Subject"), Value.SUBJECT),
+                Field(_("Audience"), Value.AUDIENCE),
             ),
         ),
-        _bearer("Secret Token", "Tenant URL", "Secret Token"),
+        _bearer(_("Secret Token"), _("Tenant URL"), _("Secret Token")),
     ),
     recommended="client_secret",
 )
@@ -222,19 +240,19 @@ OKTA = Provider(
     "Okta",
     user_agent_markers=("okta",),
     methods=(
-        _basic("Basic Auth", "SCIM connector base URL", "Username", "Password"),
-        _bearer("HTTP Header", "SCIM connector base URL", "Authorization (Bearer)"),
+        _basic(_("Basic Auth"), _("SCIM connector base URL"), _("Username"), _("Password")),
+        _bearer(_("HTTP Header"), _("SCIM connector base URL"), _("Authorization (Bearer)")),
         AuthMethod(
             "authorization",
-            "OAuth 2",
+            _("OAuth 2"),
             (
-                Field("SCIM connector base URL", Value.SCIM_URL),
-                Field("Access token endpoint URI", Value.TOKEN_ENDPOINT),
-                Field("Authorization endpoint URI", Value.AUTHORIZE_ENDPOINT),
-                Field("Client ID", Value.FROM_VENDOR),
-                Field("Client Secret", Value.FROM_VENDOR),
+                Field(_("SCIM connector base URL"), Value.SCIM_URL),
+                Field(_("Access token endpoint URI"), Value.TOKEN_ENDPOINT),
+                Field(_("Authorization endpoint URI"), Value.AUTHORIZE_ENDPOINT),
+                Field(_("Client ID"), Value.FROM_VENDOR),
+                Field(_("Client Secret"), Value.FROM_VENDOR),
             ),
-            start_button="Authenticate with …",
+            start_button=_("Authenticate with …"),
         ),
     ),
     recommended="bearer",
@@ -244,21 +262,21 @@ ONELOGIN = Provider(
     "onelogin",
     "OneLogin",
     user_agent_markers=("onelogin",),
-    methods=(_bearer("SCIM Bearer Token", "SCIM Base URL", "SCIM Bearer Token"),),
+    methods=(_bearer(_("SCIM Bearer Token"), _("SCIM Base URL"), _("SCIM Bearer Token")),),
 )
 
 JUMPCLOUD = Provider(
     "jumpcloud",
     "JumpCloud",
     user_agent_markers=("jumpcloud",),
-    methods=(_bearer("Bearer Token", "Base URL", "Token Key"),),
+    methods=(_bearer(_("Bearer Token"), _("Base URL"), _("Token Key")),),
 )
 
 GOOGLE = Provider(
     "google",
     "Google Workspace",
     user_agent_markers=("google",),
-    methods=(_bearer("Access token", "Endpoint URL", "Access token"),),
+    methods=(_bearer(_("Access token"), _("Endpoint URL"), _("Access token")),),
 )
 
 PINGONE = Provider(
@@ -267,30 +285,30 @@ PINGONE = Provider(
     user_agent_markers=("ping",),
     methods=(
         _basic(
-            "Basic Authentication",
-            "SCIM base URL",
-            "Basic Auth User",
-            "Basic Auth Password",
-            Field("Auth Type Header", Value.FIXED, "Basic"),
+            _("Basic Authentication"),
+            _("SCIM base URL"),
+            _("Basic Auth User"),
+            _("Basic Auth Password"),
+            Field(_("Auth Type Header"), Value.FIXED, "Basic"),
         ),
         AuthMethod(
             "bearer",
-            "OAuth 2 Bearer Token",
+            _("OAuth 2 Bearer Token"),
             (
-                Field("SCIM base URL", Value.SCIM_URL),
-                Field("OAuth Access Token", Value.TOKEN),
-                Field("Auth Type Header", Value.FIXED, "Bearer"),
+                Field(_("SCIM base URL"), Value.SCIM_URL),
+                Field(_("OAuth Access Token"), Value.TOKEN),
+                Field(_("Auth Type Header"), Value.FIXED, "Bearer"),
             ),
         ),
         AuthMethod(
             "client_secret",
-            "OAuth 2 Client Credentials",
+            _("OAuth 2 Client Credentials"),
             (
-                Field("SCIM base URL", Value.SCIM_URL),
-                Field("OAuth Token Request", Value.TOKEN_ENDPOINT),
-                Field("OAuth Client ID", Value.CLIENT_ID),
-                Field("OAuth Client Secret", Value.CLIENT_SECRET),
-                Field("Auth Type Header", Value.FIXED, "Bearer"),
+                Field(_("SCIM base URL"), Value.SCIM_URL),
+                Field(_("OAuth Token Request"), Value.TOKEN_ENDPOINT),
+                Field(_("OAuth Client ID"), Value.CLIENT_ID),
+                Field(_("OAuth Client Secret"), Value.CLIENT_SECRET),
+                Field(_("Auth Type Header"), Value.FIXED, "Bearer"),
             ),
         ),
     ),
@@ -301,27 +319,27 @@ GENERIC = Provider(
     "generic",
     "Generic SCIM 2.0",
     methods=(
-        _bearer("Bearer token", "SCIM base URL", "Bearer token"),
-        _basic("HTTP Basic", "SCIM base URL", "Username", "Password"),
+        _bearer(_("Bearer token"), _("SCIM base URL"), _("Bearer token")),
+        _basic(_("HTTP Basic"), _("SCIM base URL"), _("Username"), _("Password")),
         AuthMethod(
             "client_secret",
-            "OAuth 2.0 client credentials",
+            _("OAuth 2.0 client credentials"),
             (
-                Field("SCIM base URL", Value.SCIM_URL),
-                Field("Token endpoint", Value.TOKEN_ENDPOINT),
-                Field("Client ID", Value.CLIENT_ID),
-                Field("Client secret", Value.CLIENT_SECRET),
-                Field("Client authentication", Value.CLIENT_AUTH_METHOD),
-                Field("Scope", Value.SCOPE, optional=True),
+                Field(_("SCIM base URL"), Value.SCIM_URL),
+                Field(_("Token endpoint"), Value.TOKEN_ENDPOINT),
+                Field(_("Client ID"), Value.CLIENT_ID),
+                Field(_("Client secret"), Value.CLIENT_SECRET),
+                Field(_("Client authentication"), Value.CLIENT_AUTH_METHOD),
+                Field(_("Scope"), Value.SCOPE, optional=True),
             ),
         ),
         AuthMethod(
             "federated",
-            "JWT client assertion (RFC 7523)",
+            _("JWT client assertion (RFC 7523)"),
             (
-                Field("SCIM base URL", Value.SCIM_URL),
-                Field("Token endpoint", Value.TOKEN_ENDPOINT),
-                Field("Client ID", Value.CLIENT_ID),
+                Field(_("SCIM base URL"), Value.SCIM_URL),
+                Field(_("Token endpoint"), Value.TOKEN_ENDPOINT),
+                Field(_("Client ID"), Value.CLIENT_ID),
             ),
             shows=_ASSERTION,
         ),

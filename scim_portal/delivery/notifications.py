@@ -15,6 +15,12 @@ brake holds, since only they can decide them — active, with an email address, 
 not opted out of that kind for that account (:class:`~scim_portal.models.
 NotificationOptOut`, set on the Provisioning tab's Notifications page). The vendor
 (``settings.ADMINS``, through ``mail_admins``) is told of every failing endpoint.
+
+In which language: the site's, ``settings.LANGUAGE_CODE``. The emails are written by a
+background task, where no request says which language a reader prefers, and the app
+keeps no language per person; so each is rendered inside
+``translation.override(settings.LANGUAGE_CODE)``, whatever language the worker's thread
+has active.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from .. import permissions
@@ -463,7 +469,13 @@ def _absolute(path: str) -> str:
 
 
 def _render(condition: Condition, person: Any) -> tuple[str, str, str]:
-    """Subject, text and HTML of ``condition`` for ``person`` (None: the vendor)."""
+    """Subject, text and HTML of ``condition`` for ``person`` (None: the vendor), in the
+    site's language (``settings.LANGUAGE_CODE``)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _render_in_active_language(condition, person)
+
+
+def _render_in_active_language(condition: Condition, person: Any) -> tuple[str, str, str]:
     context = {
         **condition.context,
         "kind": condition.kind,

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -279,7 +280,9 @@ class AuthorizeView(LoginRequiredMixin, View):
                 request,
                 grant,
                 list(allowed.values()),
-                error="Choose a connection of an account where you may create provisioning.",
+                error=gettext(
+                    "Choose a connection of an account where you may create provisioning."
+                ),
                 status=403,
             )
         return server.create_authorization_response(
@@ -291,9 +294,11 @@ class AuthorizeView(LoginRequiredMixin, View):
         and its redirect URI (RFC 6749 section 4.1.2.1), else a page here."""
         if error.redirect_uri:
             return server.handle_error_response(request, error)
+        # The page shows the OAuth error's own description (protocol text, in English),
+        # but for the one about this page, which is the host operator's to fix.
         description = error.description
         if isinstance(error, InsecureTransportError):
-            description = (
+            description = gettext(
                 "The authorisation page takes https requests only (behind a proxy that ends "
                 "TLS, set Django's SECURE_PROXY_SSL_HEADER)."
             )

@@ -19,6 +19,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
 from ..models import AccessToken, Credential, CredentialKind, IssuedCredential, OAuthApplication
@@ -52,20 +54,20 @@ def shown_fields(fields: tuple[Field, ...], values: dict[Value, str]) -> list[Sh
     for index, field in enumerate(fields):
         note = field.text
         if field.value == Value.FIXED:
-            value, note, id_ = field.text, "Choose this.", f"scim-fixed-{index}"
+            value, note, id_ = field.text, gettext("Choose this."), f"scim-fixed-{index}"
         else:
             name = "url" if field.value == Value.SCIM_URL else field.value.replace("_", "-")
             value, id_ = values.get(field.value, ""), f"scim-{name}"
         if field.value == Value.CLIENT_AUTH_METHOD:
-            note = f"{OTHER_CLIENT_AUTH_METHOD} works as well."
+            note = gettext("%(method)s works as well.") % {"method": OTHER_CLIENT_AUTH_METHOD}
         elif field.value == Value.SCOPE:
-            note = "Any scope is accepted; you may leave it empty."
+            note = gettext("Any scope is accepted; you may leave it empty.")
         elif field.value == Value.JWKS_URL and not value:
-            note = "None: the keys are found through the issuer's OpenID configuration."
+            note = gettext("None: the keys are found through the issuer's OpenID configuration.")
         elif field.value == Value.FROM_VENDOR:
-            note = "From the vendor's OAuth application, registered by its staff."
+            note = gettext("From the vendor's OAuth application, registered by its staff.")
         vendor = field.value == Value.FROM_VENDOR
-        shown.append(ShownField(field.label, id_, value, field.value.is_secret, note, vendor))
+        shown.append(ShownField(str(field.label), id_, value, field.value.is_secret, note, vendor))
     return shown
 
 
@@ -73,7 +75,7 @@ def _with_kind_name(provider: Provider, credentials: Any) -> list[Any]:
     rows = list(credentials)
     for credential in rows:
         method = provider.method(credential.kind)
-        credential.method_name = method.name if method else credential.get_kind_display()
+        credential.method_name = str(method.name if method else credential.get_kind_display())
     return rows
 
 
@@ -189,8 +191,8 @@ class CredentialPage(PortalView):
             form=form,
             oauth_client=shown_fields(
                 (
-                    Field("Client ID", Value.CLIENT_ID),
-                    Field("Token endpoint", Value.TOKEN_ENDPOINT),
+                    Field(_("Client ID"), Value.CLIENT_ID),
+                    Field(_("Token endpoint"), Value.TOKEN_ENDPOINT),
                 ),
                 self.values(),
             )
@@ -266,8 +268,9 @@ class ConnectionCreateView(CredentialPage):
         if claim_nonce(nonce, "") is not None:
             messages.info(
                 request,
-                "That connection was already created"
-                + ("." if kind is None else "; its secret is not shown again."),
+                gettext("That connection was already created.")
+                if kind is None
+                else gettext("That connection was already created; its secret is not shown again."),
             )
             return HttpResponseRedirect(self.url("connection-list"))
         federated = _federated(data) if kind == CredentialKind.FEDERATED else {}
@@ -318,7 +321,9 @@ class CredentialIssueView(CredentialPage):
             return self.render_list(form, status=400)
         data = form.cleaned_data
         if claim_nonce(data["nonce"], "issued") is not None:
-            messages.info(request, "That credential was already issued; it is not shown again.")
+            messages.info(
+                request, gettext("That credential was already issued; it is not shown again.")
+            )
             return HttpResponseRedirect(self.url("tokens", self.connection.pk))
         try:
             issued = issue_credential(
@@ -371,7 +376,9 @@ class CredentialRevokeView(CredentialPage):
         revoke_credential(credential, actor=self.actor)
         messages.success(
             request,
-            f"Revoked {credential.method_name} {credential.display}; it stopped working at once.",
+            # Translators: e.g. "Revoked HTTP Header scimp_1a2b3c4d…; it stopped working at once."
+            gettext("Revoked %(method)s %(credential)s; it stopped working at once.")
+            % {"method": credential.method_name, "credential": credential.display},
         )
         return HttpResponseRedirect(self.url("tokens", self.connection.pk))
 

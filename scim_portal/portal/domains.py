@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext
 
 from .. import permissions
 from ..models import AccountDomain, ProvisioningEvent
@@ -49,7 +50,9 @@ class DomainListView(DomainView):
             else:
                 messages.success(
                     request,
-                    f"Added {domain.unicode_domain}. Publish its TXT record, then choose Verify.",
+                    # Translators: "Verify" is the button of the Domains page.
+                    gettext("Added %(domain)s. Publish its TXT record, then choose Verify.")
+                    % {"domain": domain.unicode_domain},
                 )
                 return HttpResponseRedirect(self.url("domains"))
         return self.render(status=400, **self.page(form))
@@ -77,9 +80,13 @@ class DomainVerifyView(DomainView):
             messages.error(request, str(exc))
         else:
             if verified:
-                text = f"{domain.unicode_domain} is verified."
+                text = gettext("%(domain)s is verified.") % {"domain": domain.unicode_domain}
             else:
-                text = f"{domain.unicode_domain} is not verified yet: {domain.last_check_error}"
+                # Translators: the reason comes from the DNS check (in English).
+                text = gettext("%(domain)s is not verified yet: %(reason)s") % {
+                    "domain": domain.unicode_domain,
+                    "reason": domain.last_check_error,
+                }
             messages.add_message(request, messages.SUCCESS if verified else messages.ERROR, text)
         return HttpResponseRedirect(self.url("domains"))
 
@@ -95,5 +102,7 @@ class DomainRemoveView(DomainView):
         self.require(permissions.DELETE)
         domain = self.get_domain(domain_id)
         remove_domain(domain, actor=self.actor)
-        messages.success(request, f"Removed {domain.unicode_domain}.")
+        messages.success(
+            request, gettext("Removed %(domain)s.") % {"domain": domain.unicode_domain}
+        )
         return HttpResponseRedirect(self.url("domains"))

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import StreamingHttpResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
 from ..provisioning import drift_csv, reconcile
@@ -32,35 +34,42 @@ class Kind:
 
 
 def kinds(account: Any) -> dict[str, Kind]:
-    """What each kind of row is called on the page, and what it means."""
+    """What each kind of row is called on the page, and what it means, in the active
+    language."""
+    named = {"account": account}
     return {
         kind.key: kind
         for kind in (
-            Kind("unmanaged", "Not in the directory",
-                 f"Active members of {account} whom no user of its connections stands for: "
-                 "they kept access the identity provider does not know about."),
-            Kind("membership", "Membership",
-                 f"Linked people whose membership of {account} is missing, or not as active "
-                 "as the directory says."),
-            Kind("role", "Role",
-                 f"Linked people whose role in {account} is not the one the directory's role "
-                 "mappings give."),
-            Kind("held", "Held removals",
-                 "Deactivations and deletions the brake on mass removals holds: nothing "
-                 "changed in the application yet, and they wait for a decision."),
-            Kind("rejected", "Rejected removals",
-                 "Removals an admin rejected: these people stay active though the directory "
-                 "deactivated or deleted them."),
+            Kind("unmanaged", gettext("Not in the directory"),
+                 gettext("Active members of %(account)s whom no user of its connections "
+                         "stands for: they kept access the identity provider does not know "
+                         "about.") % named),
+            Kind("membership", gettext("Membership"),
+                 gettext("Linked people whose membership of %(account)s is missing, or not "
+                         "as active as the directory says.") % named),
+            Kind("role", gettext("Role"),
+                 gettext("Linked people whose role in %(account)s is not the one the "
+                         "directory's role mappings give.") % named),
+            Kind("held", gettext("Held removals"),
+                 gettext("Deactivations and deletions the brake on mass removals holds: "
+                         "nothing changed in the application yet, and they wait for a "
+                         "decision.")),
+            Kind("rejected", gettext("Rejected removals"),
+                 gettext("Removals an admin rejected: these people stay active though the "
+                         "directory deactivated or deleted them.")),
         )
     }  # fmt: skip
 
 
 #: Each action: the permission it needs, its button label, and the row field it targets.
 ACTIONS = {
-    "reapply": (permissions.DELETE, "Re-apply", "directory_user_id"),
-    "deactivate": (permissions.DELETE, "Deactivate", "host_user_id"),
-    "adopt": (permissions.CREATE, "Adopt", "host_user_id"),
-    "approve": (permissions.DELETE, "Approve removal", "removal_id"),
+    # Translators: a button of the Drift page: make this person's access follow the directory.
+    "reapply": (permissions.DELETE, _("Re-apply"), "directory_user_id"),
+    # Translators: a button of the Drift page: deactivate this person's membership.
+    "deactivate": (permissions.DELETE, _("Deactivate"), "host_user_id"),
+    # Translators: a button of the Drift page: make this member a user of the connection.
+    "adopt": (permissions.CREATE, _("Adopt"), "host_user_id"),
+    "approve": (permissions.DELETE, _("Approve removal"), "removal_id"),
 }
 CAN = {permissions.READ: "read", permissions.CREATE: "create", permissions.DELETE: "delete"}
 
@@ -102,7 +111,7 @@ class DriftView(PortalView):
             if action == "deactivate" and row.host_user_id == self.request.user.pk:
                 continue  # refused: one's own membership (reconcile.deactivate_member)
             if self.can[CAN[needed]]:
-                shown.append((action, label, getattr(row, target)))
+                shown.append((action, str(label), getattr(row, target)))
         return shown
 
 
@@ -153,15 +162,22 @@ class DriftActionView(PortalView):
         connection, actor = self.connection, self.actor
         if action == "reapply":
             user = reconcile.reapply(connection, target, actor=actor)
-            return f"{user.user_name}'s membership now follows the directory."
+            return gettext("%(user)s's membership now follows the directory.") % {
+                "user": user.user_name
+            }
         if action == "deactivate":
             host = reconcile.deactivate_member(connection, target, actor=actor)
-            return f"{host.get_username()}'s membership of {self.account} was deactivated."
+            return gettext("%(user)s's membership of %(account)s was deactivated.") % {
+                "user": host.get_username(),
+                "account": self.account,
+            }
         if action == "adopt":
             user = reconcile.adopt(connection, target, actor=actor)
-            return (
-                f"{user.user_name} is now a user of this connection; "
-                f"{connection.provider_info.name} finds them by userName on its next sync."
-            )
+            return gettext(
+                "%(user)s is now a user of this connection; %(provider)s finds them by "
+                "userName on its next sync."
+            ) % {"user": user.user_name, "provider": connection.provider_info.name}
         removal = reconcile.approve_rejected(connection, target, actor=actor)
-        return f"The removal of {removal.user_name} was approved and applied."
+        return gettext("The removal of %(user)s was approved and applied.") % {
+            "user": removal.user_name
+        }

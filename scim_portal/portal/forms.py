@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..models import (
     Connection,
@@ -29,10 +31,10 @@ class FederatedFieldsMixin(forms.Form):
     ``federated`` (the provider's federated method) shows them, and required only
     when the chosen method is federated."""
 
-    issuer = forms.CharField(max_length=500, required=False)
-    subject = forms.CharField(max_length=500, required=False)
-    audience = forms.CharField(max_length=500, required=False)
-    jwks_url = forms.CharField(max_length=500, required=False)
+    issuer = forms.CharField(label=_("Issuer"), max_length=500, required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=500, required=False)
+    audience = forms.CharField(label=_("Audience"), max_length=500, required=False)
+    jwks_url = forms.CharField(label=_("JWKS URL"), max_length=500, required=False)
 
     def setup_federated(self, federated: AuthMethod | None, audience: str) -> None:
         self.federated = federated
@@ -42,12 +44,17 @@ class FederatedFieldsMixin(forms.Form):
             return
         for shown in federated.shows:
             field = self.fields[shown.value]
-            field.label = shown.label + (" (optional)" if shown.optional else "")
+            field.label = (
+                # Translators: a form field's label, and that it may be left empty.
+                gettext("%(label)s (optional)") % {"label": shown.label}
+                if shown.optional
+                else shown.label
+            )
         self.fields[Value.AUDIENCE].initial = audience
-        self.fields[
-            Value.AUDIENCE
-        ].help_text = "The audience its tokens carry; by default this app's token endpoint."
-        self.fields[Value.JWKS_URL].help_text = (
+        self.fields[Value.AUDIENCE].help_text = _(
+            "The audience its tokens carry; by default this app's token endpoint."
+        )
+        self.fields[Value.JWKS_URL].help_text = _(
             "Where its signing keys are published; left empty, they are found through "
             "the issuer's OpenID configuration."
         )
@@ -67,7 +74,7 @@ class FederatedFieldsMixin(forms.Form):
         for shown in self.federated.shows if self.federated else ():
             value = (self.cleaned_data.get(shown.value) or "").strip()
             if not value and not shown.optional:
-                self.add_error(shown.value, "This field is required.")
+                self.add_error(shown.value, gettext("This field is required."))
 
 
 class MethodSelect(forms.RadioSelect):
@@ -96,13 +103,16 @@ class ConnectionForm(FederatedFieldsMixin):
     """
 
     name = forms.CharField(
+        label=_("Name"),
         max_length=200,
-        help_text="A name your team recognises, e.g. “Okta production”.",
+        help_text=_("A name your team recognises, e.g. “Okta production”."),
     )
-    provider = forms.ChoiceField(choices=provider_choices, help_text="Your identity provider.")
+    provider = forms.ChoiceField(
+        label=_("Provider"), choices=provider_choices, help_text=_("Your identity provider.")
+    )
     #: Left out, the provider's recommended method.
     method = forms.ChoiceField(
-        label="Authentication method", widget=MethodSelect, choices=(), required=False
+        label=_("Authentication method"), widget=MethodSelect, choices=(), required=False
     )
     #: One-time key of this form, so a re-submitted POST cannot create a second connection.
     nonce = forms.CharField(widget=forms.HiddenInput)
@@ -132,7 +142,11 @@ class ConnectionForm(FederatedFieldsMixin):
         method_field.initial = (
             recommended.kind if recommended.issuable else provider.issuable_methods[0].kind
         )
-        method_field.help_text = f"{provider.name} recommends {recommended.name}."
+        # Translators: e.g. "Okta recommends HTTP Header." (a provider, one of its methods).
+        method_field.help_text = gettext("%(provider)s recommends %(method)s.") % {
+            "provider": provider.name,
+            "method": recommended.name,
+        }
         self.setup_federated(provider.method("federated"), audience)
 
     @property
@@ -143,14 +157,15 @@ class ConnectionForm(FederatedFieldsMixin):
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
         if not name:
-            raise forms.ValidationError("Give the connection a name.")
+            raise forms.ValidationError(_("Give the connection a name."), code="required")
         return name
 
     def clean_method(self) -> str:
         method: str = self.cleaned_data.get("method") or str(self.fields["method"].initial)
         if method == "authorization" and not self.applications:
             raise forms.ValidationError(
-                "The vendor has not registered an OAuth application yet: choose another method."
+                _("The vendor has not registered an OAuth application yet: choose another method."),
+                code="no_application",
             )
         return method
 
@@ -167,21 +182,25 @@ def kind_choices(provider: Provider) -> list[tuple[str, Any]]:
     others = [(kind.value, kind.label) for kind in ISSUABLE_KINDS if not provider.method(kind)]
     if not others:
         return own
-    return [(provider.name, own), ("Other SCIM clients", others)]
+    return [(provider.name, own), (gettext("Other SCIM clients"), others)]
 
 
 class IssueCredentialForm(FederatedFieldsMixin):
     """A new credential of any issuable kind, beside the others (rotation with overlap)."""
 
     #: Left out, the provider's recommended kind.
-    kind = forms.ChoiceField(label="Kind", choices=(), required=False)
+    kind = forms.ChoiceField(label=_("Kind"), choices=(), required=False)
     label = forms.CharField(
-        max_length=100, required=False, help_text="Optional, e.g. “2026 rotation”."
+        label=_("Label"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional, e.g. “2026 rotation”."),
     )
     expires_at = forms.DateTimeField(
+        label=_("Expires at"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Optional. After this moment the credential stops working.",
+        help_text=_("Optional. After this moment the credential stops working."),
     )
     nonce = forms.CharField(widget=forms.HiddenInput)
 
@@ -208,60 +227,70 @@ class IssueCredentialForm(FederatedFieldsMixin):
 
 
 class SettingsForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200)
     default_role = forms.ChoiceField(
-        required=False, help_text="Role of users that no mapped group gives a role."
+        label=_("Default role"),
+        required=False,
+        help_text=_("Role of users that no mapped group gives a role."),
     )
     link_policy = forms.ChoiceField(
-        choices=LinkPolicy.choices, help_text="What happens when a new user arrives."
+        label=_("Link policy"),
+        choices=LinkPolicy.choices,
+        help_text=_("What happens when a new user arrives."),
     )
     deprovision_policy = forms.ChoiceField(
+        label=_("Deprovision policy"),
         choices=DeprovisionPolicy.choices,
-        help_text="What happens when the identity provider deletes a user.",
+        help_text=_("What happens when the identity provider deletes a user."),
     )
     out_of_domain_policy = forms.ChoiceField(
-        label="Emails outside verified domains",
+        label=_("Emails outside verified domains"),
         choices=EmailDomainPolicy.choices,
-        help_text="A user whose email is not on one of this account's verified domains.",
+        help_text=_("A user whose email is not on one of this account's verified domains."),
     )
     access_token_lifetime = forms.IntegerField(
         required=False,
-        label="OAuth access token lifetime (minutes)",
+        label=_("OAuth access token lifetime (minutes)"),
         min_value=MIN_ACCESS_TOKEN_LIFETIME // 60,
         max_value=MAX_ACCESS_TOKEN_LIFETIME // 60,
-        help_text="How long an access token from the token endpoint works: 5 minutes to "
-        "6 hours. Tokens already issued keep their lifetime.",
+        help_text=_(
+            "How long an access token from the token endpoint works: 5 minutes to "
+            "6 hours. Tokens already issued keep their lifetime."
+        ),
     )
 
     #: The brake on mass removals (docs/portal.md). Left out of a submission, each keeps
     #: its value.
     brake_enabled = forms.TypedChoiceField(
-        label="Brake on mass removals",
+        label=_("Brake on mass removals"),
         required=False,
-        choices=[("on", "On: hold mass removals for review"), ("off", "Off")],
+        choices=[("on", _("On: hold mass removals for review")), ("off", _("Off"))],
         coerce=lambda value: value == "on",
         empty_value=None,
-        help_text="Past the threshold below, the identity provider's deactivations and "
-        "deletions are recorded but wait for an approval before people lose access here.",
+        help_text=_(
+            "Past the threshold below, the identity provider's deactivations and "
+            "deletions are recorded but wait for an approval before people lose access here."
+        ),
     )
     brake_percent = forms.IntegerField(
-        label="Brake threshold (% of active users)",
+        label=_("Brake threshold (% of active users)"),
         required=False,
         min_value=1,
         max_value=100,
-        help_text="Removals within an hour, as a share of the active users, past which they "
-        "are held.",
+        help_text=_(
+            "Removals within an hour, as a share of the active users, past which they are held."
+        ),
     )
     brake_minimum = forms.IntegerField(
-        label="Brake minimum (people)",
+        label=_("Brake minimum (people)"),
         required=False,
         min_value=1,
-        help_text="The fewest removals within an hour that can engage the brake.",
+        help_text=_("The fewest removals within an hour that can engage the brake."),
     )
 
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["default_role"].choices = [("", "No role"), *roles]  # type: ignore[attr-defined]
+        self.fields["default_role"].choices = [("", gettext("No role")), *roles]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         """The access token lifetime in seconds, as the connection keeps it; left empty,
@@ -277,10 +306,13 @@ class SettingsForm(forms.Form):
 
 
 class RoleMappingForm(forms.Form):
-    group = forms.ModelChoiceField(queryset=DirectoryGroup.objects.none())
-    role = forms.ChoiceField()
+    group = forms.ModelChoiceField(label=_("Group"), queryset=DirectoryGroup.objects.none())
+    role = forms.ChoiceField(label=_("Role"))
     precedence = forms.IntegerField(
-        min_value=0, initial=100, help_text="Lower wins when a user is in several mapped groups."
+        label=_("Precedence"),
+        min_value=0,
+        initial=100,
+        help_text=_("Lower wins when a user is in several mapped groups."),
     )
 
     def __init__(
@@ -296,15 +328,15 @@ class DeleteConnectionForm(forms.Form):
     remove_directory = forms.BooleanField(
         required=False,
         initial=True,
-        label="Also remove all users and groups provisioned through this connection",
+        label=_("Also remove all users and groups provisioned through this connection"),
     )
 
 
 class AddDomainForm(forms.Form):
     domain = forms.CharField(
         max_length=253,
-        label="Domain",
-        help_text="The part of your people's email addresses after the @, e.g. example.com.",
+        label=_("Domain"),
+        help_text=_("The part of your people's email addresses after the @, e.g. example.com."),
     )
 
 
@@ -312,7 +344,7 @@ class NotificationEmailsForm(forms.Form):
     """The kinds of email the signed-in person receives about this account."""
 
     receive = forms.MultipleChoiceField(
-        label="Email me when",
+        label=_("Email me when"),
         required=False,
         choices=NotificationKind.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -323,10 +355,12 @@ class SilentThresholdForm(forms.Form):
     """A connection's silent threshold (empty: the site's default)."""
 
     silent_after_hours = forms.IntegerField(
-        label="Silent after (hours)",
+        label=_("Silent after (hours)"),
         required=False,
         min_value=1,
         max_value=24 * 90,
-        help_text="Hours without a request before readers are told it went silent; empty: "
-        "the site's default.",
+        help_text=_(
+            "Hours without a request before readers are told it went silent; empty: "
+            "the site's default."
+        ),
     )

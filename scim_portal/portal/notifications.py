@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext
 
 from .. import permissions
 from ..conf import app_settings
@@ -36,7 +37,7 @@ class NotificationSettingsView(PortalView):
             if form.is_valid():
                 receive = set(form.cleaned_data["receive"])
                 set_opt_outs(request.user, self.account, set(NotificationKind.values) - receive)
-                messages.success(request, "Your notification emails were saved.")
+                messages.success(request, gettext("Your notification emails were saved."))
                 return HttpResponseRedirect(self.url("notifications"))
             return self.render(status=400, **self.page(emails_form=form))
         if which == "threshold":
@@ -49,7 +50,11 @@ class NotificationSettingsView(PortalView):
                     actor=self.actor,
                     silent_after_hours=threshold.cleaned_data["silent_after_hours"],
                 )
-                messages.success(request, f"Saved the silent threshold of “{connection.name}”.")
+                messages.success(
+                    request,
+                    gettext("Saved the silent threshold of “%(name)s”.")
+                    % {"name": connection.name},
+                )
                 return HttpResponseRedirect(self.url("notifications"))
             return self.render(status=400, **self.page(invalid=threshold, invalid_for=connection))
         return self.render(status=400, **self.page())

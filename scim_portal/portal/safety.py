@@ -14,13 +14,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.utils.translation import gettext, ngettext
 
 from .. import permissions
 from ..models import DeletedUser, DirectoryUser, Removal, RemovalState
 from ..provisioning import safety
 from ..provisioning.effects import Effects
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
-from .views import PortalView
+from .views import PortalView, number
 
 #: Removals per page of the review page (one page is what a selection can hold).
 HELD_PAGE_SIZE = 100
@@ -107,10 +108,10 @@ class HeldDecideView(PortalView):
         assert self.connection is not None
         chosen = self.selection(request.GET)
         if chosen is None:
-            return HttpResponseBadRequest("Choose approve or reject, and which removals.")
+            return HttpResponseBadRequest(gettext("Choose approve or reject, and which removals."))
         decision, ids, through = chosen
         if ids == []:
-            messages.warning(request, "Select at least one removal first.")
+            messages.warning(request, gettext("Select at least one removal first."))
             return HttpResponseRedirect(self.url("held", self.connection.pk))
         removals = list(safety.held(self.connection, ids, through=through)[:HELD_PAGE_SIZE])
         return self.render(
@@ -126,7 +127,7 @@ class HeldDecideView(PortalView):
         assert self.connection is not None
         chosen = self.selection(request.POST)
         if chosen is None or chosen[1] == []:
-            return HttpResponseBadRequest("Choose approve or reject, and which removals.")
+            return HttpResponseBadRequest(gettext("Choose approve or reject, and which removals."))
         decision, ids, through = chosen
         try:
             done = safety.decide(
@@ -137,37 +138,60 @@ class HeldDecideView(PortalView):
             return HttpResponseRedirect(self.url("held", self.connection.pk))
         if not done.removals:
             messages.warning(
-                request, "Nothing was decided: those removals were decided or withdrawn meanwhile."
+                request,
+                gettext("Nothing was decided: those removals were decided or withdrawn meanwhile."),
             )
         elif decision == "approve":
             messages.success(request, approved_message(done))
         else:
             messages.success(
                 request,
-                f"Rejected {removals_text(done.removals)}: those people keep their access to "
-                f"{self.account}, although the identity provider removed them.",
+                ngettext(
+                    "Rejected %(count)s removal: that person keeps their access to "
+                    "%(account)s, although the identity provider removed them.",
+                    "Rejected %(count)s removals: those people keep their access to "
+                    "%(account)s, although the identity provider removed them.",
+                    done.removals,
+                )
+                % {"count": number(done.removals), "account": self.account},
             )
         return HttpResponseRedirect(self.url("held", self.connection.pk))
 
 
-def removals_text(count: int) -> str:
-    return plural(count, "removal")
-
-
 def approved_message(done: Effects) -> str:
-    """What an approval changed, in words."""
-    parts = [
-        f"{plural(done.memberships_deactivated, 'membership')} deactivated",
-        f"{done.memberships_removed} removed",
-        f"{plural(done.host_users_deactivated, 'account')} deactivated",
-    ]
+    """What an approval changed, in words, in the active language."""
+    words = {
+        "removals": ngettext("%(count)s removal", "%(count)s removals", done.removals),
+        "deactivated": ngettext(
+            "%(count)s membership", "%(count)s memberships", done.memberships_deactivated
+        ),
+        "accounts": ngettext(
+            "%(count)s account", "%(count)s accounts", done.host_users_deactivated
+        ),
+    }
+    counts = {
+        "removals": done.removals,
+        "deactivated": done.memberships_deactivated,
+        "accounts": done.host_users_deactivated,
+    }
+    values = {key: text % {"count": number(counts[key])} for key, text in words.items()}
+    values["removed"] = number(done.memberships_removed)
+    values["unlinked"] = number(done.unlinked)
     if done.unlinked:
-        parts.append(f"{done.unlinked} linked to nobody here")
-    return f"Approved {removals_text(done.removals)}: {', '.join(parts)}."
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+        # Translators: e.g. "Approved 3 removals: 3 memberships deactivated, 0 removed,
+        # 2 accounts deactivated, 1 linked to nobody here."
+        text = gettext(
+            "Approved %(removals)s: %(deactivated)s deactivated, %(removed)s removed, "
+            "%(accounts)s deactivated, %(unlinked)s linked to nobody here."
+        )
+    else:
+        # Translators: e.g. "Approved 3 removals: 3 memberships deactivated, 0 removed,
+        # 2 accounts deactivated."
+        text = gettext(
+            "Approved %(removals)s: %(deactivated)s deactivated, %(removed)s removed, "
+            "%(accounts)s deactivated."
+        )
+    return text % values
 
 
 class DeletedUsersView(PortalView):
@@ -193,11 +217,20 @@ class RestoreView(PortalView):
             user = safety.restore(self.connection, user_id, actor=self.actor)
         except ResourceNotFound:
             messages.error(
-                request, "This deleted user can no longer be restored: its grace period is over."
+                request,
+                gettext("This deleted user can no longer be restored: its grace period is over."),
             )
         except (safety.CannotRestore, HostProvisioningFailed) as exc:
             messages.error(request, str(exc))
         else:
             groups = user.directory_groups.count()
-            messages.success(request, f"Restored {user.user_name} with {plural(groups, 'group')}.")
+            messages.success(
+                request,
+                ngettext(
+                    "Restored %(user)s with %(count)s group.",
+                    "Restored %(user)s with %(count)s groups.",
+                    groups,
+                )
+                % {"user": user.user_name, "count": number(groups)},
+            )
         return HttpResponseRedirect(self.url("deleted", self.connection.pk))

@@ -19,7 +19,9 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
@@ -49,6 +51,11 @@ from .forms import DeleteConnectionForm, RoleMappingForm, SettingsForm
 
 PAGE_SIZE = 25
 NONCE_TTL = 60 * 60 * 24
+
+
+def number(value: int) -> str:
+    """``value`` as the active language writes a count (``1,240``, ``1.240``)."""
+    return str(formats.number_format(value, force_grouping=True))
 
 
 def _nonce_key(nonce: str) -> str:
@@ -94,7 +101,7 @@ class PortalView(LoginRequiredMixin, View):
             )
         }
         if not self.can["read"]:
-            raise PermissionDenied("You may not see this account's provisioning.")
+            raise PermissionDenied(gettext("You may not see this account's provisioning."))
         if request.method == "GET":
             self.require(self.permission)
         connection_id = kwargs.pop("connection_id", None)
@@ -110,7 +117,7 @@ class PortalView(LoginRequiredMixin, View):
             permissions.DELETE: "delete",
         }
         if not self.can[name[codename]]:
-            raise PermissionDenied("You do not have permission to do that here.")
+            raise PermissionDenied(gettext("You do not have permission to do that here."))
 
     def get_connection(self, connection_id: Any) -> Connection:
         try:
@@ -239,12 +246,20 @@ class ConnectionDeleteView(PortalView):
         form.is_valid()
         remove = bool(form.cleaned_data.get("remove_directory"))
         result = delete_connection(self.connection, remove_directory=remove, actor=self.actor)
-        kept = "" if remove else " Their accounts were kept."
-        users = f"{result.users} user{'' if result.users == 1 else 's'}"
-        groups = f"{result.groups} group{'' if result.groups == 1 else 's'}"
-        messages.success(
-            request, f"Deleted “{self.connection.name}” with {users} and {groups}.{kept}"
-        )
+        words = {
+            "name": self.connection.name,
+            "users": ngettext("%(count)s user", "%(count)s users", result.users)
+            % {"count": number(result.users)},
+            "groups": ngettext("%(count)s group", "%(count)s groups", result.groups)
+            % {"count": number(result.groups)},
+        }
+        if remove:
+            text = gettext("Deleted “%(name)s” with %(users)s and %(groups)s.")
+        else:
+            text = gettext(
+                "Deleted “%(name)s” with %(users)s and %(groups)s. Their accounts were kept."
+            )
+        messages.success(request, text % words)
         return HttpResponseRedirect(self.url("connection-list"))
 
 
@@ -418,7 +433,9 @@ class SettingsView(PortalView):
             directory.update_connection_settings(
                 self.connection, actor=self.actor, **forms["settings_form"].cleaned_data
             )
-            messages.success(request, "Settings saved; roles were recomputed where needed.")
+            messages.success(
+                request, gettext("Settings saved; roles were recomputed where needed.")
+            )
         elif which == "mapping" and forms["mapping_form"].is_valid():
             data = forms["mapping_form"].cleaned_data
             directory.set_role_mapping(
@@ -426,12 +443,16 @@ class SettingsView(PortalView):
                 actor=self.actor,
             )  # fmt: skip
             messages.success(
-                request, f"Members of “{data['group']}” now get the role {data['role']}."
+                request,
+                gettext("Members of “%(group)s” now get the role %(role)s.")
+                % {"group": data["group"], "role": data["role"]},
             )
         elif which == "unmap":
             group = self.owned(DirectoryGroup.objects, request.POST.get("group", ""), "group")
             directory.remove_role_mapping(self.connection, group, actor=self.actor)
-            messages.success(request, f"“{group}” no longer gives a role.")
+            messages.success(
+                request, gettext("“%(group)s” no longer gives a role.") % {"group": group}
+            )
         else:
             return self.render(status=400, **forms)
         return HttpResponseRedirect(self.url("settings", self.connection.pk))

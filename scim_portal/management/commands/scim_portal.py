@@ -10,7 +10,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
@@ -233,6 +238,8 @@ class Command(BaseCommand):
         )
         worker.add_argument("--max-tasks", type=int, default=None, help=argparse.SUPPRESS)
 
+    # The output is a contract (read by scripts): English whatever LANGUAGE_CODE says.
+    @no_translations
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         handler = getattr(self, "handle_" + subcommand.replace("-", "_"))
         handler(**options)
