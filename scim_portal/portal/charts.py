@@ -13,8 +13,7 @@ from datetime import date
 
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from .series import OUTCOMES, DirectorySeries, RequestSeries
 
@@ -36,8 +35,8 @@ def number(value: int) -> str:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above ``value`` (at least 1): the top of
-    an axis, so its halves and quarters are round numbers."""
+    """The smallest whole 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (at
+    least 1): the top of an axis, so that its half is a round number."""
     if value <= 1:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
@@ -133,9 +132,7 @@ def request_chart(series: RequestSeries) -> BarChart:
         plot_top=top,
         baseline=baseline,
     )
-    chart.legend = [
-        Legend(key, str(OUTCOME_LABELS[key]), number(totals[key])) for key in OUTCOMES
-    ]
+    chart.legend = [Legend(key, str(OUTCOME_LABELS[key]), number(totals[key])) for key in OUTCOMES]
     chart.columns = [*(str(OUTCOME_LABELS[key]) for key in OUTCOMES), _("Total")]
     chart.rows = [
         Row(
@@ -268,13 +265,16 @@ def directory_chart(series: DirectorySeries) -> LineChart:
         summary=summary,
         panels=panels,
         x_ticks=[
-            Tick(x(index), _day(point.day), anchor="end" if index == count - 1 else "middle")
+            Tick(x(index), _day(point.day), anchor="end" if 0 < index == count - 1 else "middle")
             for index, point in enumerate(days)
             if (count - 1 - index) % 7 == 0
         ],
         columns=[_("Users"), _("Groups")],
         rows=[
-            Row(date_format(point.day, "SHORT_DATE_FORMAT"), [number(point.users), number(point.groups)])
+            Row(
+                date_format(point.day, "SHORT_DATE_FORMAT"),
+                [number(point.users), number(point.groups)],
+            )
             for point in days
         ],
         note=note,

@@ -77,7 +77,7 @@ def request_series(connection: Any, now: datetime) -> RequestSeries:
         .values(hour=TruncHour("created_at", tzinfo=UTC))
         .annotate(**{outcome: Count("pk", filter=rule) for outcome, rule in OUTCOMES.items()})
     )
-    found = {_hour(row["hour"]): row for row in rows}
+    found: dict[datetime, Any] = {_hour(row["hour"]): row for row in rows}
     hours = []
     for offset in range(HOURS):
         start = first + timedelta(hours=offset)

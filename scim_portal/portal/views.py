@@ -214,7 +214,8 @@ class ConnectionDetailView(PortalView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         assert self.connection is not None
-        connection = (
+        # Annotated with its counts and the times of its first and last directory change.
+        connection: Any = (
             series.with_directory_changes(
                 with_last_status(Connection.objects.filter(pk=self.connection.pk).with_counts())
             )
@@ -260,7 +261,7 @@ def ago(moment: datetime, now: datetime) -> str:
     return _("%(time)s ago") % {"time": timesince(moment, now)}
 
 
-def sync_status(connection: Connection, now: datetime) -> str:
+def sync_status(connection: Any, now: datetime) -> str:
     """The first-sync indicator: "1,240 users, 12 groups so far; last change 20 seconds
     ago" (annotate counts and :func:`.series.with_directory_changes`)."""
     users = ngettext("%(count)s user", "%(count)s users", connection.user_count) % {
