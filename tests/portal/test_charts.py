@@ -289,3 +289,16 @@ def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client
     assert RequestLog.objects.get(connection=connection).source_ip == "203.0.113.5"
     # Past the limit for this client id anyway; the address counted is the client's.
     assert token("203.0.113.6").status_code == 429
+
+
+def test_in_german_numbers_are_grouped_and_coordinates_stay_machine_readable(admin, setup, base):
+    connection = setup["connection"]
+    RequestLog.objects.bulk_create(
+        RequestLog(connection=connection, method="GET", path="/x", status=200, duration_ms=1)
+        for _ in range(1234)
+    )
+    page = admin.get(base + "/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    desc = re.search(r'<desc id="sp-requests-desc">(.*?)</desc>', page)[1]
+    assert desc.startswith("1.235 ")  # German grouping (untranslated words until the .po)
+    coordinates = re.findall(r'<rect x="([^"]+)" y="([^"]+)" width="([^"]+)"', page)
+    assert coordinates and all(re.fullmatch(r"-?\d+(\.\d+)?", v) for c in coordinates for v in c)
