@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILTER_DEPTH": 12,
     # Request log: bodies are stored truncated to this many characters.
     "REQUEST_LOG_BODY_LIMIT": 8192,
+    # Proxies of the host's own in front of Django: 0 takes REMOTE_ADDR as the client's
+    # address; N the N-th address from the right of X-Forwarded-For (DRF's NUM_PROXIES).
+    "TRUSTED_PROXY_COUNT": 0,
     # The host side of provisioning (dotted paths): the adapter called on every change,
     # and the account-memberships hook the default adapter uses (None: no memberships).
     "ADAPTER": "scim_portal.provisioning.adapter.DefaultProvisioningAdapter",

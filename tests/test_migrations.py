@@ -10,7 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 APP = "scim_portal"
-LATEST = "0006_legacy_ids"
+LATEST = "0007_requestlog_source_ip"
 
 
 def _migration_names():
@@ -18,10 +18,10 @@ def _migration_names():
     return sorted(name for app, name in loader.disk_migrations if app == APP)
 
 
-def test_the_migrations_are_initial_credentials_deleting_since_webhooks_safety_legacy_ids():
+def test_the_migrations_are_initial_credentials_deleting_since_webhooks_safety_legacy_ids_ip():
     assert _migration_names() == [
         "0001_initial", "0002_credentials", "0003_connection_deleting_since", "0004_webhooks",
-        "0005_safe_deprovisioning", LATEST,
+        "0005_safe_deprovisioning", "0006_legacy_ids", LATEST,
     ]  # fmt: skip
 
 

@@ -74,6 +74,8 @@ class RequestLog(models.Model):
     scim_type = models.CharField(max_length=32, blank=True)
     detail = models.TextField(blank=True)
     user_agent = models.TextField(blank=True)
+    #: The client's address as the host's proxies tell it (``TRUSTED_PROXY_COUNT``).
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
     #: The identity provider the user agent indicates (a provider key), or "".
     idp = models.CharField(max_length=32, blank=True)
     #: The credential that acted: its kind and what tells it apart (a secret's first

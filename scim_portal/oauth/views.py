@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import permissions
+from .._addresses import client_address
 from ..conf import app_settings, get_account_model
 from ..models import Connection, RequestLog
 from ..providers import provider_for_user_agent
@@ -88,7 +89,7 @@ class TokenView(View):
         # The thread's previous request must not be taken for this one (the request log).
         current_request.set(None)
         limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
-        address = request.META.get("REMOTE_ADDR", "")
+        address = client_address(request) or ""
         wait = count_request(f"token-address:{address}", limit)
         try:
             client_id = _client_id_of(request)
@@ -161,6 +162,7 @@ def _log(request: HttpRequest, response: HttpResponse, client_id: str, ms: float
                 scim_type="",
                 detail=detail[:2000],
                 user_agent=user_agent,
+                source_ip=client_address(request),
                 idp=provider_for_user_agent(user_agent),
                 credential_kind=credential.kind if credential is not None else "",
                 token_prefix=shown[:_PREFIX_LENGTH],

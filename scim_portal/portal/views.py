@@ -8,6 +8,7 @@ Writes go through the provisioning services, with the signed-in user as actor.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -19,8 +20,9 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
+from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
@@ -41,12 +43,13 @@ from ..models import (
     RequestLog,
     RoleMapping,
 )
+from ..providers import PROVIDERS
 from ..provisioning import delete_connection, directory
 from ..provisioning.adapter import get_adapter
 from ..provisioning.connections import deletion_preview
 from ..provisioning.domains import domain_of, verified_domains
 from ..provisioning.events import Actor
-from . import explanations
+from . import charts, explanations, series
 from .forms import DeleteConnectionForm, RoleMappingForm, SettingsForm
 
 PAGE_SIZE = 25
@@ -215,11 +218,16 @@ class ConnectionDetailView(PortalView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         assert self.connection is not None
-        connection = (
-            with_last_status(Connection.objects.filter(pk=self.connection.pk).with_counts())
+        # Annotated with its counts and the times of its first and last directory change.
+        connection: Any = (
+            series.with_directory_changes(
+                with_last_status(Connection.objects.filter(pk=self.connection.pk).with_counts())
+            )
             .prefetch_related("credentials")
             .get()
         )
+        now = timezone.now()
+        syncing = series.is_first_sync(connection, now)
         return self.render(
             connection=connection,
             health=health(connection),
@@ -227,7 +235,52 @@ class ConnectionDetailView(PortalView):
             recent_events=ProvisioningEvent.objects.filter(connection=connection).order_by(
                 "-number"
             )[:5],
+            counts={
+                "users": charts.number(connection.user_count),
+                "groups": charts.number(connection.group_count),
+            },
+            sync_status=sync_status(connection, now) if syncing else "",
+            sync_refresh_seconds=SYNC_REFRESH_SECONDS,
+            request_chart=charts.request_chart(series.request_series(connection, now)),
+            directory_chart=charts.directory_chart(
+                series.directory_series(
+                    connection, now, connection.user_count, connection.group_count
+                )
+            ),
         )
+
+
+#: While a first sync runs, the overview reloads itself this often (a meta refresh).
+SYNC_REFRESH_SECONDS = 15
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    """How long before ``now`` ``moment`` was, in the active language ("20 seconds ago")."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return ngettext("%(count)s second ago", "%(count)s seconds ago", seconds) % {
+            "count": seconds
+        }
+    # Translators: %(time)s is a duration such as "3 minutes" or "1 hour, 5 minutes".
+    return gettext("%(time)s ago") % {"time": timesince(moment, now)}
+
+
+def sync_status(connection: Any, now: datetime) -> str:
+    """The first-sync indicator: "1,240 users, 12 groups so far; last change 20 seconds
+    ago" (annotate counts and :func:`.series.with_directory_changes`)."""
+    users = ngettext("%(count)s user", "%(count)s users", connection.user_count) % {
+        "count": charts.number(connection.user_count)
+    }
+    groups = ngettext("%(count)s group", "%(count)s groups", connection.group_count) % {
+        "count": charts.number(connection.group_count)
+    }
+    # Translators: shown while an identity provider sends a connection's directory for
+    # the first time, e.g. "1,240 users, 12 groups so far; last change 20 seconds ago".
+    return gettext("%(users)s, %(groups)s so far; last change %(ago)s.") % {
+        "users": users,
+        "groups": groups,
+        "ago": ago(connection.last_change_at, now),
+    }
 
 
 class ConnectionDeleteView(PortalView):
@@ -357,7 +410,25 @@ class RequestLogView(PortalView):
             .filter(self.FILTERS[selected])
             .defer("request_body", "response_body")
         )
-        return self.render(page=_page(request, logs), selected=selected)
+        page = _page(request, logs)
+        for entry in page:
+            describe_source(entry)
+        return self.render(page=page, selected=selected)
+
+
+def describe_source(entry: RequestLog) -> RequestLog:
+    """Give ``entry`` what the log's "From" shows: ``idp_name`` (the provider its
+    User-Agent names, or ""), ``credential_label`` (the credential's kind) and
+    ``credential_shown`` (what tells it apart: a prefix, with "…" where it is cut)."""
+    provider = PROVIDERS.get(entry.idp)
+    entry.idp_name = provider.name if provider is not None else ""  # type: ignore[attr-defined]
+    kinds = dict(CredentialKind.choices)
+    entry.credential_label = kinds.get(entry.credential_kind, entry.credential_kind)  # type: ignore[attr-defined]
+    # A Basic username is whole; anything else is a secret's or token's first characters.
+    whole = entry.credential_kind == "basic" or not entry.token_prefix
+    shown = entry.token_prefix if whole else f"{entry.token_prefix}…"
+    entry.credential_shown = shown  # type: ignore[attr-defined]
+    return entry
 
 
 class RequestLogDetailView(PortalView):
@@ -365,13 +436,8 @@ class RequestLogDetailView(PortalView):
     tab = "logs"
 
     def get(self, request: HttpRequest, log_id: int) -> HttpResponse:
-        entry = self.owned(RequestLog.objects, log_id, "request")
-        kinds = dict(CredentialKind.choices)
-        return self.render(
-            entry=entry,
-            explanation=explanations.explain(entry),
-            credential_kind=kinds.get(entry.credential_kind, entry.credential_kind),
-        )
+        entry = describe_source(self.owned(RequestLog.objects, log_id, "request"))
+        return self.render(entry=entry, explanation=explanations.explain(entry))
 
 
 class ActivityView(PortalView):

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from .._addresses import client_address
 from ..conf import app_settings
 from ..models import RequestLog
 from ..providers import provider_for_user_agent
@@ -118,6 +119,7 @@ def record(
         scim_type=scim_type,
         detail=scrub.fit(detail, 2000),
         user_agent=user_agent,
+        source_ip=client_address(request),
         idp=provider_for_user_agent(user_agent),
         token_prefix=token_prefix,
         credential_kind=credential_kind,
