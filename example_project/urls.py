@@ -12,5 +12,7 @@ urlpatterns = [
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<uuid:directory_user_id>/accept/", views.accept, name="accept-invitation"),
     path("admin/", admin.site.urls),
+    # Django's set_language view, for the language picker in templates/base.html.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("scim_portal.urls")),
 ]

@@ -11,7 +11,7 @@ from django.core.mail.backends import locmem
 from django.db import connection as db_connection
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import formats, timezone
 from guardian.shortcuts import assign_perm
 
 from scim_portal import permissions
@@ -105,7 +105,8 @@ def test_an_expiring_credential_is_told_once_to_the_readers_who_want_it(people):
     assert recipients() == WANTED
     message = mail.outbox[0]
     assert message.from_email == "portal@saas.example.test"
-    assert message.subject == f"A SCIM credential of “Okta” expires on {soon:%Y-%m-%d}"
+    day = formats.date_format(timezone.localtime(soon), "DATE_FORMAT")  # the recipient's locale
+    assert message.subject == f"A SCIM credential of “Okta” expires on {day}"
     for body in (message.body, html_of(message)):
         assert expiring.credential.display in body and "Okta prod" in body
         assert expiring.raw not in body and issued.raw not in body
