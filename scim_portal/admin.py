@@ -28,6 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from .admin_dashboard import HealthFilter, dashboard_view
 from .conf import app_settings
 from .health import health, with_last_status
 from .models import (
@@ -194,7 +195,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = (
         "name", "account", "provider", "status", "user_count", "group_count", "last_request_at",
     )  # fmt: skip
-    list_filter = ("provider", "link_policy", "deprovision_policy", "out_of_domain_policy")
+    list_filter = (
+        HealthFilter, "provider", "link_policy", "deprovision_policy", "out_of_domain_policy",
+    )  # fmt: skip
     list_select_related = ("account",)
     readonly_fields = (
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
@@ -308,6 +311,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
+            path("dashboard/", view(self.dashboard_view), name="scim_portal_connection_dashboard"),
             path("<uuid:object_id>/issue-credential/", view(self.issue_credential_view),
                  name="scim_portal_connection_issue_credential"),
             path("<uuid:object_id>/issue-token/", view(self.issue_token_view),
@@ -317,6 +321,10 @@ class ConnectionAdmin(admin.ModelAdmin):
                  name="scim_portal_connection_revoke_credential"),
             *super().get_urls(),
         ]  # fmt: skip
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """Every account's connections at a glance (:mod:`scim_portal.admin_dashboard`)."""
+        return dashboard_view(self, request)
 
     def issue_credential_view(
         self, request: HttpRequest, object_id: Any, kind: str | None = None
@@ -734,7 +742,7 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "idp",
         "duration_ms",
     )
-    list_filter = (StatusClassFilter, ConnectionFilter, "idp", "method")
+    list_filter = (StatusClassFilter, ConnectionFilter, "connection__provider", "idp", "method")
     search_fields = ("path", "detail", "user_agent")
     date_hierarchy = "created_at"
 
