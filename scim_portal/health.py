@@ -66,9 +66,8 @@ def with_health(
     credentials = Credential.objects.filter(connection=OuterRef("pk"))
     usable = credentials.usable(now)
     lasting = usable.filter(Q(expires_at__isnull=True) | Q(expires_at__gte=now + EXPIRY_WARNING))
-    refused = Q(health_last_status__in=(401, 403)) | Q(
-        health_last_status__gte=500, health_last_status__lt=600
-    )
+    # One IN list rather than ranges: each mention of the subquery is evaluated anew.
+    refused = Q(health_last_status__in=sorted(FAILING_STATUSES))
     return connections.alias(health_last_status=_last_status()).annotate(
         health=Case(
             When(~Exists(credentials), then=Value("waiting")),
