@@ -95,9 +95,13 @@ def fleet(db):
     an_hour_ago = timezone.now() - timedelta(hours=1)  # before its latest request, a 200
     RequestLog.objects.bulk_create(
         RequestLog(
-            connection=busy, method="GET", path="/Users", status=status, duration_ms=1,
+            connection=busy,
+            method="GET",
+            path="/Users",
+            status=status,
+            duration_ms=1,
             created_at=an_hour_ago,
-        )  # fmt: skip
+        )
         for status in [200] * 6 + [400, 429, 503]
     )
     # Older than the dashboard's 24 hours: in no count.
@@ -127,7 +131,8 @@ def test_each_provider_row_leads_to_its_connections_and_requests(staff, fleet):
     # 6 Okta connections; 5 + 9 requests today: 1 client error, 1 throttled, 1 server
     # error (3 of 14: 21.4 %)
     assert okta == ["Okta", "6", "14", "1", "1", "1", "21.4"]
-    assert [text for text, _ in table["Microsoft Entra ID"]][1:] == ["3", "3", "0", "2", "0", "66.7"]
+    entra = [text for text, _ in table["Microsoft Entra ID"]]
+    assert entra[1:] == ["3", "3", "0", "2", "0", "66.7"]
     for _name, (connections, connections_url), (requests, requests_url), *_ in table.values():
         assert result_count(staff.get(connections_url).content.decode()) == int(connections)
         assert result_count(staff.get(requests_url).content.decode()) == int(requests)
@@ -172,24 +177,32 @@ def bulk_connections(count):
     accounts = [OrganizationFactory() for _ in range(5)]
     connections = Connection.objects.bulk_create(
         Connection(
-            account=accounts[i % 5], name=f"Bulk {i}", provider=("okta", "entra", "google")[i % 3],
+            account=accounts[i % 5],
+            name=f"Bulk {i}",
+            provider=("okta", "entra", "google")[i % 3],
             last_request_at=(None, now - timedelta(minutes=1), now - timedelta(days=9))[i % 3],
-        )  # fmt: skip
+        )
         for i in range(count)
     )
     Credential.objects.bulk_create(
         Credential(
-            connection=c, kind="federated", prefix="sub",
+            connection=c,
+            kind="federated",
+            prefix="sub",
             expires_at=now + timedelta(days=i % 20) if i % 4 else None,
             revoked_at=now if i % 7 == 0 else None,
-        )  # fmt: skip
+        )
         for i, c in enumerate(connections)
     )
     RequestLog.objects.bulk_create(
         RequestLog(
-            connection=c, method="GET", path="/Users", status=(200, 201, 401, 429, 500)[i % 5],
-            duration_ms=1, created_at=now - timedelta(hours=i % 30),
-        )  # fmt: skip
+            connection=c,
+            method="GET",
+            path="/Users",
+            status=(200, 201, 401, 429, 500)[i % 5],
+            duration_ms=1,
+            created_at=now - timedelta(hours=i % 30),
+        )
         for i, c in enumerate(connections * 2)
     )
 
