@@ -260,6 +260,7 @@ def dashboard_view(model_admin: ConnectionAdmin, request: HttpRequest) -> Templa
     now = timezone.now()
     since = now - RECENT
     health = health_rows(now)
+    total = sum(row.count for row in health if row.key != "deleting")
     expiring, expiring_count = expiring_credentials(now)
     return TemplateResponse(
         request,
@@ -271,7 +272,8 @@ def dashboard_view(model_admin: ConnectionAdmin, request: HttpRequest) -> Templa
             "now": now,
             "since": since,
             "health": health,
-            "total": number(sum(row.count for row in health if row.key != "deleting")),
+            "total_count": total,
+            "total": number(total),
             "expiring_count_shown": number(expiring_count),
             "providers": provider_rows(since),
             "expiring": expiring,
