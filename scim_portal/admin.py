@@ -27,7 +27,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from .admin_dashboard import HealthFilter, dashboard_view
 from .conf import app_settings
 from .health import health, with_last_status
 from .models import (
@@ -82,6 +85,14 @@ def admin_page(
     )
 
 
+#: A credential's state (``Credential.state``) as the admin shows it.
+CREDENTIAL_STATES = {
+    "active": _("active"),
+    "expired": _("expired"),
+    "revoked": _("revoked"),
+}
+
+
 class CredentialInline(admin.TabularInline):
     model = Credential
     extra = 0
@@ -91,18 +102,18 @@ class CredentialInline(admin.TabularInline):
         "revoke",
     )  # fmt: skip
     readonly_fields = fields
-    verbose_name_plural = "credentials (issue a new one with “Issue credential” above)"
+    verbose_name_plural = _("credentials (issue a new one with “Issue credential” above)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # issued by the "Issue credential" page, which shows the secret once
 
-    @admin.display(description="prefix, username or subject")
+    @admin.display(description=_("prefix, username or subject"))
     def shown_as(self, credential: Credential) -> str:
         return credential.display
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, credential: Credential) -> str:
-        return credential.state
+        return str(CREDENTIAL_STATES[credential.state])
 
     @admin.display(description="")
     def revoke(self, credential: Credential) -> str:
@@ -112,7 +123,7 @@ class CredentialInline(admin.TabularInline):
             "admin:scim_portal_connection_revoke_credential",
             args=[credential.connection_id, credential.pk],
         )
-        return format_html('<a href="{}">Revoke…</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Revoke…"))
 
 
 class ConnectionAddForm(forms.ModelForm):
@@ -141,26 +152,45 @@ class IssueCredentialForm(forms.Form):
     issuer only)."""
 
     kind = forms.ChoiceField(
+        label=_("Kind"),
         choices=[(kind.value, kind.label) for kind in ISSUABLE_KINDS],
         initial=CredentialKind.BEARER,
     )
-    label = forms.CharField(max_length=100, required=False)
-    expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-01-31 18:00.")
+    label = forms.CharField(label=_("Label"), max_length=100, required=False)
+    expires_at = forms.DateTimeField(
+        label=_("Expires at"),
+        required=False,
+        help_text=_("Optional, e.g. 2027-01-31 18:00."),
+    )
     issuer = forms.CharField(
-        max_length=500, required=False, help_text="Federated: the assertions' iss (a URL)."
+        label=_("Issuer"),
+        max_length=500,
+        required=False,
+        # Translators: iss is the name of a JWT claim; keep it.
+        help_text=_("Federated: the assertions' iss (a URL)."),
     )
     subject = forms.CharField(
-        max_length=500, required=False, help_text="Federated: the assertions' sub."
+        label=_("Subject"),
+        max_length=500,
+        required=False,
+        # Translators: sub is the name of a JWT claim; keep it.
+        help_text=_("Federated: the assertions' sub."),
     )
     audience = forms.CharField(
-        max_length=500, required=False, help_text="Federated: the assertions' aud."
+        label=_("Audience"),
+        max_length=500,
+        required=False,
+        # Translators: aud is the name of a JWT claim; keep it.
+        help_text=_("Federated: the assertions' aud."),
     )
     jwks_url = forms.CharField(
         max_length=500,
         required=False,
-        label="JWKS URL",
-        help_text="Federated, optional: where its keys are (default: the jwks_uri of the "
-        "issuer's OpenID configuration).",
+        label=_("JWKS URL"),
+        help_text=_(
+            "Federated, optional: where its keys are (default: the jwks_uri of the "
+            "issuer's OpenID configuration)."
+        ),
     )
 
     FEDERATED_FIELDS = ("issuer", "subject", "audience", "jwks_url")
@@ -180,11 +210,11 @@ class IssueCredentialForm(forms.Form):
         if kind == CredentialKind.FEDERATED:
             for name in ("issuer", "subject", "audience"):
                 if not cleaned.get(name, "").strip():
-                    self.add_error(name, "A federated issuer needs this.")
+                    self.add_error(name, gettext("A federated issuer needs this."))
         else:
             for name in self.FEDERATED_FIELDS:
                 if cleaned.get(name):
-                    self.add_error(name, "Only a federated issuer takes this.")
+                    self.add_error(name, gettext("Only a federated issuer takes this."))
                 cleaned.pop(name, None)
         return cleaned
 
@@ -194,7 +224,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = (
         "name", "account", "provider", "status", "user_count", "group_count", "last_request_at",
     )  # fmt: skip
-    list_filter = ("provider", "link_policy", "deprovision_policy", "out_of_domain_policy")
+    list_filter = (
+        HealthFilter, "provider", "link_policy", "deprovision_policy", "out_of_domain_policy",
+    )  # fmt: skip
     list_select_related = ("account",)
     readonly_fields = (
         "id", "account", "provider", "scim_url", "status", "created_by", "created_at",
@@ -229,27 +261,29 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else []
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, connection: Connection) -> str:
         return health(connection).label
 
-    @admin.display(description="users", ordering="user_count")
+    @admin.display(description=_("users"), ordering="user_count")
     def user_count(self, connection: Connection) -> int:
         return int(getattr(connection, "user_count", 0))
 
-    @admin.display(description="groups", ordering="group_count")
+    @admin.display(description=_("groups"), ordering="group_count")
     def group_count(self, connection: Connection) -> int:
         return int(getattr(connection, "group_count", 0))
 
-    @admin.display(description="SCIM URL")
+    @admin.display(description=_("SCIM URL"))
     def scim_url(self, connection: Connection) -> str:
         return connection.setup_url()
 
-    @admin.display(description="OAuth client id")
+    @admin.display(description=_("OAuth client id"))
     def oauth_client(self, connection: Connection) -> str:
-        return connection.oauth_client_id or "none yet (given with a first client secret or issuer)"
+        return connection.oauth_client_id or gettext(
+            "none yet (given with a first client secret or issuer)"
+        )
 
-    @admin.display(description="OAuth token endpoint")
+    @admin.display(description=_("OAuth token endpoint"))
     def token_endpoint(self, connection: Connection) -> str:
         return Connection.token_endpoint()
 
@@ -293,7 +327,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             self,
             request,
             "credential_issued.html",
-            "Connection created" if created else f"{credential.get_kind_display()} issued",
+            gettext("Connection created")
+            if created
+            else gettext("%(kind)s issued") % {"kind": credential.get_kind_display()},
             connection=connection,
             scim_url=self.scim_url(connection),
             credential=credential,
@@ -308,6 +344,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
+            path("dashboard/", view(self.dashboard_view), name="scim_portal_connection_dashboard"),
             path("<uuid:object_id>/issue-credential/", view(self.issue_credential_view),
                  name="scim_portal_connection_issue_credential"),
             path("<uuid:object_id>/issue-token/", view(self.issue_token_view),
@@ -317,6 +354,10 @@ class ConnectionAdmin(admin.ModelAdmin):
                  name="scim_portal_connection_revoke_credential"),
             *super().get_urls(),
         ]  # fmt: skip
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """Every account's connections at a glance (:mod:`scim_portal.admin_dashboard`)."""
+        return dashboard_view(self, request)
 
     def issue_credential_view(
         self, request: HttpRequest, object_id: Any, kind: str | None = None
@@ -342,7 +383,11 @@ class ConnectionAdmin(admin.ModelAdmin):
             else:
                 connection.refresh_from_db(fields=["oauth_client_id"])
                 return self._credential_page(request, connection, issued, created=False)
-        title = "Issue a token" if kind == CredentialKind.BEARER else "Issue a credential"
+        title = (
+            gettext("Issue a token")
+            if kind == CredentialKind.BEARER
+            else gettext("Issue a credential")
+        )
         return admin_page(
             self, request, "issue_credential.html", title, connection=connection, form=form
         )
@@ -362,7 +407,11 @@ class ConnectionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             revoke_credential(credential, actor=Actor.for_user(request.user, via="admin"))
-            self.message_user(request, f"Revoked {credential}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Revoked %(credential)s.") % {"credential": credential},
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_connection_change", args=[connection.pk])
             )
@@ -370,7 +419,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             self,
             request,
             "revoke_credential.html",
-            f"Revoke {credential.get_kind_display()}",
+            gettext("Revoke %(kind)s") % {"kind": credential.get_kind_display()},
             connection=connection,
             credential=credential,
         )
@@ -386,18 +435,28 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
             # The connection.deleted event records who did it (admin's LogEntry API for
             # deletions differs between Django 5.2 and 6).
-            kept = "" if remove else " Host users were kept."
-            counts = f"{result.users} users, {result.groups} groups"
-            self.message_user(
-                request, f"Deleted “{connection.name}” ({counts}).{kept}", messages.SUCCESS
-            )
+            counts = {
+                "name": connection.name,
+                "users": ngettext("%(count)s user", "%(count)s users", result.users)
+                % {"count": result.users},
+                "groups": ngettext("%(count)s group", "%(count)s groups", result.groups)
+                % {"count": result.groups},
+            }
+            if remove:
+                message = gettext("Deleted “%(name)s” (%(users)s, %(groups)s).") % counts
+            else:
+                message = (
+                    gettext("Deleted “%(name)s” (%(users)s, %(groups)s). Host users were kept.")
+                    % counts
+                )
+            self.message_user(request, message, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:scim_portal_connection_changelist"))
         users = DirectoryUser.objects.filter(connection=connection)
         return admin_page(
             self,
             request,
             "connection/delete_confirmation.html",
-            "Delete connection",
+            gettext("Delete connection"),
             connection=connection,
             user_count=users.count(),
             linked_count=users.filter(host_user__isnull=False).count(),
@@ -430,12 +489,12 @@ class EnvironmentKeyAdmin(admin.ModelAdmin):
             self,
             request,
             "key_issued.html",
-            "Environment key issued",
+            gettext("Environment key issued"),
             key=obj,
             raw=raw,
         )
 
-    @admin.action(description="Revoke the selected keys", permissions=["add"])
+    @admin.action(description=_("Revoke the selected keys"), permissions=["add"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[EnvironmentKey]) -> None:
         revoked = 0
         for key in queryset.filter(revoked_at__isnull=True):
@@ -443,7 +502,12 @@ class EnvironmentKeyAdmin(admin.ModelAdmin):
             revoked += 1
             self.log_change(request, key, "Revoked.")
             audit.info("Environment key %r (%s…) revoked by %s", key.name, key.prefix, request.user)
-        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)s key.", "Revoked %(count)s keys.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )
 
 
 def _redirect_uri_problem(uri: str) -> str | None:
@@ -451,12 +515,12 @@ def _redirect_uri_problem(uri: str) -> str | None:
     try:
         URLValidator(schemes=["https", "http"])(uri)
     except ValidationError:
-        return f"{uri} is not a URL."
+        return gettext("%(uri)s is not a URL.") % {"uri": uri}
     parts = urlsplit(uri)
     if parts.fragment:
-        return f"{uri}: a redirect URI has no #fragment."
+        return gettext("%(uri)s: a redirect URI has no #fragment.") % {"uri": uri}
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-        return f"{uri}: use https (http only for localhost)."
+        return gettext("%(uri)s: use https (http only for localhost).") % {"uri": uri}
     return None
 
 
@@ -469,7 +533,7 @@ class OAuthApplicationForm(forms.ModelForm):
         lines = [line.strip() for line in self.cleaned_data["redirect_uris"].splitlines()]
         uris = [line for line in lines if line]
         if not uris:
-            raise ValidationError("Give at least one redirect URI.")
+            raise ValidationError(gettext("Give at least one redirect URI."))
         problems = [problem for problem in map(_redirect_uri_problem, uris) if problem]
         if problems:
             raise ValidationError(problems)
@@ -517,20 +581,20 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead: its authorisations stay on record
 
-    @admin.display(description="live authorisations", ordering="authorization_count")
+    @admin.display(description=_("live authorisations"), ordering="authorization_count")
     def authorization_count(self, application: OAuthApplication) -> int:
         return int(getattr(application, "authorization_count", 0))
 
-    @admin.display(description="secret")
+    @admin.display(description=_("secret"))
     def secret_shown_as(self, application: OAuthApplication) -> str:
         return f"{application.secret_prefix}…"
 
-    @admin.display(description="authorisation URL")
+    @admin.display(description=_("authorisation URL"))
     def authorize_url(self, application: OAuthApplication) -> str:
         base = (app_settings.PUBLIC_URL or "").rstrip("/")
         return base + reverse("scim_portal:oauth-authorize")
 
-    @admin.display(description="token endpoint")
+    @admin.display(description=_("token endpoint"))
     def token_endpoint(self, application: OAuthApplication) -> str:
         return Connection.token_endpoint()
 
@@ -558,7 +622,7 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
             self,
             request,
             "oauthapplication/secret_issued.html",
-            "OAuth application registered" if created else "New client secret",
+            gettext("OAuth application registered") if created else gettext("New client secret"),
             application=application,
             secret=raw,
             created=created,
@@ -586,7 +650,9 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
         """Confirm (GET), then replace the secret (POST): the old one stops at once."""
         application = self._application(request, object_id)
         if application.revoked_at is not None:
-            self.message_user(request, "A revoked application gets no secret.", messages.ERROR)
+            self.message_user(
+                request, gettext("A revoked application gets no secret."), messages.ERROR
+            )
             return HttpResponseRedirect(
                 reverse("admin:scim_portal_oauthapplication_change", args=[application.pk])
             )
@@ -605,7 +671,7 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
             self,
             request,
             "oauthapplication/confirm.html",
-            "Regenerate the client secret",
+            gettext("Regenerate the client secret"),
             application=application,
             action="regenerate",
         )
@@ -629,7 +695,12 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
             )  # fmt: skip
             self.message_user(
                 request,
-                f"Revoked “{locked.name}” and {ended} authorisation(s).",
+                ngettext(
+                    "Revoked “%(name)s” and %(count)s authorisation.",
+                    "Revoked “%(name)s” and %(count)s authorisations.",
+                    ended,
+                )
+                % {"name": locked.name, "count": ended},
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(
@@ -639,7 +710,7 @@ class OAuthApplicationAdmin(admin.ModelAdmin):
             self,
             request,
             "oauthapplication/confirm.html",
-            "Revoke the application",
+            gettext("Revoke the application"),
             application=application,
             action="revoke",
             authorization_count=authorizations.count(),
@@ -684,11 +755,15 @@ class DirectoryGroupAdmin(ReadOnlyAdmin):
 
 
 class StatusClassFilter(admin.SimpleListFilter):
-    title = "status"
+    title = _("status")
     parameter_name = "status_class"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("2", "2xx success"), ("4", "4xx client error"), ("5", "5xx server error")]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("2", _("2xx success")),
+            ("4", _("4xx client error")),
+            ("5", _("5xx server error")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -701,7 +776,7 @@ class StatusClassFilter(admin.SimpleListFilter):
 class ConnectionFilter(admin.SimpleListFilter):
     """By connection, also for rows of deleted connections (kept for the audit trail)."""
 
-    title = "connection"
+    title = _("connection")
     parameter_name = "connection_id"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -734,7 +809,7 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "idp",
         "duration_ms",
     )
-    list_filter = (StatusClassFilter, ConnectionFilter, "idp", "method")
+    list_filter = (StatusClassFilter, ConnectionFilter, "connection__provider", "idp", "method")
     search_fields = ("path", "detail", "user_agent")
     date_hierarchy = "created_at"
 
@@ -756,11 +831,11 @@ class ProvisioningEventAdmin(ReadOnlyAdmin):
 
 
 class VerifiedFilter(admin.SimpleListFilter):
-    title = "verified"
+    title = _("verified")
     parameter_name = "verified"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Verified"), ("no", "Not verified")]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Verified")), ("no", _("Not verified"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in {"yes", "no"}:
@@ -809,15 +884,15 @@ class AccountDomainAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else ()
 
-    @admin.display(description="verified", boolean=True, ordering="verified_at")
+    @admin.display(description=_("verified"), boolean=True, ordering="verified_at")
     def verified(self, domain: AccountDomain) -> bool:
         return domain.is_verified
 
-    @admin.display(description="TXT record name")
+    @admin.display(description=_("TXT record name"))
     def record_name(self, domain: AccountDomain) -> str:
         return domain.record_name
 
-    @admin.display(description="TXT record value")
+    @admin.display(description=_("TXT record value"))
     def record_value(self, domain: AccountDomain) -> str:
         return domain.record_value
 
@@ -840,21 +915,27 @@ class AccountDomainAdmin(admin.ModelAdmin):
         for domain in queryset:
             remove_domain(domain, actor=self.actor(request))
 
-    @admin.action(description="Mark verified (ownership checked by staff)", permissions=["change"])
+    @admin.action(
+        description=_("Mark verified (ownership checked by staff)"), permissions=["change"]
+    )
     def mark_domains_verified(
         self, request: HttpRequest, queryset: QuerySet[AccountDomain]
     ) -> None:
         for domain in queryset.select_related("account"):
-            where = f"{domain} ({domain.account})"
+            where = {"domain": domain, "account": domain.account}
             try:
                 marked = mark_verified(domain, actor=self.actor(request))
             except DomainError as exc:
-                self.message_user(request, f"{where}: {exc}", messages.ERROR)
+                # Translators: a domain, its account, and why it was not marked verified.
+                message = gettext("%(domain)s (%(account)s): %(error)s") % {**where, "error": exc}
+                self.message_user(request, message, messages.ERROR)
             else:
                 if marked:
-                    self.message_user(request, f"{where}: marked verified.", messages.SUCCESS)
+                    message = gettext("%(domain)s (%(account)s): marked verified.") % where
+                    self.message_user(request, message, messages.SUCCESS)
                 else:
-                    self.message_user(request, f"{where}: was already verified.", messages.INFO)
+                    message = gettext("%(domain)s (%(account)s): was already verified.") % where
+                    self.message_user(request, message, messages.INFO)
 
 
 # Webhook endpoints and the delivery log; the brake's removals and the deleted users kept

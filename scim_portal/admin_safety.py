@@ -15,6 +15,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .admin import ConnectionFilter, ReadOnlyAdmin
 from .models import Connection, DeletedUser, Removal, RemovalState
@@ -37,11 +39,11 @@ class RemovalAdmin(ReadOnlyAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("scim_portal.change_removal"))
 
-    @admin.action(description="Approve the selected held removals", permissions=["decide"])
+    @admin.action(description=_("Approve the selected held removals"), permissions=["decide"])
     def approve_held(self, request: HttpRequest, queryset: QuerySet[Removal]) -> None:
         self._decide(request, queryset, RemovalState.APPROVED)
 
-    @admin.action(description="Reject the selected held removals", permissions=["decide"])
+    @admin.action(description=_("Reject the selected held removals"), permissions=["decide"])
     def reject_held(self, request: HttpRequest, queryset: QuerySet[Removal]) -> None:
         self._decide(request, queryset, RemovalState.REJECTED)
 
@@ -52,7 +54,9 @@ class RemovalAdmin(ReadOnlyAdmin):
         ):
             chosen[connection_id].append(pk)
         if not chosen:
-            self.message_user(request, "None of the selected removals is held.", messages.INFO)
+            self.message_user(
+                request, gettext("None of the selected removals is held."), messages.INFO
+            )
             return
         actor = Actor.for_user(request.user, via="admin")
         for connection in Connection.objects.filter(pk__in=chosen).select_related("account"):
@@ -61,29 +65,39 @@ class RemovalAdmin(ReadOnlyAdmin):
                     connection, RemovalState(state), chosen[connection.pk], actor=actor
                 )
             except HostProvisioningFailed as exc:
-                self.message_user(
-                    request, f"{connection} ({connection.account}): {exc}", messages.ERROR
-                )
+                # Translators: a connection, its account, and why the decision failed.
+                message = gettext("%(connection)s (%(account)s): %(error)s") % {
+                    "connection": connection, "account": connection.account, "error": exc,
+                }  # fmt: skip
+                self.message_user(request, message, messages.ERROR)
                 continue
-            verb = "approved" if state == RemovalState.APPROVED else "rejected"
-            effects = ", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in (
-                ("memberships_deactivated", done.memberships_deactivated),
-                ("memberships_removed", done.memberships_removed),
-                ("host_users_deactivated", done.host_users_deactivated),
-            )) if state == RemovalState.APPROVED else "nothing changed in the host"  # fmt: skip
-            self.message_user(
-                request,
-                f"{connection} ({connection.account}): {done.removals} {verb}; {effects}.",
-                messages.SUCCESS,
-            )
+            counts = {
+                "connection": connection,
+                "account": connection.account,
+                "count": done.removals,
+                "deactivated": done.memberships_deactivated,
+                "removed": done.memberships_removed,
+                "host_users": done.host_users_deactivated,
+            }
+            if state == RemovalState.APPROVED:
+                message = gettext(
+                    "%(connection)s (%(account)s): %(count)s approved; memberships "
+                    "deactivated: %(deactivated)s, memberships removed: %(removed)s, host "
+                    "users deactivated: %(host_users)s."
+                )
+            else:
+                message = gettext(
+                    "%(connection)s (%(account)s): %(count)s rejected; nothing changed in the host."
+                )
+            self.message_user(request, message % counts, messages.SUCCESS)
 
 
 class RestorableFilter(admin.SimpleListFilter):
-    title = "restorable"
+    title = _("restorable")
     parameter_name = "restorable"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Restorable"), ("no", "Past the grace period")]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Restorable")), ("no", _("Past the grace period"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
@@ -107,6 +121,6 @@ class DeletedUserAdmin(ReadOnlyAdmin):
     list_select_related = ("connection", "host_user")
     date_hierarchy = "deleted_at"
 
-    @admin.display(description="groups")
+    @admin.display(description=_("groups"))
     def group_count(self, copy: DeletedUser) -> int:
         return len(copy.groups)

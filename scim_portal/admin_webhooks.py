@@ -19,7 +19,11 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .admin import ReadOnlyAdmin, admin_page
 from .conf import app_settings
@@ -44,7 +48,8 @@ def event_type_field(**kwargs: Any) -> forms.MultipleChoiceField:
         choices=[(value, value) for value in endpoints.EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="None ticked: every event type, including types added later.",
+        label=_("Event types"),
+        help_text=_("None ticked: every event type, including types added later."),
         **kwargs,
     )
 
@@ -53,8 +58,8 @@ class EndpointAddForm(forms.ModelForm):
     url = forms.CharField(
         max_length=2000,
         required=False,
-        label="URL",
-        help_text="https and a public address (empty for a polled SET endpoint).",
+        label=_("URL"),
+        help_text=_("https and a public address (empty for a polled SET endpoint)."),
         widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
     )
     event_types = event_type_field()
@@ -65,16 +70,20 @@ class EndpointAddForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].help_text = "Only this account's events (empty: every account's)."
+        self.fields["account"].help_text = gettext(
+            "Only this account's events (empty: every account's)."
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         method = cleaned.get("method")
         if method == DeliveryMethod.POLL:
             if cleaned.get("format") != EndpointFormat.SET:
-                self.add_error("method", "Only SET endpoints can be polled (RFC 8936).")
+                self.add_error("method", gettext("Only SET endpoints can be polled (RFC 8936)."))
             if cleaned.get("url"):
-                self.add_error("url", "A polled endpoint has no URL: the receiver calls us.")
+                self.add_error(
+                    "url", gettext("A polled endpoint has no URL: the receiver calls us.")
+                )
         elif method == DeliveryMethod.PUSH:
             try:
                 endpoints.validate_url(cleaned.get("url", ""))
@@ -88,7 +97,9 @@ class EndpointAddForm(forms.ModelForm):
 
 class EndpointChangeForm(forms.ModelForm):
     url = forms.CharField(
-        max_length=2000, label="URL", widget=forms.TextInput(attrs={"class": "vLargeTextField"})
+        max_length=2000,
+        label=_("URL"),
+        widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
     )
     event_types = event_type_field()
 
@@ -117,23 +128,30 @@ class RotateSecretForm(forms.Form):
     overlap_hours = forms.FloatField(
         min_value=0,
         max_value=24 * 30,
-        help_text="How long the current secret keeps signing beside the new one (0: it stops "
-        "now). Receivers verify with either meanwhile.",
+        label=_("Overlap hours"),
+        help_text=_(
+            "How long the current secret keeps signing beside the new one (0: it stops "
+            "now). Receivers verify with either meanwhile."
+        ),
     )
 
 
 class ConnectionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.name} ({obj.account}, last event #{obj.last_event_number})"
+        return gettext("%(name)s (%(account)s, last event #%(number)s)") % {
+            "name": obj.name, "account": obj.account, "number": obj.last_event_number,
+        }  # fmt: skip
 
 
 class ReplayForm(forms.Form):
-    connection = ConnectionChoiceField(queryset=Connection.objects.none())
+    connection = ConnectionChoiceField(label=_("Connection"), queryset=Connection.objects.none())
     from_number = forms.IntegerField(
         min_value=1,
-        label="From event number",
-        help_text="This event and every later one of the connection are delivered again, in "
-        "order, with their original webhook-id.",
+        label=_("From event number"),
+        help_text=_(
+            "This event and every later one of the connection are delivered again, in "
+            "order, with their original webhook-id."
+        ),
     )
 
     def __init__(self, *args: Any, endpoint: WebhookEndpoint, **kwargs: Any) -> None:
@@ -145,8 +163,9 @@ class ReplayForm(forms.Form):
 
 
 def _attempt_cells(attempt: DeliveryAttempt) -> tuple[Any, ...]:
+    at = timezone.localtime(attempt.created_at)
     return (
-        f"{attempt.created_at:%Y-%m-%d %H:%M:%S}",
+        f"{date_format(at, 'SHORT_DATE_FORMAT')} {time_format(at, 'H:i:s')}",
         attempt.get_outcome_display(),
         attempt.event_type,
         f"#{attempt.event_number}" if attempt.event_number else "",
@@ -160,7 +179,7 @@ class DeliveryStreamInline(admin.TabularInline):
     model = DeliveryStream
     extra = 0
     can_delete = False
-    verbose_name_plural = "delivery streams (one per connection)"
+    verbose_name_plural = _("delivery streams (one per connection)")
     fields = (
         "connection", "position", "last_event", "backlog", "attempts", "next_attempt_at",
         "leased_until",
@@ -191,16 +210,18 @@ class DeliveryStreamInline(admin.TabularInline):
             for action in ("view", "change")
         )
 
-    @admin.display(description="connection")
+    @admin.display(description=_("connection"))
     def connection(self, stream: DeliveryStream) -> str:
         name = getattr(stream, "connection_name", None)
-        return f"{name} ({stream.connection_id})" if name else f"deleted ({stream.connection_id})"
+        if name:
+            return f"{name} ({stream.connection_id})"
+        return gettext("deleted (%(id)s)") % {"id": stream.connection_id}
 
-    @admin.display(description="connection's last event")
+    @admin.display(description=_("connection's last event"))
     def last_event(self, stream: DeliveryStream) -> int:
         return int(getattr(stream, "last_event_number", None) or 0)
 
-    @admin.display(description="backlog")
+    @admin.display(description=_("backlog"))
     def backlog(self, stream: DeliveryStream) -> int:
         return max(self.last_event(stream) - stream.position, 0)
 
@@ -248,24 +269,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else []
 
-    @admin.display(description="backlog", ordering="backlog")
+    @admin.display(description=_("backlog"), ordering="backlog")
     def backlog(self, endpoint: WebhookEndpoint) -> int:
         return int(getattr(endpoint, "backlog", 0) or 0)
 
-    @admin.display(description="secrets")
+    @admin.display(description=_("secrets"))
     def secrets_shown(self, endpoint: WebhookEndpoint) -> str:
         """Prefixes and expiry only: a secret is shown once, when it is made."""
-        rows = [
-            (secret.prefix, "active" if secret.is_active() else "expired", secret.expires_at)
-            for secret in endpoint.secrets.all()
-        ]
-        return format_html_join(
-            "", "<div><code>{}…</code> {}{}</div>",
-            ((prefix, state, f", until {ends:%Y-%m-%d %H:%M} UTC" if ends else "")
-             for prefix, state, ends in rows),
-        )  # fmt: skip
+        rows = []
+        for secret in endpoint.secrets.all():
+            state = gettext("active") if secret.is_active() else gettext("expired")
+            if secret.expires_at is not None:
+                until = date_format(timezone.localtime(secret.expires_at), "SHORT_DATETIME_FORMAT")
+                # Translators: a secret's state (active, expired) and when it stops signing.
+                state = gettext("%(state)s, until %(date)s") % {"state": state, "date": until}
+            rows.append((secret.prefix, state))
+        return format_html_join("", "<div><code>{}…</code> {}</div>", rows)
 
-    @admin.display(description="delivery log")
+    @admin.display(description=_("delivery log"))
     def recent_deliveries(self, endpoint: WebhookEndpoint) -> str:
         attempts = DeliveryAttempt.objects.filter(endpoint=endpoint)[:RECENT_ATTEMPTS]
         rows = format_html_join(
@@ -273,13 +294,29 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (_attempt_cells(attempt) for attempt in attempts),
         )
+        headings = format_html_join(
+            "",
+            '<th scope="col">{}</th>',
+            (
+                (heading,)
+                for heading in (
+                    # Translators: the column headings of an endpoint's recent deliveries.
+                    gettext("when"),
+                    gettext("outcome"),
+                    gettext("event"),
+                    gettext("status"),
+                    gettext("latency"),
+                    gettext("error"),
+                )
+            ),
+        )
         return format_html(
-            "<table><tr><th>when</th><th>outcome</th><th>event</th><th>status</th>"
-            "<th>latency</th><th>error</th></tr>{}</table>"
-            '<p><a href="{}?endpoint__id__exact={}">Its whole delivery log</a></p>',
+            '<table><tr>{}</tr>{}</table><p><a href="{}?endpoint__id__exact={}">{}</a></p>',
+            headings,
             rows,
             reverse("admin:scim_portal_deliveryattempt_changelist"),
             endpoint.pk,
+            gettext("Its whole delivery log"),
         )
 
     # Add and change, through the services
@@ -322,15 +359,35 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self, request: HttpRequest, endpoint: WebhookEndpoint, issued: Any, *, created: bool
     ) -> HttpResponse:
         previous = endpoint.secrets.exclude(pk=issued.secret.pk).filter(expires_at__isnull=False)
+        active = [secret for secret in previous if secret.is_active()]
+        # Translators: a secret's first characters and when it stops signing.
+        until = gettext("{prefix} until {date}")
+        previous_shown = format_html_join(
+            ", ",
+            "{}",
+            (
+                (
+                    format_html(
+                        until,
+                        prefix=format_html("<code>{}…</code>", secret.prefix),
+                        date=date_format(
+                            timezone.localtime(secret.expires_at), "SHORT_DATETIME_FORMAT"
+                        ),
+                    ),
+                )
+                for secret in active
+            ),
+        )
         return admin_page(
             self,
             request,
             "webhookendpoint/secret_issued.html",
-            "Webhook endpoint added" if created else "Secret rotated",
+            gettext("Webhook endpoint added") if created else gettext("Secret rotated"),
             endpoint=endpoint,
             secret=issued.raw,
             created=created,
-            previous=[s for s in previous if s.is_active()],
+            previous=active,
+            previous_shown=previous_shown,
         )
 
     # The endpoint's actions
@@ -379,7 +436,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             issued = endpoints.rotate_secret(endpoint, overlap_hours=hours, actor=request.user)
             self.log_change(request, endpoint, f"Rotated the secret ({hours:g} h overlap).")
             return self._secret_page(request, endpoint, issued, created=False)
-        return self._action_page(request, endpoint, "Rotate the secret", action="rotate", form=form)
+        return self._action_page(
+            request, endpoint, gettext("Rotate the secret"), action="rotate", form=form
+        )
 
     def send_test_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         """Confirm (GET), then send a ``webhook.test`` message and show what came back."""
@@ -392,20 +451,23 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 return self._back(endpoint)
             self.log_change(request, endpoint, "Sent a test event.")
             return self._action_page(
-                request, endpoint, "Test event sent", action="tested", attempt=attempt,
+                request, endpoint, gettext("Test event sent"), action="tested", attempt=attempt,
                 ok=attempt.status_code is not None and 200 <= attempt.status_code < 300,
             )  # fmt: skip
-        return self._action_page(request, endpoint, "Send a test event", action="test")
+        return self._action_page(request, endpoint, gettext("Send a test event"), action="test")
 
     def _set_state(self, request: HttpRequest, object_id: Any, state: str) -> HttpResponse:
         endpoint = self._endpoint(request, object_id)
-        verb = "Pause" if state == EndpointState.PAUSED else "Resume"
+        pausing = state == EndpointState.PAUSED
         if request.method == "POST":
             endpoints.update_endpoint(endpoint, state=state, actor=request.user)
-            self.log_change(request, endpoint, f"{verb}d.")
-            self.message_user(request, f"{verb}d {endpoint}.", messages.SUCCESS)
+            # The admin log entry is stored: in English, as Django's own are.
+            self.log_change(request, endpoint, "Paused." if pausing else "Resumed.")
+            done = gettext("Paused %(endpoint)s.") if pausing else gettext("Resumed %(endpoint)s.")
+            self.message_user(request, done % {"endpoint": endpoint}, messages.SUCCESS)
             return self._back(endpoint)
-        return self._action_page(request, endpoint, f"{verb} the endpoint", action=verb.lower())
+        title = gettext("Pause the endpoint") if pausing else gettext("Resume the endpoint")
+        return self._action_page(request, endpoint, title, action="pause" if pausing else "resume")
 
     def pause_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         """Confirm, then stop deliveries; events wait in order until it is resumed."""
@@ -428,12 +490,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 form.add_error(None, exc.messages[0])
             else:
-                message = f"Replaying “{connection.name}” from event #{number}."
-                self.log_change(request, endpoint, message)
+                self.log_change(
+                    request, endpoint, f"Replaying “{connection.name}” from event #{number}."
+                )
+                message = gettext("Replaying “%(name)s” from event #%(number)s.") % {
+                    "name": connection.name, "number": number,
+                }  # fmt: skip
                 self.message_user(request, message, messages.SUCCESS)
                 return self._back(endpoint)
         return self._action_page(
-            request, endpoint, "Replay a connection's events", action="replay", form=form
+            request, endpoint, gettext("Replay a connection's events"), action="replay", form=form
         )
 
 

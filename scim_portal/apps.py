@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ScimPortalConfig(AppConfig):
     name = "scim_portal"
-    verbose_name = "SCIM provisioning"
+    verbose_name = _("SCIM provisioning")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -118,7 +118,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(HealthSerializer)
     def get_status(self, connection: Connection) -> dict[str, str]:
-        state = health(connection)
+        # Machine-facing JSON: in English, whatever the request's language.
+        with translation.override("en"):
+            state = health(connection)
         return {"key": state.key, "label": state.label, "explanation": state.explanation}
 
 

@@ -104,7 +104,7 @@ def test_change_settings_through_the_service(staff, setup):
 def test_delete_asks_what_to_do_with_the_directory(staff, setup, checked, active_after):
     connection = setup["connection"]
     page = staff.get(f"{ADMIN}/connection/{connection.pk}/delete/").content.decode()
-    assert "1 users" in page and "1 groups" in page
+    assert "<strong>1 user</strong>" in page and "<strong>1 group</strong>" in page
     assert re.search(r'name="remove_directory" checked', page)
     response = staff.post(
         f"{ADMIN}/connection/{connection.pk}/delete/", {"remove_directory": "on"} if checked else {}

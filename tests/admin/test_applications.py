@@ -117,7 +117,7 @@ def test_revoke_ends_the_application_and_its_authorisations(staff, setup, client
     application = OAuthApplication.objects.get()
     url = f"{ADMIN}/oauthapplication/{application.pk}/revoke/"
     confirm = staff.get(url).content.decode()
-    assert "1 live authorisation(s)" in confirm and "Yes, revoke it" in confirm
+    assert "1 live authorisation is revoked" in confirm and "Yes, revoke it" in confirm
     with caplog.at_level(logging.INFO, logger="scim_portal.admin"):
         assert staff.post(url).status_code == 302
     application.refresh_from_db()

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from scim_portal.health import health, with_last_status
 from scim_portal.models import Connection, Credential, OAuthApplication, RequestLog
@@ -51,7 +52,7 @@ def test_an_expiring_client_secret_counts_like_an_expiring_token():
     issue_credential(connection, "client_secret", expires_at=later)
     state = health(connection)
     assert (state.key, state.label) == ("expiring", "Credential expiring")
-    assert f"Provisioning stops on {later:%Y-%m-%d}" in state.explanation
+    assert f"Provisioning stops on {date_format(timezone.localtime(later))}" in state.explanation
 
 
 def test_a_credential_without_expiry_keeps_the_connection_healthy():
