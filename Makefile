@@ -153,9 +153,10 @@ bench-delete: $(VENV)/.bench-installed postgres
 bench-drift: $(VENV)/.bench-installed postgres
 	scripts/with-postgres $(BIN)/python bench/drift_report.py $(BENCH_ARGS)
 
-# Refresh the README's screenshots from the browser tests.
+# Refresh the README's and docs/portal.md's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py tests/portal/test_browser_brake.py
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py tests/portal/test_browser_brake.py \
+	  tests/portal/test_browser_a11y.py::test_screenshots
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

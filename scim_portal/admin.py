@@ -797,6 +797,18 @@ class ConnectionFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+class BlankNamedValuesFilter(admin.AllValuesFieldListFilter):
+    """A field's values, the blank one shown as the admin's empty value: Django draws it
+    as an empty link, which nobody can read or name (axe-core's link-name)."""
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            display = str(choice["display"])
+            if display == "" or display.startswith(" ("):  # " (3)" with facets shown
+                choice["display"] = f"{self.empty_value_display}{display}"
+            yield choice
+
+
 @admin.register(RequestLog)
 class RequestLogAdmin(ReadOnlyAdmin):
     list_display = (
@@ -809,7 +821,13 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "idp",
         "duration_ms",
     )
-    list_filter = (StatusClassFilter, ConnectionFilter, "connection__provider", "idp", "method")
+    list_filter = (
+        StatusClassFilter,
+        ConnectionFilter,
+        "connection__provider",
+        ("idp", BlankNamedValuesFilter),
+        "method",
+    )
     search_fields = ("path", "detail", "user_agent")
     date_hierarchy = "created_at"
 

@@ -46,6 +46,8 @@
 (function () {
   "use strict";
 
+  var REFOCUS = "scim-portal-refocus";
+
   /* The chosen method of a form: a checked radio or a select's value. */
   function chosenMethod(form) {
     var control = form.querySelector("[data-method-choice]:checked") ||
@@ -70,7 +72,19 @@
     field.name = button.name;
     field.value = button.value;
     select.form.appendChild(field);
+    /* The redrawn page gives the focus back, so arrow keys keep choosing (WCAG 3.2.2). */
+    try { window.sessionStorage.setItem(REFOCUS, select.id); } catch (error) { /* no storage */ }
     select.form.submit();
+  }
+
+  function refocus() {
+    var id = null;
+    try {
+      id = window.sessionStorage.getItem(REFOCUS);
+      window.sessionStorage.removeItem(REFOCUS);
+    } catch (error) { return; }
+    var control = id && document.getElementById(id);
+    if (control) { control.focus(); }
   }
 
   document.addEventListener("change", function (event) {
@@ -88,6 +102,7 @@
     document.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-method-choice]")) { showMethodFields(form); }
     });
+    refocus();
   }
 
   if (document.readyState === "loading") {
