@@ -30,6 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView, exception_handler
 
 from .. import permissions
+from .._language import EnglishAnswers
 from ..accounts import account_from_url
 from ..health import with_last_status
 from ..models import (
@@ -97,7 +98,7 @@ def connections_queryset() -> QuerySet[Connection]:
     )
 
 
-class ApiView(APIView):
+class ApiView(EnglishAnswers, APIView):
     """Base of every management API view: its own authentication, permissions, parsers,
     renderers, content negotiation, pagination and exception handler, never the host's
     ``REST_FRAMEWORK`` defaults (which DRF reads into ``APIView``'s class attributes when

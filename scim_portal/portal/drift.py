@@ -61,16 +61,18 @@ def kinds(account: Any) -> dict[str, Kind]:
     }  # fmt: skip
 
 
-#: Each action: the permission it needs, its button label, and the row field it targets.
+#: Each action: the permission it needs, its button label, its accessible name (the
+#: label with the person: ``%(person)s`` is a username or email) and the row field it targets.
 ACTIONS = {
     # Translators: a button of the Drift page: make this person's access follow the directory.
-    "reapply": (permissions.DELETE, _("Re-apply"), "directory_user_id"),
+    "reapply": (permissions.DELETE, _("Re-apply"), _("Re-apply %(person)s"), "directory_user_id"),
     # Translators: a button of the Drift page: deactivate this person's membership.
-    "deactivate": (permissions.DELETE, _("Deactivate"), "host_user_id"),
+    "deactivate": (permissions.DELETE, _("Deactivate"), _("Deactivate %(person)s"), "host_user_id"),
     # Translators: a button of the Drift page: make this member a user of the connection.
-    "adopt": (permissions.CREATE, _("Adopt"), "host_user_id"),
-    "approve": (permissions.DELETE, _("Approve removal"), "removal_id"),
-}
+    "adopt": (permissions.CREATE, _("Adopt"), _("Adopt %(person)s"), "host_user_id"),
+    "approve": (permissions.DELETE, _("Approve removal"), _("Approve the removal of %(person)s"),
+                "removal_id"),
+}  # fmt: skip
 CAN = {permissions.READ: "read", permissions.CREATE: "create", permissions.DELETE: "delete"}
 
 
@@ -103,15 +105,18 @@ class DriftView(PortalView):
             after=after,
         )
 
-    def buttons(self, row: DriftRow) -> list[tuple[str, str, Any]]:
-        """``(action, label, target)`` of the fixes this person may make to ``row``."""
+    def buttons(self, row: DriftRow) -> list[tuple[str, str, str, Any]]:
+        """``(action, label, accessible name, target)`` of the fixes this person may make
+        to ``row``."""
         shown = []
+        person = row.user_name or row.host_username
         for action in row.actions:
-            needed, label, target = ACTIONS[action]
+            needed, label, name, target = ACTIONS[action]
             if action == "deactivate" and row.host_user_id == self.request.user.pk:
                 continue  # refused: one's own membership (reconcile.deactivate_member)
             if self.can[CAN[needed]]:
-                shown.append((action, str(label), getattr(row, target)))
+                shown.append((action, str(label), str(name) % {"person": person},
+                              getattr(row, target)))  # fmt: skip
         return shown
 
 

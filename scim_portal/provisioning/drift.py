@@ -47,6 +47,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from ..conf import app_settings
 from ..models import (
@@ -387,7 +388,7 @@ class Drift:
                     host_user_id=user.pk,
                     host_username=user.get_username(),
                     email=email,
-                    directory="no directory user",
+                    directory=gettext("no directory user"),
                     host=_membership_words(True, user.host_role),
                     protected=protected,
                     adoptable=adoptable,
@@ -405,7 +406,8 @@ class Drift:
             and says_active
             and getattr(host_user, "is_active", True) is False
         ):
-            host += "; user deactivated"
+            # Translators: appended to a membership's words ("active member, role admin").
+            host = gettext("%(membership)s; user deactivated") % {"membership": host}
         expected = user.expected  # type: ignore[attr-defined]
         return DriftRow(
             kind=kind,
@@ -415,7 +417,12 @@ class Drift:
             host_user_id=user.host_user_id,
             host_username=host_user.get_username() if host_user is not None else "",
             email=user.email,
-            directory=f"{'active' if says_active else 'deactivated'}, role {expected or '—'}",
+            directory=(
+                gettext("active, role %(role)s")
+                if says_active
+                else gettext("deactivated, role %(role)s")
+            )
+            % {"role": expected or "—"},
             host=host,
             actions=ACTIONS[kind],
         )
@@ -423,13 +430,19 @@ class Drift:
     def _removal_rows(self, kind: str, removals: list[Any]) -> list[DriftRow]:
         rows = []
         for removal in removals:
-            what = "deleted" if removal.kind == RemovalKind.DELETE else "deactivated"
+            what = (
+                gettext("deleted") if removal.kind == RemovalKind.DELETE else gettext("deactivated")
+            )
             decider = removal.decided_by.get_username() if removal.decided_by else ""
             if kind == HELD:
-                host, at = "still active: the removal waits for review", removal.at
+                host, at = gettext("still active: the removal waits for review"), removal.at
+            elif decider:
+                host = gettext("kept active: the removal was rejected by %(person)s") % {
+                    "person": decider
+                }
+                at = removal.decided_at
             else:
-                by = f" by {decider}" if decider else ""
-                host, at = f"kept active: the removal was rejected{by}", removal.decided_at
+                host, at = gettext("kept active: the removal was rejected"), removal.decided_at
             rows.append(
                 DriftRow(
                     kind=kind,
@@ -478,8 +491,13 @@ class Drift:
 
 def _membership_words(active: bool | None, role: str | None) -> str:
     if active is None:
-        return "no membership"
-    return f"{'active' if active else 'inactive'} member, role {role or '—'}"
+        return gettext("no membership")
+    words = (
+        gettext("active member, role %(role)s")
+        if active
+        else gettext("inactive member, role %(role)s")
+    )
+    return words % {"role": role or "—"}
 
 
 def _email_of(user: Any) -> str:

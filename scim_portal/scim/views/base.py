@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..._language import EnglishAnswers
 from ...conf import app_settings
 from ...models import Connection
 from ...provisioning.events import Actor
@@ -46,7 +47,7 @@ logger = logging.getLogger("scim_portal.scim")
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
-class ScimView(APIView):
+class ScimView(EnglishAnswers, APIView):
     """Base of every SCIM endpoint: the connection's credentials, SCIM JSON in and out, SCIM errors,
     one request-log row per request."""
 
