@@ -26,6 +26,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from ._formats import number
 from .health import EXPIRY_WARNING, HEALTH_KEYS, UNUSED_AFTER, with_health
 from .models import Connection, Credential, RequestLog
 from .providers import PROVIDERS
@@ -84,11 +85,6 @@ class HealthFilter(admin.SimpleListFilter):
             # The stubs do not see the annotation.
             return with_health(queryset).filter(health=value)  # type: ignore[misc]
         return queryset
-
-
-def number(value: int) -> str:
-    """``value`` with the active locale's digit grouping ("10,000", "10.000")."""
-    return formats.number_format(value, force_grouping=True)
 
 
 def changelist(model: str, **params: Any) -> str:

@@ -536,7 +536,10 @@ def test_numbers_are_grouped_in_the_active_language():
 
 def test_time_ago_is_a_sentence():
     with translation.override("en"):
-        assert ago(timezone.now() - timedelta(seconds=10)) == "just now"
+        now = timezone.now()
+        assert ago(now, now) == "just now"
+        assert ago(now - timedelta(seconds=1), now) == "1 second ago"
+        assert ago(now - timedelta(seconds=20), now) == "20 seconds ago"
         assert ago(timezone.now() - timedelta(hours=3, seconds=5)) == "3\xa0hours ago"
         assert ago(None) == ""
 

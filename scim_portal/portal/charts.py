@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from .._formats import number
 from .series import OUTCOMES, DirectorySeries, RequestSeries
 
 WIDTH = 720
@@ -27,11 +28,6 @@ OUTCOME_LABELS = {
     "throttled": gettext_lazy("Throttled (429)"),
     "server_error": gettext_lazy("Server errors (5xx)"),
 }
-
-
-def number(value: int) -> str:
-    """``value`` with the active language's digit grouping ("1,240", "1.240")."""
-    return number_format(value, force_grouping=True)
 
 
 def nice_ceiling(value: int) -> int:

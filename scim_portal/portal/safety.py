@@ -17,11 +17,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.utils.translation import gettext, ngettext
 
 from .. import permissions
+from .._formats import number
 from ..models import DeletedUser, DirectoryUser, Removal, RemovalState
 from ..provisioning import safety
 from ..provisioning.effects import Effects
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
-from .views import PortalView, number
+from .views import PortalView
 
 #: Removals per page of the review page (one page is what a selection can hold).
 HELD_PAGE_SIZE = 100

@@ -20,14 +20,14 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
 from .. import permissions
+from .._formats import ago, number
 from ..accounts import account_from_url, url_key
 from ..conf import app_settings
 from ..health import health, with_last_status
@@ -54,11 +54,6 @@ from .forms import DeleteConnectionForm, RoleMappingForm, SettingsForm
 
 PAGE_SIZE = 25
 NONCE_TTL = 60 * 60 * 24
-
-
-def number(value: int) -> str:
-    """``value`` as the active language writes a count (``1,240``, ``1.240``)."""
-    return str(formats.number_format(value, force_grouping=True))
 
 
 def _nonce_key(nonce: str) -> str:
@@ -236,8 +231,8 @@ class ConnectionDetailView(PortalView):
                 "-number"
             )[:5],
             counts={
-                "users": charts.number(connection.user_count),
-                "groups": charts.number(connection.group_count),
+                "users": number(connection.user_count),
+                "groups": number(connection.group_count),
             },
             sync_status=sync_status(connection, now) if syncing else "",
             sync_refresh_seconds=SYNC_REFRESH_SECONDS,
@@ -254,25 +249,14 @@ class ConnectionDetailView(PortalView):
 SYNC_REFRESH_SECONDS = 15
 
 
-def ago(moment: datetime, now: datetime) -> str:
-    """How long before ``now`` ``moment`` was, in the active language ("20 seconds ago")."""
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 60:
-        return ngettext("%(count)s second ago", "%(count)s seconds ago", seconds) % {
-            "count": seconds
-        }
-    # Translators: %(time)s is a duration such as "3 minutes" or "1 hour, 5 minutes".
-    return gettext("%(time)s ago") % {"time": timesince(moment, now)}
-
-
 def sync_status(connection: Any, now: datetime) -> str:
     """The first-sync indicator: "1,240 users, 12 groups so far; last change 20 seconds
     ago" (annotate counts and :func:`.series.with_directory_changes`)."""
     users = ngettext("%(count)s user", "%(count)s users", connection.user_count) % {
-        "count": charts.number(connection.user_count)
+        "count": number(connection.user_count)
     }
     groups = ngettext("%(count)s group", "%(count)s groups", connection.group_count) % {
-        "count": charts.number(connection.group_count)
+        "count": number(connection.group_count)
     }
     # Translators: shown while an identity provider sends a connection's directory for
     # the first time, e.g. "1,240 users, 12 groups so far; last change 20 seconds ago".

@@ -6,32 +6,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
 from django import template
-from django.utils import formats, timezone
-from django.utils.timesince import timesince
-from django.utils.translation import gettext
+
+from .._formats import ago, number
 
 register = template.Library()
-
-
-@register.filter
-def number(value: Any) -> str:
-    """``value`` with the thousands grouping of the active language; '' for None."""
-    if value is None or value == "":
-        return ""
-    return formats.number_format(value, force_grouping=True)
-
-
-@register.filter
-def ago(value: datetime | None) -> str:
-    """How long ago ``value`` was, as a sentence of the active language; '' for None."""
-    if value is None:
-        return ""
-    if timezone.now() - value < timedelta(minutes=1):
-        # Translators: a moment less than a minute ago, e.g. "Last request: just now".
-        return gettext("just now")
-    # Translators: %(time)s is a localised duration such as "3 hours, 5 minutes".
-    return gettext("%(time)s ago") % {"time": timesince(value)}
+register.filter("number", number)
+register.filter("ago", ago)
