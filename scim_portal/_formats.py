@@ -8,7 +8,18 @@ from typing import Any
 
 from django.utils import formats, timezone
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, npgettext_lazy
+
+#: Durations as they read inside "%(time)s ago": some languages inflect them there
+#: (German "vor 3 Tagen", not Django's "3 Tage").
+PAST = {
+    "year": npgettext_lazy("time ago", "%(num)d year", "%(num)d years", "num"),
+    "month": npgettext_lazy("time ago", "%(num)d month", "%(num)d months", "num"),
+    "week": npgettext_lazy("time ago", "%(num)d week", "%(num)d weeks", "num"),
+    "day": npgettext_lazy("time ago", "%(num)d day", "%(num)d days", "num"),
+    "hour": npgettext_lazy("time ago", "%(num)d hour", "%(num)d hours", "num"),
+    "minute": npgettext_lazy("time ago", "%(num)d minute", "%(num)d minutes", "num"),
+}
 
 
 def number(value: Any) -> str:
@@ -34,4 +45,4 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
             "count": number(seconds)
         }
     # Translators: %(time)s is a localised duration such as "3 hours, 5 minutes".
-    return gettext("%(time)s ago") % {"time": timesince(moment, now)}
+    return gettext("%(time)s ago") % {"time": timesince(moment, now, time_strings=PAST)}

@@ -43,6 +43,8 @@ def test_wheel_carries_what_a_host_needs_and_nothing_else(dist):
     assert len(migrations) == len(list((ROOT / "scim_portal/migrations").glob("0*.py")))
     assert "scim_portal/templates/scim_portal/base.html" in names
     assert "scim_portal/static/scim_portal/scim_portal.css" in names
+    for language in ("de", "fr"):  # compiled, so a host needs no gettext
+        assert f"scim_portal/locale/{language}/LC_MESSAGES/django.mo" in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert all(name.startswith("scim_portal/") or ".dist-info/" in name for name in names)
 

@@ -184,7 +184,7 @@ def test_first_sync_indicator_while_the_idp_pushes_then_gone(admin, setup, base)
     # The fixture created its user and group just now: a first sync, heard as a status.
     status = re.search(r'<p class="sp-notice sp-sync" role="status">(.*?)</p>', page)
     assert status, "no first-sync indicator"
-    assert re.fullmatch(r"1 user, 1 group so far; last change \d+ seconds? ago\.", status[1])
+    assert re.fullmatch(r"1 user, 1 group so far; last change (just now|\d+ seconds? ago)\.", status[1])
     assert '<meta http-equiv="refresh" content="15">' in page
 
     ProvisioningEvent.objects.filter(connection=connection).update(
