@@ -6,7 +6,7 @@ PORT   ?= 8000
 DOCS_PORT ?= 8008
 PG_BIN := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 
-.PHONY: run serve serve-manage test test-sqlite test-postgres test-matrix lint docs docs-serve format postgres redis pgbouncer chromium screenshots gettext bench bench-events bench-memory bench-delete bench-drift wheel clean
+.PHONY: run serve serve-manage test test-sqlite test-postgres test-matrix lint docs docs-serve format postgres redis pgbouncer chromium screenshots gettext messages bench bench-events bench-memory bench-delete bench-drift wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ endef
 # GNU gettext: makemessages/compilemessages, and the test that the catalogs are current.
 gettext:
 	$(call debian,xgettext,gettext)
+
+# Refresh the German and French catalogs from the marked strings, then compile them
+# (tests/test_translations.py fails until every new message is translated).
+messages: $(VENV)/.dev-installed gettext
+	cd scim_portal && mkdir -p locale && \
+	  DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. ../$(BIN)/django-admin makemessages \
+	    -l de -l fr --no-obsolete --add-location file && \
+	  DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. ../$(BIN)/django-admin compilemessages
 
 # Redis (Django's cache of the production profile and of the many-machines tests).
 redis:

@@ -87,6 +87,8 @@ def known_words():
             said.add(str(getattr(field, "help_text", "")))
             said.update(str(label) for _, label in getattr(field, "flatchoices", None) or ())
     said.update(provider.name for provider in PROVIDERS.values())
+    # The event types' names ("user.deactivated"): identifiers a receiver subscribes to.
+    said.update(word for name in endpoints.EVENT_TYPES for word in name.split("."))
     return {word.lower() for text in said for word in WORD.findall(text)}
 
 
