@@ -164,7 +164,8 @@ bench-drift: $(VENV)/.bench-installed postgres
 # Refresh the README's and docs/portal.md's screenshots from the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/portal/test_browser.py tests/portal/test_browser_drift.py tests/portal/test_browser_brake.py \
-	  tests/portal/test_browser_a11y.py::test_screenshots
+	  tests/portal/test_browser_a11y.py::test_screenshots tests/portal/test_browser_a11y.py::test_charts_pictures \
+	  tests/portal/test_browser_a11y.py::test_staff_dashboard_picture
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

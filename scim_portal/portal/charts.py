@@ -47,6 +47,10 @@ def _round(value: float) -> float:
     return round(value, 2)
 
 
+#: The fewest hours of a day the requests chart shows that still get the day's label.
+MIN_LABELLED_HOURS = 14
+
+
 @dataclass
 class Tick:
     position: float
@@ -55,6 +59,8 @@ class Tick:
     major: bool = True
     #: Where the label stands against its position: "start", "middle" or "end".
     anchor: str = "start"
+    #: Where the label stands, if not at ``position`` (a day's label in its day's middle).
+    label_at: float | None = None
 
 
 @dataclass
@@ -159,16 +165,21 @@ def request_chart(series: RequestSeries) -> BarChart:
         if scale_top * fraction == int(scale_top * fraction)
     ]
     midnights = [index for index, bucket in enumerate(series.hours) if bucket.start.hour == 0]
-    # A day's label stands right of its midnight, but left of it near the right edge;
-    # on narrow screens every other one goes, the newest kept.
+    # A line at each midnight; the day's label in the middle of its hours, left out for a
+    # day with too few hours shown to hold it (today, early in the morning). On narrow
+    # screens every other label goes, the newest kept.
+    ends = [*midnights[1:], len(series.hours)]
     chart.x_ticks = [
         Tick(
             _round(LEFT + index * slot),
-            date_format(series.hours[index].start, "MONTH_DAY_FORMAT"),
+            date_format(series.hours[index].start, "MONTH_DAY_FORMAT")
+            if end - index >= MIN_LABELLED_HOURS
+            else "",
             major=order % 2 == (len(midnights) - 1) % 2,
-            anchor="end" if index > len(series.hours) - 24 else "start",
+            anchor="middle",
+            label_at=_round(LEFT + (index + end) / 2 * slot),
         )
-        for order, index in enumerate(midnights)
+        for order, (index, end) in enumerate(zip(midnights, ends, strict=True))
     ]
     return chart
 

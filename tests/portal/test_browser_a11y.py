@@ -41,7 +41,7 @@ import json
 from django.test import Client
 from scim_portal.models import Connection, DirectoryUser, OAuthApplication
 from scim_portal.provisioning import issue_token
-connection = Connection.objects.get()
+connection = Connection.objects.get(account__slug="acme")
 issued = issue_token(connection, label="a11y")
 user = DirectoryUser.objects.filter(connection=connection, user_name__startswith="edsger@").get()
 response = Client(HTTP_HOST="127.0.0.1").delete(
@@ -226,6 +226,7 @@ def test_the_admin_pages_the_app_adds_pass_axe(browser, site):
         )
     safety = {"admin:scim_portal_removal_changelist", "admin:scim_portal_deleteduser_changelist"}
     assert safety <= set(visited)
+    assert "admin:scim_portal_connection_dashboard" in visited  # the staff dashboard
     assert not problems, "\n".join(problems)
 
 
@@ -338,4 +339,42 @@ def test_screenshots(browser, site, size):
     picture(page, f"{size}-request-log")
     token_page(page, base, name=f"Okta on a {size}")
     picture(page, f"{size}-token-shown-once")
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_charts_pictures(browser, site, language):
+    """The demo's month of history (globex's connection) as the overview draws it, in each
+    language; the charts' data tables open from their disclosure."""
+    base, _ = site
+    page = log_in(browser, base, "globex-admin")
+    page.context.set_extra_http_headers({"Accept-Language": language})
+    page.goto(f"{base}/provisioning/globex/")
+    page.locator("a", has_text="Okta (demo history)").first.click()
+    requests = page.locator("section[aria-labelledby='sp-traffic-heading']")
+    directory = page.locator("section[aria-labelledby='sp-directory-heading']")
+    for chart in (requests, directory):
+        expect(chart.locator("svg[role='img']")).to_have_count(1)
+    assert page.locator("html").get_attribute("lang") == language
+    if language == "en":
+        expect(requests.locator("svg desc")).to_contain_text("requests in the last 7 days")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    suffix = "" if language == "en" else f"-{language}"
+    requests.screenshot(path=str(SCREENSHOTS / f"chart-requests{suffix}.png"))
+    directory.screenshot(path=str(SCREENSHOTS / f"chart-directory{suffix}.png"))
+    if language == "en":
+        requests.locator("summary").first.click()
+        expect(requests.locator("table")).to_be_visible()
+        assert not axe_problems(page, "overview with its data table open")
+    page.context.close()
+
+
+def test_staff_dashboard_picture(browser, site):
+    base, _ = site
+    page = log_in(browser, base, "staff")
+    page.goto(f"{base}/admin/scim_portal/connection/dashboard/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert not axe_problems(page, "staff dashboard", ignore=ADMIN_OWN_RULES)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "staff-dashboard.png"), full_page=True)
     page.context.close()
