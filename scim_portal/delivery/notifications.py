@@ -227,7 +227,7 @@ def _connection_conditions(now: datetime) -> Iterator[Condition]:
     for connection in candidates:
         state = health(connection)
         if state.key == "failing":
-            yield _failing(connection, state)
+            yield _failing(connection)
         hours = connection.silent_after_hours or default_hours
         last = connection.last_request_at
         if last is not None and now - last > timedelta(hours=hours):
@@ -244,7 +244,7 @@ def _connection_conditions(now: datetime) -> Iterator[Condition]:
             )
 
 
-def _failing(connection: Connection, state: Any) -> Condition:
+def _failing(connection: Connection) -> Condition:
     """A Failing connection, keyed by what began it: its last usable credential ending,
     or the refusals after its last accepted request."""
     credentials = list(connection.credentials.all())
@@ -261,7 +261,6 @@ def _failing(connection: Connection, state: Any) -> Condition:
         connection.account,
         {
             "connection": connection,
-            "health": state,
             "connection_url": _absolute(_portal_path(connection.account, connection)),
             "logs_url": _absolute(_portal_path(connection.account, connection, "logs")),
         },
@@ -491,6 +490,9 @@ def _render_in_active_language(condition: Condition, person: Any) -> tuple[str, 
             else ""
         ),
     }
+    if condition.kind == NotificationKind.CONNECTION_FAILING:
+        # Decided here, so that its label and explanation are in the email's language.
+        context["health"] = health(condition.context["connection"])
     base = f"{TEMPLATE_PREFIX}{condition.kind}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
     text = render_to_string(f"{base}_message.txt", context)

@@ -11,7 +11,7 @@ from django.core.mail.backends import locmem
 from django.db import connection as db_connection
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from guardian.shortcuts import assign_perm
 
 from scim_portal import permissions
@@ -184,6 +184,23 @@ def test_a_connection_left_without_a_usable_credential_is_failing(people):
     assert mail.outbox[0].subject == "SCIM connection “Okta” is failing"
     assert "Every credential is revoked or expired: issue a new one." in mail.outbox[0].body
     assert notifications.send_due() == 0
+
+
+def test_a_failing_email_is_all_in_the_sites_language_even_from_the_worker(people, settings):
+    """The shipped German catalog; the worker runs with translations deactivated (the
+    management command's @no_translations): the explanation is German like the rest."""
+    settings.LANGUAGE_CODE = "de"
+    _, issued = create_connection(account=people["acme"], name="Okta", provider="okta")
+    revoke_credential(issued.credential)
+
+    translation.deactivate_all()
+    try:
+        assert notifications.send_due() == 3
+    finally:
+        translation.activate("en")
+    body = mail.outbox[0].body
+    assert "Alle Zugangsdaten sind widerrufen oder abgelaufen" in body
+    assert "Every credential" not in body
 
 
 def test_a_silent_connection_is_told_once_per_silence(people):
