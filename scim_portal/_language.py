@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.utils import translation
@@ -20,5 +21,21 @@ class EnglishAnswers:
             # in the language LocaleMiddleware chose.
             if callable(getattr(response, "render", None)):
                 response.render()
+        if getattr(response, "streaming", False) and not getattr(response, "is_async", False):
+            # A streamed body (the drift CSV) is written after the view returned.
+            response.streaming_content = _in_english(response.streaming_content)
         response.headers["Content-Language"] = "en"
         return response
+
+
+def _in_english(chunks: Iterable[Any]) -> Iterator[Any]:
+    """``chunks``, each one made in English (the language switched per chunk, so that the
+    server's thread keeps its own between them)."""
+    iterator = iter(chunks)
+    while True:
+        with translation.override("en"):
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+        yield chunk

@@ -100,6 +100,18 @@ def test_csv(drift_host, base, env_key):
     assert denied.status_code == 401
 
 
+def test_csv_stays_english_for_a_german_client(drift_host, base, env_key):
+    """The rows are written while the answer streams, after the view returned."""
+    response = Client().get(
+        base + ".csv", HTTP_AUTHORIZATION=f"Bearer {env_key}", HTTP_ACCEPT="text/csv",
+        HTTP_ACCEPT_LANGUAGE="de",
+    )  # fmt: skip
+    assert response["Content-Language"] == "en"
+    body = b"".join(response.streaming_content).decode()
+    assert "no directory user" in body and "member, role" in body
+    assert "Verzeichnis" not in body and "Mitglied" not in body
+
+
 @pytest.mark.parametrize("action", ["reapply", "deactivate", "adopt", "approve"])
 def test_each_fix_fixes_its_row_only(drift_host, base, env_key, action):
     response = call(Client(), "post", f"{base}/{action}/", fixes(drift_host)[action], key=env_key)
