@@ -10,7 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 APP = "scim_portal"
-LATEST = "0007_requestlog_source_ip"
+LATEST = "0008_chart_and_dashboard_indexes"
 
 
 def _migration_names():

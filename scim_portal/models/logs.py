@@ -96,6 +96,8 @@ class RequestLog(models.Model):
         indexes = [
             models.Index(fields=["connection", "-created_at"], name="scim_log_conn_time_idx"),
             models.Index(fields=["connection", "status"], name="scim_log_conn_status_idx"),
+            # The staff dashboard's last 24 hours across connections, and the pruning.
+            models.Index(fields=["created_at"], name="scim_log_time_idx"),
         ]
 
     def __str__(self) -> str:
