@@ -21,7 +21,7 @@ def _migration_names():
 def test_the_migrations_are_initial_credentials_deleting_since_webhooks_safety_legacy_ids_ip():
     assert _migration_names() == [
         "0001_initial", "0002_credentials", "0003_connection_deleting_since", "0004_webhooks",
-        "0005_safe_deprovisioning", "0006_legacy_ids", LATEST,
+        "0005_safe_deprovisioning", "0006_legacy_ids", "0007_requestlog_source_ip", LATEST,
     ]  # fmt: skip
 
 
