@@ -12,7 +12,7 @@ from django.utils.translation import gettext, ngettext, npgettext_lazy
 
 #: Durations as they read inside "%(time)s ago": some languages inflect them there
 #: (German "vor 3 Tagen", not Django's "3 Tage").
-PAST = {
+PAST: dict[str, Any] = {
     "year": npgettext_lazy("time ago", "%(num)d year", "%(num)d years", "num"),
     "month": npgettext_lazy("time ago", "%(num)d month", "%(num)d months", "num"),
     "week": npgettext_lazy("time ago", "%(num)d week", "%(num)d weeks", "num"),

@@ -61,6 +61,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="scim_portal.E005",
             )
         )
+    proxies = app_settings.TRUSTED_PROXY_COUNT
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['TRUSTED_PROXY_COUNT'] must be a whole number of at least 0, "
+                f"not {proxies!r}.",
+                hint="How many proxies of your own stand in front of Django: 0 without one.",
+                id="scim_portal.E010",
+            )
+        )
     return errors
 
 

@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
@@ -67,6 +68,15 @@ def test_check_reports_unknown_keys_and_bad_values():
             "scim_portal.E004",  # Organization has no "slug"
             "scim_portal.E005",  # PUBLIC_URL without scheme
         ]
+
+
+@pytest.mark.parametrize("proxies", ["1", -1, 1.5, True])
+def test_check_reports_a_proxy_count_that_is_not_a_whole_number(proxies):
+    base = settings.SCIM_PORTAL
+    with override_settings(SCIM_PORTAL={**base, "TRUSTED_PROXY_COUNT": proxies}):
+        assert check_ids(checks.check_settings()) == ["scim_portal.E010"]
+    with override_settings(SCIM_PORTAL={**base, "TRUSTED_PROXY_COUNT": 2}):
+        assert check_ids(checks.check_settings()) == []
 
 
 def test_check_reports_settings_that_are_not_a_dict():

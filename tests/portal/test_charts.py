@@ -184,7 +184,9 @@ def test_first_sync_indicator_while_the_idp_pushes_then_gone(admin, setup, base)
     # The fixture created its user and group just now: a first sync, heard as a status.
     status = re.search(r'<p class="sp-notice sp-sync" role="status">(.*?)</p>', page)
     assert status, "no first-sync indicator"
-    assert re.fullmatch(r"1 user, 1 group so far; last change (just now|\d+ seconds? ago)\.", status[1])
+    assert re.fullmatch(
+        r"1 user, 1 group so far; last change (just now|\d+ seconds? ago)\.", status[1]
+    )
     assert '<meta http-equiv="refresh" content="15">' in page
 
     ProvisioningEvent.objects.filter(connection=connection).update(
@@ -267,6 +269,15 @@ def test_behind_proxies_the_address_the_outermost_one_saw(settings):
     assert address(settings, 1, "10.0.0.2", "not-an-address") is None
 
 
+def test_addresses_as_proxies_write_them(settings):
+    """Some load balancers write a port, brackets or an IPv6 zone; PostgreSQL's inet
+    refuses a zone, so it goes."""
+    assert address(settings, 1, "10.0.0.2", "203.0.113.5:54321") == "203.0.113.5"
+    assert address(settings, 1, "10.0.0.2", "[2001:db8::1]:443") == "2001:db8::1"
+    assert address(settings, 1, "10.0.0.2", "2001:DB8::1") == "2001:db8::1"
+    assert address(settings, 1, "10.0.0.2", "fe80::1%eth0") == "fe80::1"
+
+
 def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client):
     settings.SCIM_PORTAL = {
         **settings.SCIM_PORTAL,
@@ -287,8 +298,22 @@ def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client
 
     assert token("203.0.113.5").status_code == 200
     assert RequestLog.objects.get(connection=connection).source_ip == "203.0.113.5"
-    # Past the limit for this client id anyway; the address counted is the client's.
-    assert token("203.0.113.6").status_code == 429
+
+    def guess(forwarded, client_id):
+        return client.post(
+            "/scim/oauth/token",
+            {"grant_type": "client_credentials", "scope": "scim"},
+            HTTP_AUTHORIZATION=basic_auth(client_id, "guess"),
+            REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded, secure=True,
+        )  # fmt: skip
+
+    # Fresh client ids each time: only the address's count can refuse them.
+    assert guess("198.51.100.9", "guess-1").status_code == 401
+    assert guess("198.51.100.9", "guess-2").status_code == 429  # the same client
+    assert guess("198.51.100.10", "guess-3").status_code == 401  # another client, behind
+    # the same proxy: counted apart
+    assert guess("garbage-1", "guess-4").status_code == 401  # no address: its own count
+    assert guess("garbage-2", "guess-5").status_code == 401
 
 
 def test_in_german_numbers_are_grouped_and_coordinates_stay_machine_readable(admin, setup, base):
