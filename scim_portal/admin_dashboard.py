@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from ._formats import number
 from .health import EXPIRY_WARNING, HEALTH_KEYS, UNUSED_AFTER, with_health
 from .models import Connection, Credential, RequestLog
+from .models.logs import OUTCOMES
 from .providers import PROVIDERS
 
 if TYPE_CHECKING:
@@ -164,7 +165,6 @@ def provider_rows(since: datetime) -> list[ProviderRow]:
     connections = dict(
         Connection.objects.order_by().values_list("provider").annotate(n=Count("pk"))
     )
-    client_error = Q(status__gte=400, status__lt=500) & ~Q(status=429)
     requests: dict[str, dict[str, Any]] = {
         row["connection__provider"]: dict(row)
         for row in RequestLog.objects.filter(created_at__gte=since)
@@ -172,9 +172,9 @@ def provider_rows(since: datetime) -> list[ProviderRow]:
         .values("connection__provider")
         .annotate(
             requests=Count("pk"),
-            client_errors=Count("pk", filter=client_error),
-            server_errors=Count("pk", filter=Q(status__gte=500)),
-            throttled=Count("pk", filter=Q(status=429)),
+            client_errors=Count("pk", filter=OUTCOMES["client_error"]),
+            server_errors=Count("pk", filter=OUTCOMES["server_error"]),
+            throttled=Count("pk", filter=OUTCOMES["throttled"]),
         )
     }
     rows = []

@@ -11,6 +11,15 @@ from django.utils import timezone
 from . import _sql
 from .connections import Connection
 
+#: A request's outcome by its status, as the overview's chart and the staff dashboard
+#: count them (bottom to top of a bar).
+OUTCOMES: dict[str, models.Q] = {
+    "success": models.Q(status__lt=400),
+    "client_error": models.Q(status__gte=400, status__lt=500) & ~models.Q(status=429),
+    "throttled": models.Q(status=429),
+    "server_error": models.Q(status__gte=500),
+}
+
 
 class RequestLogManager(models.Manager["RequestLog"]):
     def insert(self, entry: RequestLog, using: str | None = None) -> None:

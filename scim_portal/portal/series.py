@@ -16,17 +16,11 @@ from django.db.models.functions import TruncDate, TruncHour
 
 from ..conf import app_settings
 from ..models import Connection, EventType, ProvisioningEvent, RequestLog
+from ..models.logs import OUTCOMES
 
 HOURS = 7 * 24
 DAYS = 30
 
-#: The outcomes of a request, bottom to top of a bar: what each counts.
-OUTCOMES: dict[str, Q] = {
-    "success": Q(status__lt=400),
-    "client_error": Q(status__gte=400, status__lt=500) & ~Q(status=429),
-    "throttled": Q(status=429),
-    "server_error": Q(status__gte=500),
-}
 
 #: Events that add a directory user or group, and those that remove one. A purged copy
 #: of a deleted user (``prune``) was no directory user any more: it changes nothing.
