@@ -205,6 +205,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 # The languages the portal is translated into (scim_portal/locale/).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
+# The example project's own words (its header, login and account pages); the app brings its own.
+LOCALE_PATHS = [BASE_DIR / "example_project" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

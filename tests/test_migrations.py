@@ -13,6 +13,16 @@ APP = "scim_portal"
 LATEST = "0008_chart_and_dashboard_indexes"
 
 
+def test_migrations_depend_on_nothing_of_the_test_host():
+    """A host's project has none of tests/ (makemigrations under tests.settings writes the
+    test app's migration in by name): only the app's own, and swappable models."""
+    loader = MigrationLoader(None)
+    for (app, name), migration in loader.disk_migrations.items():
+        if app == APP:
+            for dependency in migration.dependencies:
+                assert dependency[0] == APP or hasattr(dependency, "setting"), (name, dependency)
+
+
 def _migration_names():
     loader = MigrationLoader(None)
     return sorted(name for app, name in loader.disk_migrations if app == APP)

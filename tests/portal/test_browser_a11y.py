@@ -333,6 +333,8 @@ def test_screenshots(browser, site, size):
     picture(page, f"{size}-connections")
     page.goto(connection)
     expect(page.get_by_text("removals are held for review")).to_be_visible()
+    # simulate_idp has just pushed the directory: the first sync, announced as a status.
+    expect(page.get_by_role("status").filter(has_text="so far; last change")).to_be_visible()
     picture(page, f"{size}-overview")
     page.goto(f"{connection}logs/")
     expect(page.get_by_role("link", name=re.compile(r"^(POST|PATCH) \/Users"))).not_to_have_count(0)
@@ -356,6 +358,8 @@ def test_charts_pictures(browser, site, language):
     for chart in (requests, directory):
         expect(chart.locator("svg[role='img']")).to_have_count(1)
     assert page.locator("html").get_attribute("lang") == language
+    picker = {"en": "Language", "de": "Sprache", "fr": "Langue"}[language]
+    expect(page.get_by_label(picker, exact=True)).to_be_visible()  # the host's words too
     if language == "en":
         expect(requests.locator("svg desc")).to_contain_text("requests in the last 7 days")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

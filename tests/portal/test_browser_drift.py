@@ -54,7 +54,9 @@ def site(tmp_path_factory):
     manage("seed_demo")
     manage("simulate_idp", "--account", "acme")
     manage("shell", "-c", DRIFT)
-    [connection] = json.loads(manage("scim_portal", "list-connections", "--account", "acme", "--json"))
+    [connection] = json.loads(
+        manage("scim_portal", "list-connections", "--account", "acme", "--json")
+    )
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
