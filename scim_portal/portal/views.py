@@ -235,7 +235,6 @@ class ConnectionDetailView(PortalView):
                 "groups": number(connection.group_count),
             },
             sync_status=sync_status(connection, now) if syncing else "",
-            sync_refresh_seconds=SYNC_REFRESH_SECONDS,
             request_chart=charts.request_chart(series.request_series(connection, now)),
             directory_chart=charts.directory_chart(
                 series.directory_series(
@@ -243,10 +242,6 @@ class ConnectionDetailView(PortalView):
                 )
             ),
         )
-
-
-#: While a first sync runs, the overview reloads itself this often (a meta refresh).
-SYNC_REFRESH_SECONDS = 15
 
 
 def sync_status(connection: Any, now: datetime) -> str:
