@@ -73,7 +73,8 @@ def rows(page, table_id):
 
 def result_count(page):
     """The number of rows the admin changelist ``page`` says it found."""
-    paginator = page.split('class="paginator">', 1)[1].split("</p>", 1)[0]
+    # <p class="paginator"> until Django 5.2, <nav class="paginator" …> from 6.0.
+    paginator = re.search(r'class="paginator"[^>]*>(.*?)</(?:p|nav)>', page, re.S)[1]
     return int(re.search(r"([\d,]+) (?:connection|request)", paginator)[1].replace(",", ""))
 
 

@@ -63,7 +63,7 @@ def pseudo_locale(tmp_path_factory):
 WORD = re.compile(r"[^\W\d_]{2,}")
 WRAPPED = re.compile(rf"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
 #: Django admin's own English, in its templates rather than its catalog.
-DJANGO_VERBATIM = {"Search"}
+DJANGO_VERBATIM = {"Search", "Pagination"}  # Django 6.0's "Pagination %(name)s": no German yet
 
 
 @pytest.fixture(scope="module")
