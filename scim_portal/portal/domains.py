@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext
 
 from .. import permissions
+from .._sentences import in_language
 from ..models import AccountDomain, ProvisioningEvent
 from ..provisioning.domains import add_domain, remove_domain, verify_domain
 from ..provisioning.exceptions import DomainError
@@ -46,7 +47,7 @@ class DomainListView(DomainView):
             try:
                 domain = add_domain(self.account, form.cleaned_data["domain"], actor=self.actor)
             except DomainError as exc:
-                form.add_error("domain", str(exc))
+                form.add_error("domain", in_language(str(exc)))
             else:
                 messages.success(
                     request,
@@ -77,7 +78,7 @@ class DomainVerifyView(DomainView):
         try:
             verified = verify_domain(domain, actor=self.actor)
         except DomainError as exc:  # removed meanwhile
-            messages.error(request, str(exc))
+            messages.error(request, in_language(str(exc)))
         else:
             if verified:
                 text = gettext("%(domain)s is verified.") % {"domain": domain.unicode_domain}

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
+from .._sentences import in_language
 from ..provisioning import drift_csv, reconcile
 from ..provisioning.drift import KINDS, PAGE_SIZE, Drift, DriftRow
 from ..provisioning.exceptions import HostProvisioningFailed, ResourceNotFound
@@ -151,7 +152,7 @@ class DriftActionView(PortalView):
         except ResourceNotFound as exc:
             raise Http404(str(exc)) from None
         except (reconcile.CannotFix, HostProvisioningFailed) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, in_language(str(exc)))
         else:
             messages.success(request, text)
         kind = request.POST.get("kind", "")

@@ -18,6 +18,7 @@ from django.utils.translation import gettext, ngettext
 
 from .. import permissions
 from .._formats import number
+from .._sentences import in_language
 from ..models import DeletedUser, DirectoryUser, Removal, RemovalState
 from ..provisioning import safety
 from ..provisioning.effects import Effects
@@ -222,7 +223,7 @@ class RestoreView(PortalView):
                 gettext("This deleted user can no longer be restored: its grace period is over."),
             )
         except (safety.CannotRestore, HostProvisioningFailed) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, in_language(str(exc)))
         else:
             groups = user.directory_groups.count()
             messages.success(

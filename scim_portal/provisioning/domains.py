@@ -15,13 +15,16 @@ import dns.exception
 import idna
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from .._sentences import Sentence
 from ..conf import app_settings, get_account_model
 from ..models import AccountDomain, EventType, VerificationMethod
 from .events import Actor, record_account_event
 from .exceptions import DomainError
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+NOT_A_DOMAIN = Sentence(gettext_noop("%(value)s is not a domain name."))
 
 
 def dns_txt_lookup(name: str) -> list[str]:
@@ -62,10 +65,10 @@ def normalize_domain(value: str) -> str:
         if idna.encode(idna.decode(encoded)).decode("ascii") != encoded:
             raise ValueError
     except (idna.IDNAError, UnicodeError, ValueError):
-        raise ValueError(f"{value!r} is not a domain name.") from None
+        raise ValueError(NOT_A_DOMAIN.english(value=repr(value))) from None
     labels = encoded.split(".")
     if len(encoded) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels):
-        raise ValueError(f"{value!r} is not a domain name.")
+        raise ValueError(NOT_A_DOMAIN.english(value=repr(value)))
     return encoded
 
 
@@ -118,7 +121,34 @@ def owner_of_email(directory_user: Any) -> Any | None:
 
 # Services
 
-TAKEN = "{domain} is already verified by another account."
+TAKEN = Sentence(gettext_noop("%(domain)s is already verified by another account."))
+ADDED = Sentence(gettext_noop("%(domain)s is already added to this account."))
+REMOVED = Sentence(gettext_noop("%(domain)s was removed from this account."))
+# Why a check did not verify a domain.
+NO_ANSWER = Sentence(
+    gettext_noop(
+        "DNS did not answer in time for %(name)s. This is usually temporary; check again "
+        "in a few minutes."
+    )
+)
+DNS_ERROR = Sentence(
+    gettext_noop(
+        "DNS could not answer for %(name)s (its servers returned an error). This is usually "
+        "temporary; check again in a few minutes."
+    )
+)
+NO_RECORD = Sentence(
+    gettext_noop(
+        "No TXT record was found at %(name)s. Publish it at your DNS provider; a new record "
+        "can take a few minutes to be visible."
+    )
+)
+OTHER_VALUE = Sentence(
+    gettext_noop(
+        "A TXT record exists at %(name)s, but none holds %(value)s. Check that the value "
+        "was copied exactly."
+    )
+)
 REASON_LENGTH = 500  # of AccountDomain.last_check_error
 
 
@@ -133,9 +163,9 @@ def check_new_domain(account: Any, value: str) -> str:
     except ValueError as exc:
         raise DomainError(str(exc)) from None
     if AccountDomain.objects.filter(account=account, domain=domain).exists():
-        raise DomainError(f"{domain} is already added to this account.")
+        raise DomainError(ADDED.english(domain=domain))
     if _verified_elsewhere(domain, account.pk):
-        raise DomainError(TAKEN.format(domain=domain))
+        raise DomainError(TAKEN.english(domain=domain))
     return domain
 
 
@@ -160,7 +190,7 @@ def add_domain(account: Any, domain: str, *, actor: Actor, created_by: Any = Non
                 created_by=created_by,
             )
     except IntegrityError:
-        raise DomainError(f"{name} is already added to this account.") from None
+        raise DomainError(ADDED.english(domain=name)) from None
     record_account_event(
         account, EventType.DOMAIN_ADDED, "Domain", row.pk, {"domain": name}, actor=actor
     )
@@ -180,7 +210,7 @@ def verify_domain(domain: AccountDomain, *, actor: Actor) -> bool:
     if domain.is_verified:
         return True
     if _verified_elsewhere(domain.domain, domain.account_id):
-        reason = TAKEN.format(domain=domain.domain)
+        reason = TAKEN.english(domain=domain.domain)
     else:
         # Outside any transaction: DNS may take DNS_TIMEOUT seconds.
         reason = _txt_record_problem(domain)
@@ -255,24 +285,17 @@ def _verified_elsewhere(domain: str, account_pk: Any) -> bool:
 def _txt_record_problem(domain: AccountDomain) -> str:
     """Why ``domain``'s TXT record does not prove ownership ("" if it does)."""
     name = domain.record_name
-    retry = "This is usually temporary; check again in a few minutes."
     try:
         values = list(app_settings.DOMAIN_TXT_LOOKUP(name))
     except dns.exception.Timeout:
-        return f"DNS did not answer in time for {name}. {retry}"
+        return NO_ANSWER.english(name=name)
     except (dns.exception.DNSException, OSError):
-        return f"DNS could not answer for {name} (its servers returned an error). {retry}"
+        return DNS_ERROR.english(name=name)
     if not values:
-        return (
-            f"No TXT record was found at {name}. Publish it at your DNS provider; "
-            "a new record can take a few minutes to be visible."
-        )
+        return NO_RECORD.english(name=name)
     # Some DNS consoles keep the quotes typed around the value: they are not part of it.
     if domain.record_value not in {str(value).strip().strip('"') for value in values}:
-        return (
-            f"A TXT record exists at {name}, but none holds {domain.record_value}. "
-            "Check that the value was copied exactly."
-        )
+        return OTHER_VALUE.english(name=name, value=domain.record_value)
     return ""
 
 
@@ -297,7 +320,7 @@ def _set_verified(row: AccountDomain, *, actor: Actor, method: str) -> None:
     """Mark ``row`` verified, or raise DomainError if another account has it (checked,
     and enforced by the database for writers that race)."""
     if _verified_elsewhere(row.domain, row.account_id):
-        raise DomainError(TAKEN.format(domain=row.domain))
+        raise DomainError(TAKEN.english(domain=row.domain))
     values = {
         "verified_at": timezone.now(),
         "verified_by": actor.user if actor.kind == "user" else None,
@@ -308,7 +331,7 @@ def _set_verified(row: AccountDomain, *, actor: Actor, method: str) -> None:
         with transaction.atomic():
             AccountDomain.objects.filter(pk=row.pk).update(**values)
     except IntegrityError:
-        raise DomainError(TAKEN.format(domain=row.domain)) from None
+        raise DomainError(TAKEN.english(domain=row.domain)) from None
     for field, value in values.items():
         setattr(row, field, value)
     record_account_event(
@@ -329,7 +352,7 @@ def _fresh(domain: AccountDomain) -> AccountDomain:
     try:
         return AccountDomain.objects.select_related("account").get(pk=domain.pk)
     except AccountDomain.DoesNotExist:
-        raise DomainError(f"{domain.domain} was removed from this account.") from None
+        raise DomainError(REMOVED.english(domain=domain.domain)) from None
 
 
 _STATE = ("verified_at", "verified_by_id", "verification_method", "last_checked_at",

@@ -28,7 +28,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
+from .._sentences import Sentence
 from ..models import (
     Connection,
     DirectoryUser,
@@ -56,15 +58,68 @@ class CannotFix(ProvisioningError):
     """This row cannot be fixed this way; the message says why, in words for the admin."""
 
 
+# Why a row cannot be fixed.
+NO_MEMBERS = Sentence(
+    gettext_noop(
+        "The application does not say who is a member of the account (its memberships hook "
+        "has no members()): nothing can be fixed here."
+    )
+)
+REMOVAL_HELD = Sentence(
+    gettext_noop("The removal of %(user)s waits for review: approve or reject it there.")
+)
+REMOVAL_REJECTED = Sentence(
+    gettext_noop(
+        "An admin rejected the removal of %(user)s: approve it now to apply the directory's "
+        "decision."
+    )
+)
+NOT_LINKED = Sentence(gettext_noop("%(user)s is not linked to anyone in the application."))
+LINKED_ELSEWHERE = Sentence(
+    gettext_noop(
+        "%(member)s is linked to %(user)s of “%(connection)s”: the directory keeps their "
+        "membership."
+    )
+)
+DELETION_WAITS = Sentence(
+    gettext_noop(
+        "The deletion of %(member)s from the directory waits for review or was rejected: "
+        "decide it there."
+    )
+)
+YOURSELF = Sentence(
+    gettext_noop("You cannot deactivate your own membership here: ask another administrator.")
+)
+PROTECTED = Sentence(
+    gettext_noop(
+        "%(member)s is vendor staff or a superuser: no connection may change their access."
+    )
+)
+NEVER_LINKED = Sentence(
+    gettext_noop("%(member)s is vendor staff or a superuser: they are never linked.")
+)
+LINKS_NOBODY = Sentence(gettext_noop("“%(connection)s” does not link users to the application."))
+NO_EMAIL = Sentence(
+    gettext_noop("%(member)s's email (none) is not on a domain verified for this account.")
+)
+EMAIL_ELSEWHERE = Sentence(
+    gettext_noop("%(member)s's email (%(email)s) is not on a domain verified for this account.")
+)
+NAME_TAKEN = Sentence(gettext_noop("“%(connection)s” already has a user named %(email)s."))
+AWAITED = Sentence(
+    gettext_noop(
+        "A user of “%(connection)s” already awaits %(member)s: they link by accepting the "
+        "invitation."
+    )
+)
+
+
 def _hook(connection: Connection) -> tuple[AccountMemberships, Any]:
     """The memberships hook, and the account's memberships as it reads them."""
     hook = get_memberships()
     members = hook.members(connection.account) if hook is not None else None
     if hook is None or members is None:
-        raise CannotFix(
-            "The application does not say who is a member of the account "
-            "(its memberships hook has no members()): nothing can be fixed here."
-        )
+        raise CannotFix(NO_MEMBERS.english())
     return hook, members
 
 
@@ -100,16 +155,11 @@ def reapply(
     user = locked(DirectoryUser, connection, directory_user_id)
     state = _waiting_state(connection, user.pk)
     if state == RemovalState.HELD:
-        raise CannotFix(
-            f"The removal of {user.user_name} waits for review: approve or reject it there."
-        )
+        raise CannotFix(REMOVAL_HELD.english(user=user.user_name))
     if state == RemovalState.REJECTED:
-        raise CannotFix(
-            f"An admin rejected the removal of {user.user_name}: approve it now to apply "
-            "the directory's decision."
-        )
+        raise CannotFix(REMOVAL_REJECTED.english(user=user.user_name))
     if not has_membership(user):
-        raise CannotFix(f"{user.user_name} is not linked to anyone in the application.")
+        raise CannotFix(NOT_LINKED.english(user=user.user_name))
     account, host = connection.account, user.host_user
     active = user.active is not False
     _call("memberships.add", hook.add, account, host, role=user.role, active=active)
@@ -156,14 +206,14 @@ def _unmanaged_member(connection: Connection, host_user_id: Any) -> Any:
     )
     if linked is not None:
         raise CannotFix(
-            f"{host.get_username()} is linked to {linked.user_name} of "
-            f"“{linked.connection.name}”: the directory keeps their membership."
+            LINKED_ELSEWHERE.english(
+                member=host.get_username(),
+                user=linked.user_name,
+                connection=linked.connection.name,
+            )
         )
     if not Drift(connection).queryset(UNMANAGED).filter(pk=host.pk).exists():
-        raise CannotFix(
-            f"The deletion of {host.get_username()} from the directory waits for review or was "
-            "rejected: decide it there."
-        )
+        raise CannotFix(DELETION_WAITS.english(member=host.get_username()))
     return host
 
 
@@ -175,14 +225,9 @@ def deactivate_member(connection: Connection, host_user_id: Any, *, actor: Actor
     person acting (tenant admins are often not in their IdP: one click would lock them out)."""
     host = _unmanaged_member(connection, host_user_id)
     if actor.kind == "user" and getattr(actor.user, "pk", None) == host.pk:
-        raise CannotFix(
-            "You cannot deactivate your own membership here: ask another administrator."
-        )
+        raise CannotFix(YOURSELF.english())
     if is_protected(host):
-        raise CannotFix(
-            f"{host.get_username()} is vendor staff or a superuser: no connection may change "
-            "their access."
-        )
+        raise CannotFix(PROTECTED.english(member=host.get_username()))
     hook, _members = _hook(connection)
     _call("memberships.set_active", hook.set_active, connection.account, host, False)
     with recording(connection, actor) as events:
@@ -209,21 +254,17 @@ def adopt(connection: Connection, host_user_id: Any, *, actor: Actor = SYSTEM) -
     host = _unmanaged_member(connection, host_user_id)
     name = host.get_username()
     if is_protected(host):
-        raise CannotFix(f"{name} is vendor staff or a superuser: they are never linked.")
+        raise CannotFix(NEVER_LINKED.english(member=name))
     if connection.link_policy == LinkPolicy.NEVER:
-        raise CannotFix(f"“{connection.name}” does not link users to the application.")
+        raise CannotFix(LINKS_NOBODY.english(connection=connection.name))
     email = str(getattr(host, host.get_email_field_name(), "") or "")
     if not email or verified_owner(email) != connection.account_id:
-        raise CannotFix(
-            f"{name}'s email ({email or 'none'}) is not on a domain verified for this account."
-        )
+        refused = EMAIL_ELSEWHERE.english(member=name, email=email) if email else None
+        raise CannotFix(refused or NO_EMAIL.english(member=name))
     if DirectoryUser.objects.filter(connection=connection, user_name_key=fold(email)).exists():
-        raise CannotFix(f"“{connection.name}” already has a user named {email}.")
+        raise CannotFix(NAME_TAKEN.english(connection=connection.name, email=email))
     if DirectoryUser.objects.filter(connection=connection, awaited_user=host).exists():
-        raise CannotFix(
-            f"A user of “{connection.name}” already awaits {name}: they link by accepting "
-            "the invitation."
-        )
+        raise CannotFix(AWAITED.english(connection=connection.name, member=name))
     # Claimed (managed) as the IdP would claim them: under the verified-email policy, when
     # no connection manages them yet. Otherwise only their membership is linked.
     member_only = (

@@ -31,8 +31,10 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .._cache import guarded
+from .._sentences import Sentence
 from ..conf import app_settings
 from ..models import (
     Connection,
@@ -57,10 +59,25 @@ from .ownership import is_protected
 #: The brake's rolling window.
 WINDOW = timedelta(hours=1)
 
-ENGAGED = "Removals are held for review on this connection: this one waits with them."
+ENGAGED = Sentence(
+    gettext_noop("Removals are held for review on this connection: this one waits with them.")
+).english()
 #: Why the removal of someone whose earlier removal an admin rejected waits: that person
 #: is reviewed again, but the brake is not engaged by them (the others' removals go on).
-REVIEW_AGAIN = "An admin rejected this person's earlier removal: this one waits for review too."
+REVIEW_AGAIN = Sentence(
+    gettext_noop("An admin rejected this person's earlier removal: this one waits for review too.")
+).english()
+#: Why the brake holds a removal.
+TOO_MANY = Sentence(
+    gettext_noop(
+        "%(removed)s people removed within an hour: more than %(percent)s%% of %(base)s "
+        "active users (and at least %(minimum)s)."
+    ),
+    numbers=("removed", "percent", "base", "minimum"),
+)
+RECREATED = Sentence(
+    gettext_noop("The identity provider has since created %(user)s again: restore is not possible.")
+)
 
 _HOOKS = {RemovalKind.DEACTIVATE: "user_deactivated", RemovalKind.DELETE: "user_deleted"}
 
@@ -190,9 +207,11 @@ def _brake_reason(connection: Connection, user: DirectoryUser, counted: bool) ->
         guarded(lambda: cache.set(key, base, POPULATION_SECONDS), None, "the brake's population")
     if removed * 100 <= connection.brake_percent * base:
         return ""
-    return (
-        f"{removed} people removed within an hour: more than {connection.brake_percent}% "
-        f"of {base} active users (and at least {connection.brake_minimum})."
+    return TOO_MANY.english(
+        removed=removed,
+        percent=connection.brake_percent,
+        base=base,
+        minimum=connection.brake_minimum,
     )
 
 
@@ -566,10 +585,7 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
     if DirectoryUser.objects.filter(
         connection=connection, user_name_key=fold(copy.user_name)
     ).exists():
-        raise CannotRestore(
-            f"The identity provider has since created {copy.user_name} again: "
-            "restore is not possible."
-        )
+        raise CannotRestore(RECREATED.english(user=copy.user_name))
     user = _as_user(connection, copy)
     if user.host_user is not None and is_protected(user.host_user):
         # Staff or superuser since: never linked by a connection; they come back unlinked.

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from .._sentences import Sentence
 from ..conf import app_settings
 from ..models import (
     Connection,
@@ -39,6 +41,11 @@ from .exceptions import (
 )
 from .safety import keep_deleted, reactivated, remove
 
+#: The warning on a user whose email is outside the account's verified domains.
+OUTSIDE_DOMAINS = Sentence(
+    gettext_noop("The email %(email)s is outside the account's verified domains.")
+)
+
 
 def check_email_domain(connection: Connection, user: DirectoryUser) -> str:
     """Apply the connection's policy for emails outside the account's verified domains:
@@ -50,7 +57,7 @@ def check_email_domain(connection: Connection, user: DirectoryUser) -> str:
         return ""
     if policy == EmailDomainPolicy.REJECT:
         raise EmailOutsideDomains(domain_of(email) or email)
-    return f"The email {email} is outside the account's verified domains."
+    return OUTSIDE_DOMAINS.english(email=email)
 
 
 def create_user(
