@@ -103,6 +103,9 @@ class BarChart:
     plot_right: int = WIDTH - RIGHT
     plot_top: float = 0
     baseline: float = 0
+    #: The hours whose requests are no longer kept, greyed: (x, y, width, height); and why.
+    not_kept: tuple[float, float, float, float] | None = None
+    note: str = ""
 
 
 def request_chart(series: RequestSeries) -> BarChart:
@@ -136,17 +139,29 @@ def request_chart(series: RequestSeries) -> BarChart:
     )
     chart.legend = [Legend(key, str(OUTCOME_LABELS[key]), number(totals[key])) for key in OUTCOMES]
     chart.columns = [*(str(OUTCOME_LABELS[key]) for key in OUTCOMES), _("Total")]
+    pruned = sum(
+        1 for bucket in series.hours if series.kept_from and bucket.start < series.kept_from
+    )
     chart.rows = [
         Row(
             date_format(bucket.start, "SHORT_DATETIME_FORMAT"),
-            [*(number(bucket.counts[key]) for key in OUTCOMES), number(bucket.total)],
+            [*(number(bucket.counts[key]) for key in OUTCOMES), number(bucket.total)]
+            if index >= pruned
+            else ["—"] * (len(OUTCOMES) + 1),
         )
-        for bucket in series.hours
+        for index, bucket in enumerate(series.hours)
     ]
+    if series.kept_from is not None:
+        chart.note = _(
+            "Requests before %(first)s are no longer kept (REQUEST_LOG_RETENTION_DAYS), so "
+            "those hours are not counted."
+        ) % {"first": date_format(series.kept_from, "SHORT_DATETIME_FORMAT")}
     if chart.empty:
         return chart
     scale_top = nice_ceiling(max(bucket.total for bucket in series.hours))
     slot = plot_width / len(series.hours)
+    if pruned:
+        chart.not_kept = (LEFT, top, _round(pruned * slot), plot_height)
     bar = max(slot - 1, slot * 0.7)
     for index, bucket in enumerate(series.hours):
         y = float(baseline)

@@ -45,6 +45,9 @@ class RequestSeries:
     """Requests of the last 168 hours, oldest first, one bucket per hour (UTC)."""
 
     hours: list[HourBucket]
+    #: The first hour whose requests are all kept, when ``REQUEST_LOG_RETENTION_DAYS`` is
+    #: shorter than the window: the hours before it count zero because they were pruned.
+    kept_from: datetime | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -63,8 +66,12 @@ def _hour(moment: datetime) -> datetime:
 
 def request_series(connection: Any, now: datetime) -> RequestSeries:
     """The connection's requests per hour and outcome over the last 7 days (one query);
-    hours without requests count zero."""
+    hours without requests count zero, and so do hours already pruned (``kept_from``)."""
     first = _hour(now) - timedelta(hours=HOURS - 1)
+    # The first hour that starts at or after the pruning cutoff (the one before may be
+    # partly pruned).
+    cutoff = now - timedelta(days=app_settings.REQUEST_LOG_RETENTION_DAYS)
+    kept_from = _hour(cutoff) if cutoff == _hour(cutoff) else _hour(cutoff) + timedelta(hours=1)
     rows = (
         RequestLog.objects.filter(connection=connection, created_at__gte=first)
         .order_by()
@@ -77,7 +84,7 @@ def request_series(connection: Any, now: datetime) -> RequestSeries:
         start = first + timedelta(hours=offset)
         row = found.get(start, {})
         hours.append(HourBucket(start, {outcome: row.get(outcome, 0) for outcome in OUTCOMES}))
-    return RequestSeries(hours)
+    return RequestSeries(hours, kept_from if kept_from > first else None)
 
 
 @dataclass

@@ -97,6 +97,46 @@ def test_no_requests_draws_no_chart(two_connections, admin, setup, base):
     assert 'aria-labelledby="sp-requests-title' not in page
 
 
+def test_hours_already_pruned_are_greyed_and_said_not_counted(two_connections, settings):
+    """Request logs kept 3 days: the 4 older days were pruned, not quiet."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "REQUEST_LOG_RETENTION_DAYS": 3}
+    ours, _ = two_connections
+    log(ours, 200, NOW - timedelta(hours=1))
+
+    result = series.request_series(ours, NOW)
+    chart = charts.request_chart(result)
+
+    # 12:30 three days ago is the cutoff: 13:00 is the first hour wholly kept.
+    assert result.kept_from == datetime(2026, 3, 7, 13, tzinfo=UTC)
+    pruned = 168 - 3 * 24  # Mar 3 13:00 to Mar 7 12:00
+    assert [row.cells for row in chart.rows[:pruned]] == [["—"] * 5] * pruned
+    assert chart.rows[pruned].cells == ["0"] * 5
+    x, _y, width, _height = chart.not_kept
+    assert x == charts.LEFT
+    assert width == pytest.approx(
+        pruned / 168 * (charts.WIDTH - charts.LEFT - charts.RIGHT), abs=0.01
+    )
+    assert chart.note == (
+        "Requests before 03/07/2026 1 p.m. are no longer kept (REQUEST_LOG_RETENTION_DAYS), so "
+        "those hours are not counted."
+    )
+
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "REQUEST_LOG_RETENTION_DAYS": 7}
+    kept = charts.request_chart(series.request_series(ours, NOW))
+    assert kept.not_kept is None and kept.note == ""
+    assert "—" not in {cell for row in kept.rows for cell in row.cells}
+
+
+def test_the_overview_says_when_requests_were_pruned(admin, setup, base, settings):
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "REQUEST_LOG_RETENTION_DAYS": 2}
+    page = admin.get(base + "/").content.decode()
+    assert 'class="sp-chart-not-kept"' in page
+    assert "are no longer kept (REQUEST_LOG_RETENTION_DAYS)" in page
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "REQUEST_LOG_RETENTION_DAYS": 30}
+    page = admin.get(base + "/").content.decode()
+    assert "sp-chart-not-kept" not in page and "no longer kept" not in page
+
+
 def test_users_and_groups_walked_back_from_today(two_connections):
     ours, theirs = two_connections
     midnight = datetime(2026, 3, 10, tzinfo=UTC)
