@@ -9,6 +9,7 @@ trusted proxy saw.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Any
 
@@ -46,3 +47,19 @@ def parse_address(written: str) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+def rate_limit_key(written: str) -> str:
+    """What one client is counted as, from an address as written: an IPv4 address, an
+    IPv6 address's /64 (a single host commonly holds the whole /64 and may rotate through
+    it), or a digest of the text when it is no address (never one shared bucket for every
+    client whose proxy writes something unexpected)."""
+    address = parse_address(written)
+    if address is None:
+        return "text:" + hashlib.sha256(written.encode()).hexdigest()[:32]
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address

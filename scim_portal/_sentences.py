@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from ._formats import number
 
-_TOKEN = re.compile(r"%\((\w+)\)s|%%")
 _DECLARED: list[Sentence] = []
 
 
@@ -31,15 +30,25 @@ class Sentence:
     def __init__(self, words: str, *, numbers: tuple[str, ...] = ()) -> None:
         self.words = words
         self.numbers = numbers
-        pattern, at = [], 0
-        for token in _TOKEN.finditer(words):
-            pattern.append(re.escape(words[at : token.start()]))
-            name = token.group(1)
-            # A value is everything up to the words that follow it.
-            pattern.append(f"(?P<{name}>.+?)" if name else "%")
-            at = token.end()
-        pattern.append(re.escape(words[at:]))
-        self.pattern = re.compile("".join(pattern), re.DOTALL)
+        # The words between the values ("%%" is a "%" of them), then each value's name.
+        literal, names = [""], []
+        for part in re.split(r"(%\(\w+\)s)", words.replace("%%", "%")):
+            if part.startswith("%(") and part.endswith(")s"):
+                names.append(part[2:-2])
+                literal.append("")
+            else:
+                literal[-1] += part
+        if not all(literal[1:]):
+            raise ValueError(f"Words must follow each value: {words!r}")
+        #: The sentence's own words: all are in a text it is in.
+        self.pieces = [piece for piece in literal if piece]
+        # A sentence starts the text or follows a space (several are joined by spaces). A
+        # value ends at the first place its following words stand, and is never searched
+        # again (an atomic group): at most one pass over the text from each space.
+        pattern = r"(?:^|(?<=\s))" + re.escape(literal[0])
+        for name, after in zip(names, literal[1:], strict=True):
+            pattern += f"(?>(?P<{name}>.+?){re.escape(after)})"
+        self.pattern = re.compile(pattern)
         _DECLARED.append(self)
 
     def english(self, **values: Any) -> str:
@@ -54,10 +63,17 @@ class Sentence:
         return gettext(self.words) % values
 
 
+#: Longer texts are shown as written: what is stored is shorter (a request's warning is
+#: cut at 2,000 characters), and a value's search must stay cheap on anything.
+LONGEST = 2000
+
+
 def in_language(text: str) -> str:
-    """``text`` with each declared sentence in it in the active language."""
-    if not text:
+    """``text`` with each declared sentence in it in the active language (as written for
+    an English reader)."""
+    if not text or len(text) > LONGEST or (get_language() or "en").split("-")[0] == "en":
         return text
     for sentence in _DECLARED:
-        text = sentence.pattern.sub(sentence._translated, text)
+        if all(piece in text for piece in sentence.pieces):
+            text = sentence.pattern.sub(sentence._translated, text)
     return text

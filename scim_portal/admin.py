@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from ._sentences import in_language
 from .admin_dashboard import HealthFilter, dashboard_view
 from .conf import app_settings
 from .health import health, with_last_status
@@ -872,7 +873,7 @@ class AccountDomainAddForm(forms.ModelForm):
             try:
                 cleaned["domain"] = check_new_domain(cleaned["account"], cleaned["domain"])
             except DomainError as exc:
-                self.add_error("domain", str(exc))
+                self.add_error("domain", in_language(str(exc)))
         return cleaned
 
 
@@ -945,7 +946,10 @@ class AccountDomainAdmin(admin.ModelAdmin):
                 marked = mark_verified(domain, actor=self.actor(request))
             except DomainError as exc:
                 # Translators: a domain, its account, and why it was not marked verified.
-                message = gettext("%(domain)s (%(account)s): %(error)s") % {**where, "error": exc}
+                message = gettext("%(domain)s (%(account)s): %(error)s") % {
+                    **where,
+                    "error": in_language(str(exc)),
+                }
                 self.message_user(request, message, messages.ERROR)
             else:
                 if marked:

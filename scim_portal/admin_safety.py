@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from ._sentences import in_language
 from .admin import ConnectionFilter, ReadOnlyAdmin
 from .models import Connection, DeletedUser, Removal, RemovalState
 from .provisioning import safety
@@ -67,7 +68,8 @@ class RemovalAdmin(ReadOnlyAdmin):
             except HostProvisioningFailed as exc:
                 # Translators: a connection, its account, and why the decision failed.
                 message = gettext("%(connection)s (%(account)s): %(error)s") % {
-                    "connection": connection, "account": connection.account, "error": exc,
+                    "connection": connection, "account": connection.account,
+                    "error": in_language(str(exc)),
                 }  # fmt: skip
                 self.message_user(request, message, messages.ERROR)
                 continue

@@ -12,7 +12,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,8 +46,9 @@ def wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 3
             time.sleep(0.2)
 
 
-@pytest.fixture
-def example_env(tmp_path):
+def example_environment(folder: Path, **extra: str) -> dict[str, str]:
+    """`make run`'s environment on a fresh SQLite database in ``folder``: the example
+    project's settings, not the test run's database; ``extra`` added."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -52,17 +56,50 @@ def example_env(tmp_path):
     }
     env.update(
         DJANGO_SETTINGS_MODULE="example_project.settings",
-        SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        SQLITE_PATH=str(folder / "demo.sqlite3"),
         PYTHONPATH=str(ROOT),
+        **extra,
     )
     return env
 
 
-def manage(env, *args):
+@pytest.fixture
+def example_env(tmp_path):
+    return example_environment(tmp_path)
+
+
+def manage(env, *args, timeout=120):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=timeout,
     )  # fmt: skip
+
+
+@contextmanager
+def demo_site(folder: Path, *setups: tuple[str, ...], **extra: str) -> Iterator[tuple[str, Any]]:
+    """The example project served by runserver on a free port, on a fresh SQLite database
+    in ``folder``, migrated, with the demo data and then each management command of
+    ``setups`` run: (its base URL, ``run(*args)`` giving a command's output) while it
+    answers."""
+    port = free_port()
+    env = example_environment(folder, PORT=str(port), **extra)
+
+    def run(*args: str) -> str:
+        return manage(env, *args, timeout=180).stdout
+
+    for command in (("migrate", "--no-input", "-v0"), ("seed_demo",), *setups):
+        run(*command)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{base}/login/", server)
+        yield base, run
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 HOOK_STATEMENTS = """

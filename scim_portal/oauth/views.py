@@ -33,7 +33,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import permissions
-from .._addresses import client_address, forwarded_hop, parse_address
+from .._addresses import client_address, forwarded_hop, rate_limit_key
 from ..conf import app_settings, get_account_model
 from ..models import Connection, RequestLog
 from ..providers import provider_for_user_agent
@@ -89,11 +89,7 @@ class TokenView(View):
         # The thread's previous request must not be taken for this one (the request log).
         current_request.set(None)
         limit = app_settings.TOKEN_RATE_LIMIT_PER_MINUTE
-        # Counted by the address, or by a digest of what was written if it is none (never
-        # one shared bucket for every client whose proxy writes something unexpected).
-        hop = forwarded_hop(request)
-        address = parse_address(hop) or hashlib.sha256(hop.encode()).hexdigest()[:32]
-        wait = count_request(f"token-address:{address}", limit)
+        wait = count_request(f"token-address:{rate_limit_key(forwarded_hop(request))}", limit)
         try:
             client_id = _client_id_of(request)
         except RequestDataTooBig:

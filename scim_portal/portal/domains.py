@@ -83,10 +83,10 @@ class DomainVerifyView(DomainView):
             if verified:
                 text = gettext("%(domain)s is verified.") % {"domain": domain.unicode_domain}
             else:
-                # Translators: the reason comes from the DNS check (in English).
+                # Translators: the reason is a sentence of the DNS check, translated too.
                 text = gettext("%(domain)s is not verified yet: %(reason)s") % {
                     "domain": domain.unicode_domain,
-                    "reason": domain.last_check_error,
+                    "reason": in_language(domain.last_check_error),
                 }
             messages.add_message(request, messages.SUCCESS if verified else messages.ERROR, text)
         return HttpResponseRedirect(self.url("domains"))

@@ -136,7 +136,7 @@ class HeldDecideView(PortalView):
                 self.connection, DECISIONS[decision], ids, through=through, actor=self.actor
             )
         except HostProvisioningFailed as exc:
-            messages.error(request, str(exc))
+            messages.error(request, in_language(str(exc)))
             return HttpResponseRedirect(self.url("held", self.connection.pk))
         if not done.removals:
             messages.warning(

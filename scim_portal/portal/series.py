@@ -184,11 +184,14 @@ def with_directory_changes(connections: QuerySet[Connection]) -> QuerySet[Connec
 def is_first_sync(connection: Any, now: datetime) -> bool:
     """Whether an identity provider is pushing the connection's directory for the first
     time: its first directory change is less than ``FIRST_SYNC_HOURS`` old and its last
-    one less than ``SYNC_QUIET_SECONDS`` (annotate :func:`with_directory_changes`)."""
+    one less than ``SYNC_QUIET_SECONDS``, on a connection younger than the events kept
+    (annotate :func:`with_directory_changes`)."""
     first = getattr(connection, "first_change_at", None)
     last = getattr(connection, "last_change_at", None)
     if first is None or last is None:
         return False
+    if connection.created_at < now - timedelta(days=app_settings.EVENT_RETENTION_DAYS):
+        return False  # its first changes may be pruned: the oldest kept is not the first
     return now - first < timedelta(hours=FIRST_SYNC_HOURS) and now - last < timedelta(
         seconds=SYNC_QUIET_SECONDS
     )

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext_noop
+
+from .._sentences import Sentence
+
+TAKEN_VALUE = Sentence(gettext_noop("%(attribute)s %(value)s is already taken in this connection."))
+HOST_FAILED = Sentence(
+    gettext_noop(
+        "The application could not apply this change (%(hook)s); nothing was saved. It has "
+        "been logged; please retry."
+    )
+)
+
 
 class ProvisioningError(Exception):
     """Base of the errors a provisioning service raises for bad input or state."""
@@ -18,7 +30,7 @@ class UniquenessConflict(ProvisioningError):
 
     def __init__(self, attribute: str, value: str) -> None:
         self.attribute, self.value = attribute, value
-        super().__init__(f"{attribute} {value!r} is already taken in this connection.")
+        super().__init__(TAKEN_VALUE.english(attribute=attribute, value=repr(value)))
 
 
 class VersionMismatch(ProvisioningError):
@@ -55,10 +67,7 @@ class HostProvisioningFailed(ProvisioningError):
 
     def __init__(self, hook: str) -> None:
         self.hook = hook
-        super().__init__(
-            f"The application could not apply this change ({hook}); nothing was saved. "
-            "It has been logged; please retry."
-        )
+        super().__init__(HOST_FAILED.english(hook=hook))
 
 
 class DomainError(ProvisioningError, ValueError):

@@ -75,6 +75,9 @@ TOO_MANY = Sentence(
     ),
     numbers=("removed", "percent", "base", "minimum"),
 )
+LINKED_AGAIN = Sentence(
+    gettext_noop("Another user of this connection is linked to the same person now.")
+)
 RECREATED = Sentence(
     gettext_noop("The identity provider has since created %(user)s again: restore is not possible.")
 )
@@ -593,7 +596,7 @@ def restore(connection: Connection, user_id: Any, *, actor: Actor = SYSTEM) -> D
     if user.host_user_id is not None:
         taken = DirectoryUser.objects.filter(host_user_id=user.host_user_id)
         if taken.filter(connection=connection).exists():
-            raise CannotRestore("Another user of this connection is linked to the same person now.")
+            raise CannotRestore(LINKED_AGAIN.english())
         if user.host_link == HostLink.MANAGED and taken.filter(host_link=HostLink.MANAGED).exists():
             # Another connection manages them now: only the membership comes back.
             user.host_link = HostLink.MEMBER

@@ -4,8 +4,6 @@ against the example project served as ``make run`` serves it."""
 import json
 import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.dns_server import DnsServer
 from tests.scim_client import basic_auth
-from tests.test_example_project import ROOT, free_port, wait_until_answering
+from tests.test_example_project import ROOT, demo_site
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -34,28 +32,9 @@ def dns():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, dns):
     """The example project on a fresh SQLite database with the demo data."""
-    skipped = ("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(skipped)}
-    port = free_port()
-    env.update(
-        DJANGO_SETTINGS_MODULE="example_project.settings",
-        SQLITE_PATH=str(tmp_path_factory.mktemp("site") / "db.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        PORT=str(port),
-        DNS_NAMESERVERS=dns.nameserver,
-    )
-    for command in (["migrate", "--no-input", "-v0"], ["seed_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{base}/login/", server)
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
+    folder = tmp_path_factory.mktemp("site")
+    with demo_site(folder, DNS_NAMESERVERS=dns.nameserver) as (base, _run):
+        yield base
 
 
 @pytest.fixture(scope="module")

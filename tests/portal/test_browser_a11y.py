@@ -4,10 +4,7 @@ and on the admin pages the app adds, the create-connection flow by keyboard alon
 portal page at a phone's 390 pixels, and the phone and desktop screenshots."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,7 +15,7 @@ from playwright.sync_api import expect
 from scim_portal.portal import urls as portal_urls
 from tests.portal import test_browser
 from tests.portal.test_browser import SCREENSHOTS
-from tests.test_example_project import ROOT, free_port, wait_until_answering
+from tests.test_example_project import demo_site
 
 pytestmark = pytest.mark.slow
 
@@ -61,35 +58,11 @@ print(json.dumps({"connection": str(connection.pk), "client_id": application.cli
 def site(tmp_path_factory):
     """The example project with the demo data, a simulated Okta connection with removals
     held for review and a deleted user, and an OAuth application: (base URL, ids)."""
-    skipped = ("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(skipped)}
-    port = free_port()
-    env.update(
-        DJANGO_SETTINGS_MODULE="example_project.settings",
-        SQLITE_PATH=str(tmp_path_factory.mktemp("site") / "db.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        PORT=str(port),
-    )
-
-    def manage(*args):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                              check=True, capture_output=True, text=True, timeout=180)  # fmt: skip
-        return done.stdout
-
-    manage("migrate", "--no-input", "-v0")
-    manage("seed_demo")
     # 64 people, 25 unassigned at once: past the brake's 25, so some are held.
-    manage("simulate_idp", "--account", "acme", "--mass-unassign", "--people", "64")
-    ids = json.loads(manage("shell", "-c", SETUP).strip().splitlines()[-1])
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{base}/login/", server)
-    yield base, ids
-    server.terminate()
-    server.wait(timeout=10)
+    unassign = ("simulate_idp", "--account", "acme", "--mass-unassign", "--people", "64")
+    with demo_site(tmp_path_factory.mktemp("site"), unassign) as (base, run):
+        ids = json.loads(run("shell", "-c", SETUP).strip().splitlines()[-1])
+        yield base, ids
 
 
 def log_in(browser, base, username, password=None, viewport=DESKTOP, **context):

@@ -4,9 +4,6 @@ in the host behind the directory's back."""
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.portal import test_browser
 from tests.portal.test_browser import log_in, shot, tab
-from tests.test_example_project import ROOT, free_port, wait_until_answering
+from tests.test_example_project import demo_site
 
 pytestmark = pytest.mark.slow
 
@@ -35,37 +32,12 @@ set_membership(acme, User.objects.get(username="alan@okta.acme.example.com"), "a
 def site(tmp_path_factory):
     """The example project with the demo data and a simulated Okta connection; the
     connection's id."""
-    skipped = ("PG", "DATABASE_ENGINE", "TEST_DATABASE", "DJANGO_SETTINGS")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(skipped)}
-    port = free_port()
-    env.update(
-        DJANGO_SETTINGS_MODULE="example_project.settings",
-        SQLITE_PATH=str(tmp_path_factory.mktemp("site") / "db.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        PORT=str(port),
-    )
-
-    def manage(*args):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                              check=True, capture_output=True, text=True, timeout=120)  # fmt: skip
-        return done.stdout
-
-    manage("migrate", "--no-input", "-v0")
-    manage("seed_demo")
-    manage("simulate_idp", "--account", "acme")
-    manage("shell", "-c", DRIFT)
-    [connection] = json.loads(
-        manage("scim_portal", "list-connections", "--account", "acme", "--json")
-    )
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{base}/login/", server)
-    yield base, connection["id"]
-    server.terminate()
-    server.wait(timeout=10)
+    setups = (("simulate_idp", "--account", "acme"), ("shell", "-c", DRIFT))
+    with demo_site(tmp_path_factory.mktemp("site"), *setups) as (base, run):
+        [connection] = json.loads(
+            run("scim_portal", "list-connections", "--account", "acme", "--json")
+        )
+        yield base, connection["id"]
 
 
 def test_admin_fixes_drift_and_downloads_the_report(browser, site, tmp_path):

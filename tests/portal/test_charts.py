@@ -7,7 +7,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from scim_portal._addresses import client_address
+from scim_portal._addresses import client_address, rate_limit_key
 from scim_portal.models import EventType, ProvisioningEvent, RequestLog
 from scim_portal.portal import charts, series
 from scim_portal.provisioning import create_connection, issue_credential
@@ -237,6 +237,17 @@ def test_first_sync_indicator_while_the_idp_pushes_then_gone(admin, setup, base)
     assert 'role="status"' not in quiet and ">Refresh</a>" not in quiet
 
 
+def test_no_first_sync_on_a_connection_older_than_its_kept_events(admin, setup, base, settings):
+    """A year-old connection whose events were all pruned changes again: its oldest kept
+    change is recent, but it is no first sync."""
+    settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "EVENT_RETENTION_DAYS": 30}
+    connection = setup["connection"]
+    assert 'role="status"' in admin.get(base + "/").content.decode()
+    connection.created_at = timezone.now() - timedelta(days=31)
+    connection.save(update_fields=["created_at"])
+    assert 'role="status"' not in admin.get(base + "/").content.decode()
+
+
 def test_first_sync_counts_are_localised(setup):
     from scim_portal.portal.views import sync_status
 
@@ -355,6 +366,20 @@ def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client
     # the same proxy: counted apart
     assert guess("garbage-1", "guess-4").status_code == 401  # no address: its own count
     assert guess("garbage-2", "guess-5").status_code == 401
+    # IPv6: one host holds a /64 and may rotate through it; the next /64 is another.
+    assert guess("2001:db8:0:1::1", "guess-6").status_code == 401
+    assert guess("[2001:db8:0:1:ffff::2]:443", "guess-7").status_code == 429
+    assert guess("2001:db8:0:2::1", "guess-8").status_code == 401
+    # An IPv4 client written as IPv6 is that IPv4 client.
+    assert guess("::ffff:198.51.100.9", "guess-9").status_code == 429
+
+
+def test_rate_limit_keys():
+    assert rate_limit_key("203.0.113.5:80") == "203.0.113.5"
+    assert rate_limit_key("2001:db8::1") == rate_limit_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert rate_limit_key("::ffff:203.0.113.5") == "203.0.113.5"
+    assert rate_limit_key("junk") != rate_limit_key("junk2")
+    assert rate_limit_key("junk").startswith("text:")
 
 
 def test_in_german_numbers_are_grouped_and_coordinates_stay_machine_readable(admin, setup, base):
