@@ -8,6 +8,7 @@ from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
+from django.test.utils import CaptureQueriesContext
 
 APP = "scim_portal"
 LATEST = "0008_chart_and_dashboard_indexes"
@@ -130,3 +131,26 @@ def test_a_bearer_token_of_0001_still_opens_its_connection_after_0002(client):
     response = client.get(f"/scim/v2/{old_connection.pk}/Users", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert response.status_code == 200
     assert response.json()["totalResults"] == 0
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_0008_builds_its_indexes_concurrently():
+    """A big request log keeps taking the IdPs' writes while 0008 indexes it: the indexes
+    are built CONCURRENTLY (outside a transaction), and dropped the same way back."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([(APP, "0007_requestlog_source_ip")])
+    with CaptureQueriesContext(connection) as captured:
+        MigrationExecutor(connection).migrate([(APP, LATEST)])
+    built = [q["sql"] for q in captured.captured_queries if "CREATE INDEX" in q["sql"]]
+    assert len(built) == 2 and all("CREATE INDEX CONCURRENTLY" in sql for sql in built), built
+    assert {"scim_event_conn_time_idx", "scim_log_time_idx"} <= {
+        name
+        for table in ("scim_portal_provisioningevent", "scim_portal_requestlog")
+        for name in _constraints(table)
+    }
+
+
+def _constraints(table):
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
