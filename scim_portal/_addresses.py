@@ -49,17 +49,35 @@ def parse_address(written: str) -> str | None:
         return None
 
 
+#: IPv6 ranges that carry an IPv4 client in their last 32 bits (NAT64 at its well-known
+#: prefix, and IPv4-compatible addresses): counted as that IPv4 client.
+_EMBEDDED_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+#: IPv6 ranges whose /64 is no one host's: local-use NAT64 and Teredo (many clients behind
+#: one prefix) are counted by the whole address.
+_SHARED = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("2001::/32"))
+
+
 def rate_limit_key(written: str) -> str:
-    """What one client is counted as, from an address as written: an IPv4 address, an
+    """What one client is counted as, from an address as written: an IPv4 address; an
     IPv6 address's /64 (a single host commonly holds the whole /64 and may rotate through
-    it), or a digest of the text when it is no address (never one shared bucket for every
-    client whose proxy writes something unexpected)."""
+    it), except where IPv6 carries IPv4 clients; or a digest of the text when it is no
+    address (never one shared bucket for every client whose proxy writes something
+    unexpected)."""
     address = parse_address(written)
     if address is None:
         return "text:" + hashlib.sha256(written.encode()).hexdigest()[:32]
     parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return address
+    if not isinstance(parsed, ipaddress.IPv6Address):
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    if any(parsed in network for network in _EMBEDDED_IPV4) and int(parsed) > 1:
+        return str(ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF))
+    if (
+        parsed.is_loopback
+        or parsed.is_unspecified
+        or parsed.is_link_local
+        or any(parsed in network for network in _SHARED)
+    ):
+        return address
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))

@@ -42,10 +42,10 @@ class Sentence:
             raise ValueError(f"Words must follow each value: {words!r}")
         #: The sentence's own words: all are in a text it is in.
         self.pieces = [piece for piece in literal if piece]
-        # A sentence starts the text or follows a space (several are joined by spaces). A
-        # value ends at the first place its following words stand, and is never searched
-        # again (an atomic group): at most one pass over the text from each space.
-        pattern = r"(?:^|(?<=\s))" + re.escape(literal[0])
+        # A sentence starts the text or follows another's ". " (several are joined by
+        # spaces). A value ends at the first place its following words stand, and is never
+        # searched again (an atomic group): at most one pass over the text from each start.
+        pattern = r"(?:^|(?<=\. ))" + re.escape(literal[0])
         for name, after in zip(names, literal[1:], strict=True):
             pattern += f"(?>(?P<{name}>.+?){re.escape(after)})"
         self.pattern = re.compile(pattern)

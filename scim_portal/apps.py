@@ -14,6 +14,9 @@ class ScimPortalConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .permissions import ensure_permissions
 
+        # Each declares the sentences it writes in English: in_language knows them all.
+        from .provisioning import domains, exceptions, reconcile, safety, users  # noqa: F401
+
         post_migrate.connect(
             ensure_permissions, sender=self, dispatch_uid="scim_portal.ensure_permissions"
         )

@@ -133,24 +133,66 @@ def test_a_bearer_token_of_0001_still_opens_its_connection_after_0002(client):
     assert response.json()["totalResults"] == 0
 
 
+def _sql_of(target):
+    with CaptureQueriesContext(connection) as captured:
+        MigrationExecutor(connection).migrate([(APP, target)])
+    return [query["sql"] for query in captured.captured_queries if " INDEX " in query["sql"]]
+
+
+def _validity(*names):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(%s)",
+            [list(names)],
+        )
+        return dict(cursor.fetchall())
+
+
+INDEXES = ("scim_event_conn_time_idx", "scim_log_time_idx")
+
+
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_0008_builds_its_indexes_concurrently():
+def test_on_postgresql_0008_builds_and_drops_its_indexes_concurrently():
     """A big request log keeps taking the IdPs' writes while 0008 indexes it: the indexes
     are built CONCURRENTLY (outside a transaction), and dropped the same way back."""
-    executor = MigrationExecutor(connection)
-    executor.migrate([(APP, "0007_requestlog_source_ip")])
-    with CaptureQueriesContext(connection) as captured:
-        MigrationExecutor(connection).migrate([(APP, LATEST)])
-    built = [q["sql"] for q in captured.captured_queries if "CREATE INDEX" in q["sql"]]
-    assert len(built) == 2 and all("CREATE INDEX CONCURRENTLY" in sql for sql in built), built
-    assert {"scim_event_conn_time_idx", "scim_log_time_idx"} <= {
-        name
-        for table in ("scim_portal_provisioningevent", "scim_portal_requestlog")
-        for name in _constraints(table)
-    }
+    MigrationExecutor(connection).migrate([(APP, "0007_requestlog_source_ip")])
+    built = _sql_of(LATEST)
+    assert [sql.split(" ON ")[0] for sql in built] == [
+        f'CREATE INDEX CONCURRENTLY "{name}"' for name in INDEXES
+    ]
+    assert _validity(*INDEXES) == dict.fromkeys(INDEXES, True)
+    dropped = _sql_of("0007_requestlog_source_ip")
+    assert len(dropped) == 2 and all("DROP INDEX CONCURRENTLY" in sql for sql in dropped)
+    assert _validity(*INDEXES) == {}
+    MigrationExecutor(connection).migrate([(APP, LATEST)])
 
 
-def _constraints(table):
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_interrupted_0008_runs_again():
+    """The first index was built, the second left invalid (a timeout mid-build): run
+    again, 0008 keeps the first and rebuilds the second."""
+    MigrationExecutor(connection).migrate([(APP, "0007_requestlog_source_ip")])
     with connection.cursor() as cursor:
-        return connection.introspection.get_constraints(cursor, table)
+        cursor.execute(
+            'CREATE INDEX "scim_event_conn_time_idx" ON "scim_portal_provisioningevent" '
+            '("connection_id", "created_at")'
+        )
+        cursor.execute(
+            'CREATE INDEX "scim_log_time_idx" ON "scim_portal_requestlog" ("created_at")'
+        )
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+            "'scim_log_time_idx'::regclass"
+        )
+    assert _validity(*INDEXES) == {INDEXES[0]: True, INDEXES[1]: False}
+
+    rerun = _sql_of(LATEST)
+
+    assert [sql.split(" ON ")[0] for sql in rerun] == [
+        'DROP INDEX CONCURRENTLY IF EXISTS "scim_log_time_idx"',
+        'CREATE INDEX CONCURRENTLY "scim_log_time_idx"',
+    ]
+    assert _validity(*INDEXES) == dict.fromkeys(INDEXES, True)

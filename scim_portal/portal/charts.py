@@ -146,7 +146,8 @@ def request_chart(series: RequestSeries) -> BarChart:
         Row(
             date_format(bucket.start, "SHORT_DATETIME_FORMAT"),
             [*(number(bucket.counts[key]) for key in OUTCOMES), number(bucket.total)]
-            if index >= pruned
+            # A pruned hour still holding requests (prune runs daily) shows them.
+            if index >= pruned or bucket.total
             else ["—"] * (len(OUTCOMES) + 1),
         )
         for index, bucket in enumerate(series.hours)

@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client, RequestFactory
@@ -11,6 +12,7 @@ from scim_portal._addresses import client_address, rate_limit_key
 from scim_portal.models import EventType, ProvisioningEvent, RequestLog
 from scim_portal.portal import charts, series
 from scim_portal.provisioning import create_connection, issue_credential
+from scim_portal.scim import limits
 from tests.factories import OrganizationFactory
 from tests.scim_client import basic_auth
 
@@ -102,6 +104,7 @@ def test_hours_already_pruned_are_greyed_and_said_not_counted(two_connections, s
     settings.SCIM_PORTAL = {**settings.SCIM_PORTAL, "REQUEST_LOG_RETENTION_DAYS": 3}
     ours, _ = two_connections
     log(ours, 200, NOW - timedelta(hours=1))
+    log(ours, 500, datetime(2026, 3, 7, 12, 45, tzinfo=UTC))  # not pruned yet (prune is daily)
 
     result = series.request_series(ours, NOW)
     chart = charts.request_chart(result)
@@ -109,7 +112,8 @@ def test_hours_already_pruned_are_greyed_and_said_not_counted(two_connections, s
     # 12:30 three days ago is the cutoff: 13:00 is the first hour wholly kept.
     assert result.kept_from == datetime(2026, 3, 7, 13, tzinfo=UTC)
     pruned = 168 - 3 * 24  # Mar 3 13:00 to Mar 7 12:00
-    assert [row.cells for row in chart.rows[:pruned]] == [["—"] * 5] * pruned
+    assert [row.cells for row in chart.rows[: pruned - 1]] == [["—"] * 5] * (pruned - 1)
+    assert chart.rows[pruned - 1].cells == ["0", "0", "0", "1", "1"]  # what is there is shown
     assert chart.rows[pruned].cells == ["0"] * 5
     x, _y, width, _height = chart.not_kept
     assert x == charts.LEFT
@@ -330,7 +334,9 @@ def test_addresses_as_proxies_write_them(settings):
     assert address(settings, 1, "10.0.0.2", "fe80::1%eth0") == "fe80::1"
 
 
-def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client):
+def test_the_token_endpoint_logs_and_counts_by_the_same_address(settings, client, monkeypatch):
+    # One minute's window for every request of the test, wherever the clock stands.
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
     settings.SCIM_PORTAL = {
         **settings.SCIM_PORTAL,
         "TRUSTED_PROXY_COUNT": 1,
@@ -378,6 +384,14 @@ def test_rate_limit_keys():
     assert rate_limit_key("203.0.113.5:80") == "203.0.113.5"
     assert rate_limit_key("2001:db8::1") == rate_limit_key("2001:db8::ffff:1") == "2001:db8::/64"
     assert rate_limit_key("::ffff:203.0.113.5") == "203.0.113.5"
+    # IPv6 that carries IPv4 clients is counted by them, or by the whole address.
+    assert rate_limit_key("64:ff9b::203.0.113.5") == "203.0.113.5"  # NAT64
+    assert rate_limit_key("64:ff9b::198.51.100.7") == "198.51.100.7"
+    assert rate_limit_key("2001:0:4136:e378:8000:63bf:3fff:fdd2") == (
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2"  # Teredo
+    )
+    assert rate_limit_key("64:ff9b:1::1") != rate_limit_key("64:ff9b:1::2")  # local NAT64
+    assert rate_limit_key("::1") == "::1" and rate_limit_key("fe80::1%eth0") == "fe80::1"
     assert rate_limit_key("junk") != rate_limit_key("junk2")
     assert rate_limit_key("junk").startswith("text:")
 
